@@ -1,0 +1,59 @@
+"""Helpers shared by the subcommand modules: common options, config, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.config import Config, load_config
+from gateway.logs import configure_logging
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $CLOCK_GATEWAY_CONFIG, "
+        "~/.config/clock-gateway/config.toml, then /etc/clock-gateway/config.toml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="override the configured log level",
+    )
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def config_from_args(args: argparse.Namespace, *, default_level: str = "warning") -> Config:
+    """Load the configuration named by --config and set up logging from it.
+
+    Commands other than `run` log only warnings by default so that their output
+    stays readable; `--log-level` overrides either.
+    """
+    config = load_config(getattr(args, "config", None))
+    level = getattr(args, "log_level", None) or default_level
+    configure_logging(level)
+    return config
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A plain aligned table; empty cells for None."""
+    text_rows = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(fmt.format(*headers).rstrip())
+    for row in text_rows:
+        print(fmt.format(*row).rstrip())

@@ -1,0 +1,57 @@
+"""`clock-gateway config check|show`: validate and display the configuration."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.config import Config, redact_url
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("config", help="check or show the configuration")
+    sub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = sub.add_parser(
+        "check", help="validate the configuration file and exit 0 if it is valid"
+    )
+    add_config_option(check)
+    check.set_defaults(func=_check)
+    show = sub.add_parser("show", help="print the effective configuration (secrets redacted)")
+    add_config_option(show)
+    add_json_option(show)
+    show.set_defaults(func=_show)
+
+
+def summary(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, with the database password redacted."""
+    data = asdict(config)
+    data["state_dir"] = str(config.state_dir)
+    data["database"]["url"] = redact_url(config.database.url)
+    data["templates"] = dict(config.templates)
+    return data
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    print(f"{config.source}: OK ({len(config.readers)} reader(s))")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    data = summary(config)
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"source:     {data['source']}")
+    print(f"state dir:  {data['state_dir']}")
+    print(f"database:   {data['database']['url']}")
+    print(f"time zone:  {config.timezone}    locale: {config.locale}")
+    print(f"duplicate window: {config.duplicate_window_s:g} s")
+    for reader in config.readers:
+        print(f"reader {reader.name}: {reader.role:<3} {reader.port} @ {reader.baud}")
+    if not config.readers:
+        print("readers:    none configured")
+    return 0

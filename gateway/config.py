@@ -1,0 +1,379 @@
+"""The configuration file: one TOML file, validated up front, immutable afterwards.
+
+Every problem is reported as a `ConfigError` naming the file, the key and what is
+wrong, so `clock-gateway` can print one line and exit with `ExitCode.CONFIG`.
+The database URL can come from the environment so that secrets never have to live
+in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway.errors import ConfigError
+
+Role = Literal["in", "out"]
+RoleMismatch = Literal["trust-config", "refuse"]
+
+ENV_CONFIG = "CLOCK_GATEWAY_CONFIG"
+ENV_DATABASE_URL = "CLOCK_GATEWAY_DATABASE_URL"
+ENV_STATE_DIR = "CLOCK_GATEWAY_STATE_DIR"
+SERVICE_CONFIG = Path("/etc/clock-gateway/config.toml")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOCALES = ("en", "es")
+# The message keys a locale defines; templates in the file may override any of them.
+MESSAGE_KEYS = (
+    "idle_in",
+    "idle_out",
+    "in_ok",
+    "out_ok",
+    "in_error",
+    "out_error",
+    "unknown_card",
+    "duplicate",
+    "offline_ok",
+    "spool_full",
+    "role_refused",
+)
+SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 1000000)
+_READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    name: str
+    port: str
+    role: Role
+    baud: int = 115200
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+    # Bounded wait for the database on the swipe path; beyond it the swipe is spooled.
+    wait_s: float = 1.0
+    # How often the last-known card directory is refreshed from the database.
+    directory_refresh_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SpoolConfig:
+    max_events: int = 1_000_000
+    warn_ratio: float = 0.9
+    # Whether the LCD says that a swipe was saved offline.
+    show_offline: bool = True
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    excluded_rooms: tuple[str, ...] = ()
+    late_grace_min: int = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str  # the file it came from, or "<defaults>"
+    state_dir: Path
+    database: DatabaseConfig
+    readers: tuple[ReaderConfig, ...] = ()
+    timezone: str = "UTC"
+    locale: str = "en"
+    templates: Mapping[str, str] = field(default_factory=dict)
+    duplicate_window_s: float = 5.0
+    log_level: str = "info"
+    on_role_mismatch: RoleMismatch = "trust-config"
+    heartbeat_ms: int = 1000
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def reader(self, name: str) -> ReaderConfig | None:
+        return next((r for r in self.readers if r.name == name), None)
+
+
+def default_state_dir() -> Path:
+    """Where state lives: systemd's StateDirectory, else the XDG state directory."""
+    if env := os.environ.get(ENV_STATE_DIR):
+        return Path(env)
+    if env := os.environ.get("STATE_DIRECTORY"):  # set by systemd's StateDirectory=
+        return Path(env.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "clock-gateway"
+
+
+def user_config_path() -> Path:
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(xdg) / "clock-gateway" / "config.toml"
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """--config, then $CLOCK_GATEWAY_CONFIG, then the per-user file, then /etc."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(ENV_CONFIG):
+        return Path(env)
+    for candidate in (user_config_path(), SERVICE_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    """Load and validate the configuration; built-in defaults when there is no file."""
+    path = find_config_path(explicit)
+    if path is None:
+        return parse_config({}, "<defaults>")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "file not found") from None
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), None, f"TOML syntax error: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe to log or print."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+T = TypeVar("T")
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used to reject unknown ones."""
+
+    def __init__(self, source: str, prefix: str, data: Any) -> None:
+        self.source = source
+        self.prefix = prefix
+        if not isinstance(data, dict):
+            raise ConfigError(source, prefix or None, "must be a table")
+        self.data: dict[str, Any] = data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), problem)
+
+    def get(
+        self,
+        name: str,
+        kind: type[T] | tuple[type, ...],
+        default: T | None = None,
+        *,
+        required: bool = False,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if required:
+                raise self.fail(name, "missing (required)")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # bool is an int in Python; a TOML `true` is never a number here.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(_type_name(k) for k in kinds)
+            raise self.fail(name, f"must be {names}, got {_type_name(type(value))} {value!r}")
+        if check and (problem := check(value)):
+            raise self.fail(name, problem)
+        return value
+
+    def table(self, name: str) -> _Section:
+        self.seen.add(name)
+        return _Section(self.source, self.key(name), self.data.get(name, {}))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def _type_name(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }.get(kind, kind.__name__)
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in options else f"must be one of {', '.join(options)}; got {value!r}"
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be greater than 0, got {value}"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"must be 0 or more, got {value}"
+
+
+def _timezone(value: Any) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r} (use an IANA name such as Europe/Madrid)"
+    return None
+
+
+def _database_url(value: Any) -> str | None:
+    if re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
+        return None
+    return "must be a postgresql://... or sqlite:///... URL"
+
+
+def parse_config(data: Mapping[str, Any], source: str) -> Config:
+    """Validate a parsed TOML document; raise ConfigError on the first problem."""
+    root = _Section(source, "", dict(data))
+
+    gw = root.table("gateway")
+    state_dir_raw = gw.get("state_dir", str)
+    state_dir = Path(state_dir_raw).expanduser() if state_dir_raw else default_state_dir()
+    timezone = gw.get("timezone", str, "UTC", check=_timezone)
+    log_level = gw.get("log_level", str, "info", check=_one_of(LOG_LEVELS))
+    window = float(gw.get("duplicate_window_s", (int, float), 5.0, check=_non_negative))
+    mismatch = gw.get(
+        "on_role_mismatch", str, "trust-config", check=_one_of(("trust-config", "refuse"))
+    )
+    heartbeat_ms = gw.get(
+        "heartbeat_ms",
+        int,
+        1000,
+        check=lambda v: None if 100 <= v <= 60000 else "must be between 100 and 60000",
+    )
+    gw.finish()
+
+    db = root.table("database")
+    env_url = os.environ.get(ENV_DATABASE_URL)
+    url = db.get("url", str, check=_database_url)
+    if env_url:
+        if problem := _database_url(env_url):
+            raise ConfigError(f"${ENV_DATABASE_URL}", None, problem)
+        url = env_url
+    if not url:
+        url = f"sqlite:///{state_dir / 'clock-gateway.db'}"
+    database = DatabaseConfig(
+        url=url,
+        wait_s=float(db.get("wait_s", (int, float), 1.0, check=_positive)),
+        directory_refresh_s=float(
+            db.get("directory_refresh_s", (int, float), 60.0, check=_positive)
+        ),
+    )
+    db.finish()
+
+    msgs = root.table("messages")
+    locale = msgs.get("locale", str, "en", check=_one_of(LOCALES))
+    tpl = msgs.table("templates")
+    templates = {key: tpl.get(key, str) for key in MESSAGE_KEYS if key in tpl.data}
+    tpl.finish()
+    msgs.finish()
+
+    sp = root.table("spool")
+    spool = SpoolConfig(
+        max_events=sp.get("max_events", int, 1_000_000, check=_positive),
+        warn_ratio=float(
+            sp.get(
+                "warn_ratio",
+                (int, float),
+                0.9,
+                check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]",
+            )
+        ),
+        show_offline=sp.get("show_offline", bool, True),
+    )
+    sp.finish()
+
+    pr = root.table("presence")
+    rooms = pr.get("excluded_rooms", list, [])
+    for i, room in enumerate(rooms):
+        if not isinstance(room, str):
+            raise pr.fail(f"excluded_rooms[{i}]", "must be a string")
+    presence = PresenceConfig(
+        excluded_rooms=tuple(rooms),
+        late_grace_min=pr.get("late_grace_min", int, 5, check=_non_negative),
+    )
+    pr.finish()
+
+    readers = _parse_readers(root, source)
+    root.finish()
+
+    return Config(
+        source=source,
+        state_dir=state_dir,
+        database=database,
+        readers=readers,
+        timezone=timezone,
+        locale=locale,
+        templates=templates,
+        duplicate_window_s=window,
+        log_level=log_level,
+        on_role_mismatch=mismatch,
+        heartbeat_ms=heartbeat_ms,
+        spool=spool,
+        presence=presence,
+    )
+
+
+def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
+    raw = root.get("readers", list, [])
+    readers: list[ReaderConfig] = []
+    names: set[str] = set()
+    ports: set[str] = set()
+    for i, entry in enumerate(raw):
+        sec = _Section(source, f"readers[{i}]", entry)
+        name = sec.get(
+            "name",
+            str,
+            required=True,
+            check=lambda v: (
+                None if _READER_NAME.match(v) else "must be 1-32 letters, digits, '.', '_' or '-'"
+            ),
+        )
+        port = sec.get(
+            "port", str, required=True, check=lambda v: None if v.strip() else "must not be empty"
+        )
+        role = sec.get("role", str, required=True, check=_one_of(("in", "out")))
+        baud = sec.get(
+            "baud",
+            int,
+            115200,
+            check=lambda v: (
+                None
+                if v in SUPPORTED_BAUDS
+                else f"must be one of {', '.join(map(str, SUPPORTED_BAUDS))}"
+            ),
+        )
+        sec.finish()
+        if name in names:
+            raise sec.fail("name", f"duplicate reader name {name!r}")
+        if port in ports:
+            raise sec.fail("port", f"port {port!r} is already used by another reader")
+        names.add(name)
+        ports.add(port)
+        readers.append(ReaderConfig(name=name, port=port, role=role, baud=baud))
+    return tuple(readers)

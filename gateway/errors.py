@@ -1,0 +1,69 @@
+"""Errors that reach a person, each with the exit code the CLI returns for it.
+
+Every layer raises these (or subclasses) with a one-line message; the CLI prints the
+message and exits with the code, and the daemon logs it as a structured event. Keeping
+them at the bottom of the package lets every layer import them without import cycles.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README's CLI reference."""
+
+    OK = 0
+    FAILURE = 1  # unexpected internal error
+    USAGE = 2  # bad command line (argparse uses 2 too)
+    CONFIG = 3  # configuration file invalid or unreadable
+    NOT_FOUND = 4  # a person, card or file that was named does not exist
+    CONFLICT = 5  # the change contradicts what is stored (duplicate uid, card held by another)
+    DB_UNAVAILABLE = 6  # database unreachable, wrong password, or schema missing
+    BAD_INPUT = 7  # malformed data: card key, CSV row, time
+
+
+class GatewayError(Exception):
+    """An error with a one-line message meant for a person."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(GatewayError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(GatewayError):
+    """A configuration problem, naming the file and the key."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, source: str, key: str | None, problem: str) -> None:
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+        self.source = source
+        self.key = key
+        self.problem = problem
+
+
+class NotFoundError(GatewayError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConflictError(GatewayError):
+    exit_code = ExitCode.CONFLICT
+
+
+class DatabaseUnavailableError(GatewayError):
+    exit_code = ExitCode.DB_UNAVAILABLE
+
+
+class InvalidInputError(GatewayError):
+    exit_code = ExitCode.BAD_INPUT

@@ -1,0 +1,66 @@
+"""structlog, configured in one place.
+
+JSON lines when stderr is not a terminal (journald, files, pipes), a readable
+console renderer when it is. Every event has `event`, `level` and an ISO-8601 UTC
+`timestamp`; callers bind context such as `reader` and `port`. Anything that looks
+like a URL with a password is redacted before it is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def _redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "://" in value:
+            event_dict[key] = _URL_PASSWORD.sub(r"\1:***@", value)
+    return event_dict
+
+
+def configure_logging(
+    level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
+) -> None:
+    """Configure structlog for the whole process. `json=None` picks by the terminal."""
+    out = stream or sys.stderr
+    if json is None:
+        json = not out.isatty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str, **context: Any) -> Any:
+    """A bound logger; `name` says which part of the gateway speaks."""
+    return structlog.get_logger().bind(logger=name, **context)

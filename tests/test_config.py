@@ -1,0 +1,143 @@
+"""Configuration: defaults, overrides and one-line errors for every kind of mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ENV_DATABASE_URL, load_config, parse_config, redact_url
+from gateway.errors import ConfigError, ExitCode
+
+GOOD = """
+[gateway]
+timezone = "Europe/Madrid"
+duplicate_window_s = 3
+
+[database]
+url = "postgresql://clock:s3cret@db.example/clock"
+
+[messages]
+locale = "es"
+
+[[readers]]
+name = "entrance"
+port = "/dev/serial/by-id/usb-Arduino_Uno_1-if00"
+role = "in"
+
+[[readers]]
+name = "exit"
+port = "/dev/ttyACM1"
+role = "out"
+baud = 57600
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_good_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert [r.name for r in config.readers] == ["entrance", "exit"]
+    assert config.readers[0].baud == 115200
+    assert config.readers[1].role == "out" and config.readers[1].baud == 57600
+    assert config.locale == "es"
+    assert config.duplicate_window_s == 3.0
+    assert config.zone.key == "Europe/Madrid"
+
+
+def test_defaults_use_sqlite_in_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOCK_GATEWAY_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
+    config = parse_config({}, "<defaults>")
+    assert config.database.url == f"sqlite:///{tmp_path / 'clock-gateway.db'}"
+    assert config.readers == ()
+
+
+def test_environment_overrides_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_DATABASE_URL, "postgresql://u:pw@h/db")
+    assert load_config(write(tmp_path, GOOD)).database.url == "postgresql://u:pw@h/db"
+
+
+def test_redact_url() -> None:
+    assert redact_url("postgresql://clock:s3cret@db/clock") == "postgresql://clock:***@db/clock"
+    assert redact_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[gateway\n", "TOML syntax error"),
+        ("[gateway]\ncolour = 'blue'\n", "gateway.colour: unknown key"),
+        ("bogus = 1\n", "bogus: unknown key"),
+        ("[gateway]\nduplicate_window_s = 'five'\n", "gateway.duplicate_window_s: must be"),
+        ("[gateway]\nduplicate_window_s = true\n", "gateway.duplicate_window_s: must be"),
+        ("[gateway]\ntimezone = 'Mars/Base'\n", "unknown time zone"),
+        ("[[readers]]\nname = 'a'\nrole = 'in'\n", "readers[0].port: missing (required)"),
+        ("[[readers]]\nname = 'a'\nport = '/dev/x'\nrole = 'sideways'\n", "readers[0].role"),
+        ("[[readers]]\nname = 'a'\nport = '/dev/x'\nrole = 'in'\nbaud = 1234\n", "baud"),
+        (
+            "[[readers]]\nname = 'a'\nport = '/dev/x'\nrole = 'in'\n"
+            "[[readers]]\nname = 'a'\nport = '/dev/y'\nrole = 'out'\n",
+            "readers[1].name: duplicate reader name 'a'",
+        ),
+        (
+            "[[readers]]\nname = 'a'\nport = '/dev/x'\nrole = 'in'\n"
+            "[[readers]]\nname = 'b'\nport = '/dev/x'\nrole = 'out'\n",
+            "readers[1].port: port '/dev/x' is already used",
+        ),
+        ("[database]\nurl = 'mysql://x'\n", "database.url: must be a postgresql"),
+        ("[messages]\nlocale = 'fr'\n", "messages.locale: must be one of en, es"),
+        ("[messages.templates]\nhello = 'x'\n", "messages.templates.hello: unknown key"),
+        ("readers = 3\n", "readers: must be a list"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert needle in message
+    assert message.startswith(path)
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(str(tmp_path / "nope.toml"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_reports_bad_config_in_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[readers]]\nname = 'a'\nrole = 'in'\n")
+    result = run_cli("config", "check", "--config", path)
+    assert result.returncode == ExitCode.CONFIG
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "readers[0].port: missing (required)" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_config_show_redacts_password(tmp_path: Path) -> None:
+    result = run_cli("config", "show", "--json", "--config", write(tmp_path, GOOD))
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    assert "clock:***@db.example" in result.stdout
+
+
+def test_cli_version_and_help() -> None:
+    assert run_cli("--version").stdout.startswith("clock-gateway ")
+    result = run_cli("--help")
+    assert result.returncode == 0 and "config" in result.stdout
