@@ -1,0 +1,135 @@
+"""The domain's plain data types, shared by the clocking service, the store and reports.
+
+Nothing here does I/O. The clocking service speaks to storage only through the
+`EventSink` protocol below, so it knows no SQL and no files; the store implements it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from gateway.errors import InvalidInputError
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Outcome(StrEnum):
+    RECORDED = "recorded"  # a clock-in or clock-out that counts
+    DUPLICATE = (
+        "duplicate"  # same card, same reader, within the duplicate window: kept, not counted
+    )
+
+
+class Durability(StrEnum):
+    """Where an acknowledged event is durable."""
+
+    DATABASE = "database"  # committed in the database
+    SPOOL = "spool"  # fsync'd to the local spool; the drainer will replay it
+
+
+@dataclass(frozen=True)
+class Person:
+    uid: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ClockEvent:
+    """One swipe of a known card, as the gateway records it."""
+
+    event_key: uuid.UUID  # idempotency key: the same key twice stores one row
+    person_uid: str
+    card_key: str
+    direction: Direction
+    reader: str  # the configured reader name
+    reader_hw_id: str | None  # hex of the reader's hardware id, from HELLO
+    received_at: datetime  # when the gateway received the swipe (aware, UTC)
+    outcome: Outcome = Outcome.RECORDED
+
+
+@dataclass(frozen=True)
+class UnknownSwipe:
+    """A card nobody holds, seen on a reader: it feeds the enrolment list."""
+
+    card_key: str
+    reader: str
+    reader_hw_id: str | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class CardLookup:
+    """Who holds a card, and whether the answer came from the database or the cache."""
+
+    person: Person | None
+    from_cache: bool = False
+
+
+class StoreUnavailableError(Exception):
+    """Neither the database nor the local spool can take an event: answer KO, never OK."""
+
+
+class EventSink(Protocol):
+    """What the clocking service needs from storage."""
+
+    async def lookup_card(self, card_key: str) -> CardLookup:
+        """The active holder of a card; may answer from the last-known directory."""
+        ...
+
+    async def record_event(self, event: ClockEvent) -> Durability:
+        """Make the event durable (idempotent on event_key) before returning.
+
+        Raises StoreUnavailableError when it cannot be made durable anywhere.
+        """
+        ...
+
+    async def record_unknown(self, swipe: UnknownSwipe) -> None:
+        """Best effort: add the card to the enrolment list."""
+        ...
+
+
+# ISO 14443-A UIDs are 4, 7 or 10 bytes: 8, 14 or 20 hex digits.
+_CARD_KEY = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+_SEPARATORS = re.compile(r"[\s:.-]")
+
+
+def normalise_card_key(text: str) -> str:
+    """Upper-case hex without separators: '04:a1:b2:c3' -> '04A1B2C3'.
+
+    Raises InvalidInputError for anything that is not a 4, 7 or 10-byte UID.
+    """
+    key = _SEPARATORS.sub("", text.strip()).upper()
+    if key.startswith("0X"):
+        key = key[2:]
+    if not _CARD_KEY.match(key):
+        raise InvalidInputError(
+            f"invalid card key {text!r}: expected 8, 14 or 20 hex digits (a 4, 7 or 10-byte UID)"
+        )
+    return key
+
+
+def card_key_from_uid(uid: bytes) -> str:
+    return uid.hex().upper()
+
+
+# Namespace for deterministic event keys (section 3 of docs/PROTOCOL.md).
+_EVENT_NAMESPACE = uuid.UUID("6f1c3d2a-8b1e-4c55-9a57-2f0d4c7e9b10")
+
+
+def event_key_for(hardware_id: bytes, session: int, seq: int, card_key: str) -> uuid.UUID:
+    """The idempotency key of a swipe: the same (reader, session, seq, card) gives the same key.
+
+    A retransmitted SWIPE therefore maps to the event already stored, even after a
+    gateway restart; the card key is part of it so that a reader that reuses a session
+    id by mistake cannot swallow another card's swipe.
+    """
+    return uuid.uuid5(_EVENT_NAMESPACE, f"{hardware_id.hex()}/{session}/{seq}/{card_key}")
