@@ -1,0 +1,1 @@
+"""Storage: the repository over SQLAlchemy Core (PostgreSQL or SQLite) and the spool."""

@@ -1,0 +1,77 @@
+"""Rows the repository returns (and the timetable rows it takes): plain frozen data."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from gateway.domain import Direction, Outcome
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A clock event as stored; `id` is the export cursor (increasing in store order)."""
+
+    id: int
+    event_key: uuid.UUID
+    person_uid: str
+    card_key: str
+    direction: Direction
+    reader: str
+    reader_hw_id: str | None
+    received_at: datetime  # aware, UTC
+    stored_at: datetime  # aware, UTC
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class TimetableEntry:
+    """Who is expected when: ISO weekday (1 = Monday), local wall-clock times.
+
+    `end` earlier than `start` means the shift crosses midnight into the next day.
+    """
+
+    person_uid: str
+    weekday: int
+    start: time
+    end: time
+    room: str = ""
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    uid: str
+    name: str
+    active: bool
+    cards: list[str] = field(default_factory=list)  # active card keys, sorted
+
+
+@dataclass(frozen=True)
+class UnknownSwipeRow:
+    card_key: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    last_reader: str
+    last_reader_hw_id: str | None
+
+
+@dataclass(frozen=True)
+class PersonImport:
+    """One row of `users import`: `line` is the file's line number, for messages."""
+
+    line: int
+    uid: str
+    name: str
+    card_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What importing one row did, e.g. 'added', 'unchanged'; `card` likewise or None."""
+
+    line: int
+    uid: str
+    person: str
+    card: str | None

@@ -1,0 +1,229 @@
+"""SQLAlchemy Core tables mirroring schema.sql.
+
+schema.sql is what PostgreSQL runs; this metadata builds every query and creates the
+SQLite database. tests/store/test_schema_drift.py applies schema.sql to a real server,
+creates this metadata in a second database and compares the two, so they cannot drift:
+change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
+
+SCHEMA_VERSION = 1
+
+# The card-key format as a PostgreSQL regular expression (see gateway.domain).
+CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """timestamptz that takes and returns aware UTC datetimes on every backend.
+
+    SQLite has no time zone type: it keeps the text and returns naive datetimes, so
+    values are converted to UTC before they are bound and marked UTC when read back.
+    A naive datetime is refused: guessing its zone would shift a swipe by hours.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given: times must be aware")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class CardKeyFormat(ColumnElement[bool]):
+    """CHECK expression for the card-key format, written for each backend.
+
+    PostgreSQL has regular expressions; SQLite has none built in (REGEXP needs a
+    function registered on every connection, which a plain sqlite3 shell lacks),
+    so there the same rule is spelled with length() and GLOB.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+
+@compiles(CardKeyFormat)
+def _card_key_format_pg(element: CardKeyFormat, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{element.column} ~ '{CARD_KEY_PATTERN}'"
+
+
+@compiles(CardKeyFormat, "sqlite")
+def _card_key_format_sqlite(element: CardKeyFormat, compiler: SQLCompiler, **kw: Any) -> str:
+    c = element.column
+    return f"length({c}) IN (8, 14, 20) AND {c} NOT GLOB '*[^0-9A-F]*'"
+
+
+# BIGINT identity on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the
+# auto-incrementing rowid, so the key type differs there.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+
+def _id() -> Column[int]:
+    return Column("id", _BigId, Identity(always=False), nullable=False)
+
+
+def _key_check(table: str) -> CheckConstraint:
+    return CheckConstraint(CardKeyFormat("card_key"), name=f"{table}_card_key_format")
+
+
+def _now() -> Any:
+    return func.now()  # CURRENT_TIMESTAMP on SQLite: UTC, which UtcDateTime expects
+
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", SmallInteger, nullable=False, server_default=text("1"), autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id", name="schema_version_pkey"),
+    CheckConstraint("id = 1", name="schema_version_single_row"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("uid", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("uid", name="people_pkey"),
+    CheckConstraint("uid <> ''", name="people_uid_not_empty"),
+    CheckConstraint("name <> ''", name="people_name_not_empty"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    _id(),
+    Column("card_key", Text, nullable=False),
+    Column("person_uid", Text, nullable=False),
+    Column("assigned_at", UtcDateTime, nullable=False, server_default=_now()),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("id", name="cards_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="cards_person_uid_fkey"),
+    _key_check("cards"),
+    CheckConstraint(
+        "revoked_at IS NULL OR revoked_at >= assigned_at", name="cards_revoked_after_assigned"
+    ),
+)
+Index(
+    "cards_active_card_key",
+    cards.c.card_key,
+    unique=True,
+    postgresql_where=cards.c.revoked_at.is_(None),
+    sqlite_where=cards.c.revoked_at.is_(None),
+)
+Index("cards_person_uid", cards.c.person_uid)
+
+clock_events = Table(
+    "clock_events",
+    metadata,
+    _id(),
+    Column("event_key", Uuid(as_uuid=True), nullable=False),
+    Column("person_uid", Text, nullable=False),
+    Column("card_key", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("reader", Text, nullable=False),
+    Column("reader_hw_id", Text, nullable=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False, server_default=_now()),
+    Column("outcome", Text, nullable=False, server_default=text("'recorded'")),
+    PrimaryKeyConstraint("id", name="clock_events_pkey"),
+    UniqueConstraint("event_key", name="clock_events_event_key_key"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="clock_events_person_uid_fkey"),
+    _key_check("clock_events"),
+    CheckConstraint("direction IN ('in', 'out')", name="clock_events_direction_valid"),
+    CheckConstraint("outcome IN ('recorded', 'duplicate')", name="clock_events_outcome_valid"),
+)
+Index("clock_events_person_received", clock_events.c.person_uid, clock_events.c.received_at)
+Index("clock_events_received", clock_events.c.received_at)
+
+unknown_swipes = Table(
+    "unknown_swipes",
+    metadata,
+    Column("card_key", Text, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("last_reader", Text, nullable=False),
+    Column("last_reader_hw_id", Text, nullable=True),
+    PrimaryKeyConstraint("card_key", name="unknown_swipes_pkey"),
+    _key_check("unknown_swipes"),
+    CheckConstraint("count > 0", name="unknown_swipes_count_positive"),
+)
+
+timetable = Table(
+    "timetable",
+    metadata,
+    _id(),
+    Column("person_uid", Text, nullable=False),
+    Column("weekday", SmallInteger, nullable=False),
+    Column("start_time", Time, nullable=False),
+    Column("end_time", Time, nullable=False),
+    Column("room", Text, nullable=False, server_default=text("''")),
+    PrimaryKeyConstraint("id", name="timetable_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="timetable_person_uid_fkey"),
+    CheckConstraint("weekday BETWEEN 1 AND 7", name="timetable_weekday_iso"),
+    CheckConstraint("start_time <> end_time", name="timetable_not_empty"),
+)
+Index("timetable_weekday", timetable.c.weekday)
+
+__all__ = [
+    "CARD_KEY_PATTERN",
+    "SCHEMA_VERSION",
+    "CardKeyFormat",
+    "UtcDateTime",
+    "cards",
+    "clock_events",
+    "metadata",
+    "people",
+    "schema_version",
+    "timetable",
+    "unknown_swipes",
+]
