@@ -1,0 +1,100 @@
+"""Database URLs and async engines for PostgreSQL (psycopg 3) and SQLite (aiosqlite).
+
+Why an async engine rather than a thread pool around a sync one: the daemon serves
+both readers on one asyncio event loop and the swipe path must never block it. With
+SQLAlchemy's async engine over psycopg 3's native async connections, waiting for
+PostgreSQL is an await like any other, cancellation and timeouts compose with
+asyncio, and no thread pool has to be sized. aiosqlite gives SQLite the same API
+(it runs each connection on its own thread), so one repository serves both.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.config import redact_url
+from gateway.errors import ConfigError
+
+# Execution option that marks a connection as about to write (see _sqlite_begin).
+SQLITE_WRITE = "clock_gateway_write"
+
+
+def normalise_url(url: str) -> URL:
+    """The async-driver URL: postgres[ql]:// -> postgresql+psycopg://, sqlite -> aiosqlite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("database URL", None, f"cannot parse {redact_url(url)!r}") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise ConfigError(
+        "database URL", None, f"unsupported database {backend!r}: use postgresql:// or sqlite:///"
+    )
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL and in-memory databases."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).expanduser()
+
+
+def create_engine(url: URL, *, connect_timeout: float, pool_size: int) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, connect_timeout)
+    engine = create_async_engine(
+        url,
+        # libpq takes whole seconds (and treats less than 2 as 2).
+        connect_args={
+            "connect_timeout": max(2, math.ceil(connect_timeout)),
+            "application_name": "clock-gateway",
+        },
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=connect_timeout,
+        # A PostgreSQL restart kills pooled connections; test one before using it
+        # so that the first swipe after a restart is not the one that fails.
+        pool_pre_ping=True,
+    )
+    return engine
+
+
+def _sqlite_engine(url: URL, timeout: float) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": timeout})
+    busy_ms = int(timeout * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that _sqlite_begin decides
+        # how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL: readers never wait for the writer. synchronous=FULL: a committed
+            # swipe survives power loss, so the reader's OK is true.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        # A deferred transaction that reads and then writes cannot wait for another
+        # writer (SQLite answers "database is locked" at once); IMMEDIATE takes the
+        # write lock up front, where busy_timeout applies.
+        immediate = conn.get_execution_options().get(SQLITE_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

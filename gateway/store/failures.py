@@ -1,0 +1,57 @@
+"""Turning driver exceptions into the one-line errors people and the daemon act on."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import exc as sa_exc
+
+from gateway.config import redact_url
+from gateway.errors import DatabaseUnavailableError
+
+_UNDEFINED_TABLE = "42P01"  # PostgreSQL SQLSTATE
+_MAX_REASON = 240
+
+
+def reason(error: BaseException) -> str:
+    """The driver's message on one line, without anything that looks like a password."""
+    original = getattr(error, "orig", None) or error
+    text = " ".join(str(original).split())
+    if not text:
+        text = type(original).__name__
+    text = redact_url(text)
+    # libpq quotes connection strings as key=value pairs; never echo a password.
+    text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+
+
+def is_missing_schema(error: BaseException) -> bool:
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlstate", None) == _UNDEFINED_TABLE:
+        return True
+    return "no such table" in str(original or error)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Errors that say the database cannot be used now, as opposed to a refused change."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # ProgrammingError covers a missing table and a missing privilege (a role without
+    # the GRANTs): both are deployment problems, not bad input.
+    return isinstance(
+        error,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.InternalError
+        | sa_exc.ProgrammingError
+        | sa_exc.TimeoutError
+        | OSError,
+    )
+
+
+def unavailable(error: BaseException, where: str) -> DatabaseUnavailableError:
+    if is_missing_schema(error):
+        return DatabaseUnavailableError(
+            f"database {where} has no clock-gateway schema: run 'clock-gateway db init'"
+        )
+    return DatabaseUnavailableError(f"database {where} unavailable: {reason(error)}")
