@@ -1,0 +1,406 @@
+"""The Recorder: the daemon's EventSink, keeping every acknowledged swipe.
+
+Where an event goes:
+
+- the database, through a group-commit writer: events from all readers that arrive
+  while a transaction runs are written together in the next one. The caller waits
+  at most `database.wait_s`;
+- the local spool (fsync'd) when the database fails or does not answer in time, and
+  also whenever the spool still holds events, so that a reader's events reach the
+  database in the order they were made;
+- nowhere, with StoreUnavailableError, when neither can take it: the reader is told
+  KO, never a false OK.
+
+A drainer task replays the spool into the database in batches, in append order,
+marking a batch done only after the database committed it; event keys make a replay
+after a crash harmless. An event the database refuses for good goes to the spool's
+dead-letter file with an error log event. Card lookups wait for the database the
+same bounded time and otherwise answer from the last-known card directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gateway.config import Config
+from gateway.domain import (
+    CardLookup,
+    ClockEvent,
+    Durability,
+    Person,
+    StoreUnavailableError,
+    UnknownSwipe,
+)
+from gateway.errors import DatabaseUnavailableError, GatewayError
+from gateway.logs import get_logger
+from gateway.store.directory import CardDirectory
+from gateway.store.spool import Spool, SpoolBatch, SpoolError, SpoolRecord
+
+
+def log() -> Any:
+    """The logger, bound at each use: a module-level one would miss configure_logging."""
+    return get_logger("recorder")
+
+
+DRAIN_BATCH = 500  # events per replay transaction
+LIVE_BATCH = 200  # most events in one group commit
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 2.0
+UNKNOWN_KEPT = 1000  # unknown swipes kept in memory while the database is away
+DIRECTORY_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
+
+
+class RecorderRepository(Protocol):
+    """The part of gateway.store.repository.Repository the recorder uses."""
+
+    async def check(self) -> int: ...
+    async def find_person_by_card(self, card_key: str) -> Person | None: ...
+    async def record_events(self, events: Sequence[ClockEvent]) -> list[bool]: ...
+    async def record_unknown(self, swipe: UnknownSwipe) -> None: ...
+    async def card_directory(self) -> dict[str, Person]: ...
+
+
+@dataclass(frozen=True)
+class RecorderStats:
+    spool_depth: int
+    spool_max: int
+    dead_letters: int
+    last_db_write_at: datetime | None
+    directory_age_s: float | None
+    directory_cards: int
+    database_ok: bool
+    unknown_pending: int
+
+
+def is_permanent(error: BaseException) -> bool:
+    """The database refused this data (replaying it again will not help)."""
+    return isinstance(error, GatewayError) and not isinstance(error, DatabaseUnavailableError)
+
+
+class _GroupWriter:
+    """Batches concurrent record_event calls into one record_events transaction."""
+
+    def __init__(self, repository: RecorderRepository) -> None:
+        self._repo = repository
+        self._queue: list[tuple[ClockEvent, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, event: ClockEvent) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((event, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return future
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    async def _run(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[:LIVE_BATCH]
+                del self._queue[:LIVE_BATCH]
+                await self._write(batch)
+        finally:
+            self._task = None
+
+    async def _write(self, batch: list[tuple[ClockEvent, asyncio.Future[bool]]]) -> None:
+        try:
+            results = await self._repo.record_events([e for e, _ in batch])
+        except Exception as exc:
+            if len(batch) > 1 and is_permanent(exc):
+                # One bad event must not fail the others: write them one by one.
+                for item in batch:
+                    await self._write([item])
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), new in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(new)
+
+    async def wait_idle(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+
+class Recorder:
+    """EventSink over a Repository, a Spool and a CardDirectory (see module docstring)."""
+
+    def __init__(self, repository: RecorderRepository, state_dir: Path, config: Config) -> None:
+        self._repo = repository
+        self._wait_s = config.database.wait_s
+        self._refresh_s = config.database.directory_refresh_s
+        self.spool = Spool(
+            state_dir / "spool",
+            max_events=config.spool.max_events,
+            warn_ratio=config.spool.warn_ratio,
+        )
+        self.directory = CardDirectory(state_dir)
+        self._writer = _GroupWriter(repository)
+        self._db_ok = True
+        self._last_db_write: datetime | None = None
+        self._unknown: deque[UnknownSwipe] = deque(maxlen=UNKNOWN_KEPT)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        # The spool sets this after each append; failures set it too: the drainer wakes.
+        self._wake = self.spool.appended
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Recover the spool, load the directory; never fails because the database is down."""
+        await self.spool.open()
+        await asyncio.to_thread(self.directory.load_file)
+        await self._refresh_directory()
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._drain_loop(), name="recorder-drainer"),
+            asyncio.create_task(self._refresh_loop(), name="recorder-directory"),
+        ]
+        log().info(
+            "recorder_started",
+            spool_depth=self.spool.depth,
+            directory_cards=len(self.directory),
+            database_ok=self._db_ok,
+        )
+
+    async def stop(self) -> None:
+        """Stop the tasks and flush; events still in the spool are replayed next start."""
+        self._started = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._writer.wait_idle(), self._wait_s)
+        for task in list(self._background):
+            task.cancel()  # lookups or writes nobody waits for any more
+        await self.spool.close()
+        log().info("recorder_stopped", spool_depth=self.spool.depth)
+
+    # -- EventSink -------------------------------------------------------------------
+    async def lookup_card(self, card_key: str) -> CardLookup:
+        if self._db_ok:
+            try:
+                person = await self._bounded(self._repo.find_person_by_card(card_key))
+            except Exception as exc:
+                if is_permanent(exc):
+                    raise
+                self._db_failed("lookup", exc)
+            else:
+                self.directory.remember(card_key, person)
+                return CardLookup(person)
+        person = self.directory.get(card_key)
+        log().info("card_from_directory", card=card_key, known=person is not None)
+        return CardLookup(person, from_cache=True)
+
+    async def record_event(self, event: ClockEvent) -> Durability:
+        if not self._started:
+            raise StoreUnavailableError("the recorder is not running")
+        # With a backlog, the event queues behind it so that the reader's order holds.
+        if self._db_ok and self.spool.depth == 0:
+            try:
+                await self._bounded(self._writer.submit(event))
+            except Exception as exc:
+                if is_permanent(exc):
+                    # Kept locally; the drainer moves it to the dead-letter file.
+                    log().error("event_refused", event_key=str(event.event_key), error=str(exc))
+                else:
+                    self._db_failed("record", exc)
+            else:
+                self._db_succeeded()
+                return Durability.DATABASE
+        await self.spool.append(event)  # SpoolError: logged by the spool, with the reason
+        return Durability.SPOOL
+
+    async def record_unknown(self, swipe: UnknownSwipe) -> None:
+        if self._db_ok:
+            try:
+                await self._bounded(self._repo.record_unknown(swipe))
+                return
+            except Exception as exc:
+                if is_permanent(exc):
+                    log().warning("unknown_swipe_refused", card=swipe.card_key, error=str(exc))
+                    return
+                self._db_failed("unknown", exc)
+        # Best effort by design: the enrolment list is a convenience, so these wait in
+        # memory (bounded) for the database rather than in the fsync'd spool.
+        self._unknown.append(swipe)
+        log().info("unknown_swipe_deferred", card=swipe.card_key, pending=len(self._unknown))
+
+    def stats(self) -> RecorderStats:
+        return RecorderStats(
+            spool_depth=self.spool.depth,
+            spool_max=self.spool.max_events,
+            dead_letters=self.spool.dead_letters,
+            last_db_write_at=self._last_db_write,
+            directory_age_s=self.directory.age_s(),
+            directory_cards=len(self.directory),
+            database_ok=self._db_ok,
+            unknown_pending=len(self._unknown),
+        )
+
+    # -- database state --------------------------------------------------------------
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        """Wait at most wait_s; the work itself goes on (a late commit is harmless)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(_forget(self._background))
+        return await asyncio.wait_for(asyncio.shield(task), self._wait_s)
+
+    def _db_failed(self, where: str, exc: BaseException) -> None:
+        if self._db_ok:
+            error = "no answer within the wait" if isinstance(exc, TimeoutError) else str(exc)
+            log().warning("database_unavailable", during=where, error=error, wait_s=self._wait_s)
+        self._db_ok = False
+        self._wake.set()
+
+    def _db_succeeded(self) -> None:
+        self._last_db_write = datetime.now(UTC)
+        if not self._db_ok:
+            log().info("database_back", spool_depth=self.spool.depth)
+        self._db_ok = True
+
+    # -- drainer ---------------------------------------------------------------------
+    async def _drain_loop(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while True:
+            try:
+                progressed = await self._drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.spool.rewind()
+                if is_permanent(exc) or isinstance(exc, SpoolError):
+                    # Refusals are handled per event; this is the spool's disk or a bug.
+                    # Keep trying: the drainer must never die.
+                    log().error("drain_failed", error=str(exc), exc_info=not is_permanent(exc))
+                else:
+                    self._db_failed("drain", exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            if progressed:
+                backoff = BACKOFF_MIN_S
+                continue
+            await self._sleep(None if self._db_ok else backoff)
+            if not self._db_ok:
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _sleep(self, seconds: float | None) -> None:
+        self._wake.clear()
+        if seconds is None:
+            await self._wake.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _drain_once(self) -> bool:
+        """One step of work; True if something was replayed. Raises on database failure."""
+        if self.spool.depth > 0:
+            batch = await self.spool.read_batch(DRAIN_BATCH)
+            if not batch.records:
+                if batch.end != self.spool.committed:
+                    await self.spool.commit(batch)  # only damaged bytes were skipped
+                    return True
+                # Appends in flight are counted in depth but not readable yet.
+                await asyncio.sleep(0.01)
+                return False
+            await self._replay(batch)
+            await self.spool.commit(batch)
+            self._db_succeeded()
+            if self.spool.depth == 0:
+                log().info("spool_drained")
+            return True
+        if self._unknown:
+            swipe = self._unknown[0]
+            try:
+                await self._repo.record_unknown(swipe)
+            except Exception as exc:
+                if not is_permanent(exc):
+                    raise
+                log().warning("unknown_swipe_refused", card=swipe.card_key, error=str(exc))
+            self._unknown.popleft()
+            self._db_succeeded()
+            return True
+        if not self._db_ok:
+            await self._repo.check()
+            if not self._db_ok:
+                log().info("database_back", spool_depth=self.spool.depth)
+            self._db_ok = True
+            return True
+        return False
+
+    async def _replay(self, batch: SpoolBatch) -> None:
+        good = [r for r in batch.records if r.event is not None]
+        for bad in (r for r in batch.records if r.event is None):
+            await self.spool.dead_letter(bad, "undecodable record")
+        try:
+            await self._repo.record_events([r.event for r in good if r.event])
+            return
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise
+        # Something in the batch is refused: find it, keep the rest in order.
+        for record in good:
+            await self._replay_one(record)
+
+    async def _replay_one(self, record: SpoolRecord) -> None:
+        assert record.event is not None
+        try:
+            await self._repo.record_events([record.event])
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise
+            await self.spool.dead_letter(record, str(exc))
+
+    # -- directory -------------------------------------------------------------------
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            await self._refresh_directory()
+
+    async def _refresh_directory(self) -> None:
+        try:
+            cards = await asyncio.wait_for(self._repo.card_directory(), DIRECTORY_TIMEOUT_S)
+        except Exception as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            log().warning(
+                "directory_refresh_failed",
+                error="timeout" if isinstance(exc, TimeoutError) else str(exc),
+                age_s=self.directory.age_s(),
+            )
+            if not is_permanent(exc):
+                self._db_failed("directory", exc)
+            return
+        self.directory.replace(cards)
+        try:
+            await asyncio.to_thread(self.directory.save_file)
+        except OSError as exc:
+            log().error("directory_save_failed", path=str(self.directory.path), error=str(exc))
+        log().info("directory_refreshed", cards=len(cards))
+
+
+def _forget(tasks: set[asyncio.Task[Any]]) -> Any:
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # mark retrieved: a late failure is expected, not a bug
+
+    return done

@@ -1,0 +1,652 @@
+"""The local durable spool: clock events that could not reach the database yet.
+
+An event is appended and fsync'd before the caller may answer the reader OK, and it
+stays on disk until the database has committed it. The layout is deliberately plain:
+
+    <dir>/seg-000000000001.log   append-only segment files, one record after another
+    <dir>/checkpoint             {"segment": n, "offset": o}: everything before is replayed
+    <dir>/dead-letter.jsonl      events the database refused for good (never deleted)
+
+A record is `magic(2) | payload length(4) | crc32(payload)(4) | payload`, the payload a
+compact JSON array. A write torn by a power cut fails the length or checksum test and
+is skipped (and logged), never mis-read; the reader then resynchronises on the next
+magic whose record checks out. The checkpoint is replaced atomically (tmp + fsync +
+rename), and a segment is deleted only once the checkpoint has moved past it, so a
+crash at any instant either replays an event again (the database ignores a known
+event key) or has not yet dropped it: unreplayed events are never deleted.
+
+All file I/O runs in one dedicated thread, so the event loop never blocks on a disk,
+and appends that arrive while an fsync is running are written together with the next
+one: one fsync for many readers (group commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import json
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.domain import ClockEvent, Direction, Outcome, StoreUnavailableError
+from gateway.logs import get_logger
+
+MAGIC = b"\xc5\x70"  # 0xC5 0x70 never occurs in UTF-8 text, so never inside a payload
+HEADER = struct.Struct(">2sII")  # magic, payload length, crc32 of the payload
+MAX_PAYLOAD = 4096  # far above any real event; a larger length is corruption
+SEGMENT_BYTES = 4 * 1024 * 1024  # roll to a new segment file beyond this size
+READ_CHUNK = 256 * 1024
+RECORD_VERSION = 1
+CHECKPOINT = "checkpoint"
+DEAD_LETTER = "dead-letter.jsonl"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def log() -> Any:
+    """The logger, bound at each use: a module-level one would miss configure_logging."""
+    return get_logger("spool")
+
+
+class SpoolError(StoreUnavailableError):
+    """The spool cannot take the event; `reason` is a short machine word for logs."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SpoolFullError(SpoolError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in the spool: segment number and byte offset inside it."""
+
+    segment: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SpoolRecord:
+    """One record read back: the event, or the raw payload when it cannot be decoded."""
+
+    event: ClockEvent | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class SpoolBatch:
+    records: list[SpoolRecord]
+    end: Position  # commit this once the records are in the database
+
+
+# -- record codec (pure) ------------------------------------------------------------
+
+
+def encode_event(event: ClockEvent) -> bytes:
+    micros = (event.received_at - _EPOCH) // timedelta(microseconds=1)
+    fields = [
+        RECORD_VERSION,
+        event.event_key.hex,
+        event.person_uid,
+        event.card_key,
+        event.direction.value,
+        event.reader,
+        event.reader_hw_id,
+        micros,
+        event.outcome.value,
+    ]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode_event(payload: bytes) -> ClockEvent:
+    """The event in a payload; ValueError when it is not a version-1 event."""
+    try:
+        fields = json.loads(payload.decode("utf-8"))
+        version, key, person, card, direction, reader, hw_id, micros, outcome = fields
+        if version != RECORD_VERSION or not isinstance(micros, int):
+            raise ValueError(f"unsupported record {fields[:1]!r}")
+        for text in (key, person, card, reader):
+            if not isinstance(text, str):
+                raise ValueError("text field expected")
+        if hw_id is not None and not isinstance(hw_id, str):
+            raise ValueError("hardware id must be text")
+        return ClockEvent(
+            event_key=uuid.UUID(hex=key),
+            person_uid=person,
+            card_key=card,
+            direction=Direction(direction),
+            reader=reader,
+            reader_hw_id=hw_id,
+            received_at=_EPOCH + timedelta(microseconds=micros),
+            outcome=Outcome(outcome),
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"undecodable record: {exc}") from None
+
+
+def frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def _record_at(buf: bytes | memoryview, at: int) -> bytes | None:
+    """The payload of a complete, valid record starting at `at`, else None."""
+    if at + HEADER.size > len(buf):
+        return None
+    magic, length, crc = HEADER.unpack_from(buf, at)
+    if magic != MAGIC or length > MAX_PAYLOAD:
+        return None
+    end = at + HEADER.size + length
+    if end > len(buf):
+        return None
+    payload = bytes(buf[at + HEADER.size : end])
+    return payload if zlib.crc32(payload) == crc else None
+
+
+@dataclass
+class Parsed:
+    records: list[tuple[int, bytes]]  # (end offset in buf, payload)
+    consumed: int  # bytes of buf fully accounted for (records and skipped garbage)
+    skipped: int  # garbage bytes skipped
+
+
+def parse_records(buf: bytes, *, final: bool) -> Parsed:
+    """Split `buf` into records, skipping anything that does not check out.
+
+    `final` says nothing follows `buf`: a trailing incomplete or corrupt piece is then
+    garbage (a torn write) and is consumed as skipped. Otherwise the parse stops before
+    it, because the rest of the record may simply not have been read yet.
+    """
+    out: list[tuple[int, bytes]] = []
+    at = skipped = 0
+    view = memoryview(buf)
+    while at < len(buf):
+        payload = _record_at(view, at)
+        if payload is not None:
+            at += HEADER.size + len(payload)
+            out.append((at, payload))
+            continue
+        if not final and _may_be_incomplete(view, at):
+            break
+        nxt = _resync(buf, view, at + 1)
+        if nxt is None:
+            if not final:
+                # A valid record may straddle the end of this chunk: keep its possible start.
+                keep = max(at + 1, len(buf) - (HEADER.size + MAX_PAYLOAD))
+                skipped += keep - at
+                at = keep
+                break
+            skipped += len(buf) - at
+            at = len(buf)
+            break
+        skipped += nxt - at
+        at = nxt
+    return Parsed(out, at, skipped)
+
+
+def _may_be_incomplete(view: memoryview, at: int) -> bool:
+    """True when the bytes at `at` start a record that runs past the end of `view`."""
+    rest = len(view) - at
+    if rest < HEADER.size:
+        return bytes(view[at : at + min(rest, 2)]) == MAGIC[: min(rest, 2)]
+    magic, length, _ = HEADER.unpack_from(view, at)
+    return bool(magic == MAGIC and length <= MAX_PAYLOAD and at + HEADER.size + length > len(view))
+
+
+def _resync(buf: bytes, view: memoryview, start: int) -> int | None:
+    at = buf.find(MAGIC, start)
+    while at != -1:
+        if _record_at(view, at) is not None:
+            return at
+        at = buf.find(MAGIC, at + 1)
+    return None
+
+
+# -- file helpers (run in the spool thread) -----------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def describe_os_error(exc: OSError) -> tuple[str, str]:
+    """(reason word, one-line message) for an OSError on the spool."""
+    reasons = {
+        errno.ENOSPC: "disk_full",
+        errno.EDQUOT: "disk_full",
+        errno.EROFS: "read_only",
+        errno.EACCES: "permission_denied",
+        errno.EPERM: "permission_denied",
+    }
+    reason = reasons.get(exc.errno or 0, "io_error")
+    return reason, f"spool write failed: {exc.strerror or exc}"
+
+
+def _segment_name(number: int) -> str:
+    return f"seg-{number:012d}.log"
+
+
+def _segment_number(name: str) -> int | None:
+    if name.startswith("seg-") and name.endswith(".log"):
+        digits = name[4:-4]
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+class _Files:
+    """The spool's files. Only ever used from the spool's single thread."""
+
+    def __init__(self, directory: Path, segment_bytes: int) -> None:
+        self.dir = directory
+        self.segment_bytes = segment_bytes
+        self.segments: list[int] = []
+        self.fd: int | None = None  # the segment being appended to
+        self.active = 0
+        self.size = 0
+
+    # recovery
+    def recover(self) -> tuple[Position, Position, int, int]:
+        """(checkpoint, durable end, unreplayed records, skipped garbage bytes)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segments = sorted(
+            n for p in self.dir.iterdir() if (n := _segment_number(p.name)) is not None
+        )
+        cursor = self._read_checkpoint()
+        for old in [n for n in self.segments if n < cursor.segment]:
+            self._delete(old)  # replayed before a crash that came before its deletion
+        count = skipped = 0
+        for number in self.segments:
+            start = cursor.offset if number == cursor.segment else 0
+            data = (self.dir / _segment_name(number)).read_bytes()[start:]
+            parsed = parse_records(data, final=True)
+            count += len(parsed.records)
+            skipped += parsed.skipped
+        last = self.segments[-1] if self.segments else cursor.segment
+        end_offset = self._size(last) if self.segments else cursor.offset
+        self.active = last
+        return cursor, Position(last, end_offset), count, skipped
+
+    def _read_checkpoint(self) -> Position:
+        path = self.dir / CHECKPOINT
+        first = self.segments[0] if self.segments else 0
+        try:
+            data = json.loads(path.read_bytes())
+            pos = Position(int(data["segment"]), int(data["offset"]))
+        except FileNotFoundError:
+            return Position(first, 0)
+        except (ValueError, KeyError, TypeError):
+            # Replaying from the start is safe: the database ignores known event keys.
+            log().error("spool_checkpoint_unreadable", path=str(path), action="replay_all")
+            return Position(first, 0)
+        if pos.segment not in self.segments and any(n > pos.segment for n in self.segments):
+            return Position(min(n for n in self.segments if n > pos.segment), 0)
+        return pos
+
+    def _size(self, number: int) -> int:
+        return (self.dir / _segment_name(number)).stat().st_size
+
+    def _delete(self, number: int) -> None:
+        (self.dir / _segment_name(number)).unlink(missing_ok=True)
+        self.segments.remove(number)
+
+    # appending
+    def _roll(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        number = (self.segments[-1] if self.segments else self.active) + 1
+        path = self.dir / _segment_name(number)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            _fsync_dir(self.dir)  # the new file's name must survive a power cut too
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self.segments.append(number)
+        self.fd, self.active, self.size = fd, number, 0
+
+    def append(self, data: bytes) -> Position:
+        # Each start of the daemon writes a new segment: fsync'd data is never rewritten.
+        if self.fd is None or self.size >= self.segment_bytes:
+            self._roll()
+        assert self.fd is not None
+        start = self.size
+        try:
+            _write_all(self.fd, data)
+            os.fdatasync(self.fd)
+        except OSError:
+            # The caller answers KO: take back what may have reached the file so that
+            # it is not replayed later. If even that fails, the next append starts a
+            # new segment and the reader skips whatever is left.
+            try:
+                os.ftruncate(self.fd, start)
+                os.fdatasync(self.fd)
+            except OSError:
+                os.close(self.fd)
+                self.fd = None
+            raise
+        self.size = start + len(data)
+        return Position(self.active, self.size)
+
+    # reading
+    def read(self, pos: Position, end: Position, limit: int) -> tuple[list[bytes], Position, int]:
+        """Up to `limit` payloads from `pos`, not past `end`; (payloads, next pos, skipped)."""
+        out: list[bytes] = []
+        skipped = 0
+        while len(out) < limit and pos < end:
+            if pos.segment not in self.segments:
+                later = [n for n in self.segments if n > pos.segment]
+                if not later:
+                    break
+                pos = Position(later[0], 0)
+                continue
+            closed = pos.segment != end.segment
+            stop = self._size(pos.segment) if closed else end.offset
+            if pos.offset >= stop:
+                later = [n for n in self.segments if n > pos.segment]
+                if not closed or not later:
+                    break
+                pos = Position(later[0], 0)
+                continue
+            with open(self.dir / _segment_name(pos.segment), "rb") as f:
+                f.seek(pos.offset)
+                chunk = f.read(min(stop - pos.offset, READ_CHUNK))
+            final = pos.offset + len(chunk) >= stop
+            parsed = parse_records(chunk, final=final)
+            if not parsed.records and parsed.consumed == 0:
+                break  # cannot happen: a chunk always holds at least one whole record
+            room = limit - len(out)
+            if len(parsed.records) > room:
+                taken = parsed.records[:room]
+                last_end = taken[-1][0]
+                out.extend(payload for _, payload in taken)
+                skipped += _skipped_before(parsed, last_end)
+                pos = Position(pos.segment, pos.offset + last_end)
+                break
+            out.extend(payload for _, payload in parsed.records)
+            skipped += parsed.skipped
+            pos = Position(pos.segment, pos.offset + parsed.consumed)
+        return out, pos, skipped
+
+    def checkpoint(self, pos: Position) -> None:
+        data = json.dumps({"segment": pos.segment, "offset": pos.offset}).encode()
+        atomic_write(self.dir / CHECKPOINT, data)
+        done = [n for n in self.segments if n < pos.segment and n != self.active]
+        for number in done:
+            self._delete(number)
+        if done:
+            _fsync_dir(self.dir)
+
+    def dead_letter(self, entries: list[dict[str, Any]]) -> None:
+        lines = b"".join(
+            json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            for e in entries
+        )
+        fd = os.open(self.dir / DEAD_LETTER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _write_all(fd, lines)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def dead_letter_count(self) -> int:
+        try:
+            with open(self.dir / DEAD_LETTER, "rb") as f:
+                return sum(1 for _ in f)
+        except FileNotFoundError:
+            return 0
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _skipped_before(parsed: Parsed, end: int) -> int:
+    """Garbage bytes skipped before offset `end` of a parsed chunk."""
+    covered = 0
+    prev = 0
+    for rec_end, payload in parsed.records:
+        if rec_end > end:
+            break
+        covered += HEADER.size + len(payload)
+        prev = rec_end
+    return prev - covered
+
+
+# -- the spool ------------------------------------------------------------------------
+
+
+class Spool:
+    """Durable FIFO of clock events, shared by the live path (append) and the drainer.
+
+    Use from one event loop: `await open()`, then `append()` from any number of tasks,
+    `read_batch()` / `commit()` from one drainer, `await close()` at the end.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_events: int = 1_000_000,
+        warn_ratio: float = 0.9,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
+        self.directory = directory
+        self.max_events = max_events
+        self.warn_at = max(1, int(max_events * warn_ratio))
+        self._files = _Files(directory, segment_bytes)
+        self._executor: ThreadPoolExecutor | None = None
+        self._cursor = Position(0, 0)  # committed: everything before is in the database
+        self._read_pos = Position(0, 0)  # handed to the drainer, maybe not committed yet
+        self._durable_end = Position(0, 0)
+        self._durable = 0  # records on disk after the checkpoint
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._in_flight = 0  # records in the write being fsync'd right now
+        self._warned = False
+        self._dead_letters = 0
+        self.appended = asyncio.Event()  # set after each successful append (drainer wake-up)
+
+    # -- lifecycle
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
+        cursor, end, count, skipped = await self._run(self._files.recover)
+        self._cursor = self._read_pos = cursor
+        self._durable_end = end
+        self._durable = count
+        self._dead_letters = await self._run(self._files.dead_letter_count)
+        if skipped:
+            log().error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
+        log().info("spool_opened", directory=str(self.directory), depth=count, max=self.max_events)
+        self._check_warn()
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._executor is not None:
+            await self._run(self._files.close)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._executor is None:
+            raise SpoolError("spool is not open", "closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # -- state
+    @property
+    def depth(self) -> int:
+        """Events not yet committed to the database, including appends in flight."""
+        return self._durable + len(self._pending) + self._in_flight
+
+    @property
+    def committed(self) -> Position:
+        """Everything before this position is in the database."""
+        return self._cursor
+
+    @property
+    def dead_letters(self) -> int:
+        return self._dead_letters
+
+    def _check_warn(self) -> None:
+        depth = self.depth
+        if depth >= self.warn_at and not self._warned:
+            self._warned = True
+            log().warning("spool_near_full", depth=depth, max=self.max_events)
+        elif depth < self.warn_at * 0.9:
+            self._warned = False
+
+    # -- appending (group commit)
+    async def append(self, event: ClockEvent) -> None:
+        """Return once the event is fsync'd; raise SpoolError (never a false success)."""
+        if self._executor is None:
+            raise SpoolError("spool is not open", "closed")
+        if self.depth >= self.max_events:
+            log().error("spool_full", depth=self.depth, max=self.max_events)
+            raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
+        record = frame(encode_event(event))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_loop())
+        await future
+
+    async def _flush_loop(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self._in_flight = len(batch)
+                try:
+                    end = await self._run(self._files.append, b"".join(r for r, _ in batch))
+                except OSError as exc:
+                    reason, message = describe_os_error(exc)
+                    log().error(
+                        "spool_write_failed",
+                        reason=reason,
+                        error=str(exc),
+                        events=len(batch),
+                        directory=str(self.directory),
+                    )
+                    _settle(batch, SpoolError(message, reason))
+                    continue
+                except Exception as exc:  # a bug or a closed spool: still never a false OK
+                    log().error("spool_write_failed", reason="internal", error=repr(exc))
+                    _settle(batch, SpoolError(f"spool write failed: {exc}", "internal"))
+                    continue
+                finally:
+                    self._in_flight = 0
+                self._durable_end = end
+                self._durable += len(batch)
+                _settle(batch, None)
+                self._check_warn()
+                self.appended.set()
+        finally:
+            self._flusher = None
+
+    # -- draining
+    async def read_batch(self, limit: int = 500) -> SpoolBatch:
+        """The next records after those already handed out (in append order)."""
+        payloads, pos, skipped = await self._run(
+            self._files.read, self._read_pos, self._durable_end, limit
+        )
+        if skipped:
+            log().error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
+        records = []
+        for raw in payloads:
+            try:
+                records.append(SpoolRecord(decode_event(raw), raw))
+            except ValueError:
+                records.append(SpoolRecord(None, raw))
+        self._read_pos = pos
+        if not records and pos == self._cursor and self._durable and not self._writing:
+            # Nothing left on disk although the count says otherwise: trust the disk.
+            log().error("spool_depth_mismatch", counted=self._durable)
+            self._durable = 0
+        return SpoolBatch(records, pos)
+
+    @property
+    def _writing(self) -> bool:
+        return bool(self._pending) or self._in_flight > 0
+
+    async def commit(self, batch: SpoolBatch) -> None:
+        """Mark a batch replayed (only after the database committed it)."""
+        await self._run(self._files.checkpoint, batch.end)
+        self._cursor = batch.end
+        self._durable -= len(batch.records)
+        self._check_warn()
+
+    def rewind(self) -> None:
+        """Hand out again everything not committed (after a failed replay)."""
+        self._read_pos = self._cursor
+
+    async def dead_letter(self, record: SpoolRecord, reason: str) -> None:
+        """Keep a record the database refuses for good; it is never deleted."""
+        entry: dict[str, Any] = {
+            "at": datetime.now(UTC).isoformat(),
+            "reason": reason,
+            "record": base64.b64encode(record.raw).decode("ascii"),
+        }
+        if record.event is not None:
+            entry["event_key"] = str(record.event.event_key)
+            entry["reader"] = record.event.reader
+        await self._run(self._files.dead_letter, [entry])
+        self._dead_letters += 1
+        log().error("spool_dead_letter", reason=reason, **{k: entry.get(k) for k in ("event_key",)})
+
+
+def _settle(batch: list[tuple[bytes, asyncio.Future[None]]], error: Exception | None) -> None:
+    for _, future in batch:
+        if future.done():  # the caller gave up waiting; the outcome no longer matters
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def iter_segment_records(path: Path) -> Iterator[ClockEvent]:
+    """Every decodable event of one segment file (for tools and tests)."""
+    for _end, payload in parse_records(path.read_bytes(), final=True).records:
+        try:
+            yield decode_event(payload)
+        except ValueError:
+            continue
