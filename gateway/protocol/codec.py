@@ -80,7 +80,10 @@ class DecodeError:
 
 
 def _text(text: str) -> bytes:
-    return text.encode("ascii")
+    # Length-prefixed like the UID: every payload states its own length, so a body that
+    # gained or lost bytes through a framing error never parses (PROTOCOL.md section 4.1).
+    data = text.encode("ascii")
+    return bytes((len(data),)) + data
 
 
 def encode_payload(msg: Message) -> tuple[MessageType, int, bytes]:
@@ -123,9 +126,12 @@ class _BadPayload(Exception):
 
 
 def _parse_text(data: bytes) -> str:
+    """A length-prefixed text that must fill `data` exactly."""
+    if not data or len(data) != 1 + data[0]:
+        raise _BadPayload
     # Non-ASCII bytes raise UnicodeDecodeError (a ValueError); the constructors check
     # printability, line count and line length.
-    return data.decode("ascii")
+    return data[1:].decode("ascii")
 
 
 def _parse_hello(seq: int, p: bytes) -> Message:

@@ -169,6 +169,11 @@ def _frame(version: int, kind: int, seq: int, payload: bytes, *, crc_xor: int = 
     return cobs.encode(head + struct.pack(">H", crc16(head) ^ crc_xor)) + b"\x00"
 
 
+def _t(text: bytes) -> bytes:
+    """A length-prefixed text field."""
+    return bytes((len(text),)) + text
+
+
 def _flip(frame: bytes, body_index: int, mask: int) -> bytes:
     """Re-encode a valid frame with one body byte changed (CRC left alone)."""
     body = bytearray(cobs.decode(frame[:-1]))
@@ -227,7 +232,7 @@ def _invalid_frames() -> list[tuple[str, bytes, NakReason, int, int]]:
         ("too_long_66_bytes", b"\x42" * (MAX_ENCODED + 1) + b"\x00", NakReason.TOO_LONG, 0, 0),
         (
             "too_long_body_65_bytes",
-            _frame(1, result, 1, b"\x02" + b"A" * 58),
+            _frame(1, result, 1, b"\x02" + _t(b"A" * 57)),
             NakReason.TOO_LONG,
             0,
             0,
@@ -257,35 +262,35 @@ def _invalid_frames() -> list[tuple[str, bytes, NakReason, int, int]]:
         ("bad_payload_hello_ack_short", _frame(1, ack, 0, b"\x01\x01\x03"), bad_payload, 0, ack),
         (
             "bad_payload_hello_ack_accepted_2",
-            _frame(1, ack, 0, b"\x02\x01\x03\xe8"),
+            _frame(1, ack, 0, b"\x02\x01\x03\xe8\x00"),
             bad_payload,
             0,
             ack,
         ),
         (
             "bad_payload_hello_ack_role_3",
-            _frame(1, ack, 0, b"\x01\x03\x03\xe8"),
+            _frame(1, ack, 0, b"\x01\x03\x03\xe8\x00"),
             bad_payload,
             0,
             ack,
         ),
         (
             "bad_payload_hello_ack_accepted_role_unset",
-            _frame(1, ack, 0, b"\x01\x00\x03\xe8"),
+            _frame(1, ack, 0, b"\x01\x00\x03\xe8\x00"),
             bad_payload,
             0,
             ack,
         ),
         (
             "bad_payload_hello_ack_heartbeat_99",
-            _frame(1, ack, 0, b"\x01\x01\x00\x63"),
+            _frame(1, ack, 0, b"\x01\x01\x00\x63\x00"),
             bad_payload,
             0,
             ack,
         ),
         (
             "bad_payload_hello_ack_heartbeat_60001",
-            _frame(1, ack, 0, b"\x01\x01\xea\x61"),
+            _frame(1, ack, 0, b"\x01\x01\xea\x61\x00"),
             bad_payload,
             0,
             ack,
@@ -314,61 +319,114 @@ def _invalid_frames() -> list[tuple[str, bytes, NakReason, int, int]]:
         ),
         ("bad_payload_swipe_seq_0", _frame(1, swipe, 0, b"\x04" + uid), bad_payload, 0, swipe),
         ("bad_payload_result_empty", _frame(1, result, 2, b""), bad_payload, 2, result),
-        ("bad_payload_result_status_1", _frame(1, result, 2, b"\x01Hi"), bad_payload, 2, result),
-        ("bad_payload_result_seq_0", _frame(1, result, 0, b"\x02Hi"), bad_payload, 0, result),
+        (
+            "bad_payload_result_no_text_length",
+            _frame(1, result, 2, b"\x02"),
+            bad_payload,
+            2,
+            result,
+        ),
+        (
+            "bad_payload_result_text_length_short",
+            _frame(1, result, 2, b"\x02\x02Hi!"),
+            bad_payload,
+            2,
+            result,
+        ),
+        (
+            "bad_payload_result_text_length_long",
+            _frame(1, result, 2, b"\x02\x04Hi!"),
+            bad_payload,
+            2,
+            result,
+        ),
+        (
+            "bad_payload_result_extra_zero_byte",
+            _frame(1, result, 2, b"\x02" + _t(b"Ana") + b"\x00"),
+            bad_payload,
+            2,
+            result,
+        ),
+        (
+            "bad_payload_hello_ack_no_text_length",
+            _frame(1, ack, 0, b"\x01\x01\x03\xe8"),
+            bad_payload,
+            0,
+            ack,
+        ),
+        (
+            "bad_payload_result_status_1",
+            _frame(1, result, 2, b"\x01" + _t(b"Hi")),
+            bad_payload,
+            2,
+            result,
+        ),
+        (
+            "bad_payload_result_seq_0",
+            _frame(1, result, 0, b"\x02" + _t(b"Hi")),
+            bad_payload,
+            0,
+            result,
+        ),
         (
             "bad_payload_result_control_char",
-            _frame(1, result, 2, b"\x02Hi\tthere"),
+            _frame(1, result, 2, b"\x02" + _t(b"Hi\tthere")),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_carriage_return",
-            _frame(1, result, 2, b"\x02Hi\r\nthere"),
+            _frame(1, result, 2, b"\x02" + _t(b"Hi\r\nthere")),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_non_ascii",
-            _frame(1, result, 2, b"\x02Mar\xc3\xada"),
+            _frame(1, result, 2, b"\x02" + _t(b"Mar\xc3\xada")),
             bad_payload,
             2,
             result,
         ),
-        ("bad_payload_result_del", _frame(1, result, 2, b"\x02Hi\x7f"), bad_payload, 2, result),
+        (
+            "bad_payload_result_del",
+            _frame(1, result, 2, b"\x02" + _t(b"Hi\x7f")),
+            bad_payload,
+            2,
+            result,
+        ),
         (
             "bad_payload_result_three_lines",
-            _frame(1, result, 2, b"\x02a\nb\nc"),
+            _frame(1, result, 2, b"\x02" + _t(b"a\nb\nc")),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_line_17",
-            _frame(1, result, 2, b"\x02" + b"A" * 17),
+            _frame(1, result, 2, b"\x02" + _t(b"A" * 17)),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_second_line_17",
-            _frame(1, result, 2, b"\x02A\n" + b"B" * 17),
+            _frame(1, result, 2, b"\x02" + _t(b"A\n" + b"B" * 17)),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_text_34",
-            _frame(1, result, 2, b"\x02" + b"A" * 16 + b"\n" + b"B" * 17),
+            _frame(1, result, 2, b"\x02" + _t(b"A" * 16 + b"\n" + b"B" * 17)),
             bad_payload,
             2,
             result,
         ),
         (
             "bad_payload_result_nul_in_text",
-            _frame(1, result, 2, b"\x02Ana\x00"),
+            _frame(1, result, 2, b"\x02" + _t(b"Ana\x00")),
             bad_payload,
             2,
             result,
