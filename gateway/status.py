@@ -1,0 +1,237 @@
+"""The daemon's status file: what `clock-gateway status` shows.
+
+The running daemon writes `status.json` in its state directory every second or when
+something changes (readers' link states, spool depth, last database write, card
+directory age); the CLI reads it. A file rather than a socket: nothing to serve, it
+survives the daemon (so `status` can say what the daemon last knew and that it is
+gone), and it can be read without privileges the daemon holds. The write is atomic
+(tmp + rename), so a reader never sees half a file; it is not fsync'd because it is
+rewritten every second and losing it at a power cut costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway import __version__
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:  # not at run time: `clock-gateway status` need not load SQLAlchemy
+    from gateway.store.recorder import RecorderStats
+
+FILE_NAME = "status.json"
+FORMAT_VERSION = 1
+# A live daemon rewrites the file every second; this much silence means it is stuck.
+STALE_AFTER_S = 10.0
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    name: str
+    port: str
+    role: str  # "in" or "out"
+    link_state: str  # the daemon's word for it: "connected", "reconnecting", ...
+    since: datetime | None = None  # when link_state last changed
+    hardware_id: str | None = None  # hex, from the reader's HELLO
+    firmware: str | None = None  # "1.2.3", from HELLO
+    last_swipe_at: datetime | None = None
+    last_swipe: str | None = None  # short outcome, e.g. "in_ok", "unknown_card"
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    pid: int
+    started_at: datetime
+    readers: tuple[ReaderStatus, ...] = ()
+    spool_depth: int = 0
+    spool_max: int = 0
+    dead_letters: int = 0
+    database_ok: bool = True
+    last_db_write_at: datetime | None = None
+    directory_age_s: float | None = None
+    directory_cards: int = 0
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stopped_at: datetime | None = None  # set by a clean shutdown
+    version: str = ""
+
+
+def snapshot_of(
+    started_at: datetime,
+    readers: tuple[ReaderStatus, ...],
+    stats: RecorderStats | None,
+    *,
+    stopped: bool = False,
+) -> StatusSnapshot:
+    """The snapshot of this process, from the recorder's stats (None before it started)."""
+    now = datetime.now(UTC)
+    base = StatusSnapshot(
+        pid=os.getpid(),
+        started_at=started_at,
+        readers=readers,
+        stopped_at=now if stopped else None,
+        version=__version__,
+    )
+    if stats is None:
+        return replace(base, database_ok=False)
+    return replace(
+        base,
+        spool_depth=stats.spool_depth,
+        spool_max=stats.spool_max,
+        dead_letters=stats.dead_letters,
+        database_ok=stats.database_ok,
+        last_db_write_at=stats.last_db_write_at,
+        directory_age_s=stats.directory_age_s,
+        directory_cards=stats.directory_cards,
+    )
+
+
+class DaemonState(StrEnum):
+    RUNNING = "running"
+    NOT_RESPONDING = "not_responding"  # process alive, status not updated
+    STOPPED = "stopped"  # shut down cleanly
+    GONE = "gone"  # the process is not there (crashed or killed)
+
+
+class StatusFileError(GatewayError):
+    pass
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def status_path(state_dir: Path) -> Path:
+    return state_dir / FILE_NAME
+
+
+def write_status(state_dir: Path, snapshot: StatusSnapshot) -> None:
+    """Replace the status file atomically (blocking: async callers use a thread)."""
+    path = status_path(state_dir)
+    snapshot = replace(snapshot, updated_at=datetime.now(UTC))
+    data = json.dumps(to_json(snapshot), ensure_ascii=False, indent=1).encode("utf-8")
+    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def to_json(snapshot: StatusSnapshot) -> dict[str, Any]:
+    doc = asdict(snapshot)
+    doc["format"] = FORMAT_VERSION
+    stamped: dict[str, Any] = _stamps(doc)
+    return stamped
+
+
+def _stamps(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _stamps(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stamps(v) for v in value]
+    return value
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def read_status(state_dir: Path) -> StatusSnapshot | None:
+    """The last snapshot the daemon wrote; None when there is no status file."""
+    path = status_path(state_dir)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StatusFileError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return from_json(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        raise StatusFileError(f"{path} is not a valid status file: {exc}") from None
+
+
+def from_json(doc: Any) -> StatusSnapshot:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_VERSION:
+        raise ValueError("unknown format")
+    readers = tuple(
+        ReaderStatus(
+            name=str(r["name"]),
+            port=str(r["port"]),
+            role=str(r["role"]),
+            link_state=str(r["link_state"]),
+            since=_when(r.get("since")),
+            hardware_id=_opt_str(r.get("hardware_id")),
+            firmware=_opt_str(r.get("firmware")),
+            last_swipe_at=_when(r.get("last_swipe_at")),
+            last_swipe=_opt_str(r.get("last_swipe")),
+        )
+        for r in doc.get("readers", [])
+    )
+    started = _when(doc["started_at"])
+    updated = _when(doc["updated_at"])
+    if started is None or updated is None:
+        raise ValueError("started_at and updated_at are required")
+    age = doc.get("directory_age_s")
+    return StatusSnapshot(
+        pid=int(doc["pid"]),
+        started_at=started,
+        readers=readers,
+        spool_depth=int(doc.get("spool_depth", 0)),
+        spool_max=int(doc.get("spool_max", 0)),
+        dead_letters=int(doc.get("dead_letters", 0)),
+        database_ok=bool(doc.get("database_ok", False)),
+        last_db_write_at=_when(doc.get("last_db_write_at")),
+        directory_age_s=None if age is None else float(age),
+        directory_cards=int(doc.get("directory_cards", 0)),
+        updated_at=updated,
+        stopped_at=_when(doc.get("stopped_at")),
+        version=str(doc.get("version", "")),
+    )
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    stamp = datetime.fromisoformat(str(value))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- liveness ---------------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user (the service account)
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill()
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def daemon_state(snapshot: StatusSnapshot, now: datetime | None = None) -> DaemonState:
+    if snapshot.stopped_at is not None:
+        return DaemonState.STOPPED
+    if not pid_alive(snapshot.pid):
+        return DaemonState.GONE
+    age = ((now or datetime.now(UTC)) - snapshot.updated_at).total_seconds()
+    return DaemonState.NOT_RESPONDING if age > STALE_AFTER_S else DaemonState.RUNNING
