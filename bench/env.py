@@ -1,0 +1,90 @@
+"""What the gateway benchmarks share: a durable throwaway PostgreSQL and known cards.
+
+The cluster is started with durable commits (fsync and synchronous_commit on) on
+loopback, so that the daemon's figures and the commit floors pay the same price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.store.models import PersonImport
+from gateway.store.repository import Repository
+from tests.support.pgcluster import PgCluster, start_cluster
+
+DB_NAME = "clock_gateway_bench"
+
+
+def card_uid(i: int) -> bytes:
+    """A distinct 4-byte ISO 14443-A UID for card number i (NXP-style 0x04 prefix)."""
+    return b"\x04" + i.to_bytes(3, "big")
+
+
+@dataclass
+class BenchEnv:
+    cluster: PgCluster
+    url: str
+    workdir: Path
+    cards: list[bytes] = field(default_factory=list)
+    _runs: int = 0
+
+    def new_workdir(self, name: str) -> Path:
+        """A fresh directory for one daemon's config, state (spool) and log."""
+        self._runs += 1
+        path = self.workdir / f"{self._runs:02d}-{name}"
+        path.mkdir(parents=True)
+        return path
+
+    async def event_count(self) -> int:
+        """How many clock events are durably stored (read back through psycopg)."""
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.url) as conn:
+            cur = await conn.execute("SELECT count(*) FROM clock_events")
+            found = await cur.fetchone()
+        return int(found[0]) if found else 0
+
+    async def stop_database(self) -> None:
+        await asyncio.to_thread(self.cluster.stop, "fast")
+
+    async def start_database(self) -> None:
+        await asyncio.to_thread(self.cluster.start)
+        await asyncio.to_thread(self.cluster.wait_ready)
+
+    def destroy(self) -> None:
+        self.cluster.destroy()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+async def create_env(card_count: int) -> BenchEnv:
+    """Start the cluster, create the schema and enrol `card_count` people with a card each."""
+    cluster = await asyncio.to_thread(start_cluster, durable=True)
+    workdir = Path(tempfile.mkdtemp(prefix="clock-gateway-bench-"))
+    env = BenchEnv(cluster=cluster, url="", workdir=workdir)
+    try:
+        env.url = await asyncio.to_thread(cluster.create_database, DB_NAME)
+        repo = Repository.from_url(env.url)
+        try:
+            await repo.init_schema()
+            env.cards = [card_uid(i) for i in range(card_count)]
+            await repo.import_people(
+                [
+                    PersonImport(
+                        line=i + 1,
+                        uid=f"bench-{i:05d}",
+                        name=f"Person {i:05d}",
+                        card_key=uid.hex().upper(),
+                    )
+                    for i, uid in enumerate(env.cards)
+                ]
+            )
+        finally:
+            await repo.close()
+    except BaseException:
+        env.destroy()
+        raise
+    return env

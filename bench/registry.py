@@ -1,0 +1,83 @@
+"""Every benchmark by name, in the order `python -m bench` runs them.
+
+Gateway benchmarks get the shared environment (durable PostgreSQL, known cards);
+bench.decoder and bench.reports belong to the protocol and reports engineers: their
+`run()` returns rows of the same shape and is called as it is, if the module exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.env import BenchEnv
+from bench.rows import Row
+
+GatewayBench = Callable[[BenchEnv, bool], Awaitable[list[Row]]]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    what: str
+    gateway: GatewayBench | None = None  # needs the environment
+    module: str | None = None  # an external module with run()
+
+
+def _gateway(module: str, func: str) -> GatewayBench:
+    async def call(env: BenchEnv, quick: bool) -> list[Row]:
+        # Imported late: these need gateway.emulator, which --only decoder does not.
+        fn = getattr(importlib.import_module(module), func)
+        rows: list[Row] = await fn(env, quick)
+        return rows
+
+    return call
+
+
+BENCHMARKS = (
+    Benchmark("decoder", "protocol decoder MB/s (bench.decoder)", module="bench.decoder"),
+    Benchmark("latency", "swipe latency, 2 readers", _gateway("bench.latency", "run_latency")),
+    Benchmark(
+        "throughput",
+        "64 readers as fast as possible",
+        _gateway("bench.throughput", "run_throughput"),
+    ),
+    Benchmark("replug", "a reader replugged every second", _gateway("bench.replug", "run_replug")),
+    Benchmark(
+        "scale", "256 idle readers, then 1 swipe/s each", _gateway("bench.scale", "run_scale")
+    ),
+    # Last of the gateway ones: it stops PostgreSQL and the spool is replayed after.
+    Benchmark(
+        "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
+    ),
+    Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
+)
+NAMES = tuple(b.name for b in BENCHMARKS)
+
+
+def module_present(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+async def run_module(name: str, quick: bool) -> list[Row]:
+    """Call `name.run()`, passing quick= if it takes it, awaiting it if it is async."""
+    module = importlib.import_module(name)
+    run = module.run
+    kwargs: dict[str, Any] = {}
+    if "quick" in inspect.signature(run).parameters:
+        kwargs["quick"] = quick
+    result = run(**kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    rows: list[Row] = []
+    for item in result:
+        r = dict(item)
+        r.setdefault("floor", None)
+        r.setdefault("ratio", None)
+        r.setdefault("target", None)
+        r.setdefault("met", None)
+        rows.append(r)
+    return rows

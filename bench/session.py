@@ -1,0 +1,112 @@
+"""A gateway under test: N emulated readers on PTYs and the daemon serving them.
+
+The readers (gateway.emulator.VirtualReader) are created first because the daemon's
+configuration names their PTYs; the gateway is ready when every reader has had its
+HELLO acknowledged, which is the readiness that matters to a benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from gateway.emulator import VirtualReader
+
+from bench.daemon import Daemon, ReaderSpec
+from bench.env import BenchEnv
+
+ROLES = ("in", "out")
+
+
+@dataclass
+class Taps:
+    """What a run of taps produced: latencies of answered swipes and the failures."""
+
+    latencies: list[float] = field(default_factory=list)
+    ok: int = 0
+    ko: int = 0
+    retransmitted: int = 0
+
+    def add(self, status: int, latency_s: float, sends: int) -> None:
+        self.latencies.append(latency_s)
+        if status == 2:
+            self.ok += 1
+        else:
+            self.ko += 1
+        if sends > 1:
+            self.retransmitted += 1
+
+    def merge(self, other: Taps) -> None:
+        self.latencies += other.latencies
+        self.ok += other.ok
+        self.ko += other.ko
+        self.retransmitted += other.retransmitted
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+
+async def tap_all(reader: VirtualReader, uids: Iterable[bytes], taps: Taps) -> None:
+    """Tap each card in turn, each waiting for its RESULT (stop-and-wait)."""
+    for uid in uids:
+        result = await reader.tap(uid)
+        taps.add(int(result.status), result.latency_s, result.sends)
+
+
+async def tap_until(
+    reader: VirtualReader, uids: Sequence[bytes], deadline: float, taps: Taps, *, start: int = 0
+) -> None:
+    """Tap cards round-robin as fast as RESULTs come back, until `deadline` (monotonic)."""
+    i = start
+    while time.monotonic() < deadline:
+        result = await reader.tap(uids[i % len(uids)])
+        taps.add(int(result.status), result.latency_s, result.sends)
+        i += 1
+
+
+@dataclass
+class Gateway:
+    readers: list[VirtualReader]
+    daemon: Daemon
+
+
+@asynccontextmanager
+async def running_gateway(
+    env: BenchEnv, name: str, count: int, *, online_timeout: float | None = None
+) -> AsyncIterator[Gateway]:
+    """Start `count` readers (alternately entrance and exit) and a daemon serving them."""
+    readers: list[VirtualReader] = []
+    daemon: Daemon | None = None
+    try:
+        for i in range(count):
+            reader = VirtualReader(name=f"r{i:03d}", role=ROLES[i % 2])
+            await reader.start()
+            readers.append(reader)
+        specs = [ReaderSpec(f"r{i:03d}", r.port, ROLES[i % 2]) for i, r in enumerate(readers)]
+        daemon = Daemon(env.new_workdir(name), env.url, specs)
+        daemon.start()
+        timeout = online_timeout or 20.0 + count * 0.1
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(r.wait_online() for r in readers)), timeout=timeout
+            )
+        except TimeoutError:
+            online = sum(1 for r in readers if r.online)
+            raise RuntimeError(
+                f"{name}: only {online} of {count} readers online after {timeout:.0f} s; "
+                f"daemon log:\n{daemon.log_tail()}"
+            ) from None
+        if not daemon.alive():
+            raise RuntimeError(f"{name}: the daemon exited; log:\n{daemon.log_tail()}")
+        yield Gateway(readers, daemon)
+        if not daemon.alive():
+            raise RuntimeError(f"{name}: the daemon died during the run; log:\n{daemon.log_tail()}")
+    finally:
+        if daemon is not None:
+            await asyncio.to_thread(daemon.stop)
+        for reader in readers:
+            await reader.close()
