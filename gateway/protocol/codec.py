@@ -206,9 +206,10 @@ def decode_body(body: bytes, raw: bytes = b"") -> Message | DecodeError:
         return DecodeError(NakReason.BAD_PAYLOAD, kind, seq, raw)
 
 
-def decode_frame(frame: bytes) -> Message | DecodeError:
+def decode_frame(frame: bytes | bytearray) -> Message | DecodeError:
     """Decode one encoded frame given without its 0x00 delimiter. Never raises."""
-    raw = bytes(frame[:MAX_ENCODED])
+    frame = bytes(frame)
+    raw = frame[:MAX_ENCODED]
     if len(frame) > MAX_ENCODED:
         return DecodeError(NakReason.TOO_LONG, 0, 0, raw)
     try:
@@ -246,10 +247,12 @@ class Decoder:
         self._buf.clear()
         self._skipping = False
 
-    def feed(self, data: bytes) -> list[Message | DecodeError]:
+    def feed(self, data: bytes | bytearray) -> list[Message | DecodeError]:
         out: list[Message | DecodeError] = []
         if not data:
             return out
+        if not isinstance(data, bytes):
+            data = bytes(data)
         start = 0
         if self._skipping:
             idx = data.find(0)
