@@ -1,0 +1,96 @@
+"""`clock-gateway report`: hours per person per day, flags and month totals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import sys
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from gateway.cli.common import add_config_option, config_from_args, print_json, print_table
+from gateway.config import Config
+from gateway.errors import UsageError
+from gateway.reports import render
+from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
+from gateway.reports.service import Report, build_report, open_repository
+from gateway.reports.timeparse import parse_date
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="hours worked per person per day, with flags and month totals",
+        description=(
+            "Per person per local day: first in, last out, worked time over in/out pairs "
+            "and flags (missing-out, out-without-in, duplicates, late, absent, open); "
+            "then a total per person per month. Everything is derived from the raw "
+            "events, which are never changed."
+        ),
+    )
+    add_config_option(parser)
+    parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="YYYY-MM-DD")
+    parser.add_argument(
+        "--to", dest="last", metavar="DATE", help="YYYY-MM-DD, inclusive (default: --from)"
+    )
+    parser.add_argument("--user", metavar="UID", help="only this person")
+    parser.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    parser.add_argument(
+        "--max-session-hours",
+        type=float,
+        default=DEFAULT_MAX_SESSION.total_seconds() / 3600,
+        metavar="H",
+        help="an in and an out further apart are not paired (default: %(default)g)",
+    )
+    parser.set_defaults(func=_report)
+
+
+def rules_from_args(config: Config, hours: float) -> Rules:
+    if not 0 < hours <= 24:
+        raise UsageError("--max-session-hours must be more than 0 and at most 24")
+    return Rules.from_config(config, max_session=timedelta(hours=hours))
+
+
+def _report(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    rules = rules_from_args(config, args.max_session_hours)
+    first = parse_date(args.first)
+    last = parse_date(args.last) if args.last else first
+    report = asyncio.run(_build(config, rules, first, last, args.user))
+    if args.format == "json":
+        print_json(render.report_json(report))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(render.CSV_COLUMNS)
+        writer.writerows(render.report_csv_rows(report))
+    else:
+        _print_table(report)
+    return 0
+
+
+async def _build(config: Config, rules: Rules, first: date, last: date, uid: str | None) -> Report:
+    repo = await open_repository(config.database.url)
+    try:
+        return await build_report(repo, rules, first, last, uid=uid)
+    finally:
+        await repo.close()
+
+
+def _print_table(report: Report) -> None:
+    zone = report.rules.zone
+    generated = report.generated_at.astimezone(zone)
+    print(
+        f"Report {report.first_day} to {report.last_day} ({zone.key}), "
+        f"generated {datetime.strftime(generated, '%Y-%m-%d %H:%M')}"
+    )
+    if not report.days:
+        print("No events and no timetable in this range.")
+        return
+    print()
+    print_table(*render.report_table_days(report))
+    print()
+    print("Month totals")
+    print_table(*render.report_table_months(report))

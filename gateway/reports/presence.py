@@ -1,0 +1,121 @@
+"""Who must be here at an instant, and who is in.
+
+Scheduled: people with a timetable row covering the instant (today's rows, and
+yesterday's rows that cross midnight), minus rows in excluded rooms. Each is present
+when their latest counted event of the current shift is a clock-in: the shift starts
+at local midnight, or for a row that began yesterday, `EARLY_ARRIVAL` before its start
+(so a night shift clocked in at 21:55 is still "in" at 02:00). Suppressed duplicates
+do not count. People who are in but have no covering row (in any room) are listed
+apart as unscheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from gateway.domain import Direction, Outcome
+from gateway.reports.rules import EARLY_ARRIVAL, Rules, as_utc
+from gateway.reports.schedule import covering
+from gateway.store.models import StoredEvent, TimetableEntry
+
+
+@dataclass(frozen=True)
+class PresenceRow:
+    uid: str
+    name: str
+    room: str
+    start: time | None  # the covering row's local times; None for the unscheduled
+    end: time | None
+    present: bool
+    last_event: str | None  # 'in' / 'out' of the shift's latest event
+    last_event_at: datetime | None  # UTC
+
+
+@dataclass(frozen=True)
+class WhoReport:
+    at: datetime  # UTC instant asked about
+    server_time: datetime  # UTC
+    scheduled: list[PresenceRow]
+    unscheduled_in: list[PresenceRow]
+
+    @property
+    def present(self) -> list[PresenceRow]:
+        return [r for r in self.scheduled if r.present]
+
+    @property
+    def absent(self) -> list[PresenceRow]:
+        return [r for r in self.scheduled if not r.present]
+
+
+def shift_start(at: datetime, rules: Rules, rows_started: Iterable[datetime]) -> datetime:
+    """Where a person's current shift starts: local midnight, or earlier for a row
+    that began the day before."""
+    local = at.astimezone(rules.zone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=rules.zone).astimezone(UTC)
+    return min([midnight, *(start - EARLY_ARRIVAL for start in rows_started)])
+
+
+def lookback_start(at: datetime, rules: Rules, timetable: Sequence[TimetableEntry]) -> datetime:
+    """The earliest instant any person's shift can start: what `who` must read from."""
+    started = [start for _, start, _ in covering(timetable, as_utc(at), rules.zone)]
+    return shift_start(as_utc(at), rules, started)
+
+
+def who(
+    at: datetime,
+    rules: Rules,
+    timetable: Sequence[TimetableEntry],
+    events: Iterable[StoredEvent],
+    names: Mapping[str, str],
+    server_time: datetime,
+) -> WhoReport:
+    """`events` must cover [lookback_start(...), at] in received_at order."""
+    at = as_utc(at)
+    by_person: dict[str, list[tuple[TimetableEntry, datetime]]] = {}
+    for entry, start, _end in covering(timetable, at, rules.zone):
+        by_person.setdefault(entry.person_uid, []).append((entry, start))
+    shift_starts = {
+        uid: shift_start(at, rules, [start for _, start in rows]) for uid, rows in by_person.items()
+    }
+    default_start = shift_start(at, rules, [])
+
+    latest: dict[str, StoredEvent] = {}
+    for event in events:
+        moment = as_utc(event.received_at)
+        if event.outcome == Outcome.DUPLICATE or moment > at:
+            continue
+        if moment >= shift_starts.get(event.person_uid, default_start):
+            latest[event.person_uid] = event
+
+    def row(uid: str, entry: TimetableEntry | None) -> PresenceRow:
+        last = latest.get(uid)
+        return PresenceRow(
+            uid=uid,
+            name=names.get(uid, uid),
+            room=entry.room if entry else "",
+            start=entry.start if entry else None,
+            end=entry.end if entry else None,
+            present=last is not None and last.direction == Direction.IN,
+            last_event=str(last.direction) if last else None,
+            last_event_at=as_utc(last.received_at) if last else None,
+        )
+
+    # A person with several covering rows is listed once, under the first row that
+    # is not in an excluded room; one scheduled only in excluded rooms is not listed.
+    scheduled = []
+    for uid, rows in by_person.items():
+        included = [entry for entry, _ in rows if entry.room not in rules.excluded_rooms]
+        if included:
+            scheduled.append(row(uid, included[0]))
+    scheduled.sort(key=lambda r: (r.room, r.name, r.uid))
+    unscheduled = [
+        row(uid, None)
+        for uid, last in sorted(latest.items())
+        if uid not in by_person and last.direction == Direction.IN
+    ]
+    unscheduled.sort(key=lambda r: (r.name, r.uid))
+    return WhoReport(
+        at=at, server_time=as_utc(server_time), scheduled=scheduled, unscheduled_in=unscheduled
+    )

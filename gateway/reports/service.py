@@ -1,0 +1,145 @@
+"""The reports fed from the repository: the only module here that does I/O.
+
+Events stream through `Repository.events_between` (keyset chunks, one short
+transaction each) into the pure builders, so a year of a lab never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from gateway.errors import InvalidInputError, NotFoundError
+from gateway.logs import get_logger
+from gateway.reports.presence import WhoReport, lookback_start, who
+from gateway.reports.rules import Rules
+from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
+from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
+from gateway.store.models import StoredEvent, TimetableEntry
+from gateway.store.repository import Repository
+
+log = get_logger("reports")
+
+EXPORT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Report:
+    first_day: date
+    last_day: date
+    rules: Rules
+    generated_at: datetime
+    names: dict[str, str]
+    days: list[DayReport]
+    months: list[MonthTotal]
+
+
+def local_midnight(day: date, rules: Rules) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=rules.zone).astimezone(UTC)
+
+
+async def _names(repo: Repository) -> dict[str, str]:
+    return {p.uid: p.name for p in await repo.people()}
+
+
+async def build_report(
+    repo: Repository,
+    rules: Rules,
+    first_day: date,
+    last_day: date,
+    *,
+    uid: str | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Per person per local day over [first_day, last_day], and month totals.
+
+    Events are read from `max_session` before the first day (to close a night shift
+    that began the day before, so its clock-out is not mistaken for a stray one) to
+    `max_session` after the last day (to close the last day's night shifts).
+    """
+    if last_day < first_day:
+        raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
+    now = now or datetime.now(UTC)
+    names = await _names(repo)
+    if uid is not None and uid not in names:
+        raise NotFoundError(f"no person with uid {uid!r}")
+    entries = await repo.timetable(uid=uid)
+    timetable: dict[str, list[TimetableEntry]] = {}
+    for entry in entries:
+        timetable.setdefault(entry.person_uid, []).append(entry)
+    builder = ReportBuilder(rules, first_day, last_day, timetable)
+    start = local_midnight(first_day, rules) - rules.max_session
+    end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
+    count = 0
+    async for event in repo.events_between(start, end, uid):
+        builder.add(event)
+        count += 1
+    days = list(builder.days(now, None if uid is None else [uid]))
+    log.debug(
+        "report_built", events=count, days=len(days), first=str(first_day), last=str(last_day)
+    )
+    return Report(first_day, last_day, rules, now, names, days, month_totals(days))
+
+
+async def presence(
+    repo: Repository, rules: Rules, at: datetime, *, now: datetime | None = None
+) -> WhoReport:
+    """Who must be here at `at`, present or absent, and who is in unscheduled."""
+    timetable = await repo.timetable()
+    names = await _names(repo)
+    since = lookback_start(at, rules, timetable)
+    events = [e async for e in repo.events_between(since, at + timedelta(microseconds=1))]
+    return who(at, rules, timetable, events, names, now or datetime.now(UTC))
+
+
+async def export_events(
+    repo: Repository, since_id: int, limit: int | None = None
+) -> AsyncIterator[StoredEvent]:
+    """Events with id > since_id in id order, at most `limit`, fetched in chunks."""
+    after = since_id
+    left = limit
+    while left is None or left > 0:
+        chunk = EXPORT_CHUNK if left is None else min(EXPORT_CHUNK, left)
+        events = await repo.events_since(after, chunk)
+        for event in events:
+            yield event
+        if len(events) < chunk:
+            return
+        after = events[-1].id
+        if left is not None:
+            left -= len(events)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    rows: int
+    uids: list[str]
+    problems: list[RowProblem]
+
+
+async def import_timetable(repo: Repository, path: Path, *, dry_run: bool = False) -> ImportOutcome:
+    """Validate the whole file; if clean, replace the rows of the people in it in one
+    transaction. With problems (or dry_run) nothing is written."""
+    known = {p.uid for p in await repo.people()}
+    entries, problems = parse_rows(list(read_rows(path)), known)
+    uids = sorted({e.person_uid for e in entries})
+    if not entries and not problems:
+        raise InvalidInputError(f"{path}: no timetable rows")
+    if problems or dry_run:
+        return ImportOutcome(len(entries), uids, problems)
+    stored = await repo.replace_timetable(entries, uids=uids)
+    log.info("timetable_imported", path=str(path), rows=stored, people=len(uids))
+    return ImportOutcome(stored, uids, [])
+
+
+async def open_repository(url: str) -> Repository:
+    """A repository whose schema is known to be there (else a one-line error)."""
+    repo = Repository.from_url(url)
+    try:
+        await repo.check()
+    except BaseException:
+        await repo.close()
+        raise
+    return repo

@@ -1,0 +1,271 @@
+"""Per person, per local day: first in, last out, worked time and flags.
+
+Rules (documented in the README; tests/reports/test_sessions.py pins them):
+
+- Events are taken in received_at order. Suppressed duplicates (outcome 'duplicate')
+  are never paired: they only raise the day's `duplicates` count.
+- An in followed by an out within `max_session` is a session; its worked time is
+  out - in computed on UTC instants, so a session over a DST change counts the real
+  time (a 22:00-06:00 shift is 7 h in March and 9 h in October in Madrid).
+- A session belongs to the local day of its clock-in: a night shift counts on the day
+  it started, even though its clock-out is dated the next day.
+- An in followed by another in (or by nothing for longer than `max_session`) is a
+  missing clock-out: flagged on the day of the in, no time counted. An in that is
+  recent enough to be still going is `open` instead, not a fault.
+- An out without a preceding open in (or too long after it) is a clock-out without
+  clock-in, flagged on its own day.
+- Late: for each timetable block of the day (consecutive rows merged), the person
+  is on time when already in at block start + grace; otherwise, a first clock-in
+  during the block makes them late by (clock-in - block start). No presence at all
+  during a finished block is `absent`. Blocks not yet started + grace are not judged.
+
+Memory: the builder keeps per-day state for each person (a few numbers and that
+day's session intervals), never the event list, so a long range streams through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from gateway.domain import Direction, Outcome
+from gateway.reports.rules import Rules, as_utc
+from gateway.reports.schedule import Block, blocks_for_day
+from gateway.store.models import StoredEvent, TimetableEntry
+
+
+@dataclass
+class _DayState:
+    first_in: datetime | None = None
+    last_out: datetime | None = None
+    worked: timedelta = field(default_factory=timedelta)
+    sessions: list[tuple[datetime, datetime]] = field(default_factory=list)
+    lone_ins: list[datetime] = field(default_factory=list)  # ins that never got an out
+    out_without_in: int = 0
+    duplicates: int = 0
+    open_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DayReport:
+    person_uid: str
+    day: date
+    first_in: datetime | None  # UTC; render in the report's zone
+    last_out: datetime | None
+    worked: timedelta
+    sessions: int
+    scheduled: timedelta
+    missing_out: int
+    out_without_in: int
+    duplicates: int
+    late_minutes: int  # summed over the day's late blocks; 0 when on time
+    absent: bool  # a finished timetable block with no presence at all
+    open_since: datetime | None  # clocked in and, as far as we know, still in
+
+    @property
+    def flags(self) -> list[str]:
+        out = []
+        if self.missing_out:
+            out.append("missing-out" + (f"x{self.missing_out}" if self.missing_out > 1 else ""))
+        if self.out_without_in:
+            n = self.out_without_in
+            out.append("out-without-in" + (f"x{n}" if n > 1 else ""))
+        if self.duplicates:
+            out.append(f"duplicates={self.duplicates}")
+        if self.late_minutes:
+            out.append(f"late={self.late_minutes}min")
+        if self.absent:
+            out.append("absent")
+        if self.open_since is not None:
+            out.append("open")
+        return out
+
+
+class _PersonTracker:
+    """The pairing state machine for one person."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.days: dict[date, _DayState] = {}
+        self.open_in: datetime | None = None
+
+    def day(self, moment: datetime) -> _DayState:
+        local = moment.astimezone(self.rules.zone).date()
+        state = self.days.get(local)
+        if state is None:
+            state = self.days[local] = _DayState()
+        return state
+
+    def add(self, direction: str, outcome: str, moment: datetime) -> None:
+        if outcome == Outcome.DUPLICATE:
+            self.day(moment).duplicates += 1
+            return
+        if direction == Direction.IN:
+            self._close_unpaired()
+            self.open_in = moment
+            state = self.day(moment)
+            if state.first_in is None or moment < state.first_in:
+                state.first_in = moment
+            return
+        if self.open_in is not None and moment - self.open_in <= self.rules.max_session:
+            state = self.day(self.open_in)
+            state.worked += moment - self.open_in
+            state.sessions.append((self.open_in, moment))
+            self.open_in = None
+        else:
+            self._close_unpaired()
+            state = self.day(moment)
+            state.out_without_in += 1
+        if state.last_out is None or moment > state.last_out:
+            state.last_out = moment
+
+    def _close_unpaired(self) -> None:
+        if self.open_in is not None:
+            self.day(self.open_in).lone_ins.append(self.open_in)
+            self.open_in = None
+
+    def finish(self, now: datetime) -> None:
+        if self.open_in is not None:
+            if now - self.open_in < self.rules.max_session:
+                self.day(self.open_in).open_since = self.open_in
+            else:
+                self._close_unpaired()
+            self.open_in = None
+
+
+def _judge_blocks(
+    blocks: Sequence[Block],
+    nearby: Sequence[_DayState],
+    now: datetime,
+    grace: timedelta,
+) -> tuple[int, bool]:
+    """Late minutes and absence over the day's blocks, from the sessions of the day
+    and the days either side (a night shift's session may cover the next day's block)."""
+    intervals: list[tuple[datetime, datetime]] = []
+    ins: list[datetime] = []
+    for state in nearby:
+        intervals.extend(state.sessions)
+        ins.extend(start for start, _ in state.sessions)
+        ins.extend(state.lone_ins)
+        if state.open_since is not None:
+            intervals.append((state.open_since, now))
+            ins.append(state.open_since)
+    late = 0
+    absent = False
+    for block in blocks:
+        deadline = block.start + grace
+        if deadline > now:
+            continue  # not started yet: nothing to judge
+        if any(start <= deadline < end for start, end in intervals):
+            continue
+        arrivals = [t for t in ins if deadline < t < block.end]
+        if arrivals:
+            late += int((min(arrivals) - block.start).total_seconds() // 60)
+        elif block.end <= now and not any(
+            start < block.end and end > block.start for start, end in intervals
+        ):
+            absent = True
+    return late, absent
+
+
+class ReportBuilder:
+    """Feed it events in received_at order (any mix of people); ask for the days."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        first_day: date,
+        last_day: date,
+        timetable: Mapping[str, Sequence[TimetableEntry]] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.first_day = first_day
+        self.last_day = last_day
+        self.timetable = timetable or {}
+        self._people: dict[str, _PersonTracker] = {}
+
+    def add(self, event: StoredEvent) -> None:
+        tracker = self._people.get(event.person_uid)
+        if tracker is None:
+            tracker = self._people[event.person_uid] = _PersonTracker(self.rules)
+        tracker.add(event.direction, event.outcome, as_utc(event.received_at))
+
+    def add_all(self, events: Iterable[StoredEvent]) -> None:
+        for event in events:
+            self.add(event)
+
+    def days(self, now: datetime, uids: Iterable[str] | None = None) -> Iterator[DayReport]:
+        """Day rows for [first_day, last_day], by person uid then date: every day with
+        an event or a timetable block. `uids` limits it (default: everyone seen or
+        scheduled)."""
+        now = as_utc(now)
+        wanted = sorted(set(uids) if uids is not None else set(self._people) | set(self.timetable))
+        for uid in wanted:
+            yield from self._person_days(uid, now)
+
+    def _person_days(self, uid: str, now: datetime) -> Iterator[DayReport]:
+        tracker = self._people.get(uid) or _PersonTracker(self.rules)
+        tracker.finish(now)
+        entries = self.timetable.get(uid, ())
+        empty = _DayState()
+        day = self.first_day
+        while day <= self.last_day:
+            blocks = blocks_for_day(entries, day, self.rules.zone) if entries else []
+            state = tracker.days.get(day)
+            if state is not None or blocks:
+                current = state or empty
+                nearby = [tracker.days.get(day + timedelta(days=d), empty) for d in (-1, 0, 1)]
+                late, absent = _judge_blocks(blocks, nearby, now, self.rules.late_grace)
+                yield DayReport(
+                    person_uid=uid,
+                    day=day,
+                    first_in=current.first_in,
+                    last_out=current.last_out,
+                    worked=current.worked,
+                    sessions=len(current.sessions),
+                    scheduled=sum((b.length for b in blocks), timedelta()),
+                    missing_out=len(current.lone_ins),
+                    out_without_in=current.out_without_in,
+                    duplicates=current.duplicates,
+                    late_minutes=late,
+                    absent=absent,
+                    open_since=current.open_since,
+                )
+            day += timedelta(days=1)
+
+
+@dataclass
+class MonthTotal:
+    person_uid: str
+    month: str  # 'YYYY-MM'
+    days_worked: int = 0
+    worked: timedelta = field(default_factory=timedelta)
+    scheduled: timedelta = field(default_factory=timedelta)
+    missing_out: int = 0
+    out_without_in: int = 0
+    duplicates: int = 0
+    late_days: int = 0
+    late_minutes: int = 0
+    absent_days: int = 0
+
+
+def month_totals(days: Iterable[DayReport]) -> list[MonthTotal]:
+    """Per person per calendar month, over the days given (a range that starts or ends
+    mid-month totals only the days inside it)."""
+    totals: dict[tuple[str, str], MonthTotal] = {}
+    for d in days:
+        key = (d.person_uid, f"{d.day.year:04d}-{d.day.month:02d}")
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = MonthTotal(*key)
+        total.days_worked += 1 if d.worked else 0
+        total.worked += d.worked
+        total.scheduled += d.scheduled
+        total.missing_out += d.missing_out
+        total.out_without_in += d.out_without_in
+        total.duplicates += d.duplicates
+        total.late_days += 1 if d.late_minutes else 0
+        total.late_minutes += d.late_minutes
+        total.absent_days += 1 if d.absent else 0
+    return [totals[k] for k in sorted(totals)]

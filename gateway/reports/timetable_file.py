@@ -1,0 +1,188 @@
+"""Reading a timetable file (CSV, or .xlsx with the optional openpyxl) into rows.
+
+Columns: uid, weekday, start, end, room (room may be empty). A first row whose first
+cell is 'uid' is a header. Every row is checked and every problem reported with its
+line number; the caller writes nothing unless the whole file is clean.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import GatewayError, InvalidInputError, NotFoundError
+from gateway.reports.timeparse import parse_clock_time, parse_weekday, weekday_name
+from gateway.store.models import TimetableEntry
+
+COLUMNS = ("uid", "weekday", "start", "end", "room")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class TimetableFileError(InvalidInputError):
+    """A file with bad rows: the message names the first few; `problems` has them all."""
+
+    def __init__(self, path: str, problems: Sequence[RowProblem]) -> None:
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{path}: {len(problems)} bad row(s), nothing imported: {shown}{more}")
+        self.problems = list(problems)
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells as text) for each non-empty row of a .csv or .xlsx file."""
+    if path.suffix.lower() == ".xlsx":
+        yield from _xlsx_rows(path)
+        return
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise GatewayError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # spreadsheets often save a BOM
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
+    sample = text[:4096]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            yield reader.line_num, [c.strip() for c in cells]
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        import openpyxl  # optional extra: only .xlsx imports need it
+    except ImportError:
+        raise GatewayError(
+            "reading .xlsx needs openpyxl: pip install 'clock-gateway[xlsx]' "
+            "(or save the sheet as CSV)"
+        ) from None
+    if not path.is_file():
+        raise NotFoundError(f"{path}: file not found")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise InvalidInputError(f"{path}: not a readable .xlsx file ({exc})") from None
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in values]
+            while cells and not cells[-1]:
+                cells.pop()
+            if cells:
+                yield number, cells
+    finally:
+        book.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.time()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def parse_rows(
+    rows: Iterator[tuple[int, list[str]]] | Sequence[tuple[int, list[str]]],
+    known_uids: Collection[str],
+) -> tuple[list[TimetableEntry], list[RowProblem]]:
+    """Validate every row; return the entries and every problem found."""
+    entries: list[TimetableEntry] = []
+    lines: list[int] = []
+    problems: list[RowProblem] = []
+    for index, (line, cells) in enumerate(rows):
+        if index == 0 and cells and cells[0].strip().lower() == "uid":
+            continue
+        if len(cells) < 4 or len(cells) > 5:
+            problems.append(
+                RowProblem(
+                    line,
+                    f"expected {len(COLUMNS)} columns ({', '.join(COLUMNS)}), got {len(cells)}",
+                )
+            )
+            continue
+        uid, weekday_text, start_text, end_text = cells[:4]
+        room = cells[4] if len(cells) == 5 else ""
+        errors: list[str] = []
+        if not uid:
+            errors.append("empty uid")
+        elif uid not in known_uids:
+            errors.append(f"unknown uid {uid!r}")
+        weekday = start = end = None
+        try:
+            weekday = parse_weekday(weekday_text)
+        except InvalidInputError as exc:
+            errors.append(exc.message)
+        try:
+            start = parse_clock_time(start_text)
+        except InvalidInputError as exc:
+            errors.append(f"start: {exc.message}")
+        try:
+            end = parse_clock_time(end_text)
+        except InvalidInputError as exc:
+            errors.append(f"end: {exc.message}")
+        if start is not None and start == end:
+            errors.append("start and end are equal (an empty shift)")
+        if errors or weekday is None or start is None or end is None:
+            problems.append(RowProblem(line, "; ".join(errors)))
+            continue
+        entry = TimetableEntry(person_uid=uid, weekday=weekday, start=start, end=end, room=room)
+        for other, other_line in zip(entries, lines, strict=True):
+            if _overlap(entry, other):
+                problems.append(
+                    RowProblem(
+                        line,
+                        f"overlaps line {other_line} ({uid}, {weekday_name(other.weekday)} "
+                        f"{_hm(other.start)}-{_hm(other.end)})",
+                    )
+                )
+                break
+        else:
+            entries.append(entry)
+            lines.append(line)
+    return entries, problems
+
+
+def _hm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _minutes(entry: TimetableEntry) -> tuple[int, int]:
+    """The row as minutes since Monday 00:00 (end may pass Sunday midnight)."""
+    base = (entry.weekday - 1) * 1440
+    start = base + entry.start.hour * 60 + entry.start.minute
+    end = base + entry.end.hour * 60 + entry.end.minute
+    if entry.end < entry.start:
+        end += 1440
+    return start, end
+
+
+def _overlap(a: TimetableEntry, b: TimetableEntry) -> bool:
+    """Strict overlap in the weekly cycle (touching rows, e.g. 08:15-09:15 and
+    09:15-10:15, are fine)."""
+    if a.person_uid != b.person_uid:
+        return False
+    a0, a1 = _minutes(a)
+    b0, b1 = _minutes(b)
+    week = 7 * 1440
+    return any(a0 < b1 + shift and b0 + shift < a1 for shift in (-week, 0, week))

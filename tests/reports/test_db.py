@@ -1,0 +1,198 @@
+"""Reports, presence, export and timetable import against real databases (both backends)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from gateway.errors import NotFoundError
+from gateway.reports.rules import Rules
+from gateway.reports.service import build_report, export_events, import_timetable, presence
+from gateway.store.repository import Repository
+from tests.reports.helpers import MADRID, clock, local, row, seeded
+
+RULES = Rules(zone=MADRID, excluded_rooms=frozenset({"Guardia"}))
+H = timedelta(hours=1)
+T = TypeVar("T")
+
+
+def run(url: str, body: Callable[[Repository], Awaitable[T]]) -> T:
+    async def main() -> T:
+        repo = await seeded(url)
+        try:
+            return await body(repo)
+        finally:
+            await repo.close()
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+def test_report_rules_and_edge_cases(db_url: str) -> None:
+    async def body(repo: Repository) -> None:
+        await repo.replace_timetable([row("ana", 1, "08:15", "14:45", "Lab 1")])
+        await repo.record_events(
+            [
+                # Saturday night over the October DST change: 9 real hours.
+                clock("luis", "in", local("2026-10-24", "22:00")),
+                clock("luis", "out", local("2026-10-25", "06:00")),
+                # Monday 26: Ana late by 20 minutes, taps twice, forgets nothing.
+                clock("ana", "in", local("2026-10-26", "08:35")),
+                clock("ana", "in", local("2026-10-26", "08:35"), duplicate=True),
+                clock("ana", "out", local("2026-10-26", "14:45")),
+                # Tuesday 27: Eva forgets to clock out; Wednesday 28 a stray clock-out.
+                clock("eva", "in", local("2026-10-27", "09:00")),
+                clock("eva", "in", local("2026-10-28", "09:00")),
+                clock("eva", "out", local("2026-10-28", "13:00")),
+                clock("pau", "out", local("2026-10-28", "18:00")),
+                # Saturday 31 into November 1st: one night across the month end.
+                clock("pau", "in", local("2026-10-31", "23:00")),
+                clock("pau", "out", local("2026-11-01", "07:00")),
+            ]
+        )
+        now = local("2026-12-01", "12:00")
+        report = await build_report(
+            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now
+        )
+        got = [
+            (d.person_uid, d.day.isoformat(), d.worked, d.flags)
+            for d in report.days
+            if d.person_uid != "ana" or d.day.day == 26
+        ]
+        assert got == [
+            ("ana", "2026-10-26", timedelta(hours=6, minutes=10), ["duplicates=1", "late=20min"]),
+            ("eva", "2026-10-27", timedelta(), ["missing-out"]),
+            ("eva", "2026-10-28", 4 * H, []),
+            ("luis", "2026-10-24", 9 * H, []),
+            ("pau", "2026-10-28", timedelta(), ["out-without-in"]),
+            ("pau", "2026-10-31", 8 * H, []),
+        ]
+        # Ana's scheduled Monday 2026-10-26 is the only Monday in range.
+        assert [d.day.day for d in report.days if d.person_uid == "ana"] == [26]
+        months = {(m.person_uid, m.month): m for m in report.months}
+        assert months["pau", "2026-10"].worked == 8 * H
+        assert ("pau", "2026-11") not in months
+        assert months["eva", "2026-10"].missing_out == 1
+        assert report.names["ana"] == "Ana García"
+
+        only = await build_report(
+            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now
+        )
+        assert [(d.person_uid, d.worked) for d in only.days] == [("luis", 9 * H)]
+        with pytest.raises(NotFoundError):
+            await build_report(repo, RULES, date(2026, 10, 1), date(2026, 10, 2), uid="nobody")
+
+    run(db_url, body)
+
+
+def test_an_empty_range(db_url: str) -> None:
+    async def body(repo: Repository) -> None:
+        await repo.record_events([clock("ana", "in", local("2026-11-02", "08:00"))])
+        report = await build_report(repo, RULES, date(2026, 6, 1), date(2026, 6, 30))
+        assert report.days == [] and report.months == []
+
+    run(db_url, body)
+
+
+def test_who_is_here(db_url: str) -> None:
+    async def body(repo: Repository) -> None:
+        # 2026-11-23 is a Monday.
+        await repo.replace_timetable(
+            [
+                row("ana", 1, "08:15", "14:45", "Lab 1"),
+                row("luis", 1, "08:15", "10:15", "Lab 2"),
+                row("eva", 1, "09:00", "11:00", "Guardia"),
+                row("pau", 7, "22:00", "06:00", "Porteria"),  # Sunday night
+            ]
+        )
+        await repo.record_events(
+            [
+                clock("pau", "in", local("2026-11-22", "21:50")),
+                clock("ana", "in", local("2026-11-23", "08:05")),
+                clock("eva", "in", local("2026-11-23", "08:55")),
+                clock("luis", "in", local("2026-11-23", "08:10")),
+                clock("luis", "out", local("2026-11-23", "09:30")),
+            ]
+        )
+        at_night = await presence(repo, RULES, local("2026-11-23", "03:00"))
+        assert [(r.uid, r.room, r.present) for r in at_night.scheduled] == [
+            ("pau", "Porteria", True)
+        ]
+        at_ten = await presence(repo, RULES, local("2026-11-23", "10:00"))
+        assert [(r.uid, r.name, r.present) for r in at_ten.scheduled] == [
+            ("ana", "Ana García", True),
+            ("luis", "Luis Pérez", False),
+        ]
+        # Eva is in, scheduled in an excluded room: listed nowhere. Pau never clocked
+        # out, but his shift ended at 06:00 and only today's events count: not in.
+        assert at_ten.unscheduled_in == []
+        await repo.record_events([clock("luis", "in", local("2026-11-23", "11:30"))])
+        at_noon = await presence(repo, RULES, local("2026-11-23", "12:00"))
+        assert [r.uid for r in at_noon.scheduled] == ["ana"]
+        # Eva's excluded block is over and she is still in; Luis came back unscheduled.
+        assert [(r.uid, r.present) for r in at_noon.unscheduled_in] == [
+            ("eva", True),
+            ("luis", True),
+        ]
+
+    run(db_url, body)
+
+
+def test_export_cursor_continuity(db_url: str) -> None:
+    async def body(repo: Repository) -> None:
+        start = local("2026-11-23", "08:00")
+        first = [clock("ana", "in" if i % 2 == 0 else "out", start + i * H) for i in range(25)]
+        await repo.record_events(first)
+        everything = [e async for e in export_events(repo, 0)]
+        assert len(everything) == 25
+        # Pages of 7 from the last id of the previous page cover it exactly once.
+        pages, cursor = [], 0
+        while True:
+            page = [e async for e in export_events(repo, cursor, 7)]
+            if not page:
+                break
+            pages.extend(page)
+            cursor = page[-1].id
+        assert [e.id for e in pages] == [e.id for e in everything]
+        assert [e.event_key for e in everything] == [e.event_key for e in first]
+        # New events after the cursor: the next run gets exactly those.
+        later = [clock("luis", "in", start + 30 * H), clock("luis", "out", start + 31 * H)]
+        await repo.record_events(later)
+        fresh = [e async for e in export_events(repo, cursor)]
+        assert [e.event_key for e in fresh] == [e.event_key for e in later]
+        assert all(e.id > cursor for e in fresh)
+
+    run(db_url, body)
+
+
+def test_timetable_import_validates_every_row_and_writes_nothing_on_a_bad_file(
+    db_url: str, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("uid,weekday,start,end,room\nana,lun,08:15,14:45,Lab 1\nluis,7,22:00,06:00,\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ana,Tue,09:00,10:00,Lab 3\nnobody,Mon,08:00,09:00,X\nana,Mon,8,9,X\n")
+    other = tmp_path / "other.csv"
+    other.write_text("ana,Fri,10:00,11:00,Lab 9\n")
+
+    async def body(repo: Repository) -> None:
+        done = await import_timetable(repo, good)
+        assert (done.rows, done.uids, done.problems) == (2, ["ana", "luis"], [])
+        before = await repo.timetable()
+        failed = await import_timetable(repo, bad)
+        assert [p.line for p in failed.problems] == [2, 3]
+        assert await repo.timetable() == before
+        dry = await import_timetable(repo, other, dry_run=True)
+        assert dry.rows == 1 and await repo.timetable() == before
+        # Only Ana's rows are replaced; Luis keeps his.
+        await import_timetable(repo, other)
+        assert await repo.timetable() == [
+            row("ana", 5, "10:00", "11:00", "Lab 9"),
+            row("luis", 7, "22:00", "06:00", ""),
+        ]
+
+    run(db_url, body)
