@@ -44,6 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"run only this benchmark (repeatable, or comma-separated): {', '.join(NAMES)}",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record each daemon with py-spy into bench/results/profile-DATE/ (slows it down)",
+    )
+    parser.add_argument(
         "--output", metavar="PATH", help="write the JSON results here (default: bench/results/)"
     )
     args = parser.parse_args(argv)
@@ -97,7 +102,9 @@ def _failure_row(name: str, exc: BaseException) -> Row:
     return row(f"{name} FAILED", math.nan, "", met=False, note=f"{type(exc).__name__}: {first}")
 
 
-async def _run_one(bench: Benchmark, env_holder: dict[str, Any], quick: bool) -> list[Row]:
+async def _run_one(
+    bench: Benchmark, env_holder: dict[str, Any], quick: bool, profile_dir: Path | None
+) -> list[Row]:
     if bench.module is not None:
         return await run_module(bench.module, quick)
     assert bench.gateway is not None
@@ -106,10 +113,13 @@ async def _run_one(bench: Benchmark, env_holder: dict[str, Any], quick: bool) ->
 
         print("  starting a durable PostgreSQL and enrolling cards...", file=sys.stderr)
         env_holder["env"] = await create_env(CARDS_QUICK if quick else CARDS_FULL)
+        env_holder["env"].profile_dir = profile_dir
     return await bench.gateway(env_holder["env"], quick)
 
 
-async def run_all(selected: list[str], quick: bool) -> tuple[list[Row], list[dict[str, Any]]]:
+async def run_all(
+    selected: list[str], quick: bool, profile_dir: Path | None = None
+) -> tuple[list[Row], list[dict[str, Any]]]:
     rows: list[Row] = []
     runs: list[dict[str, Any]] = []
     env_holder: dict[str, Any] = {}
@@ -124,7 +134,9 @@ async def run_all(selected: list[str], quick: bool) -> tuple[list[Row], list[dic
             print(f"{bench.name}: {bench.what}...", file=sys.stderr, flush=True)
             started = time.monotonic()
             try:
-                got = await asyncio.wait_for(_run_one(bench, env_holder, quick), BENCH_TIMEOUT_S)
+                got = await asyncio.wait_for(
+                    _run_one(bench, env_holder, quick, profile_dir), BENCH_TIMEOUT_S
+                )
                 status = "ok"
             except Exception as exc:  # one broken benchmark must not hide the others
                 traceback.print_exc(file=sys.stderr)
@@ -165,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("warning", json=False)
     info = machine.describe()
     started = time.monotonic()
+    profile_dir = None
+    if args.profile:
+        profile_dir = RESULTS / f"profile-{info['date'].replace(':', '').replace('-', '')[:15]}"
+        print(f"profiling the daemon into {profile_dir}", file=sys.stderr)
     try:
-        rows, runs = asyncio.run(run_all(args.selected, args.quick))
+        rows, runs = asyncio.run(run_all(args.selected, args.quick, profile_dir))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -30,6 +30,8 @@ class BenchEnv:
     url: str
     workdir: Path
     cards: list[bytes] = field(default_factory=list)
+    # When set, each daemon is recorded by py-spy into this directory (bench.profile).
+    profile_dir: Path | None = None
     _runs: int = 0
 
     def new_workdir(self, name: str) -> Path:

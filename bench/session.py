@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from gateway.emulator import VirtualReader
 
+from bench import profile
 from bench.daemon import Daemon, ReaderSpec
 from bench.env import BenchEnv
 
@@ -81,6 +82,7 @@ async def running_gateway(
     """Start `count` readers (alternately entrance and exit) and a daemon serving them."""
     readers: list[VirtualReader] = []
     daemon: Daemon | None = None
+    profiler = None
     try:
         for i in range(count):
             reader = VirtualReader(name=f"r{i:03d}", role=ROLES[i % 2])
@@ -89,6 +91,8 @@ async def running_gateway(
         specs = [ReaderSpec(f"r{i:03d}", r.port, ROLES[i % 2]) for i, r in enumerate(readers)]
         daemon = Daemon(env.new_workdir(name), env.url, specs)
         daemon.start()
+        if env.profile_dir is not None:
+            profiler = profile.start(daemon.pid, env.profile_dir / f"{name}.txt")
         timeout = online_timeout or 20.0 + count * 0.1
         try:
             await asyncio.wait_for(
@@ -108,5 +112,10 @@ async def running_gateway(
     finally:
         if daemon is not None:
             await asyncio.to_thread(daemon.stop)
+        if profiler is not None and env.profile_dir is not None:
+            await asyncio.to_thread(profiler.wait, 60)
+            raw = env.profile_dir / f"{name}.txt"
+            if raw.exists():
+                (env.profile_dir / f"{name}.summary.txt").write_text(profile.summarize(raw))
         for reader in readers:
             await reader.close()
