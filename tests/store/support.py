@@ -20,8 +20,10 @@ from gateway.store.repository import Repository
 
 
 @asynccontextmanager
-async def open_repo(url: str, *, init: bool = True) -> AsyncIterator[Repository]:
-    repo = Repository.from_url(url, connect_timeout=3.0)
+async def open_repo(
+    url: str, *, init: bool = True, connect_timeout: float = 3.0
+) -> AsyncIterator[Repository]:
+    repo = Repository.from_url(url, connect_timeout=connect_timeout)
     try:
         if init:
             await repo.init_schema()
