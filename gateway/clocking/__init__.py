@@ -1,0 +1,16 @@
+"""The clocking service: a swipe becomes an event and a reply. No ports, no SQL."""
+
+from __future__ import annotations
+
+from gateway.clocking.messages import Messages, fit_lcd, lcd_ascii
+from gateway.clocking.service import ClockingService, Reply, ReplyOutcome, SwipeInput
+
+__all__ = [
+    "ClockingService",
+    "Messages",
+    "Reply",
+    "ReplyOutcome",
+    "SwipeInput",
+    "fit_lcd",
+    "lcd_ascii",
+]

@@ -1,0 +1,127 @@
+"""What the reader's 16x2 LCD says: templates per locale, names made LCD-safe and fitted.
+
+Templates use `{name}` (the person's name) and `{card}` (the card key). The `es` locale
+reproduces the original system's texts word for word; texts longer than a line are
+wrapped onto the second one (`Error en la entrada` becomes `Error en la` / `entrada`),
+because the protocol refuses lines longer than 16 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from anyascii import anyascii
+
+from gateway.config import MESSAGE_KEYS
+from gateway.errors import ConfigError
+from gateway.protocol import LCD_COLS, LCD_ROWS
+
+LOCALES: dict[str, dict[str, str]] = {
+    "en": {
+        "idle_in": "Clock in\nTap your card",
+        "idle_out": "Clock out\nTap your card",
+        "in_ok": "In - {name}",
+        "out_ok": "Out - {name}",
+        "in_error": "Clock-in error\nTry again",
+        "out_error": "Clock-out error\nTry again",
+        "unknown_card": "Unknown card\n{card}",
+        "duplicate": "Already recorded\n{name}",
+        "offline_ok": "Saved offline\n{name}",
+        "spool_full": "NOT recorded\nStorage is full",
+        "role_refused": "Wrong reader\nCheck the cables",
+    },
+    "es": {
+        "idle_in": "Entrada\nPase su tarjeta",
+        "idle_out": "Salida\nPase su tarjeta",
+        "in_ok": "Entrada - {name}",
+        "out_ok": "Salida - {name}",
+        "in_error": "Error en la entrada",
+        "out_error": "Error en la salida",
+        "unknown_card": "Tarjeta no\nregistrada",
+        "duplicate": "Ya registrado\n{name}",
+        "offline_ok": "Guardado offline\n{name}",
+        "spool_full": "NO registrado\nAlmacen lleno",
+        "role_refused": "Lector erroneo\nRevise cables",
+    },
+}
+assert all(set(t) == set(MESSAGE_KEYS) for t in LOCALES.values())
+
+# HD44780 ROM A00 shows a yen sign for backslash and an arrow for tilde.
+_LCD_SWAPS = str.maketrans({"\\": "/", "~": "-"})
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+_SPACES = re.compile(r" {2,}")
+
+
+def lcd_ascii(text: str) -> str:
+    """Text as the LCD can show it: transliterated to ASCII, one line, no control bytes."""
+    ascii_text = anyascii(text).translate(_LCD_SWAPS)
+    ascii_text = _UNPRINTABLE.sub(" ", ascii_text)
+    return _SPACES.sub(" ", ascii_text).strip()
+
+
+def _wrap(words: list[str], width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        while len(word) > width:  # a word longer than a line is cut where the line ends
+            room = width - len(current) - (1 if current else 0)
+            if room <= 0:
+                lines.append(current)
+                current = ""
+                continue
+            current = f"{current} {word[:room]}" if current else word[:room]
+            word = word[room:]
+            lines.append(current)
+            current = ""
+        if not word:
+            continue
+        if not current:
+            current = word
+        elif len(current) + 1 + len(word) <= width:
+            current = f"{current} {word}"
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def fit_lcd(text: str, cols: int = LCD_COLS, rows: int = LCD_ROWS) -> str:
+    """Fit text to the display: explicit line breaks kept, long lines word-wrapped.
+
+    Whatever does not fit on the last row is cut off there; a cut word is better than
+    losing the first words of a name.
+    """
+    lines: list[str] = []
+    for part in text.split("\n"):
+        lines.extend(_wrap(lcd_ascii(part).split(" "), cols) or [""])
+    if len(lines) > rows:
+        tail = " ".join(line for line in lines[rows - 1 :] if line)
+        lines = [*lines[: rows - 1], tail[:cols].rstrip()]
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+class Messages:
+    """The templates of one locale, with the configuration's overrides applied."""
+
+    def __init__(self, locale: str = "en", overrides: Mapping[str, str] | None = None) -> None:
+        if locale not in LOCALES:
+            raise ConfigError("messages", "locale", f"unknown locale {locale!r}")
+        self.locale = locale
+        self._templates = {**LOCALES[locale], **(overrides or {})}
+        for key, template in self._templates.items():
+            try:
+                template.format(name="x", card="x")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(
+                    "messages", f"templates.{key}", f"bad template {template!r}: {exc}"
+                ) from None
+
+    def render(self, key: str, *, name: str = "", card: str = "") -> str:
+        """The fitted LCD text for `key`; the name is made LCD-safe first."""
+        text = self._templates[key].format(name=lcd_ascii(name), card=card)
+        return fit_lcd(text)

@@ -1,0 +1,191 @@
+"""A swipe becomes a clock event and the reply the reader shows.
+
+The service knows no port and no SQL: it gets a `SwipeInput` from a link and talks to
+storage only through `gateway.domain.EventSink`. Its promises: OK only after the sink
+said the event is durable; an unknown card is KO and lands on the enrolment list; the
+same card on the same reader within the duplicate window is stored as a duplicate and
+answered "already recorded"; anything that goes wrong is KO with an error text and a
+log line, never an exception out of `handle`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from gateway.clocking.messages import Messages
+from gateway.domain import (
+    ClockEvent,
+    Direction,
+    Durability,
+    EventSink,
+    Outcome,
+    StoreUnavailableError,
+    UnknownSwipe,
+    card_key_from_uid,
+    event_key_for,
+)
+from gateway.logs import get_logger
+from gateway.protocol import Status
+
+log = get_logger("clocking")
+
+
+@dataclass(frozen=True)
+class SwipeInput:
+    """One new SWIPE as a link hands it over."""
+
+    reader: str  # configured reader name
+    direction: Direction  # from the configuration, never from the reader or a toggle
+    hardware_id: bytes
+    session: int
+    seq: int
+    uid: bytes
+    received_at: datetime  # aware, UTC
+
+    @property
+    def card_key(self) -> str:
+        return card_key_from_uid(self.uid)
+
+
+class ReplyOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    UNKNOWN_CARD = "unknown_card"
+    STORE_UNAVAILABLE = "store_unavailable"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: Status
+    text: str
+    outcome: ReplyOutcome
+    person_uid: str | None = None
+    durability: Durability | None = None
+    from_cache: bool = False
+
+
+class ClockingService:
+    def __init__(
+        self,
+        sink: EventSink,
+        messages: Messages,
+        duplicate_window_s: float,
+        *,
+        show_offline: bool = True,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sink = sink
+        self.messages = messages
+        self.duplicate_window_s = duplicate_window_s
+        self.show_offline = show_offline
+        self._now = now
+        # (reader, card key) -> monotonic time of the last counted swipe. In memory on
+        # purpose: after a restart the worst case is one extra stored clock event.
+        self._last_counted: dict[tuple[str, str], float] = {}
+
+    async def handle(self, swipe: SwipeInput) -> Reply:
+        """The reply for a new swipe; never raises (except cancellation)."""
+        try:
+            return await self._handle(swipe)
+        except StoreUnavailableError as exc:
+            log.error(
+                "swipe_not_stored",
+                reader=swipe.reader,
+                card_key=swipe.card_key,
+                error=str(exc) or type(exc).__name__,
+            )
+            return Reply(
+                Status.KO, self.messages.render("spool_full"), ReplyOutcome.STORE_UNAVAILABLE
+            )
+        except Exception as exc:  # any failure is a KO on the LCD, never a crash
+            log.error(
+                "swipe_failed",
+                reader=swipe.reader,
+                card_key=swipe.card_key,
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=True,
+            )
+            key = "in_error" if swipe.direction is Direction.IN else "out_error"
+            return Reply(Status.KO, self.messages.render(key), ReplyOutcome.ERROR)
+
+    async def _handle(self, swipe: SwipeInput) -> Reply:
+        card_key = swipe.card_key
+        lookup = await self.sink.lookup_card(card_key)
+        person = lookup.person
+        if person is None or not person.active:
+            await self._record_unknown(swipe, card_key)
+            return Reply(
+                Status.KO,
+                self.messages.render("unknown_card", card=card_key),
+                ReplyOutcome.UNKNOWN_CARD,
+                from_cache=lookup.from_cache,
+            )
+        window_key = (swipe.reader, card_key)
+        now = self._now()
+        last = self._last_counted.get(window_key)
+        duplicate = last is not None and now - last < self.duplicate_window_s
+        event = ClockEvent(
+            event_key=event_key_for(swipe.hardware_id, swipe.session, swipe.seq, card_key),
+            person_uid=person.uid,
+            card_key=card_key,
+            direction=swipe.direction,
+            reader=swipe.reader,
+            reader_hw_id=swipe.hardware_id.hex(),
+            received_at=swipe.received_at,
+            outcome=Outcome.DUPLICATE if duplicate else Outcome.RECORDED,
+        )
+        durability = await self.sink.record_event(event)
+        if duplicate:
+            text = self.messages.render("duplicate", name=person.name, card=card_key)
+            outcome = ReplyOutcome.DUPLICATE
+        else:
+            # The window starts at the counted swipe: repeated taps do not extend it.
+            self._last_counted[window_key] = now
+            self._forget_old(now)
+            if durability is Durability.SPOOL and self.show_offline:
+                key = "offline_ok"
+            else:
+                key = "in_ok" if swipe.direction is Direction.IN else "out_ok"
+            text = self.messages.render(key, name=person.name, card=card_key)
+            outcome = ReplyOutcome.RECORDED
+        return Reply(
+            Status.OK,
+            text,
+            outcome,
+            person_uid=person.uid,
+            durability=durability,
+            from_cache=lookup.from_cache,
+        )
+
+    async def _record_unknown(self, swipe: SwipeInput, card_key: str) -> None:
+        try:
+            await self.sink.record_unknown(
+                UnknownSwipe(
+                    card_key=card_key,
+                    reader=swipe.reader,
+                    reader_hw_id=swipe.hardware_id.hex(),
+                    seen_at=swipe.received_at,
+                )
+            )
+        except Exception as exc:  # best effort: the KO reply does not depend on it
+            log.warning(
+                "unknown_swipe_not_stored",
+                reader=swipe.reader,
+                card_key=card_key,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _forget_old(self, now: float) -> None:
+        if len(self._last_counted) > 4096:
+            self._last_counted = {
+                k: t for k, t in self._last_counted.items() if now - t < self.duplicate_window_s
+            }
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,323 @@
+"""The supervising daemon: one link per reader, the clocking service, the recorder.
+
+Lifecycle: check the database, start the recorder, start the links, tell systemd
+READY=1; then ping the watchdog, publish the status, reload on SIGHUP; on SIGTERM or
+SIGINT finish the swipes being answered, close the ports, stop the recorder, exit 0.
+A reader's link failing never touches the others: each link is its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.clocking import ClockingService, Messages, SwipeInput
+from gateway.config import Config, ReaderConfig, load_config, redact_url
+from gateway.daemon.notify import Notifier
+from gateway.domain import Direction
+from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
+from gateway.link import Answer, IncomingSwipe, Link, LinkState
+from gateway.logs import get_logger
+from gateway.protocol import Role
+from gateway.status import ReaderStatus, snapshot_of, write_status
+from gateway.store.recorder import Recorder
+from gateway.store.repository import Repository
+
+STATUS_EVERY_S = 1.0
+
+
+def _log() -> Any:
+    # Bound at each use: the CLI configures logging after this module is imported.
+    return get_logger("daemon")
+
+
+class Daemon:
+    def __init__(self, config: Config, *, config_path: str | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.notifier = Notifier()
+        self.links: dict[str, Link] = {}
+        self.started_at = datetime.now(UTC)
+        self.repository: Repository | None = None
+        self.recorder: Recorder | None = None
+        self.service: ClockingService | None = None
+        self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._state_since: dict[str, tuple[str, datetime]] = {}
+        self._last_outcome: dict[str, str] = {}
+        self._last_status_line = ""
+
+    # -- run -------------------------------------------------------------------------
+    async def run(self) -> int:
+        config = self.config
+        _log().info("daemon_starting", **config_summary(config))
+        self.repository = Repository.from_url(config.database.url)
+        offline = await self._check_database(self.repository)
+        self.recorder = Recorder(self.repository, config.state_dir, config)
+        await self.recorder.start()
+        if offline and self.recorder.stats().directory_cards == 0:
+            # Never connected and nothing known: offline mode could only say KO.
+            await self.recorder.stop()
+            await self.repository.close()
+            raise offline
+        self.service = ClockingService(
+            self.recorder,
+            _messages(config),
+            config.duplicate_window_s,
+            show_offline=config.spool.show_offline,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
+        for reader in config.readers:
+            self._start_link(reader)
+        if not config.readers:
+            _log().warning("no_readers", hint="add [[readers]] to the configuration")
+        self._spawn(self._status_loop())
+        if self.notifier.watchdog_s:
+            self._spawn(self._watchdog_loop(self.notifier.watchdog_s))
+        self.notifier.send(READY="1", STATUS=self._status_line())
+        _log().info(
+            "daemon_ready",
+            readers=[r.name for r in config.readers],
+            database="offline" if offline else "ok",
+        )
+        await self._stop.wait()
+        await self._shutdown()
+        return 0
+
+    async def _check_database(self, repo: Repository) -> DatabaseUnavailableError | None:
+        """None if the database answers; else the error, and the daemon tries offline."""
+        try:
+            version = await asyncio.wait_for(repo.check(), timeout=10)
+        except (DatabaseUnavailableError, TimeoutError) as exc:
+            error = (
+                exc
+                if isinstance(exc, DatabaseUnavailableError)
+                else DatabaseUnavailableError(f"database {repo.url} did not answer in 10 s")
+            )
+            _log().warning("database_unavailable_at_start", error=str(error))
+            return error
+        _log().info("database_ok", url=repo.url, schema_version=version)
+        return None
+
+    async def _shutdown(self) -> None:
+        _log().info("daemon_stopping", in_flight=sum(ln.in_flight for ln in self.links.values()))
+        self.notifier.send(STOPPING="1", STATUS="stopping")
+        # Links first, all at once: each finishes its in-flight swipes, then closes.
+        await asyncio.gather(*(link.stop() for link in self.links.values()))
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.recorder is not None:
+            await self.recorder.stop()
+        if self.repository is not None:
+            await self.repository.close()
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(
+                write_status, self.config.state_dir, self._snapshot(stopped=True)
+            )
+        self.notifier.close()
+        _log().info("daemon_stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- links -----------------------------------------------------------------------
+    def _start_link(self, reader: ReaderConfig) -> None:
+        messages = self.service.messages if self.service else _messages(self.config)
+        link = Link(
+            reader,
+            self._handle,
+            heartbeat_ms=self.config.heartbeat_ms,
+            idle_text=messages.render("idle_in" if reader.role == "in" else "idle_out"),
+            refuse_text=messages.render("role_refused"),
+            refuse_mismatch=self.config.on_role_mismatch == "refuse",
+        )
+        self.links[reader.name] = link
+        link.start()
+
+    async def _handle(self, swipe: IncomingSwipe) -> Answer:
+        assert self.service is not None
+        direction = Direction.IN if swipe.role is Role.IN else Direction.OUT
+        reply = await self.service.handle(
+            SwipeInput(
+                reader=swipe.reader,
+                direction=direction,
+                hardware_id=swipe.hardware_id,
+                session=swipe.session,
+                seq=swipe.seq,
+                uid=swipe.uid,
+                received_at=swipe.received_at,
+            )
+        )
+        self._last_outcome[swipe.reader] = reply.outcome.value
+        return Answer(
+            reply.status,
+            reply.text,
+            {
+                "person_uid": reply.person_uid,
+                "outcome": reply.outcome.value,
+                "durability": reply.durability.value if reply.durability else None,
+                "from_cache": reply.from_cache,
+            },
+        )
+
+    # -- reload ----------------------------------------------------------------------
+    def _spawn_reload(self) -> None:
+        self._spawn(self.reload())
+
+    async def reload(self) -> None:
+        """Apply a new configuration file; keep the old one if the new one is invalid."""
+        async with self._reload_lock:  # one reload at a time, however many SIGHUPs
+            self.notifier.send(RELOADING="1")
+            try:
+                await self._reload()
+            finally:
+                self.notifier.send(READY="1", STATUS=self._status_line())
+
+    async def _reload(self) -> None:
+        old = self.config
+        try:
+            new = await asyncio.to_thread(load_config, self.config_path)
+            messages = _messages(new)
+        except GatewayError as exc:
+            _log().error("reload_refused", error=str(exc), kept=old.source)
+            return
+        for what, before, after in (
+            ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
+            ("gateway.state_dir", str(old.state_dir), str(new.state_dir)),
+            ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
+        ):
+            if before != after:
+                _log().warning("reload_needs_restart", key=what, running=before, configured=after)
+        old_readers = {r.name: r for r in old.readers}
+        new_readers = {r.name: r for r in new.readers}
+        changed = [n for n in old_readers if n in new_readers and old_readers[n] != new_readers[n]]
+        removed = [n for n in old_readers if n not in new_readers]
+        added = [n for n in new_readers if n not in old_readers]
+        stops = [self.links.pop(n) for n in (*removed, *changed) if n in self.links]
+        await asyncio.gather(*(link.stop() for link in stops))
+        self.config = new_config = _keep_restart_only(old, new)
+        assert self.service is not None
+        self.service.messages = messages
+        self.service.duplicate_window_s = new_config.duplicate_window_s
+        self.service.show_offline = new_config.spool.show_offline
+        for name in (*changed, *added):
+            self._start_link(new_readers[name])
+        _log().info(
+            "config_reloaded",
+            source=new.source,
+            added=added,
+            removed=removed,
+            changed=changed,
+            readers=sorted(new_readers),
+        )
+
+    # -- status, watchdog ------------------------------------------------------------
+    def _reader_status(self) -> tuple[ReaderStatus, ...]:
+        now = datetime.now(UTC)
+        out = []
+        for name, link in self.links.items():
+            state = link.state.value
+            prev = self._state_since.get(name)
+            if prev is None or prev[0] != state:
+                self._state_since[name] = (state, now)
+            snap = link.snapshot()
+            out.append(
+                ReaderStatus(
+                    name=name,
+                    port=link.config.port,
+                    role=link.config.role,
+                    link_state=state,
+                    since=self._state_since[name][1],
+                    hardware_id=snap["hardware_id"],
+                    firmware=snap["firmware"],
+                    last_swipe_at=link.last_swipe_at,
+                    last_swipe=self._last_outcome.get(name),
+                )
+            )
+        return tuple(out)
+
+    def _snapshot(self, *, stopped: bool = False) -> Any:
+        stats = self.recorder.stats() if self.recorder is not None else None
+        return snapshot_of(self.started_at, self._reader_status(), stats, stopped=stopped)
+
+    def _status_line(self) -> str:
+        parts = [f"{name} {link.state.value}" for name, link in self.links.items()]
+        if self.recorder is not None:
+            stats = self.recorder.stats()
+            parts.append("db ok" if stats.database_ok else "db OFFLINE")
+            if stats.spool_depth:
+                parts.append(f"spool {stats.spool_depth}")
+        return ", ".join(parts) or "no readers"
+
+    async def _status_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(write_status, self.config.state_dir, self._snapshot())
+            except OSError as exc:
+                _log().warning("status_write_failed", error=str(exc))
+            line = self._status_line()
+            if line != self._last_status_line:
+                self._last_status_line = line
+                self.notifier.send(STATUS=line)
+                silent = [n for n, ln in self.links.items() if ln.state is LinkState.SILENT]
+                if silent:
+                    _log().warning("readers_silent", readers=silent)
+            await asyncio.sleep(STATUS_EVERY_S)
+
+    async def _watchdog_loop(self, interval_s: float) -> None:
+        # Pinged from the event loop itself: a stalled loop stops the pings and systemd
+        # restarts the service, which is exactly what the watchdog is for.
+        while True:
+            self.notifier.send(WATCHDOG="1")
+            await asyncio.sleep(interval_s)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log().error("daemon_task_failed", error=repr(task.exception()))
+
+
+def _messages(config: Config) -> Messages:
+    try:
+        return Messages(config.locale, config.templates)
+    except ConfigError as exc:
+        raise ConfigError(config.source, exc.key and f"messages.{exc.key}", exc.problem) from None
+
+
+def _keep_restart_only(old: Config, new: Config) -> Config:
+    """The new configuration, except what only a restart can change."""
+    from dataclasses import replace
+
+    return replace(
+        new, database=old.database, state_dir=old.state_dir, heartbeat_ms=old.heartbeat_ms
+    )
+
+
+def config_summary(config: Config) -> dict[str, Any]:
+    """What the daemon runs with, for the startup log: never a password."""
+    return {
+        "config": config.source,
+        "database": redact_url(config.database.url),
+        "state_dir": str(config.state_dir),
+        "readers": [f"{r.name}:{r.role}:{r.port}@{r.baud}" for r in config.readers],
+        "locale": config.locale,
+        "timezone": config.timezone,
+        "duplicate_window_s": config.duplicate_window_s,
+        "heartbeat_ms": config.heartbeat_ms,
+        "on_role_mismatch": config.on_role_mismatch,
+    }

@@ -1,0 +1,259 @@
+"""One supervised link per reader: open, handshake, serve swipes, survive unplugging.
+
+The link owns the port and a `GatewaySession`; it turns the session's actions into
+writes, swipe tasks and log events. A swipe is handled in its own task, so neither a
+slow database nor the link being stopped can cut a reply in half; the reply is written
+if the port is still there, and otherwise the reader's retransmission gets it from the
+session's cache after the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from gateway.config import ReaderConfig
+from gateway.link.serial_port import PortError, SerialPort
+from gateway.link.session import Action, GatewaySession, Note, Process, Send, State
+from gateway.logs import get_logger
+from gateway.protocol import Role, Status
+
+BACKOFF_START_S = 0.05
+BACKOFF_MAX_S = 1.0
+# How long stop() waits for swipes being answered before closing the port.
+STOP_GRACE_S = 4.0
+
+
+@dataclass(frozen=True)
+class IncomingSwipe:
+    reader: str
+    role: Role
+    hardware_id: bytes
+    session: int
+    seq: int
+    uid: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the handler decided: the RESULT to send and fields for the swipe's log event."""
+
+    status: Status
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+SwipeHandler = Callable[[IncomingSwipe], Awaitable[Answer]]
+
+
+class LinkState(StrEnum):
+    STARTING = "starting"
+    DOWN = "down"  # port absent or unusable; retrying
+    AWAIT_HELLO = "await_hello"
+    READY = "ready"
+    SILENT = "silent"  # port open, reader quiet for 3.5 heartbeat intervals
+    REFUSED = "refused"  # wrong role and configured to refuse
+    STOPPED = "stopped"
+
+
+class Link:
+    def __init__(
+        self,
+        config: ReaderConfig,
+        handler: SwipeHandler,
+        *,
+        heartbeat_ms: int,
+        idle_text: str = "",
+        refuse_text: str = "",
+        refuse_mismatch: bool = False,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.role = Role.IN if config.role == "in" else Role.OUT
+        self.handler = handler
+        self.session = GatewaySession(
+            self.role,
+            heartbeat_ms=heartbeat_ms,
+            idle_text=idle_text,
+            refuse_text=refuse_text,
+            refuse_mismatch=refuse_mismatch,
+        )
+        self.log = get_logger("link", reader=config.name, port=config.port)
+        self._port: SerialPort | None = None
+        self._answers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._down_since: float | None = None
+        self._down_reason: str | None = None
+        # Figures for the status file and the operator.
+        self.swipes = 0
+        self.reconnects = 0
+        self.last_latency_ms: float | None = None
+        self.last_swipe_at: datetime | None = None
+        self.connected_since: datetime | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run(), name=f"link-{self.name}")
+        return self._task
+
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Finish the swipes being answered, close the port, end the task."""
+        self._stopping = True
+        if self._answers:
+            await asyncio.wait(set(self._answers), timeout=grace_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._port is not None:
+            await self._port.close()
+            self._port = None
+        self.log.info("link_stopped")
+
+    @property
+    def in_flight(self) -> int:
+        """Swipes being handled right now."""
+        return len(self._answers)
+
+    @property
+    def state(self) -> LinkState:
+        if self._stopping and (self._task is None or self._task.done()):
+            return LinkState.STOPPED
+        if self._port is None or not self._port.is_open:
+            return LinkState.DOWN if self._task else LinkState.STARTING
+        if self.session.refused:
+            return LinkState.REFUSED
+        if self.session.state is State.AWAIT_HELLO:
+            return LinkState.AWAIT_HELLO
+        return LinkState.READY if self.session.alive else LinkState.SILENT
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.session
+        return {
+            "name": self.name,
+            "port": self.config.port,
+            "role": self.config.role,
+            "state": self.state.value,
+            "hardware_id": s.hardware_id.hex() if s.hardware_id else None,
+            "session": s.session,
+            "firmware": ".".join(map(str, s.fw_version)) if s.fw_version else None,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "reconnects": self.reconnects,
+            "swipes": self.swipes,
+            "last_swipe_at": self.last_swipe_at.isoformat() if self.last_swipe_at else None,
+            "last_latency_ms": self.last_latency_ms,
+            "down_reason": self._down_reason if self.state is LinkState.DOWN else None,
+        }
+
+    # -- the supervising loop --------------------------------------------------------
+    async def _run(self) -> None:
+        backoff = BACKOFF_START_S
+        ever_up = False
+        while not self._stopping:
+            try:
+                port = await SerialPort.open(self.config.port, self.config.baud, self._on_data)
+            except PortError as exc:
+                self._went_down(str(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            backoff = BACKOFF_START_S
+            self._port = port
+            self.connected_since = datetime.now(UTC)
+            fields: dict[str, Any] = {"device": os.path.realpath(self.config.port)}
+            if self._down_since is not None and ever_up:
+                self.reconnects += 1
+                fields["down_s"] = round(time.monotonic() - self._down_since, 3)
+                self.log.info("link_reconnected", **fields)
+            else:
+                self.log.info("link_up", **fields)
+            ever_up = True
+            self._down_since = None
+            self._execute(self.session.opened(time.monotonic()))
+            error = await self._serve(port)
+            self._port = None
+            self.connected_since = None
+            await port.close()
+            if not self._stopping:
+                self._went_down(error or "port closed")
+
+    async def _serve(self, port: SerialPort) -> str | None:
+        """Heartbeats and liveness until the port is lost; returns why it was lost."""
+        while True:
+            now = time.monotonic()
+            delay = max(0.01, self.session.next_deadline(now) - now)
+            done, _ = await asyncio.wait({port.lost}, timeout=delay)
+            if done:
+                exc = port.lost.result()
+                return str(exc) if exc else None
+            self._execute(self.session.tick(time.monotonic()))
+
+    def _went_down(self, reason: str) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self._down_reason = reason
+            self.log.warning("link_down", reason=reason)
+        elif reason != self._down_reason:
+            self._down_reason = reason
+            self.log.info("link_still_down", reason=reason)
+
+    # -- bytes in, actions out ---------------------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        self._execute(self.session.receive(data, time.monotonic()))
+
+    def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                if self._port is not None:
+                    self._port.write(action.data)
+            elif isinstance(action, Process):
+                if self._stopping:
+                    continue  # the reader retransmits to the next daemon
+                task = asyncio.create_task(self._answer(action, time.monotonic()))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
+            elif isinstance(action, Note):
+                getattr(self.log, action.level)(action.event, **action.fields)
+
+    async def _answer(self, proc: Process, started: float) -> None:
+        received_at = datetime.now(UTC)
+        swipe = IncomingSwipe(
+            reader=self.name,
+            role=self.role,
+            hardware_id=proc.hardware_id,
+            session=proc.session,
+            seq=proc.swipe.seq,
+            uid=proc.swipe.uid,
+            received_at=received_at,
+        )
+        try:
+            answer = await self.handler(swipe)
+        except Exception as exc:  # the handler should not raise; if it does, still KO
+            self.log.error("swipe_handler_failed", error=repr(exc), exc_info=True)
+            answer = Answer(Status.KO, "Error", {"outcome": "error"})
+        actions = self.session.complete(proc, answer.status, answer.text, time.monotonic())
+        written = self._port is not None and self._port.is_open
+        self._execute(actions)
+        latency_ms = round((time.monotonic() - started) * 1000, 2)
+        self.swipes += 1
+        self.last_latency_ms = latency_ms
+        self.last_swipe_at = received_at
+        self.log.info(
+            "swipe",
+            direction=self.config.role,
+            seq=proc.swipe.seq,
+            card_key=proc.swipe.card_key,
+            status=answer.status.name,
+            **answer.fields,
+            latency_ms=latency_ms,
+            replied=written,
+        )

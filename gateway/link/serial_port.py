@@ -1,0 +1,146 @@
+"""The thin adapter over the serial library: the only module that imports it.
+
+pyserial-asyncio-fast opens and closes ports in an executor thread and reports the loss
+of a port only after it is really closed (docs/SERIAL.md has the measurements behind
+that choice). Swapping the library means rewriting this file and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import serial
+import serial_asyncio_fast
+from serial.tools import list_ports
+
+# How long a graceful close may wait for buffered bytes before the port is dropped.
+_CLOSE_GRACE_S = 1.0
+BY_ID_DIR = Path("/dev/serial/by-id")
+
+
+class PortError(Exception):
+    """The port could not be opened or used; the message says why in one line."""
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(
+        self, on_data: Callable[[bytes], None], lost: asyncio.Future[Exception | None]
+    ) -> None:
+        self._on_data = on_data
+        self._lost = lost
+
+    def data_received(self, data: bytes) -> None:
+        self._on_data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._lost.done():
+            self._lost.set_result(exc)
+
+
+class SerialPort:
+    """One open serial port; bytes arrive through `on_data` on the event loop."""
+
+    def __init__(self, path: str, transport: Any, lost: asyncio.Future[Exception | None]):
+        self.path = path
+        self._transport = transport
+        # Resolves (with the error, or None) once the port is closed and released.
+        self.lost = lost
+
+    @classmethod
+    async def open(cls, path: str, baud: int, on_data: Callable[[bytes], None]) -> SerialPort:
+        """Open exclusively (a second process gets a clear error, not half the bytes)."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[Exception | None] = loop.create_future()
+        try:
+            transport, _ = await serial_asyncio_fast.create_serial_connection(
+                loop,
+                lambda: _Protocol(on_data, lost),
+                path,
+                baudrate=baud,
+                exclusive=True,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise PortError(_describe_open_error(path, exc)) from None
+        return cls(path, transport, lost)
+
+    @property
+    def is_open(self) -> bool:
+        return not self.lost.done() and not self._transport.is_closing()
+
+    def write(self, data: bytes) -> bool:
+        """Queue bytes for the port; False if it is closing or gone."""
+        if not self.is_open:
+            return False
+        self._transport.write(data)
+        return True
+
+    async def close(self) -> None:
+        """Close and wait until the port is released (the next open can then succeed)."""
+        if not self.lost.done():
+            if not self._transport.is_closing():
+                self._transport.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+            except TimeoutError:
+                # Bytes stuck for a device that is gone: drop them.
+                self._transport.abort()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+
+
+def _describe_open_error(path: str, exc: BaseException) -> str:
+    text = str(exc)
+    if not os.path.exists(path):
+        return f"{path}: no such device (unplugged?)"
+    if "exclusively lock" in text or "Resource temporarily unavailable" in text:
+        return f"{path}: in use by another process"
+    if "Permission denied" in text:
+        return f"{path}: permission denied (is the user in the dialout group?)"
+    return f"{path}: {text}"
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    device: str
+    by_id: tuple[str, ...]
+    description: str
+    hwid: str
+    serial_number: str | None
+    vid: int | None
+    pid: int | None
+
+
+def by_id_links(directory: Path = BY_ID_DIR) -> dict[str, list[str]]:
+    """Real device path -> the stable /dev/serial/by-id symlinks pointing at it."""
+    links: dict[str, list[str]] = {}
+    if not directory.is_dir():
+        return links
+    for link in sorted(directory.iterdir()):
+        with contextlib.suppress(OSError):
+            links.setdefault(os.path.realpath(link), []).append(str(link))
+    return links
+
+
+def list_serial_ports() -> list[PortInfo]:
+    """The serial ports the system knows, with their by-id names (blocking: use a thread)."""
+    links = by_id_links()
+    ports = []
+    for info in sorted(list_ports.comports(), key=lambda p: p.device):
+        ports.append(
+            PortInfo(
+                device=info.device,
+                by_id=tuple(links.get(os.path.realpath(info.device), [])),
+                description=info.description or "",
+                hwid=info.hwid or "",
+                serial_number=info.serial_number,
+                vid=info.vid,
+                pid=info.pid,
+            )
+        )
+    return ports

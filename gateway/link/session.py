@@ -1,0 +1,264 @@
+"""The gateway's side of one reader link, without any I/O (docs/PROTOCOL.md section 5).
+
+`GatewaySession` eats bytes and the current time and returns actions: bytes to write,
+swipes to process, things worth logging. The link (gateway/link/link.py) performs them.
+Keeping the state machine here makes it testable byte by byte without ports or asyncio.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.protocol import (
+    GONE_AFTER_INTERVALS,
+    NAK_MIN_INTERVAL_S,
+    DecodeError,
+    Decoder,
+    Heartbeat,
+    Hello,
+    HelloAck,
+    Message,
+    Nak,
+    NakReason,
+    Result,
+    Role,
+    Status,
+    Swipe,
+    encode,
+)
+
+# Answered swipes remembered per session; the reader is stop-and-wait, so the last one
+# is what matters, a few more cost nothing and cover a reader that retries late.
+_ANSWERED_KEPT = 16
+
+
+class State(enum.Enum):
+    AWAIT_HELLO = "await_hello"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class Send:
+    """Write these bytes to the port."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Process:
+    """A new swipe: answer it with `GatewaySession.complete()` once it is handled."""
+
+    swipe: Swipe
+    hardware_id: bytes
+    session: int
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something for the log: an event name and its fields."""
+
+    event: str
+    level: str = "info"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Send | Process | Note
+
+
+class GatewaySession:
+    def __init__(
+        self,
+        role: Role,
+        *,
+        heartbeat_ms: int,
+        idle_text: str = "",
+        refuse_text: str = "",
+        refuse_mismatch: bool = False,
+    ) -> None:
+        if role not in (Role.IN, Role.OUT):
+            raise ValueError("a configured reader is IN or OUT")
+        self.role = role
+        self.interval = heartbeat_ms / 1000.0
+        self.heartbeat_ms = heartbeat_ms
+        self.idle_text = idle_text
+        self.refuse_text = refuse_text
+        self.refuse_mismatch = refuse_mismatch
+        self.decoder = Decoder()
+        self.state = State.AWAIT_HELLO
+        self.hardware_id: bytes | None = None
+        self.session: int | None = None
+        self.fw_version: tuple[int, int, int] | None = None
+        self.refused = False
+        self.alive = False  # a valid frame within the last 3.5 intervals
+        self.last_rx = 0.0
+        self.last_tx = 0.0
+        self._last_nak = float("-inf")
+        self._in_flight: set[int] = set()
+        self._answered: OrderedDict[int, bytes] = OrderedDict()
+        self._hello_ack = b""
+
+    # -- lifecycle -----------------------------------------------------------------
+    def opened(self, now: float) -> list[Action]:
+        """The port was (re)opened: forget everything, flush the reader's receiver."""
+        self.decoder.reset()
+        self.state = State.AWAIT_HELLO
+        self.refused = False
+        self.alive = False
+        self.last_rx = now
+        self._in_flight.clear()
+        # Hardware id and session are kept: a reader that did not reset keeps its session
+        # and may retransmit an answered swipe, which must still hit the cache.
+        return [self._send(b"\x00", now)]
+
+    # -- input ---------------------------------------------------------------------
+    def receive(self, data: bytes, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for item in self.decoder.feed(data):
+            if isinstance(item, DecodeError):
+                self._bad_frame(item, now, actions)
+            else:
+                self._alive(now, actions)
+                self._message(item, now, actions)
+        return actions
+
+    def _alive(self, now: float, actions: list[Action]) -> None:
+        self.last_rx = now
+        if not self.alive and self.state is State.READY:
+            actions.append(Note("reader_back"))
+        self.alive = self.state is State.READY
+
+    def _bad_frame(self, err: DecodeError, now: float, actions: list[Action]) -> None:
+        if self.state is State.AWAIT_HELLO:
+            # Boot noise after a reset: dropped silently (section 5.1).
+            actions.append(Note("frame_dropped", "debug", {"error": err.describe()}))
+            return
+        actions.append(Note("bad_frame", "warning", {"error": err.describe()}))
+        # A bad CRC on a SWIPE makes the reader retransmit at once instead of after 1 s.
+        self._nak(err.to_nak(), now, actions)
+
+    def _nak(self, nak: Nak, now: float, actions: list[Action]) -> None:
+        if now - self._last_nak < NAK_MIN_INTERVAL_S:
+            return
+        self._last_nak = now
+        actions.append(self._send(encode(nak), now))
+
+    def _message(self, msg: Message, now: float, actions: list[Action]) -> None:
+        if isinstance(msg, Hello):
+            self._hello(msg, now, actions)
+        elif isinstance(msg, Nak):
+            # Never answered (no NAK storms); NOT_READY from a reader means nothing to us.
+            actions.append(
+                Note("reader_nak", "warning", {"reason": msg.reason.name, "seq": msg.seq})
+            )
+        elif self.state is not State.READY:
+            self._nak(Nak(NakReason.NOT_READY, 0, _seq_of(msg)), now, actions)
+        elif isinstance(msg, Swipe):
+            self._swipe(msg, now, actions)
+        elif isinstance(msg, Heartbeat):
+            pass
+        else:  # HELLO_ACK or RESULT: only a gateway sends those
+            actions.append(Note("unexpected_message", "warning", {"message": type(msg).__name__}))
+
+    def _hello(self, hello: Hello, now: float, actions: list[Action]) -> None:
+        same = hello.hardware_id == self.hardware_id and hello.session == self.session
+        if same and self.state is State.READY:
+            # Our HELLO_ACK was lost: the same answer again (section 5.1).
+            actions.append(self._send(self._hello_ack, now))
+            return
+        if not same:
+            self._in_flight.clear()
+            self._answered.clear()
+        mismatch = hello.role != Role.UNSET and hello.role != self.role
+        self.hardware_id = hello.hardware_id
+        self.session = hello.session
+        self.fw_version = hello.fw_version
+        fields: dict[str, Any] = {
+            "hardware_id": hello.hardware_id.hex(),
+            "session": hello.session,
+            "firmware": ".".join(map(str, hello.fw_version)),
+            "announced_role": hello.role.name,
+        }
+        if mismatch:
+            actions.append(
+                Note(
+                    "role_mismatch",
+                    "warning",
+                    {
+                        **fields,
+                        "configured_role": self.role.name,
+                        "hint": "the reader says it is the other one: cables swapped?",
+                        "action": "refuse" if self.refuse_mismatch else "trust-config",
+                    },
+                )
+            )
+        if mismatch and self.refuse_mismatch:
+            ack = HelloAck(False, self.role, self.heartbeat_ms, self.refuse_text)
+            self.state = State.AWAIT_HELLO
+            self.refused = True
+        else:
+            ack = HelloAck(True, self.role, self.heartbeat_ms, self.idle_text)
+            self.state = State.READY
+            self.refused = False
+            self.alive = True
+        self._hello_ack = encode(ack)
+        actions.append(Note("reader_hello", "info", {**fields, "new_session": not same}))
+        actions.append(self._send(self._hello_ack, now))
+
+    def _swipe(self, swipe: Swipe, now: float, actions: list[Action]) -> None:
+        if swipe.seq in self._in_flight:
+            return  # its RESULT is on the way
+        cached = self._answered.get(swipe.seq)
+        if cached is not None:
+            actions.append(Note("swipe_retransmitted", "info", {"seq": swipe.seq}))
+            actions.append(self._send(cached, now))
+            return
+        assert self.hardware_id is not None and self.session is not None
+        self._in_flight.add(swipe.seq)
+        actions.append(Process(swipe, self.hardware_id, self.session))
+
+    def complete(self, proc: Process, status: Status, text: str, now: float) -> list[Action]:
+        """A processed swipe's answer: cached for retransmissions, then sent."""
+        if proc.hardware_id != self.hardware_id or proc.session != self.session:
+            # The reader rebooted meanwhile; its new session may reuse this seq.
+            return [Note("result_dropped", "info", {"seq": proc.swipe.seq, "why": "new session"})]
+        self._in_flight.discard(proc.swipe.seq)
+        data = encode(Result(proc.swipe.seq, status, text))
+        self._answered[proc.swipe.seq] = data
+        while len(self._answered) > _ANSWERED_KEPT:
+            self._answered.popitem(last=False)
+        return [self._send(data, now)]
+
+    # -- time ----------------------------------------------------------------------
+    def tick(self, now: float) -> list[Action]:
+        """Heartbeat when we have been quiet; notice a reader that went silent."""
+        actions: list[Action] = []
+        if self.state is not State.READY:
+            return actions
+        if now - self.last_tx >= self.interval:
+            actions.append(self._send(encode(Heartbeat()), now))
+        if self.alive and now - self.last_rx >= GONE_AFTER_INTERVALS * self.interval:
+            self.alive = False
+            actions.append(
+                Note("reader_silent", "warning", {"silent_s": round(now - self.last_rx, 2)})
+            )
+        return actions
+
+    def next_deadline(self, now: float) -> float:
+        """When `tick` next has something to do (at the latest one interval from now)."""
+        if self.state is not State.READY:
+            return now + self.interval
+        due = self.last_tx + self.interval
+        if self.alive:
+            due = min(due, self.last_rx + GONE_AFTER_INTERVALS * self.interval)
+        return max(due, now)
+
+    def _send(self, data: bytes, now: float) -> Send:
+        self.last_tx = now
+        return Send(data)
+
+
+def _seq_of(msg: Message) -> int:
+    return msg.seq if isinstance(msg, Swipe | Result | Nak) else 0
