@@ -91,6 +91,8 @@ class Repository:
         # As the person wrote it (driver names are ours to add), password hidden.
         self._where = make_url(url).render_as_string(hide_password=True)
         self._dialect = self._url.get_backend_name()
+        path = sqlite_path(self._url)
+        self._sqlite_folder = None if path is None else path.parent
         self._engine = create_engine(
             self._url, connect_timeout=connect_timeout, pool_size=pool_size
         )
@@ -116,6 +118,12 @@ class Repository:
     @asynccontextmanager
     async def _tx(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         """One transaction; driver failures become DatabaseUnavailableError."""
+        folder = self._sqlite_folder
+        if folder is not None and not folder.is_dir():
+            # Connecting would fail with a vaguer message (a stat is cheap enough here).
+            raise DatabaseUnavailableError(
+                f"no directory {folder} for the database: run 'clock-gateway db init'"
+            )
         try:
             async with self._engine.connect() as conn:
                 if write and self._dialect == "sqlite":
@@ -139,13 +147,12 @@ class Repository:
     async def init_schema(self) -> None:
         """Create the schema if missing (schema.sql on PostgreSQL); safe to run again."""
         if self._dialect == "sqlite":
-            path = sqlite_path(self._url)
-            if path is not None:
+            if self._sqlite_folder is not None:
                 try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._sqlite_folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise DatabaseUnavailableError(
-                        f"cannot create {path.parent}: {exc.strerror}"
+                        f"cannot create {self._sqlite_folder}: {exc.strerror}"
                     ) from None
             async with self._tx(write=True) as conn:
                 await conn.run_sync(metadata.create_all)
