@@ -7,7 +7,9 @@ NAK answering it would carry (docs/PROTOCOL.md section 4.7).
 
 from __future__ import annotations
 
+import re
 import struct
+from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,12 +18,14 @@ from gateway.protocol.constants import (
     CRC_LEN,
     HARDWARE_ID_LEN,
     HEADER_LEN,
+    LCD_COLS,
     MAX_BODY,
     MAX_ENCODED,
     MIN_BODY,
+    UID_LENGTHS,
     VERSION,
 )
-from gateway.protocol.crc import crc16
+from gateway.protocol.crc import CRC_INIT, crc16
 from gateway.protocol.messages import (
     Heartbeat,
     Hello,
@@ -184,19 +188,63 @@ _PARSERS: dict[int, Callable[[int, bytes], Message]] = {
     MessageType.NAK: _parse_nak,
 }
 
+# Fast paths for the frequent messages (SWIPE, RESULT, HEARTBEAT): they check exactly
+# what the constructors check, then build the frozen instance without re-validating.
+# tests/protocol/test_properties.py re-runs the constructors on every decoded message.
+_T_SWIPE = int(MessageType.SWIPE)
+_T_RESULT = int(MessageType.RESULT)
+_T_HEARTBEAT = int(MessageType.HEARTBEAT)
+_UID_LENGTHS = frozenset(UID_LENGTHS)
+_STATUSES = {int(s): s for s in Status}
+_TEXT = re.compile(rb"[\x20-\x7e]{0,%d}(?:\n[\x20-\x7e]{0,%d})?" % (LCD_COLS, LCD_COLS))
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _fast(kind: int, seq: int, body: bytes, n: int) -> Message | None:
+    """The message for a hot type with a valid payload, else None (the slow path decides)."""
+    if kind == _T_SWIPE:
+        uid_len = body[4]
+        if seq and uid_len in _UID_LENGTHS and n == MIN_BODY + 1 + uid_len:
+            swipe = _new(Swipe)
+            _set(swipe, "seq", seq)
+            _set(swipe, "uid", body[5 : 5 + uid_len])
+            return swipe
+    elif kind == _T_RESULT:
+        status = _STATUSES.get(body[4])
+        text_len = body[5]
+        if seq and status is not None and n == MIN_BODY + 2 + text_len:
+            text = body[6 : 6 + text_len]
+            if _TEXT.fullmatch(text):
+                result = _new(Result)
+                _set(result, "seq", seq)
+                _set(result, "status", status)
+                _set(result, "text", text.decode("ascii"))
+                return result
+    elif kind == _T_HEARTBEAT and n == MIN_BODY:
+        return _HEARTBEAT
+    return None
+
 
 def decode_body(body: bytes, raw: bytes = b"") -> Message | DecodeError:
     """Check and parse a frame body (after COBS decoding). Never raises."""
-    if len(body) < MIN_BODY or len(body) > MAX_BODY:
+    n = len(body)
+    if n < MIN_BODY or n > MAX_BODY:
         return DecodeError(NakReason.BAD_FRAMING, 0, 0, raw)
     # The CRC is checked first: it is the one part every version keeps (section 4.7),
-    # so line noise is reported as BAD_CRC whatever its first byte.
-    if crc16(body[:-CRC_LEN]) != _CRC.unpack_from(body, len(body) - CRC_LEN)[0]:
+    # so line noise is reported as BAD_CRC whatever its first byte. A body followed by
+    # its own big-endian CRC has a CRC residue of zero: no slicing needed.
+    if crc_hqx(body, CRC_INIT):
         return DecodeError(NakReason.BAD_CRC, 0, 0, raw)
-    version, kind, seq = _HEADER.unpack_from(body)
-    if version != VERSION:
+    if body[0] != VERSION:
         # Another version's seq may live elsewhere: answer with seq 0.
         return DecodeError(NakReason.UNSUPPORTED_VERSION, VERSION, 0, raw)
+    kind = body[1]
+    seq = body[2] << 8 | body[3]
+    if n > MIN_BODY or kind == _T_HEARTBEAT:
+        fast = _fast(kind, seq, body, n)
+        if fast is not None:
+            return fast
     parser = _PARSERS.get(kind)
     if parser is None:
         return DecodeError(NakReason.UNKNOWN_TYPE, kind, seq, raw)
@@ -206,17 +254,26 @@ def decode_body(body: bytes, raw: bytes = b"") -> Message | DecodeError:
         return DecodeError(NakReason.BAD_PAYLOAD, kind, seq, raw)
 
 
-def decode_frame(frame: bytes | bytearray) -> Message | DecodeError:
-    """Decode one encoded frame given without its 0x00 delimiter. Never raises."""
-    frame = bytes(frame)
-    raw = frame[:MAX_ENCODED]
-    if len(frame) > MAX_ENCODED:
-        return DecodeError(NakReason.TOO_LONG, 0, 0, raw)
+def _decode_unzeroed(frame: bytes) -> Message | DecodeError:
+    """decode_frame for a frame known to hold no 0x00 and at most MAX_ENCODED bytes."""
+    if frame[0] == len(frame):
+        # One COBS block: the body has no zero byte (most frames).
+        return decode_body(frame[1:], frame)
     try:
         body = cobs.decode(frame)
     except cobs.CobsError:
-        return DecodeError(NakReason.BAD_FRAMING, 0, 0, raw)
-    return decode_body(body, raw)
+        return DecodeError(NakReason.BAD_FRAMING, 0, 0, frame)
+    return decode_body(body, frame)
+
+
+def decode_frame(frame: bytes | bytearray) -> Message | DecodeError:
+    """Decode one encoded frame given without its 0x00 delimiter. Never raises."""
+    frame = bytes(frame)
+    if len(frame) > MAX_ENCODED:
+        return DecodeError(NakReason.TOO_LONG, 0, 0, frame[:MAX_ENCODED])
+    if not frame or 0 in frame:
+        return DecodeError(NakReason.BAD_FRAMING, 0, 0, frame)
+    return _decode_unzeroed(frame)
 
 
 class Decoder:
@@ -270,8 +327,18 @@ class Decoder:
                 frames[0] = bytes(self._buf) + frames[0]
                 self._buf.clear()
             for frame in frames:
-                if frame:
-                    self._frame(frame, out)
+                if not frame:
+                    continue  # empty frames (repeated delimiters) are ignored
+                if len(frame) > MAX_ENCODED:
+                    self._too_long(frame, out)
+                    continue
+                result = _decode_unzeroed(frame)
+                if result.__class__ is DecodeError:
+                    self.frames_bad += 1
+                    self.bytes_dropped += len(frame)
+                else:
+                    self.frames_ok += 1
+                out.append(result)
             start = last + 1
         if start < len(data):
             self._buf += data[start:]
@@ -280,18 +347,6 @@ class Decoder:
                 self._buf.clear()
                 self._skipping = True
         return out
-
-    def _frame(self, frame: bytes, out: list[Message | DecodeError]) -> None:
-        if len(frame) > MAX_ENCODED:
-            self._too_long(frame, out)
-            return
-        result = decode_frame(frame)
-        if isinstance(result, DecodeError):
-            self.frames_bad += 1
-            self.bytes_dropped += len(frame)
-        else:
-            self.frames_ok += 1
-        out.append(result)
 
     def _too_long(self, frame: bytes, out: list[Message | DecodeError]) -> None:
         self.frames_bad += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -49,12 +50,16 @@ class NakReason(IntEnum):
 
 
 _PRINTABLE = frozenset(range(0x20, 0x7F))
+_VALID_TEXT = re.compile(rf"[ -~]{{0,{LCD_COLS}}}(?:\n[ -~]{{0,{LCD_COLS}}})?")
 
 
 def validate_text(text: str) -> None:
     """Raise ValueError unless `text` fits the LCD as section 4.1 defines it."""
     if not isinstance(text, str):
         raise ValueError(f"display text must be a str, not {type(text).__name__}")
+    if _VALID_TEXT.fullmatch(text):
+        return
+    # Slow path: say what is wrong.
     if len(text) > MAX_TEXT:
         raise ValueError(f"display text is {len(text)} characters, at most {MAX_TEXT} allowed")
     lines = text.split("\n")
@@ -68,6 +73,7 @@ def validate_text(text: str) -> None:
         for ch in line:
             if ord(ch) not in _PRINTABLE:
                 raise ValueError(f"display text contains non-printable character {ch!r}")
+    raise AssertionError(f"unreachable: {text!r}")  # the checks above cover the regex
 
 
 def _check_int(name: str, value: int, low: int, high: int) -> None:

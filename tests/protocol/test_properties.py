@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -13,9 +14,14 @@ from gateway.protocol import (
     DecodeError,
     Decoder,
     Message,
+    NakReason,
+    codec,
+    decode_body,
     decode_frame,
     encode,
+    encode_body,
 )
+from gateway.protocol.crc import crc16
 from tests.protocol.strategies import messages
 from tests.vectors.generate import VECTORS
 
@@ -40,6 +46,9 @@ def test_any_byte_stream_never_raises(chunks: list[bytes]) -> None:
     for chunk in chunks:
         out = d.feed(chunk)
         assert all(isinstance(item, _ITEM) for item in out)
+        for item in out:
+            if not isinstance(item, DecodeError):
+                assert dataclasses.replace(item) == item
         assert d.pending <= MAX_ENCODED
 
 
@@ -100,3 +109,44 @@ def test_any_single_flipped_bit_is_detected(msg: Message) -> None:
 def test_every_single_bit_flip_of_every_vector_is_detected() -> None:
     for vector in json.loads(VECTORS.read_text())["valid"]:
         _assert_flips_detected(bytes.fromhex(vector["frame_hex"]))
+
+
+def _slow_reference(body: bytes) -> Message | DecodeError:
+    """decode_body without the fast paths: the generic parsers and validating constructors."""
+    kind, seq = body[1], body[2] << 8 | body[3]
+    try:
+        return codec._PARSERS[kind](seq, body[4:-2])
+    except (codec._BadPayload, ValueError):
+        return DecodeError(NakReason.BAD_PAYLOAD, kind, seq, b"")
+
+
+@SETTINGS
+@given(st.sampled_from([3, 4, 5]), st.integers(0, 0xFFFF), st.binary(max_size=40))
+def test_fast_paths_agree_with_the_validating_constructors(
+    kind: int, seq: int, payload: bytes
+) -> None:
+    head = bytes((1, kind, seq >> 8, seq & 0xFF)) + payload
+    body = head + crc16(head).to_bytes(2, "big")
+    got = decode_body(body)
+    expected = _slow_reference(body)
+    if isinstance(expected, DecodeError):
+        assert isinstance(got, DecodeError)
+        assert (got.reason, got.detail, got.seq) == (expected.reason, expected.detail, expected.seq)
+    else:
+        assert got == expected
+        assert dataclasses.replace(got) == got  # re-runs the constructor's checks
+
+
+@SETTINGS
+@given(messages, st.lists(st.tuples(st.integers(0, 63), st.integers(0, 255)), max_size=3))
+def test_mutated_frames_decode_only_to_valid_messages(
+    msg: Message, edits: list[tuple[int, int]]
+) -> None:
+    body = bytearray(encode_body(msg)[:-2])
+    for index, value in edits:
+        if 4 <= index < len(body):  # keep the header: reach the payload parsers
+            body[index] = value
+    head = bytes(body)
+    got = decode_body(head + crc16(head).to_bytes(2, "big"))
+    if not isinstance(got, DecodeError):
+        assert dataclasses.replace(got) == got
