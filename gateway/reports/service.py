@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
@@ -20,7 +21,12 @@ from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
 from gateway.store.models import StoredEvent, TimetableEntry
 from gateway.store.repository import Repository
 
-log = get_logger("reports")
+
+def _log() -> Any:
+    # Bound at call time: a logger bound at import would keep structlog's default
+    # configuration (everything to stdout), not the one the CLI sets up later.
+    return get_logger("reports")
+
 
 EXPORT_CHUNK = 1000
 
@@ -77,7 +83,7 @@ async def build_report(
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
-    log.debug(
+    _log().debug(
         "report_built", events=count, days=len(days), first=str(first_day), last=str(last_day)
     )
     return Report(first_day, last_day, rules, now, names, days, month_totals(days))
@@ -130,7 +136,7 @@ async def import_timetable(repo: Repository, path: Path, *, dry_run: bool = Fals
     if problems or dry_run:
         return ImportOutcome(len(entries), uids, problems)
     stored = await repo.replace_timetable(entries, uids=uids)
-    log.info("timetable_imported", path=str(path), rows=stored, people=len(uids))
+    _log().info("timetable_imported", path=str(path), rows=stored, people=len(uids))
     return ImportOutcome(stored, uids, [])
 
 

@@ -55,9 +55,7 @@ def test_report_rules_and_edge_cases(db_url: str) -> None:
             ]
         )
         now = local("2026-12-01", "12:00")
-        report = await build_report(
-            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now
-        )
+        report = await build_report(repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now)
         got = [
             (d.person_uid, d.day.isoformat(), d.worked, d.flags)
             for d in report.days
