@@ -1,0 +1,131 @@
+"""Start, stop, reload and systemd notifications of the daemon subprocess."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ExitCode
+from gateway.protocol import Role, Status
+from gateway.status import read_status
+from tests.e2e.harness import DaemonProcess, PtyReader, run_cli, seed, write_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+ANA = bytes.fromhex("04A1B2C3")
+
+
+def test_bad_configuration_is_refused_with_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[gateway]\nduplicate_window_s = "soon"\n')
+    result = run_cli("run", "--config", str(cfg))
+    assert result.returncode == ExitCode.CONFIG
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"clock-gateway: error: {cfg}: gateway.duplicate_window_s: "
+        "must be an integer or a number, got a string 'soon'"
+    ]
+
+
+def test_unreachable_database_at_first_start_is_a_clear_error(tmp_path: Path, pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    cfg = write_config(tmp_path / "c.toml", database_url=url, state_dir=tmp_path / "state")
+    result = run_cli("run", "--config", str(cfg))
+    assert result.returncode == ExitCode.DB_UNAVAILABLE
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("clock-gateway: error: ") and "no_such_database" in last
+    assert "test-secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sigterm_finishes_and_exits_zero_with_notify(tmp_path: Path, pg_url: str) -> None:
+    seed(pg_url, [("ana", "Ana", "04A1B2C3")])
+    reader = PtyReader(tmp_path, "entrance", Role.IN).plug()
+    cfg = write_config(
+        tmp_path / "c.toml",
+        database_url=pg_url,
+        state_dir=tmp_path / "state",
+        readers=[("entrance", reader.port, "in")],
+    )
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000"}
+    daemon = DaemonProcess(cfg, env=env).start()
+    try:
+        daemon.wait_ready()
+        reader.wait_online()
+        assert reader.swipe(ANA).status == Status.OK
+        messages = _collect(sock, until=lambda got: got.count("WATCHDOG=1") >= 3, timeout=5)
+        assert "READY=1" in messages
+        assert any(m.startswith("STATUS=") and "entrance" in m for m in messages)
+        status = read_status(tmp_path / "state")
+        assert status is not None and [r.name for r in status.readers] == ["entrance"]
+        started = time.monotonic()
+        assert daemon.stop(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        assert "STOPPING=1" in _collect(sock, until=lambda got: "STOPPING=1" in got, timeout=2)
+        daemon.wait_event("link_stopped", reader="entrance")
+        daemon.wait_event("daemon_stopped")
+        final = read_status(tmp_path / "state")
+        assert final is not None and final.stopped_at is not None
+    finally:
+        daemon.kill()
+        reader.close()
+        sock.close()
+
+
+def test_sighup_adds_a_reader_and_keeps_the_others(tmp_path: Path, pg_url: str) -> None:
+    seed(pg_url, [("ana", "Ana", "04A1B2C3")])
+    entrance = PtyReader(tmp_path, "entrance", Role.IN).plug()
+    side = PtyReader(tmp_path, "side", Role.IN).plug()
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.toml",
+        database_url=pg_url,
+        state_dir=state,
+        readers=[("entrance", entrance.port, "in")],
+    )
+    with DaemonProcess(cfg) as daemon:
+        daemon.wait_ready()
+        entrance.wait_online()
+        # An invalid file is refused and the running configuration stays.
+        cfg.write_text(cfg.read_text() + "\n[gateway.oops]\n")
+        mark = daemon.mark()
+        daemon.signal(signal.SIGHUP)
+        refused = daemon.wait_event("reload_refused", after=mark)
+        assert "gateway" in refused["error"]
+        assert entrance.swipe(ANA).status == Status.OK
+        write_config(
+            cfg,
+            database_url=pg_url,
+            state_dir=state,
+            readers=[("entrance", entrance.port, "in"), ("side", side.port, "in")],
+        )
+        mark = daemon.mark()
+        daemon.signal(signal.SIGHUP)
+        done = daemon.wait_event("config_reloaded", after=mark)
+        assert done["added"] == ["side"] and done["removed"] == [] and done["changed"] == []
+        side.wait_online()
+        assert side.swipe(ANA).status == Status.OK
+        assert not daemon.find("link_stopped", reader="entrance")
+        assert daemon.stop() == 0
+    entrance.close()
+    side.close()
+
+
+def _collect(
+    sock: socket.socket, *, until: Callable[[list[str]], bool], timeout: float
+) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(got):
+        try:
+            got.extend(sock.recv(4096).decode().splitlines())
+        except TimeoutError:
+            continue
+    return got
