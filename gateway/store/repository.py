@@ -53,7 +53,12 @@ from gateway.store.tables import (
     unknown_swipes,
 )
 
-log = get_logger("store")
+
+def _log() -> Any:
+    # Looked up at each use: a logger bound at import time would keep the logging
+    # configuration of that moment, before the CLI or daemon has configured it.
+    return get_logger("store")
+
 
 # Rows per INSERT statement: far below SQLite's and PostgreSQL's bind-parameter limits.
 _INSERT_CHUNK = 500
@@ -140,7 +145,7 @@ class Repository:
                 raise InvalidInputError(
                     f"refused by the database: {failures.reason(exc)}"
                 ) from None
-            log.debug("database_error", url=self._where, error=failures.reason(exc))
+            _log().debug("database_error", url=self._where, error=failures.reason(exc))
             raise failures.unavailable(exc, self._where) from None
 
     # -- schema --------------------------------------------------------------------
@@ -164,7 +169,7 @@ class Repository:
             async with self._tx(write=True) as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
                 await conn.exec_driver_sql(sql)
-        log.info("schema_ready", url=self._where, version=SCHEMA_VERSION)
+        _log().info("schema_ready", url=self._where, version=SCHEMA_VERSION)
 
     async def check(self) -> int:
         """The schema version; DatabaseUnavailableError if unreachable or uninitialised."""

@@ -1,0 +1,79 @@
+"""`clock-gateway db init|check`: create the schema, and see whether the database is usable."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.errors import DatabaseUnavailableError
+from gateway.store.oneshot import with_repository
+from gateway.store.repository import Repository
+from gateway.store.tables import SCHEMA_VERSION
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "db",
+        help="create or check the database",
+        description="Create the database schema, or check that the database is usable.",
+    )
+    sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    init = sub.add_parser(
+        "init",
+        help="create the tables if they are missing (safe to run again)",
+        description="Apply schema.sql (PostgreSQL) or create the SQLite file and its tables. "
+        "Existing tables and data are left as they are.",
+    )
+    add_config_option(init)
+    add_json_option(init)
+    init.set_defaults(func=_init)
+    check = sub.add_parser(
+        "check",
+        help="is the database reachable, and which schema version does it have?",
+        description="Connect to the configured database and read its schema version. "
+        "Exits 0 if the gateway can use it, 6 if it cannot.",
+    )
+    add_config_option(check)
+    add_json_option(check)
+    check.set_defaults(func=_check)
+
+
+async def _initialise(repo: Repository) -> tuple[str, str, int]:
+    await repo.init_schema()
+    return repo.url, repo.dialect, await repo.check()
+
+
+async def _inspect(repo: Repository) -> tuple[str, str, int]:
+    return repo.url, repo.dialect, await repo.check()
+
+
+def _report(args: argparse.Namespace, url: str, dialect: str, version: int, verb: str) -> None:
+    if args.json:
+        print_json({"url": url, "backend": dialect, "schema_version": version, "ok": True})
+    else:
+        print(f"{url}: {verb}, schema version {version} ({dialect})")
+
+
+def _init(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    url, dialect, version = with_repository(config, _initialise)
+    _report(args, url, dialect, version, "schema ready")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    url, dialect, version = with_repository(config, _inspect)
+    if version < SCHEMA_VERSION:
+        raise DatabaseUnavailableError(
+            f"{url}: schema version {version} is older than {SCHEMA_VERSION}: "
+            "run 'clock-gateway db init'"
+        )
+    if version > SCHEMA_VERSION:
+        raise DatabaseUnavailableError(
+            f"{url}: schema version {version} is newer than this clock-gateway "
+            f"understands ({SCHEMA_VERSION}): upgrade clock-gateway"
+        )
+    _report(args, url, dialect, version, "reachable")
+    return 0

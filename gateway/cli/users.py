@@ -1,0 +1,148 @@
+"""`clock-gateway users add|list|import`: the people who may clock in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.common import (
+    add_config_option,
+    add_json_option,
+    config_from_args,
+    print_json,
+    print_table,
+)
+from gateway.domain import Person
+from gateway.errors import ConflictError, InvalidInputError, NotFoundError
+from gateway.store.models import ImportResult, PersonRow
+from gateway.store.oneshot import with_repository
+from gateway.store.people_csv import parse_people_csv
+from gateway.store.repository import Repository
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "users",
+        help="add, list and import people",
+        description="The people who may clock in, and the cards they hold.",
+    )
+    sub = parser.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+
+    add = sub.add_parser(
+        "add",
+        help="add a person",
+        description="Add a person. Give them a card afterwards with 'clock-gateway cards "
+        "assign KEY UID' (see 'clock-gateway cards unknown' to find the key by tapping).",
+    )
+    add.add_argument(
+        "uid", metavar="UID", help="a stable identifier without spaces, e.g. ana.garcia"
+    )
+    add.add_argument("name", metavar="NAME", help="the name the reader's display shows")
+    add_config_option(add)
+    add_json_option(add)
+    add.set_defaults(func=_add)
+
+    listing = sub.add_parser(
+        "list", help="list people and their cards", description="List people and their cards."
+    )
+    listing.add_argument("--without-card", action="store_true", help="only people who hold no card")
+    add_config_option(listing)
+    add_json_option(listing)
+    listing.set_defaults(func=_list)
+
+    imp = sub.add_parser(
+        "import",
+        help="add people (and cards) from a CSV file",
+        description="Add people from a CSV file with the columns uid,name[,card_key]; a "
+        "header row is optional. Every row is checked first: if any row is bad, nothing "
+        "is written. People already present with the same name are left as they are.",
+    )
+    imp.add_argument("file", metavar="FILE.csv", help="the CSV file (',' or ';' separated)")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check everything and report, but write nothing"
+    )
+    add_config_option(imp)
+    add_json_option(imp)
+    imp.set_defaults(func=_import)
+
+
+def _add(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+
+    async def work(repo: Repository) -> Person:
+        return await repo.add_person(args.uid, args.name)
+
+    person = with_repository(config, work)
+    if args.json:
+        print_json(asdict(person))
+    else:
+        print(f"added {person.uid} ({person.name})")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+
+    async def work(repo: Repository) -> list[PersonRow]:
+        return await repo.people(without_card=args.without_card)
+
+    rows = with_repository(config, work)
+    if args.json:
+        print_json([asdict(r) for r in rows])
+        return 0
+    if not rows:
+        print("Nobody without a card." if args.without_card else "No people yet.")
+        return 0
+    print_table(
+        ("UID", "NAME", "ACTIVE", "CARDS"),
+        ((r.uid, r.name, "yes" if r.active else "no", " ".join(r.cards)) for r in rows),
+    )
+    return 0
+
+
+def _describe(result: ImportResult) -> str:
+    text = f"line {result.line}: {result.uid}: {result.person}"
+    if result.card is not None:
+        text += f", card {result.card}"
+    return text
+
+
+def _import(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    path = Path(args.file)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
+    rows, problems = parse_people_csv(content)
+    if problems:
+        for problem in problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        raise InvalidInputError(f"{path}: {len(problems)} bad row(s); nothing was imported")
+    if not rows:
+        raise InvalidInputError(f"{path}: no rows to import")
+
+    async def work(repo: Repository) -> list[ImportResult]:
+        return await repo.import_people(rows, dry_run=args.dry_run)
+
+    try:
+        results = with_repository(config, work)
+    except (ConflictError, InvalidInputError, NotFoundError) as exc:
+        raise type(exc)(f"{path}: {exc.message}; nothing was imported") from None
+    if args.json:
+        print_json({"dry_run": args.dry_run, "rows": [asdict(r) for r in results]})
+        return 0
+    for result in results:
+        print(_describe(result))
+    added = sum(r.person == "added" for r in results)
+    assigned = sum(r.card == "assigned" for r in results)
+    summary = f"{len(results)} row(s): {added} added, {assigned} card(s) assigned"
+    print(summary + (" (dry run: nothing was written)" if args.dry_run else ""))
+    return 0
