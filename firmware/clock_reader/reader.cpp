@@ -159,8 +159,8 @@ void Reader::message(const char *text, uint8_t len, bool in_flash, Signal sig, u
 }
 
 void Reader::on_byte(uint8_t b, uint32_t now) {
-    Reason why;
-    bool crc_ok;
+    Reason why = OK;
+    bool crc_ok = false;
     Decoder::Event ev = dec_.feed(b, &msg_, &why, &crc_ok);
     if (ev == Decoder::FRAME)
         on_frame(msg_, now);

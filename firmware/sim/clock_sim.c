@@ -1,0 +1,529 @@
+/*
+ * clock_sim: runs the clock_reader firmware (an ATmega328P ELF) in simavr,
+ * in real time, with the board around it:
+ *   - the UART bridged to a pseudo-terminal (raw, 115200 is nominal);
+ *   - an MFRC522 with one card that stdin commands put and take away;
+ *   - the HD44780 16x2 LCD (simavr's part), whose screen is reported;
+ *   - the LEDs and buzzer reported, the role jumper set from the command line.
+ *
+ * usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--verbose] FIRMWARE.elf
+ *
+ * stdout, one event per line, times in simulated milliseconds:
+ *   PTY <path>                  the serial port to open (printed first)
+ *   LCD <ms> |<row 0>|<row 1>|  the screen, each row exactly 16 characters,
+ *                               printed once it has been stable for 2 ms
+ *   LED <ms> green|red 0|1      BUZZER <ms> 0|1
+ *   CARD <ms> <UID hex>|none    a card command took effect
+ *   ROLE <ms> in|out            RESET <ms>        TIME <ms>        BYE <ms>
+ * stdin commands, one per line:
+ *   card <UID hex: 4, 7 or 10 bytes> | nocard | role in|out | reset | time | quit
+ * SIGTERM/SIGINT or EOF on stdin end it; --eeprom FILE is loaded at start
+ * (if it exists) and saved at the end, so the hardware id and the boot
+ * counter survive restarts like on a board. CLOCK_SIM_FREE=1 in the
+ * environment runs as fast as it can instead of in real time (profiling).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avr_adc.h"
+#include "avr_eeprom.h"
+#include "avr_extint.h"
+#include "avr_ioport.h"
+#include "avr_spi.h"
+#include "avr_uart.h"
+#include "hd44780.h"
+#include "sim_avr.h"
+#include "sim_elf.h"
+#include "sim_time.h"
+
+#include "mfrc522_model.h"
+
+#define FREQ 16000000UL
+#define EEPROM_SIZE 1024
+
+static avr_t *avr;
+static hd44780_t lcd;
+static mfrc522_model_t rc522;
+static FILE *ev;  /* our event stream: the real stdout */
+static int pty_master = -1, pty_slave = -1;
+static volatile sig_atomic_t stop;
+static int verbose;
+
+/* AVR -> host bytes not yet written to the PTY */
+static uint8_t out_buf[8192];
+static size_t out_len;
+static unsigned long out_dropped;
+/* host -> AVR bytes not yet given to the UART */
+static uint8_t in_buf[256];
+static size_t in_len, in_pos;
+static int uart_xon = 1;
+static avr_irq_t *uart_in;
+
+static uint8_t lcd_seen[32], lcd_printed[32];
+static uint64_t lcd_changed_at;
+static int lcd_pending;
+
+static double sim_ms(void) { return (double)avr->cycle * 1000.0 / FREQ; }
+
+/* ---- UART <-> PTY ------------------------------------------------------- */
+
+static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	(void)param;
+	if (out_len < sizeof out_buf)
+		out_buf[out_len++] = (uint8_t)value;
+	else
+		out_dropped++;
+}
+
+static void xon_hook(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	(void)param;
+	(void)value;
+	uart_xon = 1;
+}
+
+static void xoff_hook(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	(void)param;
+	if (value)
+		uart_xon = 0;
+}
+
+static void open_pty(void)
+{
+	struct termios t;
+	if (openpty(&pty_master, &pty_slave, NULL, NULL, NULL) < 0) {
+		perror("openpty");
+		exit(1);
+	}
+	/* Raw on the slave (a serial port carries binary frames), and keep the
+	 * slave open ourselves so a test closing and reopening the port never
+	 * leaves the master without a peer (EIO). */
+	tcgetattr(pty_slave, &t);
+	cfmakeraw(&t);
+	cfsetspeed(&t, B115200);
+	tcsetattr(pty_slave, TCSANOW, &t);
+	fcntl(pty_master, F_SETFL, fcntl(pty_master, F_GETFL) | O_NONBLOCK);
+}
+
+static void pump_uart(void)
+{
+	/* AVR -> host */
+	if (out_len) {
+		ssize_t w = write(pty_master, out_buf, out_len);
+		if (w > 0) {
+			memmove(out_buf, out_buf + w, out_len - w);
+			out_len -= w;
+		}
+	}
+	/* host -> AVR, only while the UART's input FIFO has room (XON); the
+	 * UART model then delivers them at the configured baud rate. */
+	if (in_pos == in_len) {
+		ssize_t r = read(pty_master, in_buf, sizeof in_buf);
+		in_pos = 0;
+		in_len = r > 0 ? (size_t)r : 0;
+	}
+	while (uart_xon && in_pos < in_len)
+		avr_raise_irq(uart_in, in_buf[in_pos++]);
+}
+
+/* ---- LCD, LEDs, buzzer -------------------------------------------------- */
+
+static void lcd_poll(void)
+{
+	uint8_t now[32];
+	memcpy(now, lcd.vram + 0x00, 16);
+	memcpy(now + 16, lcd.vram + 0x40, 16);
+	for (int i = 0; i < 32; i++)
+		if (now[i] < 0x20 || now[i] > 0x7E)
+			now[i] = '?';
+	if (memcmp(now, lcd_seen, 32)) {
+		memcpy(lcd_seen, now, 32);
+		lcd_changed_at = avr->cycle;
+		lcd_pending = 1;
+	}
+	/* Report a screen once it has been stable for 2 ms, so a redraw in
+	 * progress is not reported as a screen of its own. */
+	if (lcd_pending && avr->cycle - lcd_changed_at >= 2 * FREQ / 1000) {
+		lcd_pending = 0;
+		if (memcmp(lcd_seen, lcd_printed, 32)) {
+			memcpy(lcd_printed, lcd_seen, 32);
+			fprintf(ev, "LCD %.3f |%.16s|%.16s|\n", (double)lcd_changed_at * 1000.0 / FREQ,
+			        (char *)lcd_seen, (char *)lcd_seen + 16);
+			fflush(ev);
+		}
+	}
+}
+
+struct pin_watch {
+	const char *fmt;
+	int last;
+};
+static struct pin_watch w_green = {"LED %.3f green %d", -1}, w_red = {"LED %.3f red %d", -1},
+                        w_buzz = {"BUZZER %.3f %d", -1};
+
+static void pin_hook(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	struct pin_watch *w = param;
+	int v = value ? 1 : 0;
+	if (v == w->last)
+		return;
+	w->last = v;
+	fprintf(ev, w->fmt, sim_ms(), v);
+	fputc('\n', ev);
+	fflush(ev);
+}
+
+/* ---- role jumper and ADC noise ------------------------------------------ */
+
+static int role_out;
+
+static void set_role(int out)
+{
+	role_out = out;
+	/* The jumper is an external level on PC2 (A2): open = the pull-up
+	 * reads 1 (in), to GND = 0 (out). SET_EXTERNAL keeps it applied
+	 * whatever the firmware writes to PORTC. */
+	avr_ioport_external_t e = {.name = 'C', .mask = 1 << 2, .value = out ? 0 : 1 << 2};
+	avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('C'), &e);
+	avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), 2), out ? 0 : 1);
+}
+
+static unsigned long rng_state;
+static unsigned rng(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (unsigned)(rng_state >> 33);
+}
+
+static void adc_trigger(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	(void)value;
+	(void)param;
+	/* A3 is unconnected on the board: feed it noise, so each simulated
+	 * board (each --seed) generates its own hardware id. */
+	avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC3), 1500 + rng() % 2000);
+}
+
+/* ---- EEPROM ------------------------------------------------------------- */
+
+static const char *eeprom_path;
+
+static void eeprom_load(void)
+{
+	uint8_t buf[EEPROM_SIZE];
+	memset(buf, 0xFF, sizeof buf); /* erased EEPROM */
+	if (eeprom_path) {
+		FILE *f = fopen(eeprom_path, "rb");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf, f);
+			(void)n;
+			fclose(f);
+		}
+	}
+	avr_eeprom_desc_t d = {.ee = buf, .offset = 0, .size = EEPROM_SIZE};
+	avr_ioctl(avr, AVR_IOCTL_EEPROM_SET, &d);
+}
+
+static void eeprom_save(void)
+{
+	if (!eeprom_path)
+		return;
+	uint8_t buf[EEPROM_SIZE];
+	avr_eeprom_desc_t d = {.ee = buf, .offset = 0, .size = EEPROM_SIZE};
+	avr_ioctl(avr, AVR_IOCTL_EEPROM_GET, &d);
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", eeprom_path);
+	FILE *f = fopen(tmp, "wb");
+	if (!f || fwrite(buf, 1, sizeof buf, f) != sizeof buf || fclose(f) != 0) {
+		perror(eeprom_path);
+		return;
+	}
+	rename(tmp, eeprom_path);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static char cmd_buf[512];
+static size_t cmd_len;
+
+static int parse_hex(const char *s, uint8_t *out, int max)
+{
+	int n = 0;
+	while (*s && *s != '\n' && *s != ' ') {
+		unsigned v;
+		if (n >= max || sscanf(s, "%2x", &v) != 1 || !s[1])
+			return -1;
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
+static void command(char *line)
+{
+	char *nl = strchr(line, '\n');
+	if (nl)
+		*nl = 0;
+	if (!strncmp(line, "card ", 5)) {
+		uint8_t uid[10];
+		int n = parse_hex(line + 5, uid, 10);
+		if (n != 4 && n != 7 && n != 10) {
+			fprintf(ev, "ERROR bad UID '%s' (4, 7 or 10 hex bytes)\n", line + 5);
+			fflush(ev);
+			return;
+		}
+		mfrc522_model_set_card(&rc522, uid, n);
+		fprintf(ev, "CARD %.3f ", sim_ms());
+		for (int i = 0; i < n; i++)
+			fprintf(ev, "%02X", uid[i]);
+		fputc('\n', ev);
+		fflush(ev);
+	} else if (!strcmp(line, "nocard")) {
+		mfrc522_model_set_card(&rc522, NULL, 0);
+		fprintf(ev, "CARD %.3f none\n", sim_ms());
+		fflush(ev);
+	} else if (!strcmp(line, "role in") || !strcmp(line, "role out")) {
+		set_role(line[5] == 'o');
+		fprintf(ev, "ROLE %.3f %s\n", sim_ms(), role_out ? "out" : "in");
+		fflush(ev);
+	} else if (!strcmp(line, "reset")) {
+		/* What a DTR pulse does to an Uno: the AVR restarts; the LCD and
+		 * the card reader keep power (the firmware re-initialises them). */
+		avr_reset(avr);
+		set_role(role_out);
+		fprintf(ev, "RESET %.3f\n", sim_ms());
+		fflush(ev);
+	} else if (!strcmp(line, "time")) {
+		fprintf(ev, "TIME %.3f\n", sim_ms());
+		fflush(ev);
+	} else if (!strcmp(line, "quit")) {
+		stop = 1;
+	} else if (line[0]) {
+		fprintf(ev, "ERROR unknown command '%s'\n", line);
+		fflush(ev);
+	}
+}
+
+static void read_commands(void)
+{
+	for (;;) {
+		ssize_t r = read(0, cmd_buf + cmd_len, sizeof cmd_buf - 1 - cmd_len);
+		if (r == 0) {
+			stop = 1; /* EOF: the test is gone */
+			return;
+		}
+		if (r < 0)
+			return;
+		cmd_len += r;
+		cmd_buf[cmd_len] = 0;
+		char *nl;
+		while ((nl = memchr(cmd_buf, '\n', cmd_len))) {
+			*nl = 0;
+			command(cmd_buf);
+			size_t used = nl + 1 - cmd_buf;
+			memmove(cmd_buf, nl + 1, cmd_len - used);
+			cmd_len -= used;
+		}
+		if (cmd_len == sizeof cmd_buf - 1)
+			cmd_len = 0; /* an absurd line: drop it */
+	}
+}
+
+/* ---- main loop ---------------------------------------------------------- */
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* simavr's default sleep callback usleep()s for the time the AVR sleeps;
+ * we pace simulated time against the wall clock ourselves (main loop). */
+static void no_sleep(avr_t *a, avr_cycle_count_t how_long)
+{
+	(void)a;
+	(void)how_long;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--verbose] "
+	                "FIRMWARE.elf\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *elf = NULL;
+	int role = 0;
+	rng_state = (unsigned long)getpid() ^ (unsigned long)wall_ns();
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--role") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "out"))
+				role = 1;
+			else if (strcmp(argv[i], "in"))
+				usage();
+		} else if (!strcmp(argv[i], "--eeprom") && i + 1 < argc) {
+			eeprom_path = argv[++i];
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			rng_state = strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--verbose")) {
+			verbose = 1;
+		} else if (argv[i][0] == '-' || elf) {
+			usage();
+		} else {
+			elf = argv[i];
+		}
+	}
+	if (!elf)
+		usage();
+
+	/* simavr and its parts print chatter on stdout; our events must stay
+	 * parseable, so they get the real stdout and the chatter goes away. */
+	int evfd = dup(1);
+	ev = fdopen(evfd, "w");
+	if (!freopen(verbose ? "/dev/stderr" : "/dev/null", "w", stdout))
+		return 1;
+
+	elf_firmware_t fw;
+	memset(&fw, 0, sizeof fw);
+	if (elf_read_firmware(elf, &fw)) {
+		fprintf(stderr, "clock_sim: cannot read %s\n", elf);
+		return 1;
+	}
+	avr = avr_make_mcu_by_name("atmega328p");
+	if (!avr) {
+		fprintf(stderr, "clock_sim: no atmega328p core in simavr\n");
+		return 1;
+	}
+	avr_init(avr);
+	avr->frequency = FREQ;
+	avr->sleep = no_sleep;
+	avr->avcc = avr->aref = 5000;
+	avr->log = verbose ? LOG_TRACE : LOG_ERROR;
+	avr_load_firmware(avr, &fw);
+	/* The LEDs sit on PD2/PD3, which are also INT0/INT1. simavr models a
+	 * low-level-triggered INT by polling the pin on every cycle while it is
+	 * low, even with the interrupt disabled: with an LED off that would
+	 * triple our CPU use. The firmware uses no external interrupts, so
+	 * treat them as edge-triggered (simavr's documented switch). */
+	avr_extint_set_strict_lvl_trig(avr, 0, 0);
+	avr_extint_set_strict_lvl_trig(avr, 1, 0);
+	eeprom_load();
+
+	/* UART0: no stdio echo, no usleep in the status polling loop. */
+	uint32_t flags = 0;
+	avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+	flags &= ~(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
+	avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+	uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
+	                        uart_out_hook, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON),
+	                        xon_hook, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
+	                        xoff_hook, NULL);
+
+	/* LCD: D4..D7 on PD4..PD7, RS on PB0, E on PB1, R/W on GND. */
+	hd44780_init(avr, &lcd, 16, 2);
+	for (int i = 0; i < 4; i++)
+		avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 4 + i),
+		                lcd.irq + IRQ_HD44780_D4 + i);
+	avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 0), lcd.irq + IRQ_HD44780_RS);
+	avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 1), lcd.irq + IRQ_HD44780_E);
+	memset(lcd_printed, 0, sizeof lcd_printed);
+
+	/* MFRC522: SPI, NSS on PB2 (D10), RST on PC0 (A0). */
+	mfrc522_model_init(avr, &rc522);
+	rc522.verbose = verbose;
+	mfrc522_model_connect(&rc522, avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_OUTPUT),
+	                      avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_INPUT),
+	                      avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 2),
+	                      avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), 0));
+
+	/* LEDs on PD2/PD3, buzzer on PC1. */
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 2), pin_hook, &w_green);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 3), pin_hook, &w_red);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('C'), 1), pin_hook, &w_buzz);
+
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_OUT_TRIGGER),
+	                        adc_trigger, NULL);
+	set_role(role);
+
+	open_pty();
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(ev, "PTY %s\n", ttyname(pty_slave));
+	fflush(ev);
+
+	/* Run in slices of 1 ms of simulated time; between slices move serial
+	 * bytes, read commands, look at the LCD, and sleep (in poll(), so input
+	 * wakes us at once) while simulated time is ahead of wall time. */
+	const uint64_t slice = FREQ / 1000;
+	uint64_t next = avr->cycle + slice;
+	uint64_t t0 = wall_ns();
+	int state = cpu_Running;
+	int free_run = getenv("CLOCK_SIM_FREE") != NULL;
+	while (!stop) {
+		while (avr->cycle < next) {
+			state = avr_run(avr);
+			if (state == cpu_Done || state == cpu_Crashed)
+				break;
+		}
+		if (state == cpu_Done || state == cpu_Crashed) {
+			fprintf(stderr, "clock_sim: firmware stopped (state %d) at %.3f ms\n", state, sim_ms());
+			break;
+		}
+		next += slice;
+		pump_uart();
+		lcd_poll();
+		uint64_t sim_ns = avr->cycle * 1000ULL / (FREQ / 1000000ULL);
+		uint64_t wall = wall_ns() - t0;
+		int wait_ms = sim_ns > wall ? (int)((sim_ns - wall) / 1000000ULL) : 0;
+		struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = pty_master, .events = POLLIN}};
+		/* Only wait for serial input when the UART can take it. */
+		if (free_run)
+			wait_ms = 0, wall = sim_ns;
+		int n = poll(p, (in_pos < in_len || !uart_xon) ? 1 : 2, wait_ms);
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
+			read_commands();
+		if (sim_ns > wall && wait_ms == 0) {
+			/* less than 1 ms ahead: a short nap keeps us near real time */
+			struct timespec ts = {0, (long)(sim_ns - wall)};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (out_dropped)
+		fprintf(stderr, "clock_sim: %lu bytes to the PTY dropped (nobody reading)\n", out_dropped);
+	eeprom_save();
+	fprintf(ev, "BYE %.3f\n", sim_ms());
+	fflush(ev);
+	return 0;
+}
