@@ -123,5 +123,17 @@ class Messages:
 
     def render(self, key: str, *, name: str = "", card: str = "") -> str:
         """The fitted LCD text for `key`; the name is made LCD-safe first."""
-        text = self._templates[key].format(name=lcd_ascii(name), card=card)
+        template = self._templates[key]
+        safe_name = lcd_ascii(name)
+        text = template.format(name=safe_name, card=card)
+        if (
+            len(text) > LCD_COLS
+            and "\n" not in template
+            and "{name}" in template
+            and len(safe_name) <= LCD_COLS
+        ):
+            # Keep a name that fits a row whole: "Salida -" / "Ana Nunez", not
+            # "Salida - Ana" / "Nunez".
+            before, after = template.split("{name}", 1)
+            text = f"{before.rstrip()}\n{safe_name}{after}".format(card=card)
         return fit_lcd(text)

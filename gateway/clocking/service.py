@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from gateway.clocking.messages import Messages
 from gateway.domain import (
@@ -31,7 +32,10 @@ from gateway.domain import (
 from gateway.logs import get_logger
 from gateway.protocol import Status
 
-log = get_logger("clocking")
+
+def log() -> Any:
+    """Bound at each use: a module-level logger would miss configure_logging."""
+    return get_logger("clocking")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class ClockingService:
         try:
             return await self._handle(swipe)
         except StoreUnavailableError as exc:
-            log.error(
+            log().error(
                 "swipe_not_stored",
                 reader=swipe.reader,
                 card_key=swipe.card_key,
@@ -103,7 +107,7 @@ class ClockingService:
                 Status.KO, self.messages.render("spool_full"), ReplyOutcome.STORE_UNAVAILABLE
             )
         except Exception as exc:  # any failure is a KO on the LCD, never a crash
-            log.error(
+            log().error(
                 "swipe_failed",
                 reader=swipe.reader,
                 card_key=swipe.card_key,
@@ -173,7 +177,7 @@ class ClockingService:
                 )
             )
         except Exception as exc:  # best effort: the KO reply does not depend on it
-            log.warning(
+            log().warning(
                 "unknown_swipe_not_stored",
                 reader=swipe.reader,
                 card_key=card_key,

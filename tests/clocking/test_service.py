@@ -1,0 +1,204 @@
+"""The clocking service over the real Recorder and Repository on an SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
+from gateway.config import parse_config
+from gateway.domain import (
+    CardLookup,
+    ClockEvent,
+    Direction,
+    Durability,
+    StoreUnavailableError,
+    UnknownSwipe,
+    event_key_for,
+)
+from gateway.protocol import Status
+from gateway.store.recorder import Recorder
+from gateway.store.repository import Repository
+
+HW = bytes.fromhex("0102030405060708")
+ANA = bytes.fromhex("04A1B2C3")
+NOBODY = bytes.fromhex("0411223344556677889900")[:7]
+
+
+class Env:
+    def __init__(self, service: ClockingService, db: Path) -> None:
+        self.service = service
+        self.db = db
+        self.t = 1000.0
+        self.seq = 0
+
+    def now(self) -> float:
+        return self.t
+
+    def swipe(
+        self,
+        uid: bytes = ANA,
+        *,
+        reader: str = "entrance",
+        direction: Direction = Direction.IN,
+        seq: int | None = None,
+    ) -> SwipeInput:
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        return SwipeInput(reader, direction, HW, 7, seq, uid, datetime.now(UTC))
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            return conn.execute(sql).fetchall()
+
+
+@contextlib.asynccontextmanager
+async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
+    db = tmp_path / "gw.db"
+    config = parse_config(
+        {"gateway": {"state_dir": str(tmp_path / "state")}, "database": {"url": f"sqlite:///{db}"}},
+        "test",
+    )
+    repo = Repository.from_url(config.database.url)
+    await repo.init_schema()
+    await repo.add_person("ana", "Ana Núñez")
+    await repo.assign_card("04A1B2C3", "ana")
+    recorder = Recorder(repo, config.state_dir, config)
+    await recorder.start()
+    env = Env(ClockingService(recorder, Messages(locale), 5.0), db)
+    env.service._now = env.now
+    try:
+        yield env
+    finally:
+        await recorder.stop()
+        await repo.close()
+
+
+def scenario(tmp_path: Path, body: Callable[[Env], Awaitable[None]], locale: str = "en") -> None:
+    async def go() -> None:
+        async with environment(tmp_path, locale) as env:
+            await body(env)
+
+    asyncio.run(go())
+
+
+def test_known_card_is_recorded_then_answered_ok(tmp_path: Path) -> None:
+    async def body(env: Env) -> None:
+        swipe = env.swipe()
+        reply = await env.service.handle(swipe)
+        assert (reply.status, reply.text, reply.outcome) == (
+            Status.OK,
+            "In - Ana Nunez",
+            ReplyOutcome.RECORDED,
+        )
+        assert reply.person_uid == "ana" and reply.durability is Durability.DATABASE
+        key = event_key_for(HW, 7, swipe.seq, "04A1B2C3")
+        got = env.rows("SELECT event_key, person_uid, direction, reader, outcome FROM clock_events")
+        assert [
+            (r[0].replace("-", "") if isinstance(r[0], str) else r[0], *r[1:]) for r in got
+        ] in (
+            [(key.hex, "ana", "in", "entrance", "recorded")],
+            [(key.bytes, "ana", "in", "entrance", "recorded")],
+        )
+
+    scenario(tmp_path, body)
+
+
+def test_direction_comes_from_the_reader_and_spanish_texts(tmp_path: Path) -> None:
+    async def body(env: Env) -> None:
+        reply = await env.service.handle(env.swipe(reader="exit", direction=Direction.OUT))
+        assert reply.text == "Salida -\nAna Nunez"
+        assert env.rows("SELECT direction, reader FROM clock_events") == [("out", "exit")]
+
+    scenario(tmp_path, body, locale="es")
+
+
+def test_unknown_card_is_ko_and_goes_to_the_enrolment_list(tmp_path: Path) -> None:
+    async def body(env: Env) -> None:
+        reply = await env.service.handle(env.swipe(NOBODY))
+        assert reply.status is Status.KO and reply.outcome is ReplyOutcome.UNKNOWN_CARD
+        assert reply.text == "Unknown card\n04112233445566"
+        assert env.rows("SELECT card_key, count FROM unknown_swipes") == [("04112233445566", 1)]
+        assert env.rows("SELECT count(*) FROM clock_events") == [(0,)]
+
+    scenario(tmp_path, body)
+
+
+def test_duplicate_window_per_card_and_reader(tmp_path: Path) -> None:
+    async def body(env: Env) -> None:
+        assert (await env.service.handle(env.swipe())).outcome is ReplyOutcome.RECORDED
+        env.t += 3.0
+        dup = await env.service.handle(env.swipe())
+        assert (dup.status, dup.outcome, dup.text) == (
+            Status.OK,
+            ReplyOutcome.DUPLICATE,
+            "Already recorded\nAna Nunez",
+        )
+        other = await env.service.handle(env.swipe(reader="exit", direction=Direction.OUT))
+        assert other.outcome is ReplyOutcome.RECORDED
+        env.t += 2.5  # 5.5 s after the counted tap: the duplicate did not extend the window
+        assert (await env.service.handle(env.swipe())).outcome is ReplyOutcome.RECORDED
+        assert env.rows("SELECT reader, outcome FROM clock_events ORDER BY id") == [
+            ("entrance", "recorded"),
+            ("entrance", "duplicate"),
+            ("exit", "recorded"),
+            ("entrance", "recorded"),
+        ]
+
+    scenario(tmp_path, body)
+
+
+def test_same_session_and_seq_is_stored_once(tmp_path: Path) -> None:
+    async def body(env: Env) -> None:
+        first = await env.service.handle(env.swipe(seq=42))
+        env.t += 60  # e.g. a gateway restart lost the retransmission cache
+        second = await env.service.handle(env.swipe(seq=42))
+        assert first.status is second.status is Status.OK
+        assert env.rows("SELECT count(*) FROM clock_events") == [(1,)]
+
+    scenario(tmp_path, body)
+
+
+class BrokenSink:
+    """Storage that fails the way a dead disk or a bug would: cannot be staged for real."""
+
+    def __init__(self, error: Exception, *, lookup_fails: bool = False) -> None:
+        self.error = error
+        self.lookup_fails = lookup_fails
+
+    async def lookup_card(self, card_key: str) -> CardLookup:
+        if self.lookup_fails:
+            raise self.error
+        from gateway.domain import Person
+
+        return CardLookup(Person("ana", "Ana"))
+
+    async def record_event(self, event: ClockEvent) -> Durability:
+        raise self.error
+
+    async def record_unknown(self, swipe: UnknownSwipe) -> None:
+        raise self.error
+
+
+def test_store_unavailable_is_ko_never_ok() -> None:
+    service = ClockingService(BrokenSink(StoreUnavailableError("disk full")), Messages(), 5.0)
+    swipe = SwipeInput("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
+    reply = asyncio.run(service.handle(swipe))
+    assert (reply.status, reply.outcome) == (Status.KO, ReplyOutcome.STORE_UNAVAILABLE)
+    assert reply.text == "NOT recorded\nStorage is full"
+
+
+def test_any_internal_failure_is_ko_with_the_error_text() -> None:
+    service = ClockingService(BrokenSink(RuntimeError("bug"), lookup_fails=True), Messages("es"), 5)
+    swipe = SwipeInput("exit", Direction.OUT, HW, 1, 1, ANA, datetime.now(UTC))
+    reply = asyncio.run(service.handle(swipe))
+    assert (reply.status, reply.outcome, reply.text) == (
+        Status.KO,
+        ReplyOutcome.ERROR,
+        "Error en la\nsalida",
+    )
