@@ -280,35 +280,31 @@ class Recorder:
     async def _drain_loop(self) -> None:
         backoff = BACKOFF_MIN_S
         while True:
+            # Cleared before looking at the spool, so that an append made while this
+            # step runs makes the wait below return at once (no lost wake-up).
+            self._wake.clear()
             try:
                 progressed = await self._drain_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.spool.rewind()
-                if is_permanent(exc) or isinstance(exc, SpoolError):
-                    # Refusals are handled per event; this is the spool's disk or a bug.
-                    # Keep trying: the drainer must never die.
-                    log().error("drain_failed", error=str(exc), exc_info=not is_permanent(exc))
-                else:
+                if isinstance(exc, DatabaseUnavailableError | TimeoutError | OSError):
                     self._db_failed("drain", exc)
-                await self._sleep(backoff)
+                elif isinstance(exc, SpoolError):
+                    log().error("drain_failed", reason=exc.reason, error=str(exc))
+                else:  # a bug: say so loudly, and keep going, the drainer must never die
+                    log().error("drain_failed", error=repr(exc), exc_info=True)
+                await asyncio.sleep(backoff)  # not woken by appends: the database is away
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if progressed:
                 backoff = BACKOFF_MIN_S
-                continue
-            await self._sleep(None if self._db_ok else backoff)
-            if not self._db_ok:
+            elif self._db_ok:
+                await self._wake.wait()
+            else:
+                await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
-
-    async def _sleep(self, seconds: float | None) -> None:
-        self._wake.clear()
-        if seconds is None:
-            await self._wake.wait()
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _drain_once(self) -> bool:
         """One step of work; True if something was replayed. Raises on database failure."""

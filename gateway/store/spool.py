@@ -270,6 +270,73 @@ def _segment_number(name: str) -> int | None:
     return None
 
 
+class _Checkpoint:
+    """ "Replayed up to here", kept in two fixed slots overwritten in place, alternately.
+
+    Overwriting allocates no disk space, so the drainer can still move on (and free
+    whole segments) when the disk is full. Each slot has a sequence number and a
+    checksum: a write torn by a power cut spoils only one slot, and the other one, one
+    step older, is used; replaying that step again is harmless.
+    """
+
+    SLOT = struct.Struct(">4sQQQI")  # magic, sequence, segment, offset, crc32
+    MAGIC = b"CKP1"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.seq = 0
+
+    def load(self) -> Position | None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        best: tuple[int, Position] | None = None
+        for at in (0, self.SLOT.size):
+            chunk = data[at : at + self.SLOT.size]
+            if len(chunk) < self.SLOT.size:
+                continue
+            magic, seq, segment, offset, crc = self.SLOT.unpack(chunk)
+            if magic != self.MAGIC or zlib.crc32(chunk[:-4]) != crc:
+                continue
+            if best is None or seq > best[0]:
+                best = (seq, Position(segment, offset))
+        if best is None:
+            log().error("spool_checkpoint_unreadable", path=str(self.path), action="replay_all")
+            return None
+        self.seq = best[0]
+        return best[1]
+
+    def prepare(self) -> int:
+        """Create the file now, while there is room: later writes allocate nothing."""
+        if self.fd is None:
+            fresh = not self.path.exists() or self.path.stat().st_size < 2 * self.SLOT.size
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if fresh:
+                try:
+                    os.pwrite(fd, bytes(2 * self.SLOT.size), 0)
+                    os.fsync(fd)
+                    _fsync_dir(self.path.parent)
+                except OSError:
+                    os.close(fd)
+                    raise
+            self.fd = fd
+        return self.fd
+
+    def store(self, pos: Position) -> None:
+        fd = self.prepare()
+        self.seq += 1
+        body = self.SLOT.pack(self.MAGIC, self.seq, pos.segment, pos.offset, 0)[:-4]
+        os.pwrite(fd, body + struct.pack(">I", zlib.crc32(body)), (self.seq % 2) * self.SLOT.size)
+        os.fdatasync(fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class _Files:
     """The spool's files. Only ever used from the spool's single thread."""
 
@@ -278,6 +345,7 @@ class _Files:
         self.segment_bytes = segment_bytes
         self.segments: list[int] = []
         self.fd: int | None = None  # the segment being appended to
+        self.ckpt = _Checkpoint(directory / CHECKPOINT)
         self.active = 0
         self.size = 0
 
@@ -289,6 +357,10 @@ class _Files:
             n for p in self.dir.iterdir() if (n := _segment_number(p.name)) is not None
         )
         cursor = self._read_checkpoint()
+        try:
+            self.ckpt.prepare()
+        except OSError as exc:  # the drainer retries: events wait, none is lost
+            log().error("spool_checkpoint_unwritable", path=str(self.ckpt.path), error=str(exc))
         for old in [n for n in self.segments if n < cursor.segment]:
             self._delete(old)  # replayed before a crash that came before its deletion
         count = skipped = 0
@@ -304,16 +376,10 @@ class _Files:
         return cursor, Position(last, end_offset), count, skipped
 
     def _read_checkpoint(self) -> Position:
-        path = self.dir / CHECKPOINT
         first = self.segments[0] if self.segments else 0
-        try:
-            data = json.loads(path.read_bytes())
-            pos = Position(int(data["segment"]), int(data["offset"]))
-        except FileNotFoundError:
-            return Position(first, 0)
-        except (ValueError, KeyError, TypeError):
+        pos = self.ckpt.load()
+        if pos is None:
             # Replaying from the start is safe: the database ignores known event keys.
-            log().error("spool_checkpoint_unreadable", path=str(path), action="replay_all")
             return Position(first, 0)
         if pos.segment not in self.segments and any(n > pos.segment for n in self.segments):
             return Position(min(n for n in self.segments if n > pos.segment), 0)
@@ -407,8 +473,7 @@ class _Files:
         return out, pos, skipped
 
     def checkpoint(self, pos: Position) -> None:
-        data = json.dumps({"segment": pos.segment, "offset": pos.offset}).encode()
-        atomic_write(self.dir / CHECKPOINT, data)
+        self.ckpt.store(pos)
         done = [n for n in self.segments if n < pos.segment and n != self.active]
         for number in done:
             self._delete(number)
@@ -438,6 +503,7 @@ class _Files:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+        self.ckpt.close()
 
 
 def _skipped_before(parsed: Parsed, end: int) -> int:
@@ -482,6 +548,8 @@ class Spool:
         self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight = 0  # records in the write being fsync'd right now
+        self.fsyncs = 0  # successful group commits, for stats and tests
+        self._broken: SpoolError | None = None  # set when the directory cannot be used
         self._warned = False
         self._dead_letters = 0
         self.appended = asyncio.Event()  # set after each successful append (drainer wake-up)
@@ -489,7 +557,17 @@ class Spool:
     # -- lifecycle
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
-        cursor, end, count, skipped = await self._run(self._files.recover)
+        try:
+            cursor, end, count, skipped = await self._run(self._files.recover)
+        except OSError as exc:
+            # Start anyway: swipes can still go to the database, and every one that
+            # cannot is refused honestly with this error.
+            reason, _ = describe_os_error(exc)
+            self._broken = SpoolError(f"spool unusable: {exc.strerror or exc}", reason)
+            log().error(
+                "spool_unavailable", directory=str(self.directory), reason=reason, error=str(exc)
+            )
+            return
         self._cursor = self._read_pos = cursor
         self._durable_end = end
         self._durable = count
@@ -506,6 +584,14 @@ class Spool:
             await self._run(self._files.close)
             self._executor.shutdown(wait=True)
             self._executor = None
+
+    async def _disk(self, fn: Any, *args: Any) -> Any:
+        """Run a drainer-side file operation; a disk failure becomes a SpoolError."""
+        try:
+            return await self._run(fn, *args)
+        except OSError as exc:
+            reason, _ = describe_os_error(exc)
+            raise SpoolError(f"spool: {exc.strerror or exc}", reason) from None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._executor is None:
@@ -540,6 +626,9 @@ class Spool:
         """Return once the event is fsync'd; raise SpoolError (never a false success)."""
         if self._executor is None:
             raise SpoolError("spool is not open", "closed")
+        if self._broken is not None:
+            log().error("spool_write_failed", reason=self._broken.reason, error=str(self._broken))
+            raise self._broken
         if self.depth >= self.max_events:
             log().error("spool_full", depth=self.depth, max=self.max_events)
             raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
@@ -576,6 +665,7 @@ class Spool:
                     self._in_flight = 0
                 self._durable_end = end
                 self._durable += len(batch)
+                self.fsyncs += 1
                 _settle(batch, None)
                 self._check_warn()
                 self.appended.set()
@@ -585,7 +675,9 @@ class Spool:
     # -- draining
     async def read_batch(self, limit: int = 500) -> SpoolBatch:
         """The next records after those already handed out (in append order)."""
-        payloads, pos, skipped = await self._run(
+        if self._broken is not None:
+            return SpoolBatch([], self._read_pos)
+        payloads, pos, skipped = await self._disk(
             self._files.read, self._read_pos, self._durable_end, limit
         )
         if skipped:
@@ -609,7 +701,7 @@ class Spool:
 
     async def commit(self, batch: SpoolBatch) -> None:
         """Mark a batch replayed (only after the database committed it)."""
-        await self._run(self._files.checkpoint, batch.end)
+        await self._disk(self._files.checkpoint, batch.end)
         self._cursor = batch.end
         self._durable -= len(batch.records)
         self._check_warn()
@@ -628,7 +720,7 @@ class Spool:
         if record.event is not None:
             entry["event_key"] = str(record.event.event_key)
             entry["reader"] = record.event.reader
-        await self._run(self._files.dead_letter, [entry])
+        await self._disk(self._files.dead_letter, [entry])
         self._dead_letters += 1
         log().error("spool_dead_letter", reason=reason, **{k: entry.get(k) for k in ("event_key",)})
 

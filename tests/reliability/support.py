@@ -1,0 +1,69 @@
+"""Helpers for the reliability tests: events, configurations, seeded databases."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Config, parse_config
+from gateway.domain import ClockEvent, Direction
+from gateway.store.repository import Repository
+from tests.support.pgcluster import free_port
+
+CARD = "04A1B2C3"
+_T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def make_event(n: int, reader: str = "entrance", person: str = "ana") -> ClockEvent:
+    """The n-th event of a reader: distinct key, increasing time."""
+    return ClockEvent(
+        event_key=uuid.uuid5(uuid.NAMESPACE_OID, f"{reader}/{person}/{n}"),
+        person_uid=person,
+        card_key=CARD,
+        direction=Direction.IN if reader == "entrance" else Direction.OUT,
+        reader=reader,
+        reader_hw_id="0102030405060708",
+        received_at=_T0 + timedelta(milliseconds=n),
+    )
+
+
+def make_config(state_dir: Path, url: str, **sections: dict[str, Any]) -> Config:
+    """A configuration for tests: short waits so that failures show quickly."""
+    data: dict[str, Any] = {
+        "gateway": {"state_dir": str(state_dir)},
+        "database": {"url": url, "wait_s": 0.3, "directory_refresh_s": 60},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return parse_config(data, "<test>")
+
+
+async def seeded_repository(url: str, connect_timeout: float = 2.0) -> Repository:
+    """A repository with the schema and Ana holding card 04A1B2C3."""
+    repo = Repository.from_url(url, connect_timeout=connect_timeout)
+    await repo.init_schema()
+    await repo.add_person("ana", "Ana")
+    await repo.assign_card(CARD, "ana")
+    return repo
+
+
+async def stored_keys(repo: Repository) -> list[uuid.UUID]:
+    """Every stored event key, in store (id) order."""
+    keys: list[uuid.UUID] = []
+    after = 0
+    while batch := await repo.events_since(after, 5000):
+        keys += [e.event_key for e in batch]
+        after = batch[-1].id
+    return keys
+
+
+def closed_port_url() -> str:
+    """A PostgreSQL URL where nothing listens: the database is simply away."""
+    return f"postgresql://postgres:x@127.0.0.1:{free_port()}/nowhere"
+
+
+def remount(path: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True)
