@@ -116,6 +116,7 @@ size_t encode(const Message &m, uint8_t *out) {
             body[n++] = m.accepted;
             body[n++] = m.role;
             n += put16(body + n, m.heartbeat_ms);
+            body[n++] = m.text_len;
             memcpy(body + n, m.text, m.text_len);
             n += m.text_len;
             break;
@@ -131,6 +132,7 @@ size_t encode(const Message &m, uint8_t *out) {
             if (m.status != STATUS_KO && m.status != STATUS_OK) return 0;
             if (!text_valid((const uint8_t *)m.text, m.text_len)) return 0;
             body[n++] = m.status;
+            body[n++] = m.text_len;
             memcpy(body + n, m.text, m.text_len);
             n += m.text_len;
             break;
@@ -165,18 +167,20 @@ static Reason parse_payload(uint8_t type, const uint8_t *p, uint8_t n, Message &
             m.fw_patch = p[15];
             return OK;
         case T_HELLO_ACK: {
-            if (n < 4 || n > 4 + MAX_TEXT) return BAD_PAYLOAD;
+            // Text is length-prefixed (section 4.1): the payload must end
+            // exactly after it, so a frame that gained or lost a byte fails.
+            if (n < 5 || p[4] > MAX_TEXT || n != 5 + p[4]) return BAD_PAYLOAD;
             uint16_t hb = get16(p + 2);
             // Refusing may leave the role unset; accepting must assign one.
             if (p[0] > 1 || p[1] > ROLE_OUT || (p[0] == 1 && p[1] == ROLE_UNSET))
                 return BAD_PAYLOAD;
             if (hb < 100 || hb > 60000) return BAD_PAYLOAD;
-            if (!text_valid(p + 4, n - 4)) return BAD_PAYLOAD;
+            if (!text_valid(p + 5, p[4])) return BAD_PAYLOAD;
             m.accepted = p[0];
             m.role = p[1];
             m.heartbeat_ms = hb;
-            m.text_len = n - 4;
-            memcpy(m.text, p + 4, m.text_len);
+            m.text_len = p[4];
+            memcpy(m.text, p + 5, m.text_len);
             m.text[m.text_len] = 0;
             return OK;
         }
@@ -187,12 +191,12 @@ static Reason parse_payload(uint8_t type, const uint8_t *p, uint8_t n, Message &
             memcpy(m.uid, p + 1, m.uid_len);
             return OK;
         case T_RESULT:
-            if (n < 1 || n > 1 + MAX_TEXT) return BAD_PAYLOAD;
+            if (n < 2 || p[1] > MAX_TEXT || n != 2 + p[1]) return BAD_PAYLOAD;
             if (p[0] != STATUS_KO && p[0] != STATUS_OK) return BAD_PAYLOAD;
-            if (!text_valid(p + 1, n - 1)) return BAD_PAYLOAD;
+            if (!text_valid(p + 2, p[1])) return BAD_PAYLOAD;
             m.status = p[0];
-            m.text_len = n - 1;
-            memcpy(m.text, p + 1, m.text_len);
+            m.text_len = p[1];
+            memcpy(m.text, p + 2, m.text_len);
             m.text[m.text_len] = 0;
             return OK;
         case T_HEARTBEAT:
