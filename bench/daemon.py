@@ -1,12 +1,15 @@
 """The daemon under test: a real `clock-gateway run` subprocess with a generated config.
 
-It also reads what the kernel knows about the process (CPU time, peak RSS), which is
-how the scale benchmark measures the daemon without touching it.
+The configuration is written by the end-to-end tests' harness (tests/e2e/harness.py);
+the process is started here rather than with the harness's DaemonProcess because that
+one parses every log line in a thread of the calling process, which is the process
+that times the swipes: here the log goes to a file. It also reads what the kernel
+knows about the process (CPU time, peak RSS), which is how the scale benchmark
+measures the daemon without touching it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.machine import REPO
+from tests.e2e.harness import write_config
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -25,40 +29,6 @@ class ReaderSpec:
     name: str
     port: str
     role: str  # "in" or "out"
-
-
-def _toml_string(text: str) -> str:
-    # JSON string escapes are valid TOML basic-string escapes.
-    return json.dumps(text)
-
-
-def render_config(
-    db_url: str,
-    state_dir: Path,
-    readers: Sequence[ReaderSpec],
-    *,
-    log_level: str = "info",
-    heartbeat_ms: int = 1000,
-) -> str:
-    lines = [
-        "[gateway]",
-        f"state_dir = {_toml_string(str(state_dir))}",
-        f"log_level = {_toml_string(log_level)}",
-        f"heartbeat_ms = {heartbeat_ms}",
-        "",
-        "[database]",
-        f"url = {_toml_string(db_url)}",
-        "",
-    ]
-    for r in readers:
-        lines += [
-            "[[readers]]",
-            f"name = {_toml_string(r.name)}",
-            f"port = {_toml_string(r.port)}",
-            f"role = {_toml_string(r.role)}",
-            "",
-        ]
-    return "\n".join(lines)
 
 
 class Daemon:
@@ -76,7 +46,14 @@ class Daemon:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(render_config(self.db_url, self.state_dir, self.readers))
+        write_config(
+            self.config_path,
+            database_url=self.db_url,
+            state_dir=self.state_dir,
+            readers=[(r.name, r.port, r.role) for r in self.readers],
+            # The service's defaults: info logs (one line per swipe), 1 s heartbeats.
+            gateway={"log_level": "info", "heartbeat_ms": 1000},
+        )
         env = dict(os.environ)
         env.pop("CLOCK_GATEWAY_DATABASE_URL", None)  # the generated file decides
         with self.log_path.open("ab") as log:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gateway.emulator import VirtualReader
-
 from bench import floors
 from bench.env import BenchEnv
 from bench.rows import Row, latency_rows, row, sum_of_independent
 from bench.session import Taps, running_gateway
+from gateway.emulator import VirtualReader
 
 CPU_LIMIT_PCT = 1.0
 RSS_LIMIT_MB = 100.0
@@ -30,8 +29,7 @@ async def _once_a_second(
         delay = start + phase + tick - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        result = await reader.tap(uid)
-        taps.add(int(result.status), result.latency_s, result.sends)
+        taps.add(await reader.tap(uid))
 
 
 async def run_scale(env: BenchEnv, quick: bool) -> list[Row]:

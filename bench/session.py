@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from gateway.emulator import VirtualReader
-
 from bench import profile
 from bench.daemon import Daemon, ReaderSpec
 from bench.env import BenchEnv
+from gateway.emulator import TapResult, VirtualReader
 
 ROLES = ("in", "out")
 
@@ -31,13 +30,14 @@ class Taps:
     ko: int = 0
     retransmitted: int = 0
 
-    def add(self, status: int, latency_s: float, sends: int) -> None:
-        self.latencies.append(latency_s)
-        if status == 2:
+    def add(self, result: TapResult) -> None:
+        # A tap the reader gave up on (status None) counts as KO, at its full wait.
+        self.latencies.append(result.latency_s)
+        if result.ok:
             self.ok += 1
         else:
             self.ko += 1
-        if sends > 1:
+        if result.sends > 1:
             self.retransmitted += 1
 
     def merge(self, other: Taps) -> None:
@@ -54,8 +54,7 @@ class Taps:
 async def tap_all(reader: VirtualReader, uids: Iterable[bytes], taps: Taps) -> None:
     """Tap each card in turn, each waiting for its RESULT (stop-and-wait)."""
     for uid in uids:
-        result = await reader.tap(uid)
-        taps.add(int(result.status), result.latency_s, result.sends)
+        taps.add(await reader.tap(uid))
 
 
 async def tap_until(
@@ -64,8 +63,7 @@ async def tap_until(
     """Tap cards round-robin as fast as RESULTs come back, until `deadline` (monotonic)."""
     i = start
     while time.monotonic() < deadline:
-        result = await reader.tap(uids[i % len(uids)])
-        taps.add(int(result.status), result.latency_s, result.sends)
+        taps.add(await reader.tap(uids[i % len(uids)]))
         i += 1
 
 
@@ -83,13 +81,16 @@ async def running_gateway(
     readers: list[VirtualReader] = []
     daemon: Daemon | None = None
     profiler = None
+    workdir = env.new_workdir(name)
+    ports = workdir / "by-id"  # stable names across replugs, like /dev/serial/by-id
+    ports.mkdir()
     try:
         for i in range(count):
-            reader = VirtualReader(name=f"r{i:03d}", role=ROLES[i % 2])
+            reader = VirtualReader(ROLES[i % 2], name=f"r{i:03d}", link_path=ports / f"r{i:03d}")
             await reader.start()
             readers.append(reader)
         specs = [ReaderSpec(f"r{i:03d}", r.port, ROLES[i % 2]) for i, r in enumerate(readers)]
-        daemon = Daemon(env.new_workdir(name), env.url, specs)
+        daemon = Daemon(workdir, env.url, specs)
         daemon.start()
         if env.profile_dir is not None:
             profiler = profile.start(daemon.pid, env.profile_dir / f"{name}.txt")
