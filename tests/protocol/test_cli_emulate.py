@@ -1,0 +1,110 @@
+"""`clock-gateway emulate` as a real subprocess, served by the minimal gateway loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.protocol.minigateway import MiniGateway
+
+CLI = [sys.executable, "-m", "gateway"]
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _start(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *CLI,
+        "emulate",
+        "--json",
+        *args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def _event(proc: asyncio.subprocess.Process, wanted: str) -> dict[str, Any]:
+    assert proc.stdout is not None
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 15)
+        assert line, f"emulate exited before {wanted!r}"
+        event: dict[str, Any] = json.loads(line)
+        if event["event"] == wanted:
+            return event
+
+
+async def _cards_as_arguments(tmp_path: Path) -> None:
+    proc = await _start("--role", "in", "--link", str(tmp_path / "r"), "04A1B2C3", "04:11:22:33")
+    started = await _event(proc, "started")
+    assert started["port"] == str(tmp_path / "r") and started["pty"].startswith("/dev/pts/")
+    gw = MiniGateway(started["port"], known={"04A1B2C3": "Ana"})
+    gw.open()
+    try:
+        first = await _event(proc, "tap")
+        second = await _event(proc, "tap")
+        assert (first["card"], first["status"], first["lcd"]) == (
+            "04A1B2C3",
+            "OK",
+            ["In - Ana", ""],
+        )
+        assert (second["status"], second["text"]) == ("KO", "Unknown card")
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        gw.close()
+
+
+def test_cards_as_arguments(tmp_path: Path) -> None:
+    asyncio.run(_cards_as_arguments(tmp_path))
+
+
+async def _stdin_and_sigterm() -> None:
+    proc = await _start("--role", "out")
+    assert proc.stdin is not None and proc.stderr is not None
+    started = await _event(proc, "started")
+    gw = MiniGateway(started["port"], known={"04A1B2C3": "Ana"})
+    gw.open()
+    try:
+        await _event(proc, "online")
+        proc.stdin.write(b"not-a-card\n\n04a1b2c3\n")
+        await proc.stdin.drain()
+        error = await _event(proc, "error")
+        assert "not-a-card" in error["message"]
+        tap = await _event(proc, "tap")
+        assert tap["ok"] is True
+        proc.send_signal(signal.SIGTERM)
+        await _event(proc, "stopped")
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        assert b"Traceback" not in await proc.stderr.read()
+    finally:
+        gw.close()
+
+
+def test_stdin_cards_bad_lines_and_sigterm() -> None:
+    asyncio.run(_stdin_and_sigterm())
+
+
+def test_bad_card_argument_is_one_line_and_exit_7() -> None:
+    proc = subprocess.run(
+        [*CLI, "emulate", "--role", "in", "12345"], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 7
+    assert proc.stderr.strip().count("\n") == 0 and "12345" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_gateway_times_out_with_a_clear_error() -> None:
+    proc = subprocess.run(
+        [*CLI, "emulate", "--role", "in", "--timeout", "0.5", "04A1B2C3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "no gateway answered HELLO" in proc.stderr and "Traceback" not in proc.stderr
