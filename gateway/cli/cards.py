@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.cli.common import (
@@ -19,7 +19,9 @@ from gateway.domain import Person, normalise_card_key
 from gateway.errors import UsageError
 from gateway.store.models import UnknownSwipeRow
 from gateway.store.oneshot import with_repository
-from gateway.store.repository import Repository
+
+if TYPE_CHECKING:
+    from gateway.store.repository import Repository
 
 _ENROL_HINT = "tap a new card on any reader, then assign it from this list"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.oneshot import with_repository
-from gateway.store.repository import Repository
-from gateway.store.tables import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from gateway.store.repository import Repository
 
 
 def register(subparsers: Any) -> None:
@@ -65,6 +66,8 @@ def _init(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     url, dialect, version = with_repository(config, _inspect)
+    from gateway.store.tables import SCHEMA_VERSION  # here: loads SQLAlchemy
+
     if version < SCHEMA_VERSION:
         raise DatabaseUnavailableError(
             f"{url}: schema version {version} is older than {SCHEMA_VERSION}: "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import (
     add_config_option,
@@ -20,7 +20,9 @@ from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.store.models import ImportResult, PersonRow
 from gateway.store.oneshot import with_repository
 from gateway.store.people_csv import parse_people_csv
-from gateway.store.repository import Repository
+
+if TYPE_CHECKING:
+    from gateway.store.repository import Repository
 
 
 def register(subparsers: Any) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gateway.config import Config
-from gateway.store.repository import Repository
+
+if TYPE_CHECKING:
+    from gateway.store.repository import Repository
 
 T = TypeVar("T")
 
@@ -20,6 +22,9 @@ def with_repository(
     config: Config, work: Callable[[Repository], Awaitable[T]], *, connect_timeout: float = 5.0
 ) -> T:
     """asyncio.run(work(repo)) with a repository for config.database.url, closed after."""
+
+    # Imported here so that merely listing the CLI's commands does not load SQLAlchemy.
+    from gateway.store.repository import Repository
 
     async def main() -> T:
         repo = Repository.from_url(

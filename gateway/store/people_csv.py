@@ -48,10 +48,11 @@ def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
     for cells in reader:
         line = reader.line_num
         cells = [c.strip() for c in cells]
-        while cells and not cells[-1]:
-            cells.pop()
-        if not cells:
+        if not any(cells):
             continue
+        # Trailing empty cells are spreadsheet noise, but "bob," still lacks a name.
+        while len(cells) > 2 and not cells[-1]:
+            cells.pop()
         if first:
             first = False
             lowered = [c.lower().replace(" ", "_") for c in cells]
