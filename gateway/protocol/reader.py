@@ -42,6 +42,7 @@ FIRMWARE_VERSION = (1, 0, 0)
 CONNECTING_SCREEN = ["Connecting...", ""]
 OFFLINE_SCREEN = ["Offline", "Please wait"]
 NO_ANSWER_SCREEN = ["No answer", "Try again"]
+READY_TEXT = "Ready"
 
 
 class LinkState(Enum):
@@ -310,7 +311,8 @@ class ReaderMachine:
             self.counters.results_ignored += 1  # a late duplicate
             return
         self._finish(result.status, result.text, now)
-        self._set_lcd(result.text)
+        # Empty text: the reader shows its own screen (PROTOCOL.md section 4.1).
+        self._set_lcd(result.text or ("OK" if result.status is Status.OK else "KO"))
         self._screen_until = now + RESULT_SHOW_S
 
     def _on_nak(self, nak: Nak, now: float) -> None:
@@ -362,6 +364,6 @@ class ReaderMachine:
 
     def _show_idle(self) -> None:
         if self.state is LinkState.ONLINE:
-            self._set_lcd(self.idle_text)
+            self._set_lcd(self.idle_text or READY_TEXT)
         elif self.state is LinkState.CONNECTING:
             self.lcd = list(CONNECTING_SCREEN)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gateway.cli.main import main
 from tests.protocol.minigateway import MiniGateway
 
 CLI = [sys.executable, "-m", "gateway"]
@@ -90,21 +91,19 @@ def test_stdin_cards_bad_lines_and_sigterm() -> None:
     asyncio.run(_stdin_and_sigterm())
 
 
-def test_bad_card_argument_is_one_line_and_exit_7() -> None:
-    proc = subprocess.run(
-        [*CLI, "emulate", "--role", "in", "12345"], capture_output=True, text=True, timeout=30
-    )
-    assert proc.returncode == 7
-    assert proc.stderr.strip().count("\n") == 0 and "12345" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_card_argument_is_one_line_and_exit_7(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulate", "--role", "in", "12345"]) == 7
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "12345" in err
 
 
-def test_no_gateway_times_out_with_a_clear_error() -> None:
-    proc = subprocess.run(
-        [*CLI, "emulate", "--role", "in", "--timeout", "0.5", "04A1B2C3"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 1
-    assert "no gateway answered HELLO" in proc.stderr and "Traceback" not in proc.stderr
+def test_bad_hardware_id_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulate", "--role", "in", "--hardware-id", "0102", "04A1B2C3"]) == 2
+    assert "--hardware-id" in capsys.readouterr().err
+
+
+def test_no_gateway_times_out_with_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulate", "--role", "in", "--timeout", "0.3", "04A1B2C3"]) == 1
+    captured = capsys.readouterr()
+    assert "no gateway answered HELLO" in captured.err
+    assert captured.out.startswith("virtual in reader on /dev/pts/")

@@ -272,3 +272,12 @@ def test_deadline_is_never_in_the_past_after_poll() -> None:
     for _ in range(50):
         sim.advance(0.37)
         assert sim.m.next_deadline() > sim.now
+
+
+def test_empty_texts_show_the_readers_own_screen() -> None:
+    sim = Sim()
+    sim.receive(HelloAck(True, Role.IN, 1000, ""))
+    assert sim.m.lcd == ["Ready", ""]
+    sim.tap()
+    sim.receive(Result(1, Status.KO, ""))
+    assert sim.m.lcd == ["KO", ""]
