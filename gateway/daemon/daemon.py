@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.store.recorder import Recorder
 from gateway.store.repository import Repository
 
 STATUS_EVERY_S = 1.0
+STALL_WARN_S = 0.25
 
 
 def _log() -> Any:
@@ -272,7 +274,12 @@ class Daemon:
                 silent = [n for n, ln in self.links.items() if ln.state is LinkState.SILENT]
                 if silent:
                     _log().warning("readers_silent", readers=silent)
+            slept = time.monotonic()
             await asyncio.sleep(STATUS_EVERY_S)
+            late = time.monotonic() - slept - STATUS_EVERY_S
+            if late > STALL_WARN_S:
+                # Every reader waited this long too: worth an operator's attention.
+                _log().warning("event_loop_stall", late_ms=round(late * 1000, 1))
 
     async def _watchdog_loop(self, interval_s: float) -> None:
         # Pinged from the event loop itself: a stalled loop stops the pings and systemd

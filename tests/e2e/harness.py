@@ -179,6 +179,11 @@ class DaemonProcess:
                     )
                 self._cond.wait(min(left, 0.1))
 
+    def since(self, after: int) -> list[dict[str, Any]]:
+        """The log events from index `after` (see `mark`) on."""
+        with self._cond:
+            return list(self.events[after:])
+
     def mark(self) -> int:
         """An index into the events: pass it as `after` to wait only for newer ones."""
         with self._cond:

@@ -146,7 +146,8 @@ def test_unplug_and_replug_while_the_other_reader_keeps_working(
     print(
         f"\nother reader latency ms: baseline median {_ms(baseline)}, "
         f"during unplug/replug median {_ms(during)} max {max(during) * 1000:.1f}; "
-        f"({len(during)} swipes); entrance down {event['down_s']} s"
+        f"({len(during)} swipes); entrance down {event['down_s']} s; daemon-side "
+        f"{_daemon_latency(daemon, mark)}"
     )
     count = rows(pg_url, "SELECT count(*) FROM clock_events WHERE reader = 'exit'")
     assert count == [(len(baseline) + len(during),)]
@@ -161,3 +162,13 @@ def _timed(reader: PtyReader, uid: bytes) -> float:
 
 def _ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.1f}"
+
+
+def _daemon_latency(daemon: DaemonProcess, after: int) -> str:
+    """SWIPE in to RESULT out as the daemon logged it for the exit reader."""
+    values = [
+        e["latency_ms"]
+        for e in daemon.since(after)
+        if e.get("event") == "swipe" and e.get("reader") == "exit"
+    ]
+    return f"median {statistics.median(values):.1f} ms max {max(values):.1f} ms"
