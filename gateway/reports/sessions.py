@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from gateway.domain import Direction, Outcome
+from gateway.reports.queries import Swipe
 from gateway.reports.rules import Rules, as_utc
 from gateway.reports.schedule import Block, blocks_for_day
-from gateway.store.models import StoredEvent, TimetableEntry
+from gateway.store.models import TimetableEntry
 
 
 @dataclass
@@ -185,13 +186,13 @@ class ReportBuilder:
         self.timetable = timetable or {}
         self._people: dict[str, _PersonTracker] = {}
 
-    def add(self, event: StoredEvent) -> None:
+    def add(self, event: Swipe) -> None:
         tracker = self._people.get(event.person_uid)
         if tracker is None:
             tracker = self._people[event.person_uid] = _PersonTracker(self.rules)
         tracker.add(event.direction, event.outcome, as_utc(event.received_at))
 
-    def add_all(self, events: Iterable[StoredEvent]) -> None:
+    def add_all(self, events: Iterable[Swipe]) -> None:
         for event in events:
             self.add(event)
 
@@ -207,11 +208,14 @@ class ReportBuilder:
     def _person_days(self, uid: str, now: datetime) -> Iterator[DayReport]:
         tracker = self._people.get(uid) or _PersonTracker(self.rules)
         tracker.finish(now)
-        entries = self.timetable.get(uid, ())
+        by_weekday: dict[int, list[TimetableEntry]] = {}
+        for entry in self.timetable.get(uid, ()):
+            by_weekday.setdefault(entry.weekday, []).append(entry)
         empty = _DayState()
         day = self.first_day
         while day <= self.last_day:
-            blocks = blocks_for_day(entries, day, self.rules.zone) if entries else []
+            todays = by_weekday.get(day.isoweekday())
+            blocks = blocks_for_day(todays, day, self.rules.zone) if todays else []
             state = tracker.days.get(day)
             if state is not None or blocks:
                 current = state or empty

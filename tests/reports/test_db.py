@@ -11,8 +11,15 @@ from typing import TypeVar
 import pytest
 
 from gateway.errors import NotFoundError
+from gateway.reports.queries import ReportReader
 from gateway.reports.rules import Rules
-from gateway.reports.service import build_report, export_events, import_timetable, presence
+from gateway.reports.service import (
+    EventSource,
+    build_report,
+    export_events,
+    import_timetable,
+    presence,
+)
 from gateway.store.repository import Repository
 from tests.reports.helpers import MADRID, clock, local, row, seeded
 
@@ -32,8 +39,19 @@ def run(url: str, body: Callable[[Repository], Awaitable[T]]) -> T:
     return asyncio.run(asyncio.wait_for(main(), timeout=60))
 
 
-def test_report_rules_and_edge_cases(db_url: str) -> None:
+@pytest.mark.parametrize("source", ["repository", "report-reader"])
+def test_report_rules_and_edge_cases(db_url: str, source: str) -> None:
     async def body(repo: Repository) -> None:
+        if source == "report-reader":
+            reader = ReportReader(db_url)
+            try:
+                await check(repo, reader.swipes_between)
+            finally:
+                await reader.close()
+        else:
+            await check(repo, None)
+
+    async def check(repo: Repository, read: EventSource | None) -> None:
         await repo.replace_timetable([row("ana", 1, "08:15", "14:45", "Lab 1")])
         await repo.record_events(
             [
@@ -55,7 +73,9 @@ def test_report_rules_and_edge_cases(db_url: str) -> None:
             ]
         )
         now = local("2026-12-01", "12:00")
-        report = await build_report(repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now)
+        report = await build_report(
+            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now, source=read
+        )
         got = [
             (d.person_uid, d.day.isoformat(), d.worked, d.flags)
             for d in report.days
@@ -78,7 +98,7 @@ def test_report_rules_and_edge_cases(db_url: str) -> None:
         assert report.names["ana"] == "Ana García"
 
         only = await build_report(
-            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now
+            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now, source=read
         )
         assert [(d.person_uid, d.worked) for d in only.days] == [("luis", 9 * H)]
         with pytest.raises(NotFoundError):
