@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gateway.cli.main import main
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import ExitCode
 from tests.store.support import count, open_repo
@@ -22,8 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Cli:
-    def __init__(self, tmp_path: Path, url: str) -> None:
+    """Runs `clock-gateway ... --config FILE` and checks the exit code.
+
+    The whole flow runs as a real subprocess; the many small refusal checks call
+    the same entry point in-process (inprocess=True), because each subprocess pays
+    a second of interpreter and SQLAlchemy start-up on a busy machine.
+    """
+
+    def __init__(self, tmp_path: Path, url: str, *, inprocess: bool = False) -> None:
         self.url = url
+        self.inprocess = inprocess
         self.config = tmp_path / "config.toml"
         self.config.write_text(
             f'[gateway]\nstate_dir = "{tmp_path / "state"}"\n\n[database]\nurl = "{url}"\n'
@@ -31,17 +42,25 @@ class Cli:
         # Only the file decides: a developer's environment must not leak in.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCK_GATEWAY_")}
 
+    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if not self.inprocess:
+            return subprocess.run(
+                [sys.executable, "-m", "gateway", *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=self.env,
+                cwd=ROOT,
+            )
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+        return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
     def __call__(
         self, *args: str, code: ExitCode = ExitCode.OK
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "gateway", *args, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=self.env,
-            cwd=ROOT,
-        )
+        result = self._run([*args, "--config", str(self.config)])
         assert result.returncode == code, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         if code != ExitCode.OK:
@@ -59,8 +78,10 @@ def cli(tmp_path: Path, db_url: str) -> Cli:
 
 
 @pytest.fixture
-def sqlite_cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path, f"sqlite:///{tmp_path / 'state' / 'gateway.db'}")
+def sqlite_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    for name in [n for n in os.environ if n.startswith("CLOCK_GATEWAY_")]:
+        monkeypatch.delenv(name)
+    return Cli(tmp_path, f"sqlite:///{tmp_path / 'state' / 'gateway.db'}", inprocess=True)
 
 
 def _tap(url: str, card_key: str) -> None:
@@ -166,6 +187,9 @@ def test_import_checks_every_row_before_writing(sqlite_cli: Cli, tmp_path: Path)
         ("unchanged", None),
     ]
     cli("users", "import", str(tmp_path / "absent.csv"), code=ExitCode.NOT_FOUND)
+    # And once as a real process, whose stderr lists the bad rows too.
+    result = Cli(tmp_path, cli.url)("users", "import", str(bad), code=ExitCode.BAD_INPUT)
+    assert "line 3: invalid card key" in result.stderr
 
 
 def test_an_unreachable_database_is_one_line_and_exit_6(tmp_path: Path) -> None:
