@@ -1,0 +1,77 @@
+"""The daemon's least-privilege role (docs/DATABASE.md) is enough, and no more."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from datetime import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.domain import Person, UnknownSwipe
+from gateway.errors import DatabaseUnavailableError
+from gateway.store.models import TimetableEntry
+from tests.store.support import event, open_repo
+from tests.support.pgcluster import PgCluster
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "DATABASE.md"
+ROLE, ROLE_PASSWORD = "clock_gateway_daemon", "change-me"
+
+
+def grant_statements(dbname: str) -> list[str]:
+    """The SQL block of the role section, for the given database name."""
+    section = DOC.read_text().split("## A least-privilege role", 1)[1]
+    block = re.search(r"```sql\n(.*?)```", section, re.DOTALL)
+    assert block, "docs/DATABASE.md lost its GRANT block"
+    lines = [line for line in block.group(1).splitlines() if not line.startswith("--")]
+    statements = [s.strip() for s in " ".join(lines).split(";") if s.strip()]
+    return [s.replace("DATABASE clock ", f'DATABASE "{dbname}" ') for s in statements]
+
+
+@pytest.mark.postgres
+async def test_the_daemon_role_can_record_and_nothing_more(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    async with open_repo(pg_url) as admin:
+        await admin.add_person("ana", "Ana")
+        await admin.assign_card("04A1B2C3", "ana")
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in grant_statements(dbname):
+            # The role is cluster-wide: another test may have created it already.
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                conn.execute(statement)  # type: ignore[call-overload]
+    daemon_url = pg_cluster.url(dbname).replace("postgres:", f"{ROLE}:", 1)
+    daemon_url = daemon_url.replace(":test-secret@", f":{ROLE_PASSWORD}@")
+
+    async with open_repo(daemon_url, init=False) as daemon:
+        assert await daemon.check() == 1
+        assert await daemon.find_person_by_card("04A1B2C3") == Person("ana", "Ana")
+        assert await daemon.card_directory() == {"04A1B2C3": Person("ana", "Ana")}
+        swipe = event()
+        assert await daemon.record_events([swipe]) == [True]
+        assert await daemon.record_events([swipe]) == [False]
+        for _ in range(2):
+            await daemon.record_unknown(
+                UnknownSwipe("CAFEBABE", "entrance", None, swipe.received_at)
+            )
+
+        refused: list[Callable[[], Awaitable[object]]] = [
+            lambda: daemon.add_person("bob", "Bob"),
+            lambda: daemon.assign_card("DEADBEEF", "ana"),
+            lambda: daemon.revoke_card("04A1B2C3"),
+            lambda: daemon.replace_timetable([TimetableEntry("ana", 1, time(8), time(9))]),
+        ]
+        for operation in refused:
+            with pytest.raises(DatabaseUnavailableError, match="permission denied"):
+                await operation()
+
+    with psycopg.connect(daemon_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM clock_events")
+    async with open_repo(pg_url, init=False) as admin:
+        [row] = await admin.unknown_swipes()
+        assert row.count == 2
+        assert len(await admin.events_since(0)) == 1
