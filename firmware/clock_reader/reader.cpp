@@ -20,12 +20,12 @@ using namespace proto;
 // Local screens (two lines of at most 16 characters, as gateway texts).
 FLASH_TEXT(TXT_BOOT, "Clock reader\nConnecting...");
 FLASH_TEXT(TXT_OFFLINE, "Offline\nWaiting for PC");
-FLASH_TEXT(TXT_NOT_RECORDED, "Offline\nNot recorded");
 FLASH_TEXT(TXT_NO_ANSWER, "No answer\nTry again");
-FLASH_TEXT(TXT_IDLE_DEFAULT, "Present card");
+// Same local texts as the reference emulator (gateway/protocol/reader.py).
+FLASH_TEXT(TXT_IDLE_DEFAULT, "Ready");
 FLASH_TEXT(TXT_REFUSED_DEFAULT, "Reader refused");
 FLASH_TEXT(TXT_OK_DEFAULT, "OK");
-FLASH_TEXT(TXT_KO_DEFAULT, "Rejected");
+FLASH_TEXT(TXT_KO_DEFAULT, "KO");
 FLASH_TEXT(TXT_WAIT, "Please wait...");
 
 static uint8_t flash_len(const char *p) {
@@ -126,7 +126,22 @@ void Reader::send_swipe(uint32_t now) {
     memcpy(msg_.uid, p_uid_, p_len_);
     send_msg(msg_, now);
     sends_++;
-    p_last_send_ = now;
+    p_next_try_ = now + RETRY_TIMEOUT;
+}
+
+// A retry slot is due: send if the gateway is there, else let the slot pass
+// (the SWIPE goes as soon as HELLO is acknowledged); give up after 6 sends
+// or 6 s from the tap, so every tap is settled in bounded time.
+void Reader::try_swipe(uint32_t now) {
+    if (sends_ >= MAX_SENDS || (uint32_t)(now - p_tap_) >= GIVE_UP) {
+        pending_ = false;
+        message(TXT_NO_ANSWER, 0, true, SIG_KO, now);
+        return;
+    }
+    if (link_ == UP)
+        send_swipe(now);
+    else
+        p_next_try_ = now + RETRY_TIMEOUT;
 }
 
 void Reader::send_nak(uint8_t reason, uint8_t detail, uint16_t seq, uint32_t now) {
@@ -189,8 +204,8 @@ void Reader::on_frame(const Message &m, uint32_t now) {
                 bool was_up = link_ == UP;
                 link_ = UP;
                 ever_up_ = true;
-                // Section 6.1: after a reconnect, the pending SWIPE goes
-                // again at once (counted as one of its retransmissions).
+                // Section 6.1: after a reconnect, the pending SWIPE (maybe
+                // tapped while offline) goes at once if it has sends left.
                 if (!was_up && pending_ && sends_ < MAX_SENDS) send_swipe(now);
             } else {
                 link_ = REFUSED;
@@ -214,7 +229,7 @@ void Reader::on_frame(const Message &m, uint32_t now) {
             } else if (m.reason == BAD_CRC) {
                 // Our frame was damaged; a BAD_CRC NAK cannot carry a seq, so
                 // resend whatever SWIPE is outstanding (it counts as a retry).
-                if (pending_ && sends_ < MAX_SENDS) send_swipe(now);
+                if (pending_ && link_ == UP && sends_ < MAX_SENDS) send_swipe(now);
             }
             // Other reasons: nothing to do but carry on (no log on a board).
             break;
@@ -227,23 +242,21 @@ void Reader::on_frame(const Message &m, uint32_t now) {
 
 void Reader::on_tap(const uint8_t *uid, uint8_t len, uint32_t now) {
     if (pending_) return;  // stop-and-wait: taps while pending are ignored
-    if (link_ != UP || next_seq_ == 0) {
-        // Nobody to record it: say so, never leave the user guessing.
-        if (link_ == REFUSED && idle_len_)
-            message(idle_, idle_len_, false, SIG_KO, now);
-        else
-            message(TXT_NOT_RECORDED, 0, true, SIG_KO, now);
-        return;
-    }
+    // Section 3: never pass seq 65535 in a session (normally done in tick
+    // right after the 65535th SWIPE is settled).
+    if (next_seq_ == 0) new_session(now);
+    // Offline too: the tap is kept and sent once HELLO is acknowledged
+    // (section 6.3); it is settled by a RESULT or "no answer" within ~6 s.
     pending_ = true;
     p_seq_ = next_seq_++;  // wraps to 0 after 65535: new session (tick)
     p_len_ = len;
     memcpy(p_uid_, uid, len);
     sends_ = 0;
+    p_tap_ = now;
     msg_on_ = false;  // a new tap replaces the previous result
     sig_ = SIG_NONE;
     dirty_ = true;
-    send_swipe(now);
+    try_swipe(now);
 }
 
 void Reader::tick(uint32_t now) {
@@ -272,14 +285,7 @@ void Reader::tick(uint32_t now) {
     }
 
     // The outstanding SWIPE: retransmit, or give up with a local KO.
-    if (pending_ && (uint32_t)(now - p_last_send_) >= RETRY_TIMEOUT) {
-        if (sends_ < MAX_SENDS) {
-            send_swipe(now);
-        } else {
-            pending_ = false;
-            message(TXT_NO_ANSWER, 0, true, SIG_KO, now);
-        }
-    }
+    if (pending_ && (int32_t)(now - p_next_try_) >= 0) try_swipe(now);
     // Section 3: the seq counter must not pass 65535 within a session.
     if (!pending_ && next_seq_ == 0) new_session(now);
 

@@ -38,6 +38,7 @@ const uint16_t HELLO_PERIOD_REFUSED = 5000;
 const uint16_t DEFAULT_HEARTBEAT = 1000;
 const uint16_t RETRY_TIMEOUT = 1000;
 const uint8_t MAX_SENDS = 6;  // the first send plus 5 retransmissions
+const uint16_t GIVE_UP = 6000;  // a tap is settled within ~6 s, online or not
 const uint16_t CARD_ABSENCE = 500;
 const uint16_t RESULT_SHOW = 3000;
 const uint16_t NAK_MIN_GAP = 250;
@@ -78,6 +79,7 @@ private:
     void send_msg(proto::Message &m, uint32_t now);
     void send_hello(uint32_t now);
     void send_swipe(uint32_t now);
+    void try_swipe(uint32_t now);
     void send_nak(uint8_t reason, uint8_t detail, uint16_t seq, uint32_t now);
     void on_frame(const proto::Message &m, uint32_t now);
     void on_bad_frame(proto::Reason why, bool crc_ok, const proto::Message &m, uint32_t now);
@@ -106,7 +108,8 @@ private:
     uint8_t p_len_;
     uint8_t p_uid_[proto::MAX_UID];
     uint8_t sends_;
-    uint32_t p_last_send_;
+    uint32_t p_tap_;       // slots are timed from the tap (section 6.3)
+    uint32_t p_next_try_;
 
     // Text for the idle screen (HELLO_ACK) or the refusal reason.
     char idle_[proto::MAX_TEXT];

@@ -230,7 +230,7 @@ int main() {
     // -- RESULT KO with empty text: local "Rejected", red
     r.on_tap(CARD, 4, now);
     gateway(result(3, STATUS_KO, ""));
-    CHECK(starts(row0, "Rejected") && led_red && !led_green);
+    CHECK(starts(row0, "KO              ") && led_red && !led_green);
     alive_for(3000);
 
     // -- NOT_READY while a SWIPE is pending: HELLO at once, then after the
@@ -295,14 +295,22 @@ int main() {
     CHECK(r.link() == reader::Reader::DOWN && count(T_HELLO, mark) == 1);
     CHECK(sent.back().session == 1);
     CHECK(starts(row0, "Offline"));
+    // a tap while offline is kept (6.3): no SWIPE yet, the wait screen
     r.on_tap(CARD, 4, now);
     r.tick(now);
-    CHECK(count(T_SWIPE, mark) == 0 && starts(row1, "Not recorded") && led_red);
+    CHECK(count(T_SWIPE, mark) == 0 && r.pending() && starts(row0, "Please wait"));
     run_for(1000);
     CHECK(count(T_HELLO, mark) == 2);
-    run_for(2000);  // the "Not recorded" message lasts 3 s
-    CHECK(starts(row0, "Offline") && starts(row1, "Waiting for PC"));
+    run_for(2000);
+    CHECK(count(T_SWIPE, mark) == 0);
+    // HELLO_ACK: the kept SWIPE goes at once
     gateway(ack(1, 500, "Back"));
+    CHECK(count(T_SWIPE, mark) == 1);
+    seq = last(T_SWIPE).seq;
+    CHECK(seq == 5);
+    gateway(result(seq, STATUS_OK, ""));
+    CHECK(starts(row0, "OK              ") && led_green);  // empty text: local "OK"
+    alive_for(3000, 500);
     CHECK(starts(row0, "Back"));
     // heartbeat interval from HELLO_ACK: 500 ms, gone after 1750 ms
     mark = sent.size();
@@ -322,6 +330,12 @@ int main() {
     CHECK(count(T_HELLO, mark) == 0);
     run_for(10);
     CHECK(count(T_HELLO, mark) == 1);
+    // a tap that never finds the gateway is settled by "no answer" in 6 s
+    r.on_tap(CARD, 4, now);
+    run_for(5990);
+    CHECK(r.pending() && count(T_SWIPE, mark) == 0);
+    run_for(10);
+    CHECK(!r.pending() && count(T_SWIPE, mark) == 0 && starts(row0, "No answer"));
     gateway(ack());
     CHECK(r.link() == reader::Reader::UP);
     alive_for(1000);

@@ -218,15 +218,19 @@ def test_gateway_gone_offline_then_reconnect(sim: Sim) -> None:
         assert 3.0 < hello.wall - silent_from < 4.8
         assert hello.msg.session == session
         sim.wait_lcd("Offline", "Waiting for PC", since=m)
-        # A tap while offline is refused on the spot, nothing is sent.
+        # A tap while offline is kept (section 6.3): nothing is sent yet...
         m2, j = sim.mark(), gw.mark()
         sim.card(UID)
-        sim.wait_lcd("Offline", "Not recorded", since=m2)
+        sim.wait_lcd("Please wait", UID, since=m2)
+        time.sleep(1.0)
         assert gw.messages(Swipe, j) == []
-        sim.nocard()
-        # The gateway is back.
+        # ...and goes as soon as the gateway is back and acknowledges HELLO.
         gw.auto_ack = True
         gw.heartbeat = 1000
+        sw = gw.expect(Swipe, since=j, timeout=3)
+        assert sw.msg.uid == bytes.fromhex(UID)
+        gw.send(Result(sw.msg.seq, Status.OK, "Welcome back"))
+        sim.wait_lcd("Welcome back", since=m2)
         sim.wait_lcd("Clock in", since=m2, timeout=6)
 
 
