@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ExitCode
-from gateway.protocol import Role, Status
+from gateway.protocol import Heartbeat, Role, Status
 from gateway.status import read_status
 from tests.e2e.harness import DaemonProcess, PtyReader, run_cli, seed, write_config
 
@@ -129,3 +129,59 @@ def _collect(
         except TimeoutError:
             continue
     return got
+
+
+def test_silent_reader_is_reported_in_log_and_status(tmp_path: Path, pg_url: str) -> None:
+    seed(pg_url, [])
+    # The reader answers the handshake and then never sends a heartbeat.
+    quiet = PtyReader(tmp_path, "quiet", Role.OUT, heartbeat_s=3600).plug()
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.toml",
+        database_url=pg_url,
+        state_dir=state,
+        readers=[("quiet", quiet.port, "out")],
+        gateway={"heartbeat_ms": 200},
+    )
+    with DaemonProcess(cfg) as daemon:
+        daemon.wait_ready()
+        quiet.wait_online()
+        silent = daemon.wait_event("reader_silent", timeout=5, reader="quiet")
+        assert silent["silent_s"] >= 0.7
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            status = read_status(state)
+            if status is not None and status.readers and status.readers[0].link_state == "silent":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"status never said silent: {read_status(state)}")
+        quiet.send(Heartbeat())
+        daemon.wait_event("reader_back", reader="quiet")
+        assert daemon.stop() == 0
+    quiet.close()
+
+
+def test_starts_offline_when_it_has_run_before(tmp_path: Path, pg_url: str) -> None:
+    seed(pg_url, [("ana", "Ana", "04A1B2C3")])
+    reader = PtyReader(tmp_path, "entrance", Role.IN).plug()
+    state = tmp_path / "state"
+    readers = [("entrance", reader.port, "in")]
+    cfg = write_config(tmp_path / "c.toml", database_url=pg_url, state_dir=state, readers=readers)
+    with DaemonProcess(cfg) as daemon:
+        daemon.wait_ready()
+        reader.wait_online()
+        assert reader.swipe(ANA).text == "In - Ana"
+        assert daemon.stop() == 0
+    # The database is now unreachable; the card directory from the first run remains.
+    dead = "postgresql://postgres:x@127.0.0.1:9/nowhere"
+    write_config(cfg, database_url=dead, state_dir=state, readers=readers)
+    with DaemonProcess(cfg) as daemon:
+        assert daemon.wait_ready()["database"] == "offline"
+        reader.wait_online()
+        result = reader.swipe(ANA, seq=100)
+        assert (result.status, result.text) == (Status.OK, "Saved offline\nAna")
+        event = daemon.wait_event("swipe", reader="entrance", seq=100)
+        assert event["durability"] == "spool" and event["from_cache"] is True
+        assert daemon.stop() == 0
+    reader.close()
