@@ -14,7 +14,8 @@
  *                               printed once it has been stable for 2 ms
  *   LED <ms> green|red 0|1      BUZZER <ms> 0|1
  *   CARD <ms> <UID hex>|none    a card command took effect
- *   ROLE <ms> in|out            RESET <ms>        TIME <ms>        BYE <ms>
+ *   ROLE <ms> in|out            RESET <ms>        TIME <ms>
+ *   BYE <ms> stack <bytes>      at exit, the deepest the stack went since start
  * stdin commands, one per line:
  *   card <UID hex: 4, 7 or 10 bytes> | nocard | role in|out | reset | time | quit
  * SIGTERM/SIGINT or EOF on stdin end it; --eeprom FILE is loaded at start
@@ -72,6 +73,27 @@ static avr_irq_t *uart_in;
 static uint8_t lcd_seen[32], lcd_printed[32];
 static uint64_t lcd_changed_at;
 static int lcd_pending;
+
+/* Stack high-water mark: RAM above .data/.bss is painted at start; at exit
+ * the lowest byte that changed tells how deep the stack went. */
+#define RAM_START 0x100
+#define RAM_END 0x8FF
+#define PAINT 0xA5
+static uint32_t ram_free_start;
+
+static void paint_ram(void)
+{
+	for (uint32_t a = ram_free_start; a <= RAM_END; a++)
+		avr->data[a] = PAINT;
+}
+
+static unsigned stack_used(void)
+{
+	uint32_t a = ram_free_start;
+	while (a <= RAM_END && avr->data[a] == PAINT)
+		a++;
+	return RAM_END + 1 - a;
+}
 
 static double sim_ms(void) { return (double)avr->cycle * 1000.0 / FREQ; }
 
@@ -308,6 +330,8 @@ static void command(char *line)
 		 * the card reader keep power (the firmware re-initialises them). */
 		avr_reset(avr);
 		set_role(role_out);
+		paint_ram(); /* the real chip keeps RAM over a reset; the stack
+		              * mark is per run of the firmware anyway */
 		fprintf(ev, "RESET %.3f\n", sim_ms());
 		fflush(ev);
 	} else if (!strcmp(line, "time")) {
@@ -427,6 +451,8 @@ int main(int argc, char **argv)
 	avr->avcc = avr->aref = 5000;
 	avr->log = verbose ? LOG_TRACE : LOG_ERROR;
 	avr_load_firmware(avr, &fw);
+	ram_free_start = RAM_START + fw.datasize + fw.bsssize;
+	paint_ram();
 	/* The LEDs sit on PD2/PD3, which are also INT0/INT1. simavr models a
 	 * low-level-triggered INT by polling the pin on every cycle while it is
 	 * low, even with the interrupt disabled: with an LED off that would
@@ -523,7 +549,7 @@ int main(int argc, char **argv)
 	if (out_dropped)
 		fprintf(stderr, "clock_sim: %lu bytes to the PTY dropped (nobody reading)\n", out_dropped);
 	eeprom_save();
-	fprintf(ev, "BYE %.3f\n", sim_ms());
+	fprintf(ev, "BYE %.3f stack %u\n", sim_ms(), stack_used());
 	fflush(ev);
 	return 0;
 }

@@ -98,6 +98,7 @@ class Sim:
             bufsize=1,
         )
         self.events: list[Event] = []
+        self.stack_bytes: int | None = None  # deepest stack use, known after close()
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -210,6 +211,9 @@ class Sim:
                 self.proc.wait()
         self._reader.join(timeout=5)
         self._stderr.close()
+        bye = self.of_kind("BYE")
+        if bye and len(bye[-1].args) == 2 and bye[-1].args[0] == "stack":
+            self.stack_bytes = int(bye[-1].args[1])
 
     def __enter__(self) -> Sim:
         return self

@@ -255,6 +255,10 @@ def test_role_out_uids_7_and_10_and_persistent_identity(firmware: None, tmp_path
         sim.command("reset")
         h2 = gw.expect(Hello, since=j, timeout=5).msg
         assert h2.session == 2 and h2.hardware_id == h1.hardware_id
+    # RAM: 2048 bytes; static data is about 600 (avr-size); the stack must
+    # keep well clear of it after reads of 7- and 10-byte UIDs and a reset.
+    assert sim.stack_bytes is not None and sim.stack_bytes < 700, sim.stack_bytes
+    print(f"\nstack high-water mark: {sim.stack_bytes} bytes")
     # Power the board off and on: the EEPROM keeps the id and the counter.
     with Sim(tmp_path, role="out", eeprom=eeprom) as sim, Link(sim.pty, role=Role.OUT) as gw:
         h3 = gw.expect(Hello, timeout=5, since=0).msg
