@@ -168,7 +168,12 @@ class Repository:
             sql = resources.files("gateway.store").joinpath("schema.sql").read_text("utf-8")
             async with self._tx(write=True) as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
-                await conn.exec_driver_sql(sql)
+                # Straight to psycopg without parameters: through SQLAlchemy, a '%' in
+                # the file (a comment saying "100%") would be taken for a placeholder.
+                driver = (await conn.get_raw_connection()).driver_connection
+                if driver is None:  # only after the pool invalidated it
+                    raise DatabaseUnavailableError(f"database {self._where}: connection lost")
+                await driver.execute(sql)
         _log().info("schema_ready", url=self._where, version=SCHEMA_VERSION)
 
     async def check(self) -> int:
