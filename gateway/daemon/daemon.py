@@ -56,6 +56,12 @@ class Daemon:
     # -- run -------------------------------------------------------------------------
     async def run(self) -> int:
         config = self.config
+        messages = _messages(config)  # a bad template is a configuration error: exit 3
+        loop = asyncio.get_running_loop()
+        # Installed first: a SIGTERM during startup is a clean stop, not a kill.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
         _log().info("daemon_starting", **config_summary(config))
         self.repository = Repository.from_url(config.database.url)
         offline = await self._check_database(self.repository)
@@ -68,14 +74,10 @@ class Daemon:
             raise offline
         self.service = ClockingService(
             self.recorder,
-            _messages(config),
+            messages,
             config.duplicate_window_s,
             show_offline=config.spool.show_offline,
         )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
         for reader in config.readers:
             self._start_link(reader)
         if not config.readers:
@@ -178,6 +180,9 @@ class Daemon:
 
     async def reload(self) -> None:
         """Apply a new configuration file; keep the old one if the new one is invalid."""
+        if self.service is None:
+            _log().warning("reload_ignored", reason="still starting; send SIGHUP again later")
+            return
         async with self._reload_lock:  # one reload at a time, however many SIGHUPs
             self.notifier.send(RELOADING="1")
             try:

@@ -166,6 +166,11 @@ class Link:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
+            except Exception as exc:  # a bug must not end the link for good: log, retry
+                self.log.error("link_open_failed", error=repr(exc), exc_info=True)
+                self._went_down(f"internal error: {exc!r}")
+                await asyncio.sleep(BACKOFF_MAX_S)
+                continue
             backoff = BACKOFF_START_S
             self._port = port
             self.connected_since = datetime.now(UTC)
