@@ -113,6 +113,14 @@ def test_sighup_adds_a_reader_and_keeps_the_others(tmp_path: Path, pg_url: str) 
         side.wait_online()
         assert side.swipe(ANA).status == Status.OK
         assert not daemon.find("link_stopped", reader="entrance")
+        # Removing a reader closes its port only.
+        write_config(cfg, database_url=pg_url, state_dir=state, readers=[("side", side.port, "in")])
+        mark = daemon.mark()
+        daemon.signal(signal.SIGHUP)
+        done = daemon.wait_event("config_reloaded", after=mark)
+        assert done["removed"] == ["entrance"] and done["readers"] == ["side"]
+        daemon.wait_event("link_stopped", reader="entrance")
+        assert side.swipe(ANA).status == Status.OK
         assert daemon.stop() == 0
     entrance.close()
     side.close()
