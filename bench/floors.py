@@ -146,11 +146,14 @@ def drop_floor_table(url: str) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
 
 
+FLOOR_APP = "bench-floor"
+
+
 def commit_samples(url: str, count: int, *, warmup: int = 20) -> list[float]:
     """Seconds for one INSERT of an event-sized row plus its COMMIT, `count` times."""
     prepare_floor_table(url)
     samples: list[float] = []
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, application_name=FLOOR_APP) as conn:
         for i in range(warmup + count):
             params = _event_params(i)
             started = time.perf_counter()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench import floors
+from bench import floors, sqlcount
 from bench.env import BenchEnv
 from bench.rows import Row, latency_rows, ms, percentile, row, sum_of_independent
 from bench.session import Gateway, Taps, running_gateway, tap_all
@@ -59,6 +59,47 @@ def _answered_row(prefix: str, taps: Taps, expected: int, stored: int | None) ->
     )
 
 
+def _cpu_row(prefix: str, cpu_s: float, taps: Taps) -> Row:
+    """The daemon's CPU time per swipe: compared with the latency, it says how much of a
+    swipe is the daemon computing and how much is waiting (for the database, a PTY)."""
+    return row(
+        f"{prefix} daemon CPU per swipe",
+        ms(cpu_s / max(1, taps.count)),
+        "ms",
+        note=f"{cpu_s:.2f} s CPU (user + system) for {taps.count} swipes",
+    )
+
+
+async def _statement_row(gw: Gateway, env: BenchEnv, swipes: int) -> Row:
+    """SQL statements per swipe, against the INSERT+COMMIT floor's statements."""
+    reader, uids = gw.readers[0], iter(_cards_for(env, 0, swipes, offset=5000))
+
+    async def one_swipe() -> None:
+        await reader.tap(next(uids))
+
+    log = env.cluster.log
+    per_swipe, kinds = await sqlcount.statements_per_run(
+        env.url, log, sqlcount.DAEMON_APP, swipes, one_swipe
+    )
+
+    async def one_commit() -> None:
+        await asyncio.to_thread(floors.commit_samples, env.url, 1, warmup=0)
+
+    per_commit, floor_kinds = await sqlcount.statements_per_run(
+        env.url, log, floors.FLOOR_APP, swipes, one_commit
+    )
+    return row(
+        "latency SQL statements per swipe",
+        per_swipe,
+        "statements",
+        floor=per_commit,
+        note=(
+            f"daemon: {sqlcount.describe(kinds, swipes)}; "
+            f"floor: {sqlcount.describe(floor_kinds, swipes)}"
+        ),
+    )
+
+
 def _component_rows(prefix: str, parts: dict[str, list[float]]) -> list[Row]:
     return [
         row(f"{prefix} floor part: {name} p50", ms(percentile(samples, 50)), "ms")
@@ -67,24 +108,29 @@ def _component_rows(prefix: str, parts: dict[str, list[float]]) -> list[Row]:
 
 
 async def run_latency(env: BenchEnv, quick: bool) -> list[Row]:
-    swipes = 100 if quick else 5000
-    floor_n = 60 if quick else 1000
+    swipes = 60 if quick else 5000
+    floor_n = 40 if quick else 1000
     per_reader = swipes // READERS
     async with running_gateway(env, "latency", READERS) as gw:
         pty = await floors.pty_round_trips(floor_n // 2)
         db = await asyncio.to_thread(floors.commit_samples, env.url, floor_n // 2)
         await _tap_round(gw, env, 10, offset=0)  # warm-up: connections, caches, imports
         before = await env.event_count()
+        cpu = gw.daemon.cpu_seconds()
         taps = await _tap_round(gw, env, per_reader, offset=10)
+        cpu = gw.daemon.cpu_seconds() - cpu
         stored = await env.event_count() - before
         pty += await floors.pty_round_trips(floor_n // 2)
         db += await asyncio.to_thread(floors.commit_samples, env.url, floor_n // 2)
+        statements = await _statement_row(gw, env, 5 if quick else 20)
     await asyncio.to_thread(floors.drop_floor_table, env.url)
     floor = sum_of_independent(pty, db)
     return [
         *latency_rows("latency", taps.latencies, floor, p50_limit=P50_LIMIT, p99_limit=P99_LIMIT),
         _answered_row("latency", taps, per_reader * READERS, stored),
         *_component_rows("latency", {"PTY round trip": pty, "INSERT+COMMIT": db}),
+        _cpu_row("latency", cpu, taps),
+        statements,
     ]
 
 
@@ -102,8 +148,8 @@ async def _wait_stored(env: BenchEnv, target: int, timeout: float) -> float | No
 
 
 async def run_offline(env: BenchEnv, quick: bool) -> list[Row]:
-    swipes = 100 if quick else 2000
-    floor_n = 60 if quick else 1000
+    swipes = 40 if quick else 2000
+    floor_n = 40 if quick else 1000
     per_reader = swipes // READERS
     async with running_gateway(env, "offline", READERS) as gw:
         spool_dir = gw.daemon.state_dir / "spool"  # where gateway.store.recorder puts it
@@ -114,7 +160,9 @@ async def run_offline(env: BenchEnv, quick: bool) -> list[Row]:
             sync = await asyncio.to_thread(floors.fsync_append_samples, spool_dir, floor_n // 2)
             # Warm-up: the first swipes find out that the database is gone.
             warm = await _tap_round(gw, env, 10, offset=0)
+            cpu = gw.daemon.cpu_seconds()
             taps = await _tap_round(gw, env, per_reader, offset=10)
+            cpu = gw.daemon.cpu_seconds() - cpu
             pty += await floors.pty_round_trips(floor_n // 2)
             sync += await asyncio.to_thread(floors.fsync_append_samples, spool_dir, floor_n // 2)
         finally:
@@ -128,6 +176,7 @@ async def run_offline(env: BenchEnv, quick: bool) -> list[Row]:
         ),
         _answered_row("offline", taps, per_reader * READERS, None),
         *_component_rows("offline", {"PTY round trip": pty, "fsync'd append": sync}),
+        _cpu_row("offline", cpu, taps),
         row(
             "offline spool replayed after restart",
             drain_s if drain_s is not None else float("nan"),

@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 import time
 
-from gateway.emulator import VirtualReader
-
 from bench.env import BenchEnv
 from bench.rows import Row, ms, percentile, row
 from bench.session import Taps, running_gateway, tap_until
+from gateway.emulator import VirtualReader
 
 # "No visible change": within half again the quiet p99, or within 5 ms of it (a
 # person cannot see 5 ms, and a quiet p99 of 2 ms would otherwise be a hair trigger).
@@ -38,7 +37,7 @@ async def _replug_every_second(reader: VirtualReader, stop: asyncio.Event) -> in
 
 async def run_replug(env: BenchEnv, quick: bool) -> list[Row]:
     blocks = 1 if quick else 5
-    block_s = 1.2 if quick else 2.5
+    block_s = 1.0 if quick else 2.5
     quiet, noisy = Taps(), Taps()
     cycles = 0
     async with running_gateway(env, "replug", 2) as gw:

@@ -33,13 +33,13 @@ async def _once_a_second(
 
 
 async def run_scale(env: BenchEnv, quick: bool) -> list[Row]:
-    readers = 16 if quick else 256
-    idle_s = 1.0 if quick else 30.0
-    swipe_s = 2 if quick else 10
-    floor_n = 100 if quick else 400
+    readers = 8 if quick else 256
+    idle_s = 0.5 if quick else 30.0
+    swipe_s = 1 if quick else 10
+    floor_n = 40 if quick else 400
     taps = Taps()
     async with running_gateway(env, "scale", readers) as gw:
-        await asyncio.sleep(2.0)  # let the burst of HELLOs settle
+        await asyncio.sleep(0.5 if quick else 2.0)  # let the burst of HELLOs settle
         cpu_start, wall_start = gw.daemon.cpu_seconds(), time.monotonic()
         await asyncio.sleep(idle_s)
         cpu_used = gw.daemon.cpu_seconds() - cpu_start
