@@ -165,7 +165,12 @@ class Repository:
                 if not present:
                     await conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
         else:
-            sql = resources.files("gateway.store").joinpath("schema.sql").read_text("utf-8")
+            try:
+                sql = resources.files("gateway.store").joinpath("schema.sql").read_text("utf-8")
+            except OSError:
+                raise GatewayError(
+                    "schema.sql is missing from the installed package: reinstall clock-gateway"
+                ) from None
             async with self._tx(write=True) as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
                 # Straight to psycopg without parameters: through SQLAlchemy, a '%' in
