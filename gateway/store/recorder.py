@@ -52,7 +52,7 @@ def log() -> Any:
 DRAIN_BATCH = 500  # events per replay transaction
 LIVE_BATCH = 200  # most events in one group commit
 BACKOFF_MIN_S = 0.2
-BACKOFF_MAX_S = 2.0
+BACKOFF_MAX_S = 1.0  # a refused connection costs little: notice the return soon
 UNKNOWN_KEPT = 1000  # unknown swipes kept in memory while the database is away
 DIRECTORY_TIMEOUT_S = 30.0
 
@@ -206,7 +206,7 @@ class Recorder:
                 self.directory.remember(card_key, person)
                 return CardLookup(person)
         person = self.directory.get(card_key)
-        log().info("card_from_directory", card=card_key, known=person is not None)
+        log().debug("card_from_directory", card=card_key, known=person is not None)
         return CardLookup(person, from_cache=True)
 
     async def record_event(self, event: ClockEvent) -> Durability:

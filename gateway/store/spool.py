@@ -362,7 +362,11 @@ class _Files:
         except OSError as exc:  # the drainer retries: events wait, none is lost
             log().error("spool_checkpoint_unwritable", path=str(self.ckpt.path), error=str(exc))
         for old in [n for n in self.segments if n < cursor.segment]:
-            self._delete(old)  # replayed before a crash that came before its deletion
+            try:
+                self._delete(old)  # replayed before a crash that came before its deletion
+            except OSError as exc:  # a read-only disk: harmless, reading skips it
+                log().warning("spool_segment_not_deleted", segment=old, error=str(exc))
+                self.segments.remove(old)
         count = skipped = 0
         for number in self.segments:
             start = cursor.offset if number == cursor.segment else 0
