@@ -18,6 +18,10 @@
  *   BYE <ms> stack <bytes>      at exit, the deepest the stack went since start
  * stdin commands, one per line:
  *   card <UID hex: 4, 7 or 10 bytes> | nocard | role in|out | reset | time | quit
+ *   noise <n>       n random bytes (zeros included) into the AVR's UART, as
+ *                   if the line from the host were noisy
+ *   hostnoise <n>   n random bytes towards the host (the gateway), as if the
+ *                   line from the reader were noisy
  * SIGTERM/SIGINT or EOF on stdin end it; --eeprom FILE is loaded at start
  * (if it exists) and saved at the end, so the hardware id and the boot
  * counter survive restarts like on a board. CLOCK_SIM_FREE=1 in the
@@ -68,6 +72,9 @@ static unsigned long out_dropped;
 static uint8_t in_buf[256];
 static size_t in_len, in_pos;
 static int uart_xon = 1;
+/* noise waiting to go into the AVR's UART (the "noise" command) */
+static uint8_t noise_buf[4096];
+static size_t noise_len, noise_pos;
 static avr_irq_t *uart_in;
 
 static uint8_t lcd_seen[32], lcd_printed[32];
@@ -153,7 +160,14 @@ static void pump_uart(void)
 		}
 	}
 	/* host -> AVR, only while the UART's input FIFO has room (XON); the
-	 * UART model then delivers them at the configured baud rate. */
+	 * UART model then delivers them at the configured baud rate. Injected
+	 * noise goes first, as if it had been on the line before. */
+	while (uart_xon && noise_pos < noise_len)
+		avr_raise_irq(uart_in, noise_buf[noise_pos++]);
+	if (noise_pos == noise_len)
+		noise_pos = noise_len = 0;
+	else
+		return;
 	if (in_pos == in_len) {
 		ssize_t r = read(pty_master, in_buf, sizeof in_buf);
 		in_pos = 0;
@@ -333,6 +347,23 @@ static void command(char *line)
 		paint_ram(); /* the real chip keeps RAM over a reset; the stack
 		              * mark is per run of the firmware anyway */
 		fprintf(ev, "RESET %.3f\n", sim_ms());
+		fflush(ev);
+	} else if (!strncmp(line, "noise ", 6) || !strncmp(line, "hostnoise ", 10)) {
+		int to_host = line[0] == 'h';
+		long n = strtol(line + (to_host ? 10 : 6), NULL, 10);
+		if (n < 0 || n > 4096)
+			n = 0;
+		for (long i = 0; i < n; i++) {
+			uint8_t b = (uint8_t)rng();
+			if (to_host) {
+				if (out_len < sizeof out_buf)
+					out_buf[out_len++] = b;
+			} else {
+				if (noise_len < sizeof noise_buf)
+					noise_buf[noise_len++] = b;
+			}
+		}
+		fprintf(ev, "NOISE %.3f %s %ld\n", sim_ms(), to_host ? "host" : "avr", n);
 		fflush(ev);
 	} else if (!strcmp(line, "time")) {
 		fprintf(ev, "TIME %.3f\n", sim_ms());
