@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from gateway.cli.common import add_config_option, config_from_args
 from gateway.config import Config
 from gateway.errors import GatewayError, InvalidInputError, UsageError
 from gateway.reports import render
-from gateway.reports.service import export_events, open_repository
+from gateway.reports.queries import ReportReader
+from gateway.reports.service import DEFAULT_SETTLE, export_events, open_repository
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +47,14 @@ def register(subparsers: Any) -> None:
     )
     exp.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     exp.add_argument("--limit", type=int, metavar="N", help="at most N events")
+    exp.add_argument(
+        "--settle",
+        type=float,
+        default=DEFAULT_SETTLE.total_seconds(),
+        metavar="SECONDS",
+        help="leave out events stored less than this long ago, so that the cursor never "
+        "passes an id a transaction still in flight could fill (default: %(default)g)",
+    )
     exp.set_defaults(func=_export)
 
 
@@ -81,7 +91,10 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError("--since-id must be 0 or more")
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more")
-    last, count = asyncio.run(_write(config, since, args.limit, args.format))
+    if args.settle < 0:
+        raise UsageError("--settle must be 0 or more")
+    settle = timedelta(seconds=args.settle)
+    last, count = asyncio.run(_write(config, since, args.limit, args.format, settle))
     sys.stdout.flush()
     if cursor is not None:
         write_cursor(cursor, last)
@@ -89,15 +102,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _write(config: Config, since: int, limit: int | None, fmt: str) -> tuple[int, int]:
+async def _write(
+    config: Config, since: int, limit: int | None, fmt: str, settle: timedelta
+) -> tuple[int, int]:
     zone = config.zone
-    repo = await open_repository(config.database.url)
+    repo = await open_repository(config.database.url)  # checks the schema is there
+    await repo.close()
+    reader = ReportReader(config.database.url)
     last, count = since, 0
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
-        async for event in export_events(repo, since, limit):
+        async for event in export_events(reader, since, limit, settle=settle):
             row = render.export_row(event, zone)
             if fmt == "csv":
                 writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])
@@ -105,5 +122,5 @@ async def _write(config: Config, since: int, limit: int | None, fmt: str) -> tup
                 sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
             last, count = event.id, count + 1
     finally:
-        await repo.close()
+        await reader.close()
     return last, count

@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import make_url, select
+from sqlalchemy import func, make_url, select, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.domain import Direction, Outcome
+from gateway.errors import DatabaseUnavailableError
 from gateway.store import failures
 from gateway.store.engine import create_engine, normalise_url
-from gateway.store.tables import clock_events
+from gateway.store.models import StoredEvent
+from gateway.store.tables import UtcDateTime, clock_events
 
 BATCH = 5000
 
@@ -69,6 +72,46 @@ class ReportReader:
                         yield _as_swipe(row)
         except (SQLAlchemyError, OSError) as exc:
             raise failures.unavailable(exc, self._where) from None
+
+    async def database_now(self) -> datetime:
+        """The database server's clock (what stamps stored_at), in UTC."""
+        try:
+            async with self._engine.connect() as conn:
+                now = await conn.scalar(select(type_coerce(func.now(), UtcDateTime)))
+        except (SQLAlchemyError, OSError) as exc:
+            raise failures.unavailable(exc, self._where) from None
+        if not isinstance(now, datetime):
+            raise DatabaseUnavailableError(f"database {self._where} gave no current time")
+        return now
+
+    async def events_after(self, after_id: int, limit: int) -> list[StoredEvent]:
+        """Events with id > after_id in id order (whole rows, for export)."""
+        query = (
+            select(clock_events)
+            .where(clock_events.c.id > after_id)
+            .order_by(clock_events.c.id)
+            .limit(max(0, limit))
+        )
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except (SQLAlchemyError, OSError) as exc:
+            raise failures.unavailable(exc, self._where) from None
+        return [
+            StoredEvent(
+                id=r.id,
+                event_key=r.event_key,
+                person_uid=r.person_uid,
+                card_key=r.card_key,
+                direction=Direction(r.direction),
+                reader=r.reader,
+                reader_hw_id=r.reader_hw_id,
+                received_at=r.received_at,
+                stored_at=r.stored_at,
+                outcome=Outcome(r.outcome),
+            )
+            for r in rows
+        ]
 
 
 def _as_swipe(row: Any) -> Swipe:

@@ -193,7 +193,18 @@ def report_table_days(report: Report) -> tuple[list[str], list[list[Any]]]:
 
 
 def report_table_months(report: Report) -> tuple[list[str], list[list[Any]]]:
-    headers = ["MONTH", "UID", "NAME", "DAYS", "WORKED", "SCHED", "MISSING-OUT", "LATE", "ABSENT"]
+    headers = [
+        "MONTH",
+        "UID",
+        "NAME",
+        "DAYS",
+        "WORKED",
+        "SCHED",
+        "NO-OUT",
+        "NO-IN",
+        "LATE",
+        "ABSENT",
+    ]
     rows = [
         [
             m.month,
@@ -202,7 +213,8 @@ def report_table_months(report: Report) -> tuple[list[str], list[list[Any]]]:
             m.days_worked,
             format_duration(m.worked.total_seconds()),
             format_duration(m.scheduled.total_seconds()),
-            m.missing_out + m.out_without_in,
+            m.missing_out or "",
+            m.out_without_in or "",
             f"{m.late_days}d/{m.late_minutes}min" if m.late_days else "",
             m.absent_days or "",
         ]

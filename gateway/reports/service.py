@@ -15,7 +15,7 @@ from typing import Any
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.reports.presence import WhoReport, lookback_start, who
-from gateway.reports.queries import Swipe
+from gateway.reports.queries import ReportReader, Swipe
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
 from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
@@ -30,6 +30,7 @@ def _log() -> Any:
 
 
 EXPORT_CHUNK = 1000
+DEFAULT_SETTLE = timedelta(seconds=5)
 
 # Where a report reads its events: (start, end, uid) -> events in received_at order.
 # Repository.events_between fits; the CLI passes the leaner ReportReader.swipes_between.
@@ -108,15 +109,30 @@ async def presence(
 
 
 async def export_events(
-    repo: Repository, since_id: int, limit: int | None = None
+    reader: ReportReader,
+    since_id: int,
+    limit: int | None = None,
+    *,
+    settle: timedelta = DEFAULT_SETTLE,
 ) -> AsyncIterator[StoredEvent]:
-    """Events with id > since_id in id order, at most `limit`, fetched in chunks."""
+    """Events with id > since_id in id order, at most `limit`, fetched in chunks.
+
+    Why `settle`: on PostgreSQL an id is taken when a transaction inserts, not when it
+    commits, so two swipes committing out of order could let an export see id 11
+    before id 10 is visible and move the cursor past 10 for good. The export stops at
+    the first event stored less than `settle` ago (by the database's clock; swipe
+    transactions last well under a second), so the cursor never passes an id that
+    might still appear. Those events come with the next run.
+    """
+    cutoff = await reader.database_now() - settle if settle > timedelta(0) else None
     after = since_id
     left = limit
     while left is None or left > 0:
         chunk = EXPORT_CHUNK if left is None else min(EXPORT_CHUNK, left)
-        events = await repo.events_since(after, chunk)
+        events = await reader.events_after(after, chunk)
         for event in events:
+            if cutoff is not None and event.stored_at > cutoff:
+                return
             yield event
         if len(events) < chunk:
             return

@@ -15,7 +15,9 @@ Rules (documented in the README; tests/reports/test_sessions.py pins them):
 - An out without a preceding open in (or too long after it) is a clock-out without
   clock-in, flagged on its own day.
 - Late: for each timetable block of the day (consecutive rows merged), the person
-  is on time when already in at block start + grace; otherwise, a first clock-in
+  is on time when already in at block start + grace (a clock-in whose clock-out was
+  forgotten counts as in until the person's next event, `max_session` at most);
+  otherwise, a first clock-in
   during the block makes them late by (clock-in - block start). No presence at all
   during a finished block is `absent`. Blocks not yet started + grace are not judged.
 
@@ -42,7 +44,9 @@ class _DayState:
     last_out: datetime | None = None
     worked: timedelta = field(default_factory=timedelta)
     sessions: list[tuple[datetime, datetime]] = field(default_factory=list)
-    lone_ins: list[datetime] = field(default_factory=list)  # ins that never got an out
+    # Ins that never got an out, each with when the person was last assumed in: until
+    # their next event, or `max_session` at most. Never worked time; only for lateness.
+    lone_ins: list[tuple[datetime, datetime]] = field(default_factory=list)
     out_without_in: int = 0
     duplicates: int = 0
     open_since: datetime | None = None
@@ -103,7 +107,7 @@ class _PersonTracker:
             self.day(moment).duplicates += 1
             return
         if direction == Direction.IN:
-            self._close_unpaired()
+            self._close_unpaired(moment)
             self.open_in = moment
             state = self.day(moment)
             if state.first_in is None or moment < state.first_in:
@@ -115,15 +119,16 @@ class _PersonTracker:
             state.sessions.append((self.open_in, moment))
             self.open_in = None
         else:
-            self._close_unpaired()
+            self._close_unpaired(moment)
             state = self.day(moment)
             state.out_without_in += 1
         if state.last_out is None or moment > state.last_out:
             state.last_out = moment
 
-    def _close_unpaired(self) -> None:
+    def _close_unpaired(self, next_event: datetime) -> None:
         if self.open_in is not None:
-            self.day(self.open_in).lone_ins.append(self.open_in)
+            until = min(next_event, self.open_in + self.rules.max_session)
+            self.day(self.open_in).lone_ins.append((self.open_in, until))
             self.open_in = None
 
     def finish(self, now: datetime) -> None:
@@ -131,7 +136,7 @@ class _PersonTracker:
             if now - self.open_in < self.rules.max_session:
                 self.day(self.open_in).open_since = self.open_in
             else:
-                self._close_unpaired()
+                self._close_unpaired(now)
             self.open_in = None
 
 
@@ -148,7 +153,9 @@ def _judge_blocks(
     for state in nearby:
         intervals.extend(state.sessions)
         ins.extend(start for start, _ in state.sessions)
-        ins.extend(state.lone_ins)
+        # A forgotten clock-out still says the person came: on time or late, not absent.
+        intervals.extend(state.lone_ins)
+        ins.extend(start for start, _ in state.lone_ins)
         if state.open_since is not None:
             intervals.append((state.open_since, now))
             ins.append(state.open_since)

@@ -15,6 +15,8 @@ from gateway.errors import ExitCode
 from tests.reports.helpers import clock, local, seeded
 
 ROOT = Path(__file__).resolve().parents[2]
+# Events seeded a moment ago are exported at once, not after the default settle time.
+EXPORT = ("events", "export", "--settle", "0")
 
 
 def cli(tmp_path: Path, url: str, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -154,18 +156,38 @@ def test_timetable_who_report_and_export(tmp_path: Path) -> None:
     cli(tmp_path, db_url, "report", "--from", "yesterday", code=7)
 
     cursor = tmp_path / "cursor"
-    first = cli(tmp_path, db_url, "events", "export", "--cursor-file", str(cursor), "--limit", "4")
+    first = cli(
+        tmp_path,
+        db_url,
+        "events",
+        "export",
+        "--cursor-file",
+        str(cursor),
+        "--limit",
+        "4",
+        "--settle",
+        "0",
+    )
     ids = [int(r["id"]) for r in csv.DictReader(io.StringIO(first.stdout))]
     assert len(ids) == 4 and ids == sorted(ids)
     assert f"last-id: {ids[-1]}" in first.stderr
     assert cursor.read_text().strip() == str(ids[-1])
     rest = cli(
-        tmp_path, db_url, "events", "export", "--cursor-file", str(cursor), "--format", "jsonl"
+        tmp_path,
+        db_url,
+        "events",
+        "export",
+        "--cursor-file",
+        str(cursor),
+        "--format",
+        "jsonl",
+        "--settle",
+        "0",
     )
     more = [json.loads(line) for line in rest.stdout.splitlines()]
     assert len(more) == 2 and more[0]["id"] > ids[-1]
     assert more[-1]["received_local"] == "2026-11-24T06:00:00+01:00"
-    again = cli(tmp_path, db_url, "events", "export", "--cursor-file", str(cursor))
+    again = cli(tmp_path, db_url, *EXPORT, "--cursor-file", str(cursor))
     assert again.stdout.splitlines() == [again.stdout.splitlines()[0]]  # header only
     assert f"last-id: {more[-1]['id']} (0 event(s)" in again.stderr
 
@@ -197,6 +219,17 @@ def test_the_commands_on_postgresql(pg_url: str, tmp_path: Path) -> None:
         ("luis", "1:20", []),
         ("pau", "8:00", []),
     ]
-    export = cli(tmp_path, pg_url, "events", "export", "--since-id", "2", "--format", "jsonl")
+    export = cli(
+        tmp_path,
+        pg_url,
+        "events",
+        "export",
+        "--since-id",
+        "2",
+        "--format",
+        "jsonl",
+        "--settle",
+        "0",
+    )
     assert [json.loads(line)["id"] for line in export.stdout.splitlines()] == [3, 4, 5, 6]
     assert "last-id: 6" in export.stderr

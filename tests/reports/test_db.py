@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import select, update
 
 from gateway.errors import NotFoundError
 from gateway.reports.queries import ReportReader
@@ -20,7 +21,10 @@ from gateway.reports.service import (
     import_timetable,
     presence,
 )
+from gateway.store.engine import create_engine, normalise_url
+from gateway.store.models import StoredEvent
 from gateway.store.repository import Repository
+from gateway.store.tables import clock_events
 from tests.reports.helpers import MADRID, clock, local, row, seeded
 
 RULES = Rules(zone=MADRID, excluded_rooms=frozenset({"Guardia"}))
@@ -162,15 +166,25 @@ def test_who_is_here(db_url: str) -> None:
 
 def test_export_cursor_continuity(db_url: str) -> None:
     async def body(repo: Repository) -> None:
+        reader = ReportReader(db_url)
+        try:
+            await check(repo, reader)
+        finally:
+            await reader.close()
+
+    async def check(repo: Repository, reader: ReportReader) -> None:
+        def export(since: int, limit: int | None = None) -> AsyncIterator[StoredEvent]:
+            return export_events(reader, since, limit, settle=timedelta(0))
+
         start = local("2026-11-23", "08:00")
         first = [clock("ana", "in" if i % 2 == 0 else "out", start + i * H) for i in range(25)]
         await repo.record_events(first)
-        everything = [e async for e in export_events(repo, 0)]
+        everything = [e async for e in export(0)]
         assert len(everything) == 25
         # Pages of 7 from the last id of the previous page cover it exactly once.
         pages, cursor = [], 0
         while True:
-            page = [e async for e in export_events(repo, cursor, 7)]
+            page = [e async for e in export(cursor, 7)]
             if not page:
                 break
             pages.extend(page)
@@ -180,9 +194,38 @@ def test_export_cursor_continuity(db_url: str) -> None:
         # New events after the cursor: the next run gets exactly those.
         later = [clock("luis", "in", start + 30 * H), clock("luis", "out", start + 31 * H)]
         await repo.record_events(later)
-        fresh = [e async for e in export_events(repo, cursor)]
+        fresh = [e async for e in export(cursor)]
         assert [e.event_key for e in fresh] == [e.event_key for e in later]
         assert all(e.id > cursor for e in fresh)
+
+    run(db_url, body)
+
+
+def test_export_stops_before_events_too_recent_to_be_settled(db_url: str) -> None:
+    async def body(repo: Repository) -> None:
+        start = local("2026-11-23", "08:00")
+        await repo.record_events([clock("ana", "in", start + i * H) for i in range(6)])
+        # Age every row but the 5th by an hour, as if only that one were just stored.
+        engine = create_engine(normalise_url(db_url), connect_timeout=5, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                ids = list((await conn.execute(select(clock_events.c.id).order_by("id"))).scalars())
+                for event_id in ids:
+                    if event_id != ids[4]:
+                        await conn.execute(
+                            update(clock_events)
+                            .where(clock_events.c.id == event_id)
+                            .values(stored_at=clock_events.c.received_at)
+                        )
+        finally:
+            await engine.dispose()
+        reader = ReportReader(db_url)
+        try:
+            settled = [e.id async for e in export_events(reader, 0, settle=timedelta(minutes=30))]
+            assert settled == ids[:4]  # not past the recent one, though the 6th is old
+            assert [e.id async for e in export_events(reader, 0, settle=timedelta(0))] == ids
+        finally:
+            await reader.close()
 
     run(db_url, body)
 

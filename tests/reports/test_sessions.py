@@ -286,3 +286,17 @@ def test_events_of_several_people_interleaved() -> None:
         ("ana", 4 * H),
         ("luis", 5 * H),
     ]
+
+
+def test_a_forgotten_clock_out_still_counts_as_arrived() -> None:
+    [day] = build(
+        [("in", "2026-11-23", "08:12")], "2026-11-23", "2026-11-23", timetable=[MONDAY_MORNING]
+    )
+    assert day.flags == ["missing-out"]
+    [day] = build(
+        [("in", "2026-11-23", "08:40"), ("in", "2026-11-24", "08:00")],
+        "2026-11-23",
+        "2026-11-23",
+        timetable=[MONDAY_MORNING],
+    )
+    assert day.flags == ["missing-out", "late=25min"]
