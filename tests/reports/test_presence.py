@@ -24,7 +24,8 @@ TIMETABLE = [
 def ask(
     at: str, events: Sequence[ClockEvent], timetable: Sequence[TimetableEntry] = TIMETABLE
 ) -> WhoReport:
-    instant = local(*at.split())
+    day, hhmm = at.split()
+    instant = local(day, hhmm)
     return who(instant, RULES, timetable, [stored(e) for e in events], NAMES, instant)
 
 

@@ -33,7 +33,11 @@ def build(
     )
     for i, (direction, day, hhmm) in enumerate(events):
         builder.add(stored(clock("ana", direction, local(day, hhmm), duplicate=i in dup)))
-    moment = local(*now.split()) if now else FAR_FUTURE
+    if now:
+        day, hhmm = now.split()
+        moment = local(day, hhmm)
+    else:
+        moment = FAR_FUTURE
     return list(builder.days(moment))
 
 
