@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "iso14443a.h"
 #include "proto.h"
 #include "reader.h"
 
@@ -367,6 +368,15 @@ int main() {
         run_for(3000);
         r.on_tap(CARD, 4, now);
         CHECK(sent.back().type == T_SWIPE && sent.back().seq == 1);
+    }
+
+    // CRC_A, used by the MFRC522 driver for SELECT and HLTA: the examples of
+    // ISO/IEC 14443-3 annex B, and the well-known HLTA frame 50 00 57 CD.
+    {
+        const uint8_t z[2] = {0x00, 0x00}, x[2] = {0x12, 0x34}, hlta[2] = {0x50, 0x00};
+        CHECK(iso14443a::crc_a(z, 2) == 0x1EA0);
+        CHECK(iso14443a::crc_a(x, 2) == 0xCF26);
+        CHECK(iso14443a::crc_a(hlta, 2) == 0xCD57);
     }
 
     printf("host reader: %d checks, %d failed\n", checks, failures);
