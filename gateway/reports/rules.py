@@ -45,6 +45,8 @@ def as_utc(moment: datetime) -> datetime:
     Everything is compared and subtracted in UTC: Python compares two datetimes that
     share a tzinfo by wall clock, which is wrong across a DST change.
     """
+    if moment.tzinfo is UTC:
+        return moment  # the common case: the store returns UTC
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
