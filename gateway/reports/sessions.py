@@ -20,6 +20,8 @@ Rules (documented in the README; tests/reports/test_sessions.py pins them):
   otherwise, a first clock-in
   during the block makes them late by (clock-in - block start). No presence at all
   during a finished block is `absent`. Blocks not yet started + grace are not judged.
+  Rows in `presence.excluded_rooms` are left out here as in `who`: no scheduled
+  time, no late, no absent for them (worked time still counts).
 
 Memory: the builder keeps per-day state for each person (a few numbers and that
 day's session intervals), never the event list, so a long range streams through it.
@@ -217,7 +219,8 @@ class ReportBuilder:
         tracker.finish(now)
         by_weekday: dict[int, list[TimetableEntry]] = {}
         for entry in self.timetable.get(uid, ()):
-            by_weekday.setdefault(entry.weekday, []).append(entry)
+            if entry.room not in self.rules.excluded_rooms:
+                by_weekday.setdefault(entry.weekday, []).append(entry)
         empty = _DayState()
         day = self.first_day
         while day <= self.last_day:

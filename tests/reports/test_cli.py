@@ -81,10 +81,11 @@ def test_timetable_who_report_and_export(tmp_path: Path) -> None:
         "uid;weekday;start;end;room\n"
         "ana;lun;08:15;14:45;Lab 1\n"
         "luis;Mon;08:15;10:15;Lab 2\n"
-        "eva;1;09:00;11:00;Guardia\n"
+        "eva;1;09:00;11:00;Lab 3\n"
+        "pau;1;12:00;13:00;Guardia\n"
     )
     done = cli(tmp_path, db_url, "timetable", "import", str(good))
-    assert "3 row(s) for 3 person(s)" in done.stdout
+    assert "4 row(s) for 4 person(s)" in done.stdout
     listed = json.loads(
         cli(tmp_path, db_url, "timetable", "list", "--json", "--user", "ana").stdout
     )
@@ -94,12 +95,13 @@ def test_timetable_who_report_and_export(tmp_path: Path) -> None:
 
     who = json.loads(cli(tmp_path, db_url, "who", "--at", "2026-11-23 10:00", "--json").stdout)
     assert who["at"] == "2026-11-23T10:00:00+01:00"
-    assert [(r["uid"], r["status"]) for r in who["scheduled"]] == [
-        ("ana", "present"),
-        ("luis", "absent"),
+    assert [(r["uid"], r["room"], r["status"]) for r in who["scheduled"]] == [
+        ("ana", "Lab 1", "present"),
+        ("luis", "Lab 2", "absent"),
+        ("eva", "Lab 3", "absent"),
     ]
     table = cli(tmp_path, db_url, "who", "--at", "2026-11-23 10:00").stdout
-    assert "present: 1" in table and "absent: 1" in table
+    assert "present: 1" in table and "absent: 2" in table
 
     report = json.loads(
         cli(
@@ -119,6 +121,11 @@ def test_timetable_who_report_and_export(tmp_path: Path) -> None:
     assert days["ana", "2026-11-23"]["flags"] == ["late=16min"]
     assert days["eva", "2026-11-23"]["flags"] == ["absent"]
     assert days["pau", "2026-11-23"]["worked_minutes"] == 480
+    # His 12:00-13:00 row is in an excluded room: not scheduled time, not absent.
+    assert (days["pau", "2026-11-23"]["scheduled"], days["pau", "2026-11-23"]["flags"]) == (
+        "0:00",
+        [],
+    )
     assert days["pau", "2026-11-23"]["last_out"] == "2026-11-24T06:00:00+01:00"
     assert ("pau", "2026-11-24") not in days
     assert [(m["uid"], m["worked"]) for m in report["months"]] == [

@@ -304,3 +304,20 @@ def test_a_forgotten_clock_out_still_counts_as_arrived() -> None:
         timetable=[MONDAY_MORNING],
     )
     assert day.flags == ["missing-out", "late=25min"]
+
+
+def test_excluded_rooms_are_not_judged() -> None:
+    rules = Rules(zone=MADRID, excluded_rooms=frozenset({"Guardia"}))
+    timetable = {"ana": [row("ana", 1, "08:15", "14:45", "Guardia")]}
+    builder = ReportBuilder(rules, date(2026, 11, 23), date(2026, 11, 23), timetable)
+    builder.add(stored(clock("ana", "in", local("2026-11-23", "09:00"))))
+    builder.add(stored(clock("ana", "out", local("2026-11-23", "10:00"))))
+    [day] = builder.days(FAR_FUTURE)
+    assert (day.worked, day.scheduled, day.flags) == (H, timedelta(), [])
+    # A day with no events in an excluded room is no row at all.
+    assert (
+        list(
+            ReportBuilder(rules, date(2026, 11, 23), date(2026, 11, 23), timetable).days(FAR_FUTURE)
+        )
+        == []
+    )
