@@ -302,6 +302,12 @@ class Link:
                     self.received.append(Received(time.monotonic(), item, raw))
                     self._cond.notify_all()
 
+    @property
+    def last_tx(self) -> float:
+        """time.monotonic() of our last write to the reader."""
+        with self._lock:
+            return self._last_tx
+
     def mark(self) -> int:
         with self._cond:
             return len(self.received)
