@@ -3,8 +3,8 @@
 Scheduled: people with a timetable row covering the instant (today's rows, and
 yesterday's rows that cross midnight), minus rows in excluded rooms. Each is present
 when their latest counted event of the current shift is a clock-in: the shift starts
-at local midnight, or for a row that began yesterday, `EARLY_ARRIVAL` before its start
-(so a night shift clocked in at 21:55 is still "in" at 02:00). Suppressed duplicates
+at local midnight, or `EARLY_ARRIVAL` before the start of the covering row when that
+is earlier (so a night shift clocked in at 21:55 is still "in" at 02:00). Suppressed duplicates
 do not count. People who are in but have no covering row (in any room) are listed
 apart as unscheduled.
 """
