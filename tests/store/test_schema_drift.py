@@ -201,10 +201,23 @@ BAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("what", "statement"), BAD_ROWS, ids=[w for w, _ in BAD_ROWS])
-async def test_the_database_refuses_bad_rows(db_url: str, what: str, statement: str) -> None:
+async def test_the_database_refuses_bad_rows(db_url: str) -> None:
+    # One database for all the rows: each statement is its own transaction.
     async with open_repo(db_url) as repo:
         await repo.add_person("ana", "Ana")
         await repo.assign_card("DEADBEEF", "ana")
-    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.IntegrityError)):
-        sql(db_url, statement)
+    accepted = []
+    for what, statement in BAD_ROWS:
+        try:
+            sql(db_url, statement)
+        except (sqlite3.IntegrityError, psycopg.errors.IntegrityError):
+            continue
+        accepted.append(what)
+    assert accepted == []
+    # The same shapes with valid values go in: the refusals above are the rules'.
+    sql(db_url, "INSERT INTO cards (card_key, person_uid) VALUES ('04A1B2C3D4E5F6', 'ana')")
+    sql(
+        db_url,
+        "INSERT INTO timetable (person_uid, weekday, start_time, end_time) "
+        "VALUES ('ana', 7, '22:00:00', '06:00:00')",
+    )
