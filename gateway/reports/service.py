@@ -1,7 +1,8 @@
-"""The reports fed from the repository: the only module here that does I/O.
+"""The reports fed from the database: with queries.py, the only I/O in this package.
 
-Events stream through `Repository.events_between` (keyset chunks, one short
-transaction each) into the pure builders, so a year of a lab never sits in memory.
+Events stream (ReportReader.swipes_between, or Repository.events_between) into the
+pure builders, which keep per-day state only, so a year of a lab never sits in memory
+as events.
 """
 
 from __future__ import annotations
