@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import json
 import os
 import sys
@@ -83,6 +84,24 @@ def write_cursor(path: Path, last_id: int) -> None:
         raise GatewayError(f"{path}: cannot write the cursor: {exc.strerror}") from None
 
 
+# Output goes out in batches, each written off the event loop (a slow pipe must not
+# stall the database reads).
+FLUSH_EVERY = 1000
+
+
+async def _flush(buffer: io.StringIO) -> None:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    if text:
+        await asyncio.to_thread(_emit, text)
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _export(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     cursor = Path(args.cursor_file) if args.cursor_file else None
@@ -110,7 +129,8 @@ async def _write(
     await repo.close()
     reader = ReportReader(config.database.url)
     last, count = since, 0
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
@@ -119,8 +139,11 @@ async def _write(
             if fmt == "csv":
                 writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])
             else:
-                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+                buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             last, count = event.id, count + 1
+            if count % FLUSH_EVERY == 0:
+                await _flush(buffer)
+        await _flush(buffer)
     finally:
         await reader.close()
     return last, count

@@ -7,6 +7,7 @@ as events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -153,7 +154,9 @@ async def import_timetable(repo: Repository, path: Path, *, dry_run: bool = Fals
     """Validate the whole file; if clean, replace the rows of the people in it in one
     transaction. With problems (or dry_run) nothing is written."""
     known = {p.uid for p in await repo.people()}
-    entries, problems = parse_rows(list(read_rows(path)), known)
+    # Reading a spreadsheet can take a while: off the event loop.
+    rows = await asyncio.to_thread(lambda: list(read_rows(path)))
+    entries, problems = parse_rows(rows, known)
     uids = sorted({e.person_uid for e in entries})
     if not entries and not problems:
         raise InvalidInputError(f"{path}: no timetable rows")
