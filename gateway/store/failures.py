@@ -33,20 +33,17 @@ def is_missing_schema(error: BaseException) -> bool:
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """Errors that say the database cannot be used now, as opposed to a refused change."""
+    """Whether the database cannot be used now, as opposed to refusing this data.
+
+    Only a constraint violation or a value the database cannot take (IntegrityError,
+    DataError) is about the data: retrying it will fail again. Everything else, from a
+    refused connection to a missing table or privilege (a role without the GRANTs)
+    or a file that is not a database, is about the database, and the daemon keeps
+    the swipe in its spool until the database is usable again.
+    """
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
-    # ProgrammingError covers a missing table and a missing privilege (a role without
-    # the GRANTs): both are deployment problems, not bad input.
-    return isinstance(
-        error,
-        sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.InternalError
-        | sa_exc.ProgrammingError
-        | sa_exc.TimeoutError
-        | OSError,
-    )
+    return not isinstance(error, sa_exc.IntegrityError | sa_exc.DataError)
 
 
 def unavailable(error: BaseException, where: str) -> DatabaseUnavailableError:

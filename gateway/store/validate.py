@@ -50,6 +50,12 @@ def reader(value: str) -> str:
     return value
 
 
+def hardware_id(value: str | None) -> str | None:
+    if value is not None and (len(value) > MAX_READER or _has_control(value)):
+        raise InvalidInputError(f"invalid reader hardware id {value!r}")
+    return value
+
+
 def clock_event(event: ClockEvent) -> ClockEvent:
     """The event with its card key normalised; InvalidInputError if anything is off."""
     try:
@@ -63,7 +69,7 @@ def clock_event(event: ClockEvent) -> ClockEvent:
         card_key=normalise_card_key(event.card_key),
         direction=direction,
         reader=reader(event.reader),
-        reader_hw_id=event.reader_hw_id,
+        reader_hw_id=hardware_id(event.reader_hw_id),
         received_at=aware(event.received_at, "received_at"),
         outcome=outcome,
     )
@@ -73,7 +79,7 @@ def unknown_swipe(swipe: UnknownSwipe) -> UnknownSwipe:
     return UnknownSwipe(
         card_key=normalise_card_key(swipe.card_key),
         reader=reader(swipe.reader),
-        reader_hw_id=swipe.reader_hw_id,
+        reader_hw_id=hardware_id(swipe.reader_hw_id),
         seen_at=aware(swipe.seen_at, "seen_at"),
     )
 

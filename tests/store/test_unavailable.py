@@ -138,3 +138,10 @@ class WriterBlocked:
         assert self.conn is not None
         self.conn.rollback()
         self.conn.close()
+
+
+async def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    path.write_bytes(b"this is not a SQLite database, just some text " * 100)
+    messages = await _expect_unavailable(f"sqlite:///{path}", "no-secret-here")
+    assert all("not a database" in m for m in messages)
