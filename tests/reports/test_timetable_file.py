@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import time
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from gateway.errors import InvalidInputError
+from gateway.errors import GatewayError, InvalidInputError
 from gateway.reports.timeparse import parse_clock_time, parse_weekday
 from gateway.reports.timetable_file import parse_rows, read_rows
 from tests.reports.helpers import row
@@ -99,3 +100,13 @@ def test_xlsx_rows(tmp_path: Path) -> None:
         row("ana", 2, "08:15", "14:45", "Lab 1"),
         row("luis", 5, "16:00", "22:15", ""),
     ]
+
+
+def test_xlsx_without_openpyxl_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.xlsx"
+    path.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as if it were not installed
+    with pytest.raises(GatewayError, match=r"clock-gateway\[xlsx\]"):
+        list(read_rows(path))
