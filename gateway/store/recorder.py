@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ class Recorder:
         self._background: set[asyncio.Task[Any]] = set()
         # The spool sets this after each append; failures set it too: the drainer wakes.
         self._wake = self.spool.appended
+        self._handover: asyncio.Future[None] | None = None  # set while the last batch replays
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -212,6 +214,11 @@ class Recorder:
     async def record_event(self, event: ClockEvent) -> Durability:
         if not self._started:
             raise StoreUnavailableError("the recorder is not running")
+        if self._handover is not None and self._db_ok:
+            # The drainer is replaying the last of the backlog: a short wait here lets
+            # this event go to the database instead of chasing the drainer's tail.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._handover), self._wait_s / 2)
         # With a backlog, the event queues behind it so that the reader's order holds.
         if self._db_ok and self.spool.depth == 0:
             try:
@@ -309,20 +316,15 @@ class Recorder:
     async def _drain_once(self) -> bool:
         """One step of work; True if something was replayed. Raises on database failure."""
         if self.spool.depth > 0:
-            batch = await self.spool.read_batch(DRAIN_BATCH)
-            if not batch.records:
-                if batch.end != self.spool.committed:
-                    await self.spool.commit(batch)  # only damaged bytes were skipped
-                    return True
-                # Appends in flight are counted in depth but not readable yet.
-                await asyncio.sleep(0.01)
-                return False
-            await self._replay(batch)
-            await self.spool.commit(batch)
-            self._db_succeeded()
-            if self.spool.depth == 0:
-                log().info("spool_drained")
-            return True
+            if self._db_ok and self.spool.depth <= DRAIN_BATCH:
+                # The last batch: hold new live events (briefly) so the spool empties.
+                self._handover = asyncio.get_running_loop().create_future()
+            try:
+                return await self._drain_batch()
+            finally:
+                if self._handover is not None:
+                    self._handover.set_result(None)
+                    self._handover = None
         if self._unknown:
             swipe = self._unknown[0]
             try:
@@ -341,6 +343,30 @@ class Recorder:
             self._db_ok = True
             return True
         return False
+
+    async def _drain_batch(self) -> bool:
+        """Replay one batch in append order; True if it made progress."""
+        batch = await self.spool.read_batch(DRAIN_BATCH)
+        if not batch.records:
+            if batch.end != self.spool.committed:
+                await self.spool.commit(batch)  # only damaged bytes were skipped
+                return True
+            # Appends in flight count in the depth but are not readable yet; their
+            # fsync sets the wake-up event.
+            return False
+        started = time.monotonic()
+        await self._replay(batch)
+        await self.spool.commit(batch)
+        self._db_succeeded()
+        log().debug(
+            "spool_replayed",
+            events=len(batch.records),
+            ms=round((time.monotonic() - started) * 1000, 1),
+            depth=self.spool.depth,
+        )
+        if self.spool.depth == 0:
+            log().info("spool_drained")
+        return True
 
     async def _replay(self, batch: SpoolBatch) -> None:
         good = [r for r in batch.records if r.event is not None]

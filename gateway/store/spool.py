@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import struct
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.domain import ClockEvent, Direction, Outcome, StoreUnavailableError
+from gateway.errors import GatewayError
 from gateway.logs import get_logger
 
 MAGIC = b"\xc5\x70"  # 0xC5 0x70 never occurs in UTF-8 text, so never inside a payload
@@ -48,6 +51,7 @@ READ_CHUNK = 256 * 1024
 RECORD_VERSION = 1
 CHECKPOINT = "checkpoint"
 DEAD_LETTER = "dead-letter.jsonl"
+LOCK = "lock"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -66,6 +70,10 @@ class SpoolError(StoreUnavailableError):
 
 class SpoolFullError(SpoolError):
     pass
+
+
+class SpoolLockedError(GatewayError):
+    """Another process holds the spool: the daemon must not start a second time."""
 
 
 @dataclass(frozen=True, order=True)
@@ -346,6 +354,7 @@ class _Files:
         self.segments: list[int] = []
         self.fd: int | None = None  # the segment being appended to
         self.ckpt = _Checkpoint(directory / CHECKPOINT)
+        self.lock_fd: int | None = None
         self.active = 0
         self.size = 0
 
@@ -353,6 +362,7 @@ class _Files:
     def recover(self) -> tuple[Position, Position, int, int]:
         """(checkpoint, durable end, unreplayed records, skipped garbage bytes)."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
         self.segments = sorted(
             n for p in self.dir.iterdir() if (n := _segment_number(p.name)) is not None
         )
@@ -503,11 +513,40 @@ class _Files:
         except FileNotFoundError:
             return 0
 
+    def _lock(self) -> None:
+        """One process per spool: two drainers would delete each other's segments.
+
+        The kernel drops the lock when the process dies, even by SIGKILL, so a crash
+        never leaves a stale lock behind.
+        """
+        path = self.dir / LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.EROFS or not path.exists():
+                raise
+            fd = os.open(path, os.O_RDONLY)  # read-only disk: nobody writes anyway
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise SpoolLockedError(
+                f"another clock-gateway (pid {holder}) is using the spool in {self.dir}"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.lock_fd = fd
+
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
         self.ckpt.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = None
 
 
 def _skipped_before(parsed: Parsed, end: int) -> int:
@@ -563,6 +602,10 @@ class Spool:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         try:
             cursor, end, count, skipped = await self._run(self._files.recover)
+        except SpoolLockedError:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
         except OSError as exc:
             # Start anyway: swipes can still go to the database, and every one that
             # cannot is refused honestly with this error.
@@ -693,15 +736,7 @@ class Spool:
             except ValueError:
                 records.append(SpoolRecord(None, raw))
         self._read_pos = pos
-        if not records and pos == self._cursor and self._durable and not self._writing:
-            # Nothing left on disk although the count says otherwise: trust the disk.
-            log().error("spool_depth_mismatch", counted=self._durable)
-            self._durable = 0
         return SpoolBatch(records, pos)
-
-    @property
-    def _writing(self) -> bool:
-        return bool(self._pending) or self._in_flight > 0
 
     async def commit(self, batch: SpoolBatch) -> None:
         """Mark a batch replayed (only after the database committed it)."""

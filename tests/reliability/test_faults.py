@@ -9,14 +9,17 @@ minutes together; bench/ is the place for long soaks.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from gateway.protocol import Status
+from tests.e2e.harness import run_cli
 from tests.reliability.rig import Rig, Tap, report
 from tests.reliability.support import remount, tmpfs
 from tests.support.pgcluster import PgCluster
@@ -37,7 +40,7 @@ async def test_postgres_stopped_mid_burst(
         per_reader = 1000
         stopped = asyncio.Event()
         restarted = asyncio.Event()
-        outage: dict[str, float] = {}
+        outage: dict[str, Any] = {}
 
         def watch(tap: Tap) -> None:
             n = len(rig.taps["entrance"])
@@ -50,9 +53,25 @@ async def test_postgres_stopped_mid_burst(
             await stopped.wait()
             outage["start"] = time.monotonic()
             await asyncio.to_thread(own_cluster.stop)  # fast shutdown, mid-burst
+            outage["status"] = await status_during_outage()
             await restarted.wait()
             await asyncio.to_thread(own_cluster.start)
             outage["end"] = time.monotonic()
+
+        async def status_during_outage() -> dict[str, Any]:
+            """`clock-gateway status --json`, as an operator would run it."""
+            deadline = time.monotonic() + 10
+            while True:
+                result = await asyncio.to_thread(
+                    run_cli, "status", "--json", "--config", str(rig.config)
+                )
+                doc: dict[str, Any] = json.loads(result.stdout)
+                status = doc["status"]
+                if status["spool_depth"] > 0 and not status["database_ok"]:
+                    assert result.returncode == 0 and doc["state"] == "running"
+                    return doc
+                assert time.monotonic() < deadline, f"status never showed the outage: {doc}"
+                await asyncio.sleep(0.2)
 
         started = time.monotonic()
         await asyncio.gather(
@@ -66,7 +85,13 @@ async def test_postgres_stopped_mid_burst(
         assert figures.acknowledged == figures.taps == 2 * per_reader  # nobody was told KO
         spooled = len(rig.log_events("swipe", durability="spool"))
         assert spooled > 100, "the outage did not send swipes to the spool"
+        links = {r["name"]: r["link_state"] for r in outage["status"]["status"]["readers"]}
+        assert len(links) == 2
         figures.extra |= {
+            "status_during_outage": {
+                "spool_depth": outage["status"]["status"]["spool_depth"],
+                "links": links,
+            },
             "spooled": spooled,
             "outage_s": round(outage["end"] - outage["start"], 2),
             "burst_s": round(burst_s, 2),

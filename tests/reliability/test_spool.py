@@ -17,6 +17,7 @@ from gateway.store.spool import (
     Spool,
     SpoolError,
     SpoolFullError,
+    SpoolLockedError,
     _Checkpoint,
     decode_event,
     encode_event,
@@ -255,3 +256,15 @@ async def test_read_only_disk_refuses_honestly(small_fs: Path) -> None:
     await last.open()
     assert last.depth == 1
     await last.close()
+
+
+async def test_one_process_per_spool(tmp_path: Path) -> None:
+    first = Spool(tmp_path)
+    await first.open()
+    second = Spool(tmp_path)
+    with pytest.raises(SpoolLockedError) as refused:
+        await second.open()
+    assert str(os.getpid()) in str(refused.value)
+    await first.close()
+    await second.open()  # the lock went with the first spool
+    await second.close()
