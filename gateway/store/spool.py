@@ -300,6 +300,8 @@ class _Checkpoint:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        if not data.strip(b"\0"):
+            return None  # created but never written: nothing was replayed yet
         best: tuple[int, Position] | None = None
         for at in (0, self.SLOT.size):
             chunk = data[at : at + self.SLOT.size]
