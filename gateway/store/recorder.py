@@ -166,8 +166,8 @@ class Recorder:
         """Recover the spool, load the directory; never fails because the database is down."""
         await self.spool.open()
         await asyncio.to_thread(self.directory.load_file)
-        await self._refresh_directory()
-        self._started = True
+        self._started = True  # the first refresh runs in the background: a slow database
+        # must not hold up the start (the saved directory answers meanwhile)
         self._tasks = [
             asyncio.create_task(self._drain_loop(), name="recorder-drainer"),
             asyncio.create_task(self._refresh_loop(), name="recorder-directory"),
@@ -394,8 +394,8 @@ class Recorder:
     # -- directory -------------------------------------------------------------------
     async def _refresh_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._refresh_s)
             await self._refresh_directory()
+            await asyncio.sleep(self._refresh_s)
 
     async def _refresh_directory(self) -> None:
         try:

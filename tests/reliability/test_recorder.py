@@ -13,6 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.domain import ClockEvent, Durability, StoreUnavailableError, UnknownSwipe
+from gateway.store.directory import FILE_NAME as DIRECTORY_FILE
 from gateway.store.recorder import Recorder
 from gateway.store.repository import Repository
 from gateway.store.spool import DEAD_LETTER, Spool
@@ -68,6 +69,7 @@ async def test_database_away_at_start_answers_from_saved_directory(tmp_path: Pat
     repo = await seeded_repository(url)
     first = Recorder(repo, tmp_path, make_config(tmp_path, url))
     await first.start()
+    await wait_for((tmp_path / DIRECTORY_FILE).exists)  # refreshed and saved
     await first.stop()
     await repo.close()
 
@@ -77,6 +79,7 @@ async def test_database_away_at_start_answers_from_saved_directory(tmp_path: Pat
     recorder = Recorder(offline_repo, tmp_path, make_config(tmp_path, away))
     with capture_logs() as logs:
         await recorder.start()
+        await wait_for(lambda: not recorder.stats().database_ok)
     assert any(e["event"] == "directory_refresh_failed" for e in logs)
     lookup = await recorder.lookup_card(CARD)
     assert lookup.from_cache and lookup.person is not None and lookup.person.name == "Ana"
