@@ -210,7 +210,9 @@ class ReaderMachine:
         if self._screen_until is not None and now >= self._screen_until:
             self._screen_until = None
             self._show_idle()
-        if self.state is LinkState.ONLINE and now - self._last_rx >= self._gone_after():
+        # Each timer compares `now` with exactly the sum next_deadline() returns: written
+        # as a difference, float rounding could leave a deadline due but never fired.
+        if self.state is LinkState.ONLINE and now >= self._last_rx + self._gone_after():
             self._events.append(Offline())
             self._go_connecting(now, OFFLINE_SCREEN)
         if self.state is not LinkState.ONLINE and now >= self._hello_at:
@@ -228,7 +230,7 @@ class ReaderMachine:
                 if self.state is LinkState.ONLINE:
                     self._send_swipe(pending, now)
                 pending.next_try_at = now + SWIPE_RETRY_S
-        if self.state is LinkState.ONLINE and now - self._last_tx >= self.heartbeat_s:
+        if self.state is LinkState.ONLINE and now >= self._last_tx + self.heartbeat_s:
             self._send(Heartbeat(), now)
             self.counters.heartbeats_sent += 1
 
@@ -334,7 +336,7 @@ class ReaderMachine:
         """Answer a bad frame, except a NAK, at most once per NAK_MIN_INTERVAL_S."""
         if error.reason is NakReason.BAD_PAYLOAD and error.detail == MessageType.NAK:
             return
-        if now - self._last_nak < NAK_MIN_INTERVAL_S:
+        if now < self._last_nak + NAK_MIN_INTERVAL_S:
             return
         self._last_nak = now
         self._send(error.to_nak(), now)
