@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from gateway.domain import Direction, Outcome
 from gateway.reports.queries import Swipe
@@ -150,6 +150,8 @@ def _judge_blocks(
 ) -> tuple[int, bool]:
     """Late minutes and absence over the day's blocks, from the sessions of the day
     and the days either side (a night shift's session may cover the next day's block)."""
+    if not blocks:
+        return 0, False
     intervals: list[tuple[datetime, datetime]] = []
     ins: list[datetime] = []
     for state in nearby:
@@ -194,6 +196,7 @@ class ReportBuilder:
         self.last_day = last_day
         self.timetable = timetable or {}
         self._people: dict[str, _PersonTracker] = {}
+        self._block_cache: dict[tuple[date, tuple[tuple[time, time, str], ...]], list[Block]] = {}
 
     def add(self, event: Swipe) -> None:
         tracker = self._people.get(event.person_uid)
@@ -214,6 +217,14 @@ class ReportBuilder:
         for uid in wanted:
             yield from self._person_days(uid, now)
 
+    def _blocks(self, entries: list[TimetableEntry], day: date) -> list[Block]:
+        # Many people share a timetable pattern: compute each (pattern, day) once.
+        key = (day, tuple((e.start, e.end, e.room) for e in entries))
+        blocks = self._block_cache.get(key)
+        if blocks is None:
+            blocks = self._block_cache[key] = blocks_for_day(entries, day, self.rules.zone)
+        return blocks
+
     def _person_days(self, uid: str, now: datetime) -> Iterator[DayReport]:
         tracker = self._people.get(uid) or _PersonTracker(self.rules)
         tracker.finish(now)
@@ -225,7 +236,7 @@ class ReportBuilder:
         day = self.first_day
         while day <= self.last_day:
             todays = by_weekday.get(day.isoweekday())
-            blocks = blocks_for_day(todays, day, self.rules.zone) if todays else []
+            blocks = self._blocks(todays, day) if todays else []
             state = tracker.days.get(day)
             if state is not None or blocks:
                 current = state or empty
