@@ -62,5 +62,9 @@ def configure_logging(
 
 
 def get_logger(name: str, **context: Any) -> Any:
-    """A bound logger; `name` says which part of the gateway speaks."""
-    return structlog.get_logger().bind(logger=name, **context)
+    """A bound logger; `name` says which part of the gateway speaks.
+
+    It stays a lazy proxy, so a module-level logger created at import time still
+    follows `configure_logging` called later.
+    """
+    return structlog.get_logger(logger=name, **context)
