@@ -15,6 +15,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from structlog._config import BoundLoggerLazyProxy
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 _LEVELS = {
@@ -67,4 +68,5 @@ def get_logger(name: str, **context: Any) -> Any:
     It stays a lazy proxy, so a module-level logger created at import time still
     follows `configure_logging` called later.
     """
-    return structlog.get_logger(logger=name, **context)
+    # `logger` is also wrap_logger's own parameter name, hence the explicit proxy.
+    return BoundLoggerLazyProxy(None, initial_values={"logger": name, **context})
