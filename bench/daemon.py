@@ -11,9 +11,11 @@ measures the daemon without touching it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +97,27 @@ class Daemon:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def commonest_error(self) -> str | None:
+        """The error line the daemon logged most often (a traceback's last line or a
+        JSON event at error level), to say in one line why readers did not come up."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        counts: Counter[str] = Counter()
+        for line in text.splitlines():
+            stripped = line.strip()
+            if (
+                re.match(r"^[A-Za-z_.]*(Error|Exception)\b.*:", stripped)
+                or '"level": "error"' in stripped
+                or '"level":"error"' in stripped
+            ):
+                counts[stripped[:200]] += 1
+        if not counts:
+            return None
+        line, n = counts.most_common(1)[0]
+        return f"{line} (x{n})"
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:

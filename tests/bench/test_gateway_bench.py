@@ -74,6 +74,7 @@ def test_replug(env: BenchEnv) -> None:
 def test_scale(env: BenchEnv) -> None:
     rows = _run(run_scale, env)
     assert 0 < rows["8 idle readers: daemon peak RSS"]["value"] < 10_000
+    assert rows["8 readers: online"]["value"] == 8
 
 
 def test_offline_then_the_spool_is_replayed(env: BenchEnv) -> None:
