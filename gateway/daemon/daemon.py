@@ -18,7 +18,7 @@ from typing import Any
 from gateway.clocking import ClockingService, Messages, SwipeInput
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.notify import Notifier
-from gateway.domain import Direction
+from gateway.domain import Direction, StoreUnavailableError
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
 from gateway.link import Answer, IncomingSwipe, Link, LinkState
 from gateway.logs import get_logger
@@ -52,6 +52,7 @@ class Daemon:
         self._state_since: dict[str, tuple[str, datetime]] = {}
         self._last_outcome: dict[str, str] = {}
         self._last_status_line = ""
+        self._status_error: str | None = None
 
     # -- run -------------------------------------------------------------------------
     async def run(self) -> int:
@@ -66,7 +67,13 @@ class Daemon:
         self.repository = Repository.from_url(config.database.url)
         offline = await self._check_database(self.repository)
         self.recorder = Recorder(self.repository, config.state_dir, config)
-        await self.recorder.start()
+        try:
+            await self.recorder.start()
+        except (StoreUnavailableError, OSError) as exc:
+            await self.repository.close()
+            raise GatewayError(
+                f"cannot use the state directory {config.state_dir}: {exc}"
+            ) from None
         if offline and self.recorder.stats().directory_cards == 0:
             # Never connected and nothing known: offline mode could only say KO.
             await self.recorder.stop()
@@ -271,7 +278,13 @@ class Daemon:
             try:
                 await asyncio.to_thread(write_status, self.config.state_dir, self._snapshot())
             except OSError as exc:
-                _log().warning("status_write_failed", error=str(exc))
+                if str(exc) != self._status_error:  # once per problem, not every second
+                    self._status_error = str(exc)
+                    _log().warning("status_write_failed", error=str(exc))
+            else:
+                if self._status_error is not None:
+                    self._status_error = None
+                    _log().info("status_write_ok")
             line = self._status_line()
             if line != self._last_status_line:
                 self._last_status_line = line
