@@ -50,6 +50,18 @@ class BenchEnv:
             found = await cur.fetchone()
         return int(found[0]) if found else 0
 
+    async def sessions_opened(self) -> int:
+        """Sessions ever opened on the database (pg_stat_database.sessions, PostgreSQL 14+),
+        counting the one that asks. A rising count under steady load is connection churn."""
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            )
+            found = await cur.fetchone()
+        return int(found[0]) if found and found[0] is not None else 0
+
     async def stop_database(self) -> None:
         await asyncio.to_thread(self.cluster.stop, "fast")
 

@@ -34,6 +34,7 @@ async def run_throughput(env: BenchEnv, quick: bool) -> list[Row]:
             *(tap_all(r, [env.cards[k % len(env.cards)]], warm) for k, r in enumerate(gw.readers))
         )
         before = await env.event_count()
+        sessions = await env.sessions_opened()
         cpu = gw.daemon.cpu_seconds()
         started = time.perf_counter()
         deadline = time.monotonic() + seconds
@@ -46,6 +47,8 @@ async def run_throughput(env: BenchEnv, quick: bool) -> list[Row]:
         )
         elapsed = time.perf_counter() - started
         cpu = gw.daemon.cpu_seconds() - cpu
+        await asyncio.sleep(1.0)  # backends report their sessions' statistics lazily
+        sessions = await env.sessions_opened() - sessions - 1  # not counting ours
         stored = await env.event_count() - before
         rate_after = await asyncio.to_thread(floors.commit_loop_rate, env.url, loop_s)
     await asyncio.to_thread(floors.drop_floor_table, env.url)
@@ -77,5 +80,13 @@ async def run_throughput(env: BenchEnv, quick: bool) -> list[Row]:
             100.0 * cpu / elapsed,
             "% of a core",
             note=f"{ms(cpu / max(1, taps.count)):.2f} ms CPU per swipe",
+        ),
+        # A pool too small for the concurrency opens (and authenticates) and closes
+        # connections all the time; a steady pool opens none.
+        row(
+            f"throughput, {readers} readers: DB connections opened",
+            max(0, sessions),
+            "connections",
+            note="pg_stat_database.sessions during the run",
         ),
     ]
