@@ -58,3 +58,17 @@ def test_cli_writes_json_results(tmp_path: Path) -> None:
     assert "name" in done.stdout and "met?" in done.stdout
     for r in data["rows"]:
         assert r["benchmark"] == "decoder" and r["value"] is not None
+
+
+def test_markdown_rendering_of_results() -> None:
+    from bench.markdown import render
+
+    results = {
+        "machine": describe() | {"total_seconds": 1.0},
+        "quick": True,
+        "runs": [{"name": "latency", "status": "ok", "seconds": 1.0}],
+        "rows": [row("latency p50", 2.0, "ms", floor=1.0, target="ratio <= 1.3", met=False)],
+    }
+    text = render(results)
+    assert "| latency p50 | 2.00 | ms | 1.00 | 2.00x | ratio <= 1.3 | NO |" in text
+    assert "latency 1.0 s (ok)" in text
