@@ -118,6 +118,8 @@ class VirtualReader:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._online = asyncio.Event()
+        self._offline = asyncio.Event()
+        self._offline.set()
         self._taps: dict[int, asyncio.Future[TapResult]] = {}
         self._tap_lock = asyncio.Lock()
         self._closed = False
@@ -216,9 +218,12 @@ class VirtualReader:
     async def wait_online(self, timeout: float | None = None) -> None:
         """Wait until the gateway has acknowledged HELLO (TimeoutError after `timeout`)."""
         async with asyncio.timeout(timeout):
-            while not self._machine.online:
-                self._online.clear()
-                await self._online.wait()
+            await self._online.wait()
+
+    async def wait_offline(self, timeout: float | None = None) -> None:
+        """Wait until the reader is not online (gateway gone, NOT_READY, unplugged...)."""
+        async with asyncio.timeout(timeout):
+            await self._offline.wait()
 
     async def tap(self, uid: bytes, timeout: float = 10.0) -> TapResult:
         """Tap a card and wait for the RESULT (or for the reader to give up)."""
@@ -330,8 +335,13 @@ class VirtualReader:
                 self._log.debug("reader_online", heartbeat_ms=event.heartbeat_ms)
             elif isinstance(event, Offline | Refused | Rebooted):
                 self._log.info("reader_" + type(event).__name__.lower())
+        # Both events follow the machine's state after every input and timer.
         if machine.online:
             self._online.set()
+            self._offline.clear()
+        else:
+            self._online.clear()
+            self._offline.set()
         if not self._closed:
             self._arm_timer(machine.next_deadline())
 

@@ -228,8 +228,7 @@ async def _announce_online(reader: VirtualReader, out: _Output) -> None:
     while True:
         await reader.wait_online()
         out.emit("online", f"online: the LCD shows {' / '.join(reader.lcd)!r}", lcd=reader.lcd)
-        while reader.online:
-            await asyncio.sleep(0.2)
+        await reader.wait_offline()
         out.emit("offline", f"offline: the LCD shows {' / '.join(reader.lcd)!r}", lcd=reader.lcd)
 
 

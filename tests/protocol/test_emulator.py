@@ -182,3 +182,19 @@ def test_gives_up_without_an_answer_and_never_shows_ok(tmp_path: Path) -> None:
 
 def test_many_readers_in_one_process_use_no_busy_loop(tmp_path: Path) -> None:
     asyncio.run(_many_readers_in_one_process_use_no_busy_loop(tmp_path))
+
+
+async def _offline_when_the_gateway_goes_quiet(tmp_path: Path) -> None:
+    reader, gw = await _online_pair(tmp_path)
+    try:
+        gw.close()  # silence: gone after 3.5 heartbeat intervals
+        started = asyncio.get_running_loop().time()
+        await reader.wait_offline(6)
+        assert 3.0 < asyncio.get_running_loop().time() - started < 5.0
+        assert reader.lcd == ["Offline", "Please wait"]
+    finally:
+        await reader.close()
+
+
+def test_offline_when_the_gateway_goes_quiet(tmp_path: Path) -> None:
+    asyncio.run(_offline_when_the_gateway_goes_quiet(tmp_path))
