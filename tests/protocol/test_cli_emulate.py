@@ -7,16 +7,26 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from gateway.cli.main import main
 from tests.protocol.minigateway import MiniGateway
 
 CLI = [sys.executable, "-m", "gateway"]
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main() configures structlog for the process; later tests must not log into a
+    stream that pytest has closed."""
+    yield
+    structlog.reset_defaults()
 
 
 async def _start(*args: str) -> asyncio.subprocess.Process:
