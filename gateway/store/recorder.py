@@ -102,10 +102,6 @@ class _GroupWriter:
             self._task = asyncio.create_task(self._run())
         return future
 
-    @property
-    def busy(self) -> bool:
-        return self._task is not None
-
     async def _run(self) -> None:
         try:
             while self._queue:

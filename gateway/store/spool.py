@@ -32,7 +32,6 @@ import os
 import struct
 import uuid
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -774,12 +773,3 @@ def _settle(batch: list[tuple[bytes, asyncio.Future[None]]], error: Exception | 
             future.set_result(None)
         else:
             future.set_exception(error)
-
-
-def iter_segment_records(path: Path) -> Iterator[ClockEvent]:
-    """Every decodable event of one segment file (for tools and tests)."""
-    for _end, payload in parse_records(path.read_bytes(), final=True).records:
-        try:
-            yield decode_event(payload)
-        except ValueError:
-            continue
