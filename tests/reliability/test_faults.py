@@ -139,6 +139,7 @@ async def test_sigkill_at_random_moments(
         figures = rig.verify()
         assert len(rig.daemons) == kills + 1
         assert figures.acknowledged > 200
+        assert figures.retransmitted > 0, "no kill caught a swipe in flight"
         figures.extra |= {
             "kills": kills,
             "answered_after_restart": sum(
