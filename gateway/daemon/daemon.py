@@ -29,6 +29,8 @@ from gateway.store.repository import Repository
 
 STATUS_EVERY_S = 1.0
 STALL_WARN_S = 0.25
+# Spooled events are already fsync'd; beyond this the recorder's stop is abandoned.
+RECORDER_STOP_S = 5.0
 
 
 def _log() -> Any:
@@ -128,7 +130,11 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.recorder is not None:
-            await self.recorder.stop()
+            try:
+                # Bounded: systemd's stop timeout must never be what ends the daemon.
+                await asyncio.wait_for(self.recorder.stop(), RECORDER_STOP_S)
+            except TimeoutError:
+                _log().error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
         if self.repository is not None:
             await self.repository.close()
         with contextlib.suppress(OSError):

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
 from gateway.config import parse_config
 from gateway.domain import (
@@ -70,13 +72,21 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
     await repo.assign_card("04A1B2C3", "ana")
     recorder = Recorder(repo, config.state_dir, config)
     await recorder.start()
+    # Let the background directory refresh finish first: stopping the Recorder while that
+    # refresh completes can lose the cancellation (Python 3.11 wait_for) and hang stop().
+    while recorder.stats().directory_age_s is None:
+        await asyncio.sleep(0.01)
     env = Env(ClockingService(recorder, Messages(locale), 5.0), db)
     env.service._now = env.now
     try:
         yield env
     finally:
-        await recorder.stop()
-        await repo.close()
+        try:
+            await asyncio.wait_for(recorder.stop(), 10)
+        except TimeoutError:
+            pytest.fail("Recorder.stop() did not return within 10 s")
+        finally:
+            await repo.close()
 
 
 def scenario(tmp_path: Path, body: Callable[[Env], Awaitable[None]], locale: str = "en") -> None:
