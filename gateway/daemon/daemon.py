@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import signal
 import time
 from datetime import UTC, datetime
@@ -65,7 +66,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
-        _log().info("daemon_starting", **config_summary(config))
+        _log().info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
         self.repository = Repository.from_url(config.database.url)
         offline = await self._check_database(self.repository)
         self.recorder = Recorder(self.repository, config.state_dir, config)
@@ -321,6 +322,22 @@ class Daemon:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             _log().error("daemon_task_failed", error=repr(task.exception()))
+
+
+def _raise_fd_limit() -> int:
+    """Lift the soft descriptor limit to the hard one (at most 65536); the new limit.
+
+    The soft limit is 1024 by default, a legacy of select(); nothing in the daemon uses
+    select() (the serial adapter reads ports directly), and each reader, database
+    connection and spool file takes a descriptor.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+    return int(soft)
 
 
 def _messages(config: Config) -> Messages:

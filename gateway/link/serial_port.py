@@ -1,8 +1,9 @@
 """The thin adapter over the serial library: the only module that imports it.
 
-pyserial-asyncio-fast opens and closes ports in an executor thread and reports the loss
-of a port only after it is really closed (docs/SERIAL.md has the measurements behind
-that choice). Swapping the library means rewriting this file and nothing else.
+pyserial-asyncio-fast's transport closes ports in an executor thread and reports the
+loss of a port only after it is really closed; opening is done here, in an executor
+too (docs/SERIAL.md has the measurements behind that choice). Swapping the library
+means rewriting this file and nothing else.
 """
 
 from __future__ import annotations
@@ -43,6 +44,55 @@ class _Protocol(asyncio.Protocol):
             self._lost.set_result(exc)
 
 
+class _Port(serial.Serial):  # type: ignore[misc]
+    """pyserial's POSIX port, made fit for an event loop with many ports.
+
+    pyserial's `read()` waits in `select()`, which refuses descriptors numbered 1024 or
+    more (found by the 256-reader benchmark: docs/PERFORMANCE.md), and every port opens
+    two pipes (four descriptors) that exist only to cancel blocking calls. The event
+    loop already knows the descriptor is readable and the transport never blocks, so
+    this reads it directly and closes the pipes: one descriptor per reader.
+    """
+
+    fd: int | None
+    is_open: bool
+    _PIPES = ("pipe_abort_read_r", "pipe_abort_read_w", "pipe_abort_write_r", "pipe_abort_write_w")
+
+    def open(self) -> None:
+        super().open()
+        for name in self._PIPES:
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
+
+    def close(self) -> None:
+        if self.is_open:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+            self.is_open = False
+
+    def read(self, size: int = 1) -> bytes:
+        if not self.is_open or self.fd is None:
+            raise serial.PortNotOpenError()
+        try:
+            data = os.read(self.fd, size)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as exc:  # EIO when the device is unplugged
+            raise serial.SerialException(f"read failed: {exc}") from None
+        if not data:
+            raise serial.SerialException("device returned no data: disconnected?")
+        return data
+
+
+def _open_port(path: str, baud: int) -> _Port:
+    # timeout 0 and write_timeout 0: the transport sets them anyway; set before open,
+    # they cost no extra reconfiguration on the event loop's thread.
+    return _Port(path, baudrate=baud, exclusive=True, timeout=0, write_timeout=0)
+
+
 class SerialPort:
     """One open serial port; bytes arrive through `on_data` on the event loop."""
 
@@ -58,15 +108,13 @@ class SerialPort:
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[Exception | None] = loop.create_future()
         try:
-            transport, _ = await serial_asyncio_fast.create_serial_connection(
-                loop,
-                lambda: _Protocol(on_data, lost),
-                path,
-                baudrate=baud,
-                exclusive=True,
-            )
+            # Opening can block (a USB device being torn down): never on the loop's thread.
+            port = await loop.run_in_executor(None, _open_port, path, baud)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortError(_describe_open_error(path, exc)) from None
+        transport, _ = await serial_asyncio_fast.connection_for_serial(
+            loop, lambda: _Protocol(on_data, lost), port
+        )
         return cls(path, transport, lost)
 
     @property
