@@ -680,7 +680,11 @@ class Spool:
         if self.depth >= self.max_events:
             log().error("spool_full", depth=self.depth, max=self.max_events)
             raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
-        record = frame(encode_event(event))
+        try:
+            record = frame(encode_event(event))
+        except ValueError as exc:  # an event far larger than any real one
+            log().error("spool_write_failed", reason="too_large", error=str(exc))
+            raise SpoolError(f"spool write failed: {exc}", "too_large") from None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((record, future))
         if self._flusher is None:
