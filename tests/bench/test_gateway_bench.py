@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[BenchEnv]:
-    environment = asyncio.run(create_env(100))
+    environment = asyncio.run(create_env(100, durable=False))
     try:
         yield environment
     finally:
