@@ -5,12 +5,12 @@ generated deterministically and stored through Repository.record_events in large
 batches, on SQLite and on a throwaway PostgreSQL cluster. Rows:
 
 - report: `build_report` over the whole year for everyone, reading through
-  ReportReader as `clock-gateway report` does (what it computes before printing).
+  Repository.swipes_between as `clock-gateway report` does (what it computes before printing).
   Floor: streaming the same events out of the database with the same query and no
   aggregation, so the ratio is the price of the rules on top of the read.
 - stream via Repository.events_between: the same events as whole StoredEvent rows in
-  keyset chunks (the generic API), against the same floor: why reports read their own
-  lean query.
+  keyset chunks (the generic API), against the same floor: why reports use the lean
+  swipes_between instead.
 - who: `presence` at a weekday 10:00. Floor: reading that instant's look-back window.
 """
 
@@ -31,7 +31,6 @@ from zoneinfo import ZoneInfo
 
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.presence import lookback_start
-from gateway.reports.queries import ReportReader
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, presence
 from gateway.store.models import TimetableEntry
@@ -131,7 +130,6 @@ async def _measure(
     entries, events = generate(people, first, last)
     rules = Rules(zone=ZONE)
     repo = Repository.from_url(url)
-    reader = ReportReader(url)
     try:
         insert_s = await _seed(repo, people, entries, events)
         now = datetime(last.year + 1, 1, 15, tzinfo=UTC)
@@ -141,7 +139,7 @@ async def _measure(
         end += rules.max_session
 
         async def stream() -> None:
-            async for _ in reader.swipes_between(start, end):
+            async for _ in repo.swipes_between(start, end):
                 pass
 
         async def stream_repository() -> None:
@@ -152,7 +150,7 @@ async def _measure(
 
         async def report() -> None:
             built = await build_report(
-                repo, rules, first, last, now=now, source=reader.swipes_between
+                repo, rules, first, last, now=now, source=repo.swipes_between
             )
             days[:] = built.days
 
@@ -176,7 +174,6 @@ async def _measure(
         who_floor = await _best(window, 5)
         who_s = await _best(who, 5)
     finally:
-        await reader.close()
         await repo.close()
     return [
         {

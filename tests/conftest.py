@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +30,39 @@ def pg_cluster() -> Iterator[PgCluster]:
 def pg_url(pg_cluster: PgCluster) -> str:
     """A fresh, empty database in the throwaway cluster; a plain postgresql:// URL."""
     return pg_cluster.create_database(f"test_{next(_db_counter)}")
+
+
+# Backends of the repository contract: every parametrised test runs on both.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend, as a plain URL a person would write."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gateway.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests in a fresh event loop, each under a time limit.
+
+    A dozen lines instead of a plugin: each test gets its own loop, so no state
+    leaks between tests, and a hung test fails instead of stalling the suite.
+    """
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), timeout=90))
+    return True
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    # Tests that need the cluster, directly or through a postgres-backed fixture,
+    # carry the marker, so `-m "not postgres"` runs the rest on a machine without it.
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()) and "db_url" not in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)

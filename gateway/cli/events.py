@@ -17,7 +17,6 @@ from gateway.cli.common import add_config_option, config_from_args
 from gateway.config import Config
 from gateway.errors import GatewayError, InvalidInputError, UsageError
 from gateway.reports import render
-from gateway.reports.queries import ReportReader
 from gateway.reports.service import DEFAULT_SETTLE, export_events, open_repository
 
 
@@ -126,15 +125,13 @@ async def _write(
 ) -> tuple[int, int]:
     zone = config.zone
     repo = await open_repository(config.database.url)  # checks the schema is there
-    await repo.close()
-    reader = ReportReader(config.database.url)
     last, count = since, 0
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
-        async for event in export_events(reader, since, limit, settle=settle):
+        async for event in export_events(repo, since, limit, settle=settle):
             row = render.export_row(event, zone)
             if fmt == "csv":
                 writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])
@@ -145,5 +142,5 @@ async def _write(
                 await _flush(buffer)
         await _flush(buffer)
     finally:
-        await reader.close()
+        await repo.close()
     return last, count

@@ -13,7 +13,6 @@ from gateway.cli.common import add_config_option, config_from_args, print_json, 
 from gateway.config import Config
 from gateway.errors import UsageError
 from gateway.reports import render
-from gateway.reports.queries import ReportReader
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
 from gateway.reports.service import Report, build_report, open_repository
 from gateway.reports.timeparse import parse_date
@@ -74,11 +73,9 @@ def _report(args: argparse.Namespace) -> int:
 
 async def _build(config: Config, rules: Rules, first: date, last: date, uid: str | None) -> Report:
     repo = await open_repository(config.database.url)
-    reader = ReportReader(config.database.url)
     try:
-        return await build_report(repo, rules, first, last, uid=uid, source=reader.swipes_between)
+        return await build_report(repo, rules, first, last, uid=uid)
     finally:
-        await reader.close()
         await repo.close()
 
 

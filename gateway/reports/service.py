@@ -1,6 +1,6 @@
-"""The reports fed from the database: with queries.py, the only I/O in this package.
+"""The reports fed from the database: the only I/O in this package.
 
-Events stream (ReportReader.swipes_between, or Repository.events_between) into the
+Events stream (Repository.swipes_between, or Repository.events_between) into the
 pure builders, which keep per-day state only, so a year of a lab never sits in memory
 as events.
 """
@@ -17,11 +17,10 @@ from typing import Any
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.reports.presence import WhoReport, lookback_start, who
-from gateway.reports.queries import ReportReader, Swipe
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
 from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
-from gateway.store.models import StoredEvent, TimetableEntry
+from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.repository import Repository
 
 
@@ -35,8 +34,8 @@ EXPORT_CHUNK = 1000
 DEFAULT_SETTLE = timedelta(seconds=5)
 
 # Where a report reads its events: (start, end, uid) -> events in received_at order.
-# Repository.events_between fits; the CLI passes the leaner ReportReader.swipes_between.
-EventSource = Callable[[datetime, datetime, str | None], AsyncIterator[Swipe]]
+# Repository.swipes_between (lean, what the CLI uses) and Repository.events_between fit.
+EventSource = Callable[[datetime, datetime, str | None], AsyncIterator[SwipeFacts]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ async def build_report(
     start = local_midnight(first_day, rules) - rules.max_session
     end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
     count = 0
-    read = source or repo.events_between
+    read = source or repo.swipes_between
     async for event in read(start, end, uid):
         builder.add(event)
         count += 1
@@ -111,7 +110,7 @@ async def presence(
 
 
 async def export_events(
-    reader: ReportReader,
+    repo: Repository,
     since_id: int,
     limit: int | None = None,
     *,
@@ -126,12 +125,12 @@ async def export_events(
     transactions last well under a second), so the cursor never passes an id that
     might still appear. Those events come with the next run.
     """
-    cutoff = await reader.database_now() - settle if settle > timedelta(0) else None
+    cutoff = await repo.database_now() - settle if settle > timedelta(0) else None
     after = since_id
     left = limit
     while left is None or left > 0:
         chunk = EXPORT_CHUNK if left is None else min(EXPORT_CHUNK, left)
-        events = await reader.events_after(after, chunk)
+        events = await repo.events_since(after, chunk)
         for event in events:
             if cutoff is not None and event.stored_at > cutoff:
                 return

@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from gateway.domain import Direction, Outcome
-from gateway.reports.queries import Swipe
 from gateway.reports.rules import Rules, as_utc
 from gateway.reports.schedule import Block, blocks_for_day
-from gateway.store.models import TimetableEntry
+from gateway.store.models import SwipeFacts, TimetableEntry
 
 
 @dataclass
@@ -198,13 +197,13 @@ class ReportBuilder:
         self._people: dict[str, _PersonTracker] = {}
         self._block_cache: dict[tuple[date, tuple[tuple[time, time, str], ...]], list[Block]] = {}
 
-    def add(self, event: Swipe) -> None:
+    def add(self, event: SwipeFacts) -> None:
         tracker = self._people.get(event.person_uid)
         if tracker is None:
             tracker = self._people[event.person_uid] = _PersonTracker(self.rules)
         tracker.add(event.direction, event.outcome, as_utc(event.received_at))
 
-    def add_all(self, events: Iterable[Swipe]) -> None:
+    def add_all(self, events: Iterable[SwipeFacts]) -> None:
         for event in events:
             self.add(event)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Protocol
 
 from gateway.domain import Direction, Outcome
 
@@ -75,3 +76,17 @@ class ImportResult:
     uid: str
     person: str
     card: str | None
+
+
+class SwipeFacts(Protocol):
+    """What the report rules read from an event; StoredEvent and the rows of
+    Repository.swipes_between both have it."""
+
+    @property
+    def person_uid(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def outcome(self) -> str: ...
