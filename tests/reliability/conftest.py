@@ -1,9 +1,7 @@
-"""Reliability test fixtures: `async def` tests, small real filesystems, our own cluster."""
+"""Reliability test fixtures: small real filesystems, and a cluster of our own."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import itertools
 import os
 import subprocess
@@ -15,17 +13,6 @@ import pytest
 from tests.support.pgcluster import PgCluster, start_cluster
 
 _db_counter = itertools.count(1)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests in a fresh event loop, each under a time limit."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), timeout=90))
-    return True
 
 
 @pytest.fixture
