@@ -185,7 +185,8 @@ class Recorder:
                 await task
         self._tasks = []
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_idle(), self._wait_s)
+            async with asyncio.timeout(self._wait_s):
+                await self._writer.wait_idle()
         for task in list(self._background):
             task.cancel()  # lookups or writes nobody waits for any more
         await self.spool.close()
@@ -214,7 +215,8 @@ class Recorder:
             # The drainer is replaying the last of the backlog: a short wait here lets
             # this event go to the database instead of chasing the drainer's tail.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._handover), self._wait_s / 2)
+                async with asyncio.timeout(self._wait_s / 2):
+                    await asyncio.shield(self._handover)
         # With a backlog, the event queues behind it so that the reader's order holds.
         if self._db_ok and self.spool.depth == 0:
             try:
@@ -264,7 +266,8 @@ class Recorder:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(_forget(self._background))
-        return await asyncio.wait_for(asyncio.shield(task), self._wait_s)
+        async with asyncio.timeout(self._wait_s):
+            return await asyncio.shield(task)
 
     def _db_failed(self, where: str, exc: BaseException) -> None:
         if self._db_ok:
@@ -395,7 +398,10 @@ class Recorder:
 
     async def _refresh_directory(self) -> None:
         try:
-            cards = await asyncio.wait_for(self._repo.card_directory(), DIRECTORY_TIMEOUT_S)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancel() that lands just as the work completes, and stop() would hang.
+            async with asyncio.timeout(DIRECTORY_TIMEOUT_S):
+                cards = await self._repo.card_directory()
         except Exception as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
