@@ -141,3 +141,11 @@ def test_cli_version_and_help() -> None:
     assert run_cli("--version").stdout.startswith("clock-gateway ")
     result = run_cli("--help")
     assert result.returncode == 0 and "config" in result.stdout
+
+
+def test_shipped_example_config_is_valid() -> None:
+    # README and the service install both point at it: it must never drift from the parser.
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    config = load_config(str(example))
+    assert {r.role for r in config.readers} == {"in", "out"}
+    assert config.locale == "es" and config.templates["in_ok"] == "Hola {name}"
