@@ -74,6 +74,56 @@ class CardLookup:
     from_cache: bool = False
 
 
+@dataclass(frozen=True)
+class SwipeRecord:
+    """One swipe as the clocking service hands it to storage: a ClockEvent before
+    anyone knows who holds the card (the sink looks that up and records the event in
+    one go)."""
+
+    event_key: uuid.UUID
+    card_key: str
+    direction: Direction
+    reader: str
+    reader_hw_id: str | None
+    received_at: datetime  # aware, UTC
+    outcome: Outcome = Outcome.RECORDED
+
+    def event_for(self, person_uid: str) -> ClockEvent:
+        return ClockEvent(
+            event_key=self.event_key,
+            person_uid=person_uid,
+            card_key=self.card_key,
+            direction=self.direction,
+            reader=self.reader,
+            reader_hw_id=self.reader_hw_id,
+            received_at=self.received_at,
+            outcome=self.outcome,
+        )
+
+    def unknown(self) -> UnknownSwipe:
+        return UnknownSwipe(
+            card_key=self.card_key,
+            reader=self.reader,
+            reader_hw_id=self.reader_hw_id,
+            seen_at=self.received_at,
+        )
+
+
+@dataclass(frozen=True)
+class SwipeStored:
+    """What became of a swipe: its card's active holder and where the event is durable.
+
+    person None: nobody (active) holds the card; no event was stored, and the card
+    went on the enrolment list (best effort). Otherwise durability says where the
+    event is durable. from_cache: the holder came from the last-known directory
+    because the database did not answer.
+    """
+
+    person: Person | None
+    durability: Durability | None
+    from_cache: bool = False
+
+
 class StoreUnavailableError(Exception):
     """Neither the database nor the local spool can take an event: answer KO, never OK."""
 
@@ -81,19 +131,14 @@ class StoreUnavailableError(Exception):
 class EventSink(Protocol):
     """What the clocking service needs from storage."""
 
-    async def lookup_card(self, card_key: str) -> CardLookup:
-        """The active holder of a card; may answer from the last-known directory."""
-        ...
+    async def record_swipe(self, swipe: SwipeRecord) -> SwipeStored:
+        """Look the card up and, for an active holder, make the event durable
+        (idempotent on event_key) before returning; an unknown card goes on the
+        enrolment list instead (best effort).
 
-    async def record_event(self, event: ClockEvent) -> Durability:
-        """Make the event durable (idempotent on event_key) before returning.
-
-        Raises StoreUnavailableError when it cannot be made durable anywhere.
+        Raises StoreUnavailableError when a known card's event cannot be made durable
+        anywhere.
         """
-        ...
-
-    async def record_unknown(self, swipe: UnknownSwipe) -> None:
-        """Best effort: add the card to the enrolment list."""
         ...
 
 

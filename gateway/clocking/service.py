@@ -2,10 +2,10 @@
 
 The service knows no port and no SQL: it gets a `SwipeInput` from a link and talks to
 storage only through `gateway.domain.EventSink`. Its promises: OK only after the sink
-said the event is durable; an unknown card is KO and lands on the enrolment list; the
-same card on the same reader within the duplicate window is stored as a duplicate and
-answered "already recorded"; anything that goes wrong is KO with an error text and a
-log line, never an exception out of `handle`.
+said the event is durable; an unknown card is KO and the sink puts it on the enrolment
+list; the same card on the same reader within the duplicate window is stored as a
+duplicate and answered "already recorded"; anything that goes wrong is KO with an
+error text and a log line, never an exception out of `handle`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from typing import Any
 
 from gateway.clocking.messages import Messages
 from gateway.domain import (
-    ClockEvent,
     Direction,
     Durability,
     EventSink,
     Outcome,
     StoreUnavailableError,
-    UnknownSwipe,
+    SwipeRecord,
     card_key_from_uid,
     event_key_for,
 )
@@ -119,31 +118,32 @@ class ClockingService:
 
     async def _handle(self, swipe: SwipeInput) -> Reply:
         card_key = swipe.card_key
-        lookup = await self.sink.lookup_card(card_key)
-        person = lookup.person
-        if person is None or not person.active:
-            await self._record_unknown(swipe, card_key)
+        window_key = (swipe.reader, card_key)
+        now = self._now()
+        last = self._last_counted.get(window_key)
+        # Decided before the store knows the holder: the window only holds cards that
+        # had an active holder when they were counted, and an unknown card stores no
+        # event, so the outcome of an unknown card's swipe is never used.
+        duplicate = last is not None and now - last < self.duplicate_window_s
+        stored = await self.sink.record_swipe(
+            SwipeRecord(
+                event_key=event_key_for(swipe.hardware_id, swipe.session, swipe.seq, card_key),
+                card_key=card_key,
+                direction=swipe.direction,
+                reader=swipe.reader,
+                reader_hw_id=swipe.hardware_id.hex(),
+                received_at=swipe.received_at,
+                outcome=Outcome.DUPLICATE if duplicate else Outcome.RECORDED,
+            )
+        )
+        person, durability = stored.person, stored.durability
+        if person is None or not person.active or durability is None:
             return Reply(
                 Status.KO,
                 self.messages.render("unknown_card", card=card_key),
                 ReplyOutcome.UNKNOWN_CARD,
-                from_cache=lookup.from_cache,
+                from_cache=stored.from_cache,
             )
-        window_key = (swipe.reader, card_key)
-        now = self._now()
-        last = self._last_counted.get(window_key)
-        duplicate = last is not None and now - last < self.duplicate_window_s
-        event = ClockEvent(
-            event_key=event_key_for(swipe.hardware_id, swipe.session, swipe.seq, card_key),
-            person_uid=person.uid,
-            card_key=card_key,
-            direction=swipe.direction,
-            reader=swipe.reader,
-            reader_hw_id=swipe.hardware_id.hex(),
-            received_at=swipe.received_at,
-            outcome=Outcome.DUPLICATE if duplicate else Outcome.RECORDED,
-        )
-        durability = await self.sink.record_event(event)
         if duplicate:
             text = self.messages.render("duplicate", name=person.name, card=card_key)
             outcome = ReplyOutcome.DUPLICATE
@@ -163,26 +163,8 @@ class ClockingService:
             outcome,
             person_uid=person.uid,
             durability=durability,
-            from_cache=lookup.from_cache,
+            from_cache=stored.from_cache,
         )
-
-    async def _record_unknown(self, swipe: SwipeInput, card_key: str) -> None:
-        try:
-            await self.sink.record_unknown(
-                UnknownSwipe(
-                    card_key=card_key,
-                    reader=swipe.reader,
-                    reader_hw_id=swipe.hardware_id.hex(),
-                    seen_at=swipe.received_at,
-                )
-            )
-        except Exception as exc:  # best effort: the KO reply does not depend on it
-            log().warning(
-                "unknown_swipe_not_stored",
-                reader=swipe.reader,
-                card_key=card_key,
-                error=f"{type(exc).__name__}: {exc}",
-            )
 
     def _forget_old(self, now: float) -> None:
         if len(self._last_counted) > 4096:

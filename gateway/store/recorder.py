@@ -2,9 +2,11 @@
 
 Where an event goes:
 
-- the database, through a group-commit writer: events from all readers that arrive
-  while a transaction runs are written together in the next one. The caller waits
-  at most `database.wait_s`;
+- the database, through a group-commit writer: swipes from all readers that arrive
+  while a transaction runs are written together in the next one, and that one
+  transaction also looks their cards up (one SELECT, one multi-row INSERT, one
+  COMMIT for the whole batch), so that a revoked card is refused at once while the
+  database answers. The caller waits at most `database.wait_s`;
 - the local spool (fsync'd) when the database fails or does not answer in time, and
   also whenever the spool still holds events, so that a reader's events reach the
   database in the order they were made;
@@ -14,8 +16,11 @@ Where an event goes:
 A drainer task replays the spool into the database in batches, in append order,
 marking a batch done only after the database committed it; event keys make a replay
 after a crash harmless. An event the database refuses for good goes to the spool's
-dead-letter file with an error log event. Card lookups wait for the database the
-same bounded time and otherwise answer from the last-known card directory.
+dead-letter file with an error log event. When the database does not answer within
+the wait, the card's holder comes from the last-known card directory (refreshed at
+start and periodically, saved to disk): a known card's event is spooled, an unknown
+card waits in memory for the enrolment list. While a backlog is being replayed, a
+swipe's card is looked up in the database on its own and its event spooled.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.config import Config
 from gateway.domain import (
@@ -37,6 +42,8 @@ from gateway.domain import (
     Durability,
     Person,
     StoreUnavailableError,
+    SwipeRecord,
+    SwipeStored,
     UnknownSwipe,
 )
 from gateway.errors import DatabaseUnavailableError, GatewayError
@@ -58,6 +65,8 @@ UNKNOWN_KEPT = 1000  # unknown swipes kept in memory while the database is away
 DIRECTORY_TIMEOUT_S = 30.0
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741  (an item queued for a group commit)
+R = TypeVar("R")
 
 
 class RecorderRepository(Protocol):
@@ -66,6 +75,7 @@ class RecorderRepository(Protocol):
     async def check(self) -> int: ...
     async def find_person_by_card(self, card_key: str) -> Person | None: ...
     async def record_events(self, events: Sequence[ClockEvent]) -> list[bool]: ...
+    async def record_swipes(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]: ...
     async def record_unknown(self, swipe: UnknownSwipe) -> None: ...
     async def card_directory(self) -> dict[str, Person]: ...
 
@@ -87,17 +97,18 @@ def is_permanent(error: BaseException) -> bool:
     return isinstance(error, GatewayError) and not isinstance(error, DatabaseUnavailableError)
 
 
-class _GroupWriter:
-    """Batches concurrent record_event calls into one record_events transaction."""
+class _GroupWriter(Generic[I, R]):
+    """Batches concurrent calls into one transaction: while one runs, the items of all
+    readers queue for the next. `write_batch` answers one result per item."""
 
-    def __init__(self, repository: RecorderRepository) -> None:
-        self._repo = repository
-        self._queue: list[tuple[ClockEvent, asyncio.Future[bool]]] = []
+    def __init__(self, write_batch: Callable[[list[I]], Awaitable[list[R]]]) -> None:
+        self._write_batch = write_batch
+        self._queue: list[tuple[I, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, event: ClockEvent) -> asyncio.Future[bool]:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((event, future))
+    def submit(self, item: I) -> asyncio.Future[R]:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
         if self._task is None:
             self._task = asyncio.create_task(self._run())
         return future
@@ -111,22 +122,22 @@ class _GroupWriter:
         finally:
             self._task = None
 
-    async def _write(self, batch: list[tuple[ClockEvent, asyncio.Future[bool]]]) -> None:
+    async def _write(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
         try:
-            results = await self._repo.record_events([e for e, _ in batch])
+            results = await self._write_batch([item for item, _ in batch])
         except Exception as exc:
             if len(batch) > 1 and is_permanent(exc):
-                # One bad event must not fail the others: write them one by one.
-                for item in batch:
-                    await self._write([item])
+                # One bad item must not fail the others: write them one by one.
+                for one in batch:
+                    await self._write([one])
                 return
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), new in zip(batch, results, strict=True):
+        for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
-                future.set_result(new)
+                future.set_result(result)
 
     async def wait_idle(self) -> None:
         if self._task is not None:
@@ -146,7 +157,10 @@ class Recorder:
             warn_ratio=config.spool.warn_ratio,
         )
         self.directory = CardDirectory(state_dir)
-        self._writer = _GroupWriter(repository)
+        # Two group-commit writers: swipes (lookup and insert in one transaction) and,
+        # for the rarer two-step path, events of already known holders.
+        self._swipes = _GroupWriter[SwipeRecord, Person | None](repository.record_swipes)
+        self._events = _GroupWriter[ClockEvent, bool](repository.record_events)
         self._db_ok = True
         self._last_db_write: datetime | None = None
         self._unknown: deque[UnknownSwipe] = deque(maxlen=UNKNOWN_KEPT)
@@ -186,14 +200,56 @@ class Recorder:
         self._tasks = []
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self._wait_s):
-                await self._writer.wait_idle()
+                await self._swipes.wait_idle()
+                await self._events.wait_idle()
         for task in list(self._background):
             task.cancel()  # lookups or writes nobody waits for any more
         await self.spool.close()
         log().info("recorder_stopped", spool_depth=self.spool.depth)
 
     # -- EventSink -------------------------------------------------------------------
+    async def record_swipe(self, swipe: SwipeRecord) -> SwipeStored:
+        """The swipe path: one group-committed transaction looks the card up and stores
+        the event; the directory answers only when the database does not."""
+        if not self._started:
+            raise StoreUnavailableError("the recorder is not running")
+        await self._wait_handover()
+        if self._db_ok and self.spool.depth == 0:
+            try:
+                person = await self._bounded(self._swipes.submit(swipe))
+            except Exception as exc:
+                if is_permanent(exc):
+                    # Refused data (rare): the two-step path below deals with it as
+                    # it always did (a bad card key is an error, a refused event is
+                    # spooled and dead-lettered).
+                    return await self._record_in_steps(swipe)
+                self._db_failed("record", exc)
+            else:
+                self._db_succeeded()
+                self.directory.remember(swipe.card_key, person)
+                return SwipeStored(person, None if person is None else Durability.DATABASE)
+        elif self._db_ok:
+            # A backlog: the event queues behind it in the spool (the reader's order
+            # holds), but the card is still checked in the database while it answers.
+            return await self._record_in_steps(swipe)
+        person = self.directory.get(swipe.card_key)
+        if person is None:
+            await self.record_unknown(swipe.unknown())
+            return SwipeStored(None, None, from_cache=True)
+        await self.spool.append(swipe.event_for(person.uid))  # SpoolError: logged there
+        return SwipeStored(person, Durability.SPOOL, from_cache=True)
+
+    async def _record_in_steps(self, swipe: SwipeRecord) -> SwipeStored:
+        lookup = await self.lookup_card(swipe.card_key)
+        if lookup.person is None or not lookup.person.active:
+            await self.record_unknown(swipe.unknown())
+            return SwipeStored(None, None, lookup.from_cache)
+        durability = await self.record_event(swipe.event_for(lookup.person.uid))
+        return SwipeStored(lookup.person, durability, lookup.from_cache)
+
     async def lookup_card(self, card_key: str) -> CardLookup:
+        """The card's holder on its own (a transaction of its own); the directory's
+        answer when the database does not answer in time."""
         if self._db_ok:
             try:
                 person = await self._bounded(self._repo.find_person_by_card(card_key))
@@ -209,18 +265,14 @@ class Recorder:
         return CardLookup(person, from_cache=True)
 
     async def record_event(self, event: ClockEvent) -> Durability:
+        """Make one event of a known holder durable: the database, or the spool."""
         if not self._started:
             raise StoreUnavailableError("the recorder is not running")
-        if self._handover is not None and self._db_ok:
-            # The drainer is replaying the last of the backlog: a short wait here lets
-            # this event go to the database instead of chasing the drainer's tail.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._wait_s / 2):
-                    await asyncio.shield(self._handover)
+        await self._wait_handover()
         # With a backlog, the event queues behind it so that the reader's order holds.
         if self._db_ok and self.spool.depth == 0:
             try:
-                await self._bounded(self._writer.submit(event))
+                await self._bounded(self._events.submit(event))
             except Exception as exc:
                 if is_permanent(exc):
                     # Kept locally; the drainer moves it to the dead-letter file.
@@ -232,6 +284,14 @@ class Recorder:
                 return Durability.DATABASE
         await self.spool.append(event)  # SpoolError: logged by the spool, with the reason
         return Durability.SPOOL
+
+    async def _wait_handover(self) -> None:
+        if self._handover is not None and self._db_ok:
+            # The drainer is replaying the last of the backlog: a short wait here lets
+            # this event go to the database instead of chasing the drainer's tail.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_s / 2):
+                    await asyncio.shield(self._handover)
 
     async def record_unknown(self, swipe: UnknownSwipe) -> None:
         if self._db_ok:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -35,7 +36,15 @@ from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.domain import ClockEvent, Direction, Outcome, Person, UnknownSwipe, normalise_card_key
+from gateway.domain import (
+    ClockEvent,
+    Direction,
+    Outcome,
+    Person,
+    SwipeRecord,
+    UnknownSwipe,
+    normalise_card_key,
+)
 from gateway.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -117,6 +126,24 @@ class Repository:
         self._engine = create_engine(
             self._url, connect_timeout=connect_timeout, pool_size=pool_size
         )
+        # The swipe path's statements, built once: SQLAlchemy then finds their compiled
+        # form in its cache without rebuilding and hashing a new statement per batch.
+        self._holders_query = (
+            select(cards.c.card_key, people.c.uid, people.c.name)
+            .join(people, cards.c.person_uid == people.c.uid)
+            .where(
+                cards.c.card_key.in_(bindparam("keys", expanding=True)),
+                _ACTIVE_CARD,
+                people.c.active.is_(True),
+            )
+        )
+        # Executed with a list of rows: one multi-row INSERT ("insertmanyvalues").
+        self._event_insert = (
+            self._insert(clock_events)
+            .on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(clock_events.c.event_key)
+        )
+        self._unknown_upsert = self._build_unknown_upsert()
 
     @classmethod
     def from_url(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Repository:
@@ -275,22 +302,71 @@ class Repository:
             "outcome": event.outcome.value,
         }
 
+    async def record_swipes(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]:
+        """Look up and record a batch of swipes in ONE transaction; per swipe, the
+        active holder of its card, or None.
+
+        One SELECT finds the holders of all the batch's cards, one multi-row INSERT
+        stores the known cards' events (idempotent on event_key, as record_events),
+        and unknown cards are added to the enrolment list, all before the one COMMIT:
+        a revoked card is refused as soon as the revocation is committed. All or
+        nothing: on an error nothing is stored.
+        """
+        if not swipes:
+            return []
+        keys = [normalise_card_key(s.card_key) for s in swipes]
+        unknown_ok: list[UnknownSwipe | None] = []
+        async with self._tx(write=True) as conn:
+            rows = await conn.execute(self._holders_query, {"keys": sorted(set(keys))})
+            holders = {r.card_key: Person(uid=r.uid, name=r.name) for r in rows}
+            events: list[dict[str, Any]] = []
+            for swipe, key in zip(swipes, keys, strict=True):
+                person = holders.get(key)
+                if person is not None:
+                    event = validate.clock_event(swipe.event_for(person.uid))
+                    events.append(self._event_values(event))
+                else:
+                    unknown_ok.append(self._checked_unknown(swipe.unknown()))
+            if events:
+                await conn.execute(self._event_insert, events)
+            for unknown in unknown_ok:
+                if unknown is not None:
+                    await conn.execute(self._unknown_upsert, self._unknown_values(unknown))
+        return [holders.get(key) for key in keys]
+
+    @staticmethod
+    def _checked_unknown(swipe: UnknownSwipe) -> UnknownSwipe | None:
+        """The validated swipe, or None: a bad one must not fail the batch's events."""
+        try:
+            return validate.unknown_swipe(swipe)
+        except InvalidInputError as exc:
+            _log().warning("unknown_swipe_refused", card=swipe.card_key, error=str(exc))
+            return None
+
     async def record_unknown(self, swipe: UnknownSwipe) -> None:
         """Add or refresh a card on the enrolment list."""
         s = validate.unknown_swipe(swipe)
-        stmt = self._insert(unknown_swipes).values(
-            card_key=s.card_key,
-            first_seen=s.seen_at,
-            last_seen=s.seen_at,
-            count=1,
-            last_reader=s.reader,
-            last_reader_hw_id=s.reader_hw_id,
-        )
+        async with self._tx(write=True) as conn:
+            await conn.execute(self._unknown_upsert, self._unknown_values(s))
+
+    @staticmethod
+    def _unknown_values(s: UnknownSwipe) -> dict[str, Any]:
+        return {
+            "card_key": s.card_key,
+            "first_seen": s.seen_at,
+            "last_seen": s.seen_at,
+            "count": 1,
+            "last_reader": s.reader,
+            "last_reader_hw_id": s.reader_hw_id,
+        }
+
+    def _build_unknown_upsert(self) -> Any:
+        stmt = self._insert(unknown_swipes)
         new = stmt.excluded
         # Spooled swipes may be replayed out of order: keep the earliest first_seen and
         # let only a later swipe move last_seen and the reader.
         newer = new.last_seen >= unknown_swipes.c.last_seen
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["card_key"],
             set_={
                 "first_seen": case(
@@ -305,8 +381,6 @@ class Repository:
                 ),
             },
         )
-        async with self._tx(write=True) as conn:
-            await conn.execute(stmt)
 
     async def card_directory(self) -> dict[str, Person]:
         """Every active card of an active person: the daemon's offline directory."""

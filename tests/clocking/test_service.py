@@ -14,12 +14,11 @@ import pytest
 from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
 from gateway.config import parse_config
 from gateway.domain import (
-    CardLookup,
-    ClockEvent,
     Direction,
     Durability,
     StoreUnavailableError,
-    UnknownSwipe,
+    SwipeRecord,
+    SwipeStored,
     event_key_for,
 )
 from gateway.protocol import Status
@@ -181,17 +180,7 @@ class BrokenSink:
         self.error = error
         self.lookup_fails = lookup_fails
 
-    async def lookup_card(self, card_key: str) -> CardLookup:
-        if self.lookup_fails:
-            raise self.error
-        from gateway.domain import Person
-
-        return CardLookup(Person("ana", "Ana"))
-
-    async def record_event(self, event: ClockEvent) -> Durability:
-        raise self.error
-
-    async def record_unknown(self, swipe: UnknownSwipe) -> None:
+    async def record_swipe(self, swipe: SwipeRecord) -> SwipeStored:
         raise self.error
 
 
