@@ -64,6 +64,7 @@ from gateway.store.models import (
     TimetableEntry,
     UnknownSwipeRow,
 )
+from gateway.store.swipes_pg import PgSwipeWriter
 from gateway.store.tables import (
     SCHEMA_VERSION,
     UtcDateTime,
@@ -144,6 +145,16 @@ class Repository:
             .returning(clock_events.c.event_key)
         )
         self._unknown_upsert = self._build_unknown_upsert()
+        # PostgreSQL: the swipe path's one-statement transaction (see swipes_pg.py).
+        self._swipes_pg = (
+            PgSwipeWriter(
+                self._url.set(drivername="postgresql").render_as_string(hide_password=False),
+                connect_timeout=connect_timeout,
+                where=self._where,
+            )
+            if self._dialect == "postgresql"
+            else None
+        )
 
     @classmethod
     def from_url(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Repository:
@@ -160,6 +171,8 @@ class Repository:
         return self._dialect
 
     async def close(self) -> None:
+        if self._swipes_pg is not None:
+            await self._swipes_pg.close()
         await self._engine.dispose()
 
     # -- transactions --------------------------------------------------------------
@@ -306,33 +319,54 @@ class Repository:
         """Look up and record a batch of swipes in ONE transaction; per swipe, the
         active holder of its card, or None.
 
-        One SELECT finds the holders of all the batch's cards, one multi-row INSERT
-        stores the known cards' events (idempotent on event_key, as record_events),
-        and unknown cards are added to the enrolment list, all before the one COMMIT:
-        a revoked card is refused as soon as the revocation is committed. All or
-        nothing: on an error nothing is stored.
+        The holders of all the batch's cards are found and the known cards' events
+        stored (idempotent on event_key, as record_events) in one transaction, so a
+        revoked card is refused as soon as the revocation is committed. All or nothing
+        for the events: on an error none is stored. Unknown cards go on the enrolment
+        list (best effort: a failure there is logged and fails nothing). PostgreSQL:
+        one statement (swipes_pg.py); SQLite: SELECT, INSERT, upserts, COMMIT.
         """
         if not swipes:
             return []
-        keys = [normalise_card_key(s.card_key) for s in swipes]
-        unknown_ok: list[UnknownSwipe | None] = []
+        checked = [validate.swipe_record(s) for s in swipes]
+        if self._swipes_pg is None:
+            return await self._record_swipes_core(checked)
+        holders = await self._swipes_pg.record(checked)
+        unknown = [s.unknown() for s, p in zip(checked, holders, strict=True) if p is None]
+        if unknown:
+            try:
+                await self._record_unknowns(unknown)
+            except GatewayError as exc:
+                _log().warning("unknown_swipes_not_stored", cards=len(unknown), error=str(exc))
+        return holders
+
+    async def _record_swipes_core(self, checked: Sequence[SwipeRecord]) -> list[Person | None]:
+        """record_swipes over SQLAlchemy: one transaction, several statements."""
+        keys = [s.card_key for s in checked]
         async with self._tx(write=True) as conn:
             rows = await conn.execute(self._holders_query, {"keys": sorted(set(keys))})
             holders = {r.card_key: Person(uid=r.uid, name=r.name) for r in rows}
             events: list[dict[str, Any]] = []
-            for swipe, key in zip(swipes, keys, strict=True):
-                person = holders.get(key)
+            unknown: list[UnknownSwipe] = []
+            for swipe in checked:
+                person = holders.get(swipe.card_key)
                 if person is not None:
-                    event = validate.clock_event(swipe.event_for(person.uid))
-                    events.append(self._event_values(event))
-                else:
-                    unknown_ok.append(self._checked_unknown(swipe.unknown()))
+                    events.append(self._event_values(swipe.event_for(person.uid)))
+                elif (ok := self._checked_unknown(swipe.unknown())) is not None:
+                    unknown.append(ok)
             if events:
                 await conn.execute(self._event_insert, events)
-            for unknown in unknown_ok:
-                if unknown is not None:
-                    await conn.execute(self._unknown_upsert, self._unknown_values(unknown))
+            for one in unknown:
+                await conn.execute(self._unknown_upsert, self._unknown_values(one))
         return [holders.get(key) for key in keys]
+
+    async def _record_unknowns(self, swipes: Sequence[UnknownSwipe]) -> None:
+        checked = [u for u in map(self._checked_unknown, swipes) if u is not None]
+        if not checked:
+            return
+        async with self._tx(write=True) as conn:
+            for one in checked:
+                await conn.execute(self._unknown_upsert, self._unknown_values(one))
 
     @staticmethod
     def _checked_unknown(swipe: UnknownSwipe) -> UnknownSwipe | None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, time
 
-from gateway.domain import ClockEvent, Direction, Outcome, UnknownSwipe, normalise_card_key
+from gateway.domain import (
+    ClockEvent,
+    Direction,
+    Outcome,
+    SwipeRecord,
+    UnknownSwipe,
+    normalise_card_key,
+)
 from gateway.errors import InvalidInputError
 from gateway.store.models import TimetableEntry
 
@@ -71,6 +78,24 @@ def clock_event(event: ClockEvent) -> ClockEvent:
         reader=reader(event.reader),
         reader_hw_id=hardware_id(event.reader_hw_id),
         received_at=aware(event.received_at, "received_at"),
+        outcome=outcome,
+    )
+
+
+def swipe_record(swipe: SwipeRecord) -> SwipeRecord:
+    """A swipe before its holder is known, checked as clock_event checks an event."""
+    try:
+        direction = Direction(swipe.direction)
+        outcome = Outcome(swipe.outcome)
+    except ValueError as exc:
+        raise InvalidInputError(f"event {swipe.event_key}: {exc}") from None
+    return SwipeRecord(
+        event_key=swipe.event_key,
+        card_key=normalise_card_key(swipe.card_key),
+        direction=direction,
+        reader=reader(swipe.reader),
+        reader_hw_id=hardware_id(swipe.reader_hw_id),
+        received_at=aware(swipe.received_at, "received_at"),
         outcome=outcome,
     )
 
