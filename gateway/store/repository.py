@@ -281,13 +281,10 @@ class Repository:
             async with self._tx(write=True) as conn:
                 for start in range(0, len(checked), _INSERT_CHUNK):
                     chunk = checked[start : start + _INSERT_CHUNK]
-                    stmt = (
-                        self._insert(clock_events)
-                        .values([self._event_values(e) for e in chunk])
-                        .on_conflict_do_nothing(index_elements=["event_key"])
-                        .returning(clock_events.c.event_key)
-                    )
-                    stored.update((await conn.execute(stmt)).scalars())
+                    # The prebuilt statement with a list of rows: compiled once, not
+                    # once per batch as a statement with the rows inlined would be.
+                    rows = [self._event_values(e) for e in chunk]
+                    stored.update((await conn.execute(self._event_insert, rows)).scalars())
         except InvalidInputError:
             missing = await self._missing_uids({e.person_uid for e in checked})
             if missing:
