@@ -30,14 +30,20 @@ def _set_logging(url: str, on: bool) -> None:
         conn.execute("SELECT pg_reload_conf()")
 
 
-def _kind(line: str) -> str:
-    """The statement's first word: BEGIN, SELECT, INSERT, COMMIT, ';' (a ping)..."""
+def _kind(line: str, following: list[str]) -> str:
+    """The statement's first word: BEGIN, SELECT, INSERT, WITH, COMMIT, ';' (a ping)...
+
+    A statement that starts with a line break continues on the log's next lines.
+    """
     if "statement: " in line:
         text = line.split("statement: ", 1)[1]
     else:  # extended protocol: "execute <name>: <sql>"
         text = line.split(" execute ", 1)[1].split(": ", 1)[-1]
-    words = text.split()
-    return words[0].upper() if words else "?"
+    for more in [text, *following]:
+        words = more.split()
+        if words:
+            return words[0].upper()
+    return "?"
 
 
 async def statements_per_run(
@@ -57,9 +63,10 @@ async def statements_per_run(
         f.seek(offset)
         text = f.read().decode(errors="replace")
     kinds: Counter[str] = Counter()
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         if f"app={app} " in line and ("statement: " in line or " execute " in line):
-            kinds[_kind(line)] += 1
+            kinds[_kind(line, lines[i + 1 : i + 3])] += 1
     return sum(kinds.values()) / runs, kinds
 
 
