@@ -30,8 +30,7 @@ from gateway.store import failures
 # of those swipes inserted in batch order (id is the export cursor), idempotent on
 # event_key. The outer SELECT sees the CTE's snapshot: the holders as of this
 # statement, so a revocation committed before it is honoured.
-_RECORD_SWIPES = """
-WITH s AS (
+_RECORD_SWIPES = """WITH s AS (
     SELECT * FROM unnest(
         %(event_keys)s::uuid[], %(card_keys)s::text[], %(directions)s::text[],
         %(readers)s::text[], %(hw_ids)s::text[], %(received)s::timestamptz[],
