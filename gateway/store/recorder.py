@@ -78,6 +78,8 @@ class RecorderRepository(Protocol):
     async def record_swipes(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]: ...
     async def record_unknown(self, swipe: UnknownSwipe) -> None: ...
     async def card_directory(self) -> dict[str, Person]: ...
+    @property
+    def swipe_lanes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,23 @@ def is_permanent(error: BaseException) -> bool:
 
 
 class _GroupWriter(Generic[I, R]):
-    """Batches concurrent calls into one transaction: while one runs, the items of all
-    readers queue for the next. `write_batch` answers one result per item."""
+    """Batches concurrent calls into few transactions: while `lanes` transactions run,
+    the items of all readers queue for the next one to start. `write_batch` answers
+    one result per item."""
 
-    def __init__(self, write_batch: Callable[[list[I]], Awaitable[list[R]]]) -> None:
+    def __init__(
+        self, write_batch: Callable[[list[I]], Awaitable[list[R]]], *, lanes: int = 1
+    ) -> None:
         self._write_batch = write_batch
+        self._lanes = max(1, lanes)
         self._queue: list[tuple[I, asyncio.Future[R]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, item: I) -> asyncio.Future[R]:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
+        if len(self._tasks) < self._lanes:
+            self._tasks.add(asyncio.create_task(self._run()))
         return future
 
     async def _run(self) -> None:
@@ -120,7 +126,11 @@ class _GroupWriter(Generic[I, R]):
                 del self._queue[:LIVE_BATCH]
                 await self._write(batch)
         finally:
-            self._task = None
+            # At once, not in a done callback: a submit() before that callback ran
+            # would count this lane as busy and leave its item in the queue.
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
 
     async def _write(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
         try:
@@ -140,8 +150,8 @@ class _GroupWriter(Generic[I, R]):
                 future.set_result(result)
 
     async def wait_idle(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        while self._tasks:
+            await asyncio.shield(asyncio.gather(*self._tasks, return_exceptions=True))
 
 
 class Recorder:
@@ -159,7 +169,9 @@ class Recorder:
         self.directory = CardDirectory(state_dir)
         # Two group-commit writers: swipes (lookup and insert in one transaction) and,
         # for the rarer two-step path, events of already known holders.
-        self._swipes = _GroupWriter[SwipeRecord, Person | None](repository.record_swipes)
+        self._swipes = _GroupWriter[SwipeRecord, Person | None](
+            repository.record_swipes, lanes=repository.swipe_lanes
+        )
         self._events = _GroupWriter[ClockEvent, bool](repository.record_events)
         self._db_ok = True
         self._last_db_write: datetime | None = None

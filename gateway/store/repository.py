@@ -84,6 +84,8 @@ def _log() -> Any:
     return get_logger("store")
 
 
+# record_swipes transactions in flight at once on PostgreSQL (see swipe_lanes).
+SWIPE_LANES = 2
 # Rows per INSERT statement: far below SQLite's and PostgreSQL's bind-parameter limits.
 _INSERT_CHUNK = 500
 # Rows per round trip when streaming events for reports.
@@ -169,6 +171,17 @@ class Repository:
     @property
     def dialect(self) -> str:
         return self._dialect
+
+    @property
+    def swipe_lanes(self) -> int:
+        """How many record_swipes transactions may usefully run at once.
+
+        PostgreSQL: two, so that a swipe arriving while another reader's commit runs
+        starts its own instead of waiting for it (a reader's next swipe only comes
+        after its answer, so its order holds; the export's settle time covers ids
+        committed out of order). SQLite has one writer: one.
+        """
+        return SWIPE_LANES if self._swipes_pg is not None else 1
 
     async def close(self) -> None:
         if self._swipes_pg is not None:

@@ -7,14 +7,14 @@ in autocommit mode does the lookup and the insert (a data-modifying CTE), so it 
 its own transaction: atomic, and durable when it returns (synchronous_commit is the
 server's). The batch travels as one array per column, so the statement's text is
 the same for every batch size and psycopg prepares it once. The connection is our
-own, outside SQLAlchemy's pool: it is used by one group-commit writer at a time, and
-any failure other than refused data closes it (the next batch connects afresh, which
-is also how a PostgreSQL restart is survived).
+own, outside SQLAlchemy's pool, one per statement in flight (the group-commit writer
+runs at most a few at once); any failure other than refused data closes it and the
+idle ones (the next batch connects afresh, which is also how a PostgreSQL restart is
+survived).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 from collections.abc import Sequence
@@ -55,12 +55,14 @@ SELECT n, uid, name FROM h
 
 
 class PgSwipeWriter:
+    """Runs _RECORD_SWIPES on connections of its own: one per statement in flight."""
+
     def __init__(self, conninfo: str, *, connect_timeout: float, where: str) -> None:
         self._conninfo = conninfo
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
         self._where = where  # the URL without its password, for messages
-        self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        self._lock = asyncio.Lock()  # one statement at a time on the one connection
+        self._idle: list[psycopg.AsyncConnection[tuple[Any, ...]]] = []
+        self._busy: set[psycopg.AsyncConnection[tuple[Any, ...]]] = set()
 
     async def record(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]:
         """Per swipe, the active holder of its card (event stored), or None."""
@@ -73,47 +75,69 @@ class PgSwipeWriter:
             "received": [s.received_at for s in swipes],
             "outcomes": [s.outcome.value for s in swipes],
         }
-        async with self._lock:
-            try:
-                conn = await self._connection()
-                cursor = await conn.execute(_RECORD_SWIPES, params)
-                rows = await cursor.fetchall()
-            except (psycopg.IntegrityError, psycopg.DataError) as exc:
-                # Refused data: nothing was stored (one statement), the connection is fine.
-                raise InvalidInputError(
-                    f"refused by the database: {failures.reason(exc)}"
-                ) from None
-            except BaseException as exc:
-                await self._drop()  # broken, or cancelled mid-statement: never reuse it
-                if isinstance(exc, psycopg.Error | OSError):
-                    raise _unavailable(exc, self._where) from None
-                raise
+        conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        try:
+            conn = await self._checkout()
+            cursor = await conn.execute(_RECORD_SWIPES, params)
+            rows = await cursor.fetchall()
+        except (psycopg.IntegrityError, psycopg.DataError) as exc:
+            # Refused data: nothing was stored (one statement), the connection is fine.
+            self._checkin(conn)
+            raise InvalidInputError(f"refused by the database: {failures.reason(exc)}") from None
+        except BaseException as exc:
+            await self._discard(conn)  # broken, or cancelled mid-statement: never reuse it
+            if isinstance(exc, psycopg.Error | OSError):
+                raise _unavailable(exc, self._where) from None
+            raise
+        self._checkin(conn)
         people: list[Person | None] = [None] * len(swipes)
         for n, uid, name in rows:
             people[n - 1] = Person(uid=uid, name=name)
         return people
 
     async def close(self) -> None:
-        # Not behind the lock: a statement stuck on a locked table must not hold up
-        # the daemon's stop (it fails when its connection goes).
-        await self._drop()
+        # Busy ones too: a statement stuck on a locked table must not hold up the
+        # daemon's stop (it fails when its connection goes).
+        conns, self._idle = [*self._idle, *self._busy], []
+        self._busy.clear()
+        for conn in conns:
+            await _close(conn)
 
-    async def _connection(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=self._connect_timeout,
-                application_name="clock-gateway",
-            )
-        return self._conn
+    async def _checkout(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                self._busy.add(conn)
+                return conn
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            application_name="clock-gateway",
+        )
+        self._busy.add(conn)
+        return conn
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            # Closing a dead connection may fail too: it is gone anyway.
-            with contextlib.suppress(Exception):
-                await conn.close()
+    def _checkin(self, conn: psycopg.AsyncConnection[tuple[Any, ...]] | None) -> None:
+        if conn is not None and conn in self._busy:  # not if close() took it meanwhile
+            self._busy.discard(conn)
+            self._idle.append(conn)
+
+    async def _discard(self, conn: psycopg.AsyncConnection[tuple[Any, ...]] | None) -> None:
+        if conn is None:
+            return
+        self._busy.discard(conn)
+        # After a PostgreSQL restart every idle connection is dead too: drop them all
+        # rather than fail one more batch on each.
+        idle, self._idle = self._idle, []
+        for one in (conn, *idle):
+            await _close(one)
+
+
+async def _close(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
+    # Closing a dead connection may fail too: it is gone anyway.
+    with contextlib.suppress(Exception):
+        await conn.close()
 
 
 def _unavailable(exc: BaseException, where: str) -> DatabaseUnavailableError:
