@@ -54,6 +54,9 @@ SELECT n, uid, name FROM h
 """
 
 
+_Cursor = psycopg.AsyncCursor[tuple[Any, ...]]
+
+
 class PgSwipeWriter:
     """Runs _RECORD_SWIPES on connections of its own: one per statement in flight."""
 
@@ -61,8 +64,10 @@ class PgSwipeWriter:
         self._conninfo = conninfo
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
         self._where = where  # the URL without its password, for messages
-        self._idle: list[psycopg.AsyncConnection[tuple[Any, ...]]] = []
-        self._busy: set[psycopg.AsyncConnection[tuple[Any, ...]]] = set()
+        # A cursor per connection, kept: a new one per statement costs measurably more
+        # CPU (psycopg sets up its adaptation state again).
+        self._idle: list[_Cursor] = []
+        self._busy: set[_Cursor] = set()
 
     async def record(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]:
         """Per swipe, the active holder of its card (event stored), or None."""
@@ -75,21 +80,21 @@ class PgSwipeWriter:
             "received": [s.received_at for s in swipes],
             "outcomes": [s.outcome.value for s in swipes],
         }
-        conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        cursor: _Cursor | None = None
         try:
-            conn = await self._checkout()
-            cursor = await conn.execute(_RECORD_SWIPES, params)
+            cursor = await self._checkout()
+            await cursor.execute(_RECORD_SWIPES, params, prepare=True)
             rows = await cursor.fetchall()
         except (psycopg.IntegrityError, psycopg.DataError) as exc:
             # Refused data: nothing was stored (one statement), the connection is fine.
-            self._checkin(conn)
+            self._checkin(cursor)
             raise InvalidInputError(f"refused by the database: {failures.reason(exc)}") from None
         except BaseException as exc:
-            await self._discard(conn)  # broken, or cancelled mid-statement: never reuse it
+            await self._discard(cursor)  # broken, or cancelled mid-statement: never reuse
             if isinstance(exc, psycopg.Error | OSError):
                 raise _unavailable(exc, self._where) from None
             raise
-        self._checkin(conn)
+        self._checkin(cursor)
         people: list[Person | None] = [None] * len(swipes)
         for n, uid, name in rows:
             people[n - 1] = Person(uid=uid, name=name)
@@ -98,46 +103,47 @@ class PgSwipeWriter:
     async def close(self) -> None:
         # Busy ones too: a statement stuck on a locked table must not hold up the
         # daemon's stop (it fails when its connection goes).
-        conns, self._idle = [*self._idle, *self._busy], []
+        cursors, self._idle = [*self._idle, *self._busy], []
         self._busy.clear()
-        for conn in conns:
-            await _close(conn)
+        for cursor in cursors:
+            await _close(cursor)
 
-    async def _checkout(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+    async def _checkout(self) -> _Cursor:
         while self._idle:
-            conn = self._idle.pop()
-            if not conn.closed:
-                self._busy.add(conn)
-                return conn
+            cursor = self._idle.pop()
+            if not cursor.connection.closed:
+                self._busy.add(cursor)
+                return cursor
         conn = await psycopg.AsyncConnection.connect(
             self._conninfo,
             autocommit=True,
             connect_timeout=self._connect_timeout,
             application_name="clock-gateway",
         )
-        self._busy.add(conn)
-        return conn
+        cursor = conn.cursor()
+        self._busy.add(cursor)
+        return cursor
 
-    def _checkin(self, conn: psycopg.AsyncConnection[tuple[Any, ...]] | None) -> None:
-        if conn is not None and conn in self._busy:  # not if close() took it meanwhile
-            self._busy.discard(conn)
-            self._idle.append(conn)
+    def _checkin(self, cursor: _Cursor | None) -> None:
+        if cursor is not None and cursor in self._busy:  # not if close() took it meanwhile
+            self._busy.discard(cursor)
+            self._idle.append(cursor)
 
-    async def _discard(self, conn: psycopg.AsyncConnection[tuple[Any, ...]] | None) -> None:
-        if conn is None:
+    async def _discard(self, cursor: _Cursor | None) -> None:
+        if cursor is None:
             return
-        self._busy.discard(conn)
+        self._busy.discard(cursor)
         # After a PostgreSQL restart every idle connection is dead too: drop them all
         # rather than fail one more batch on each.
         idle, self._idle = self._idle, []
-        for one in (conn, *idle):
+        for one in (cursor, *idle):
             await _close(one)
 
 
-async def _close(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
+async def _close(cursor: _Cursor) -> None:
     # Closing a dead connection may fail too: it is gone anyway.
     with contextlib.suppress(Exception):
-        await conn.close()
+        await cursor.connection.close()
 
 
 def _unavailable(exc: BaseException, where: str) -> DatabaseUnavailableError:
