@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from datetime import datetime, time
 
@@ -21,7 +22,9 @@ MAX_NAME = 200
 MAX_READER = 64
 
 
+@functools.lru_cache(maxsize=4096)
 def _has_control(text: str) -> bool:
+    # Cached: every swipe checks its reader's name and hardware id, and there are few.
     return any(unicodedata.category(ch).startswith("C") for ch in text)
 
 

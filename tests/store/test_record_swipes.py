@@ -62,6 +62,9 @@ async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str
         ("bob", "duplicate"),
         ("ana", "recorded"),
     ]
+    if not db_url.startswith("sqlite"):  # sqlite3 returns the stored text, not a datetime
+        stamps = sql(db_url, "SELECT received_at, reader_hw_id FROM clock_events ORDER BY id")
+        assert stamps == [(batch[i].received_at, "a1b2c3d4") for i in (0, 2, 4)]
     # Unknown, revoked and deactivated cards feed the enrolment list, counted per swipe.
     unknown = sql(db_url, "SELECT card_key, count FROM unknown_swipes ORDER BY card_key")
     assert unknown == [(BOB, 1), (GONE, 2), (NOBODY, 4)]
