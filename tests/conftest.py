@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from tests.support.pgcluster import PgCluster, start_cluster
 
 _db_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Tests that run the CLI in-process configure structlog for the whole process;
+    reset it after each test so that no test sees another's log level or output."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
