@@ -24,7 +24,14 @@ from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
 from gateway.link import Answer, IncomingSwipe, Link, LinkState
 from gateway.logs import get_logger
 from gateway.protocol import Role
-from gateway.status import ReaderStatus, snapshot_of, write_status
+from gateway.status import (
+    LIVENESS_EVERY_S,
+    ReaderStatus,
+    StatusSnapshot,
+    same_content,
+    snapshot_of,
+    write_status,
+)
 from gateway.store.recorder import Recorder
 from gateway.store.repository import Repository
 
@@ -251,7 +258,7 @@ class Daemon:
             prev = self._state_since.get(name)
             if prev is None or prev[0] != state:
                 self._state_since[name] = (state, now)
-            snap = link.snapshot()
+            session = link.session
             out.append(
                 ReaderStatus(
                     name=name,
@@ -259,8 +266,8 @@ class Daemon:
                     role=link.config.role,
                     link_state=state,
                     since=self._state_since[name][1],
-                    hardware_id=snap["hardware_id"],
-                    firmware=snap["firmware"],
+                    hardware_id=session.hardware_id.hex() if session.hardware_id else None,
+                    firmware=".".join(map(str, session.fw_version)) if session.fw_version else None,
                     last_swipe_at=link.last_swipe_at,
                     last_swipe=self._last_outcome.get(name),
                 )
@@ -281,10 +288,21 @@ class Daemon:
         return ", ".join(parts) or "no readers"
 
     async def _status_loop(self) -> None:
+        written: StatusSnapshot | None = None
+        written_at = 0.0
         while True:
+            snapshot = self._snapshot()
             try:
-                await asyncio.to_thread(write_status, self.config.state_dir, self._snapshot())
+                # Unchanged: only a liveness refresh now and then (see gateway.status).
+                if (
+                    written is None
+                    or time.monotonic() - written_at >= LIVENESS_EVERY_S
+                    or not same_content(snapshot, written)
+                ):
+                    await asyncio.to_thread(write_status, self.config.state_dir, snapshot)
+                    written, written_at = snapshot, time.monotonic()
             except OSError as exc:
+                written = None  # retry at the next tick
                 if str(exc) != self._status_error:  # once per problem, not every second
                     self._status_error = str(exc)
                     _log().warning("status_write_failed", error=str(exc))
