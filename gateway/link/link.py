@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,9 @@ BACKOFF_START_S = 0.05
 BACKOFF_MAX_S = 1.0
 # How long stop() waits for swipes being answered before closing the port.
 STOP_GRACE_S = 4.0
+# Heartbeat deadlines are rounded up to interval / this: at most 1/8 interval late,
+# far inside the 3.5 intervals after which the reader calls the gateway gone.
+TICK_GRID_PER_INTERVAL = 8
 
 
 @dataclass(frozen=True)
@@ -193,14 +197,35 @@ class Link:
 
     async def _serve(self, port: SerialPort) -> str | None:
         """Heartbeats and liveness until the port is lost; returns why it was lost."""
-        while True:
+        # A plain timer per deadline: asyncio.wait() on the port's future every interval
+        # cost a waiter future, callbacks and a timeout per reader per heartbeat. The
+        # loop's clock is time.monotonic(), the session's.
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+
+        # Deadlines are rounded up to a grid shared by all links, so the heartbeats of
+        # hundreds of idle readers go out in a few wake-ups a second, not one each.
+        grid = self.session.interval / TICK_GRID_PER_INTERVAL
+
+        def schedule() -> asyncio.TimerHandle:
             now = time.monotonic()
-            delay = max(0.01, self.session.next_deadline(now) - now)
-            done, _ = await asyncio.wait({port.lost}, timeout=delay)
-            if done:
-                exc = port.lost.result()
-                return str(exc) if exc else None
-            self._execute(self.session.tick(time.monotonic()))
+            due = max(self.session.next_deadline(now), now + 0.01)
+            return loop.call_at(math.ceil(due / grid) * grid, tick)
+
+        def tick() -> None:
+            nonlocal timer
+            try:
+                self._execute(self.session.tick(time.monotonic()))
+            finally:  # a failing tick must not stop the heartbeats for good
+                timer = schedule()
+
+        timer = schedule()
+        try:
+            exc = await asyncio.shield(port.lost)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return str(exc) if exc else None
 
     def _went_down(self, reason: str) -> None:
         if self._down_since is None:

@@ -51,7 +51,7 @@ class _Port(serial.Serial):  # type: ignore[misc]
     more (found by the 256-reader benchmark: docs/PERFORMANCE.md), and every port opens
     two pipes (four descriptors) that exist only to cancel blocking calls. The event
     loop already knows the descriptor is readable and the transport never blocks, so
-    this reads it directly and closes the pipes: one descriptor per reader.
+    this reads (and writes) it directly and closes the pipes: one descriptor per reader.
     """
 
     fd: int | None
@@ -72,6 +72,19 @@ class _Port(serial.Serial):  # type: ignore[misc]
                 os.close(self.fd)
                 self.fd = None
             self.is_open = False
+
+    def write(self, data: bytes) -> int:
+        # pyserial's write builds a Timeout and loops for blocking ports; the transport
+        # only ever writes non-blocking and buffers what is left, so one os.write does.
+        # BlockingIOError goes up as is: the transport keeps the bytes for later.
+        if not self.is_open or self.fd is None:
+            raise serial.PortNotOpenError()
+        try:
+            return os.write(self.fd, data)
+        except (BlockingIOError, InterruptedError):
+            raise
+        except OSError as exc:  # EIO when the device is unplugged
+            raise serial.SerialException(f"write failed: {exc}") from None
 
     def read(self, size: int = 1) -> bytes:
         if not self.is_open or self.fd is None:

@@ -238,7 +238,7 @@ class GatewaySession:
         if self.state is not State.READY:
             return actions
         if now - self.last_tx >= self.interval:
-            actions.append(self._send(encode(Heartbeat()), now))
+            actions.append(self._send(_HEARTBEAT, now))
         if self.alive and now - self.last_rx >= GONE_AFTER_INTERVALS * self.interval:
             self.alive = False
             actions.append(
@@ -258,6 +258,10 @@ class GatewaySession:
     def _send(self, data: bytes, now: float) -> Send:
         self.last_tx = now
         return Send(data)
+
+
+# The same bytes every time: encoded once, not once per reader per interval.
+_HEARTBEAT = encode(Heartbeat())
 
 
 def _seq_of(msg: Message) -> int:
