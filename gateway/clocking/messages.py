@@ -105,6 +105,9 @@ def fit_lcd(text: str, cols: int = LCD_COLS, rows: int = LCD_ROWS) -> str:
     return "\n".join(lines)
 
 
+_RENDERED_KEPT = 8192  # texts kept per Messages: a few per enrolled card
+
+
 class Messages:
     """The templates of one locale, with the configuration's overrides applied."""
 
@@ -120,9 +123,21 @@ class Messages:
                 raise ConfigError(
                     "messages", f"templates.{key}", f"bad template {template!r}: {exc}"
                 ) from None
+        # The same person gets the same text every day: transliterating and fitting it
+        # again on each swipe was a visible share of the daemon's CPU per swipe.
+        self._rendered: dict[tuple[str, str, str], str] = {}
 
     def render(self, key: str, *, name: str = "", card: str = "") -> str:
         """The fitted LCD text for `key`; the name is made LCD-safe first."""
+        cache_key = (key, name, card)
+        text = self._rendered.get(cache_key)
+        if text is None:
+            if len(self._rendered) >= _RENDERED_KEPT:
+                self._rendered.clear()  # crude but bounded; refilled by the next swipes
+            text = self._rendered[cache_key] = self._render(key, name, card)
+        return text
+
+    def _render(self, key: str, name: str, card: str) -> str:
         template = self._templates[key]
         safe_name = lcd_ascii(name)
         text = template.format(name=safe_name, card=card)
