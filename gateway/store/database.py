@@ -56,7 +56,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        """ "postgresql" or "sqlite"."""
+        """Either "postgresql" or "sqlite"."""
         return self._dialect
 
     @property
