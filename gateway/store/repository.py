@@ -27,7 +27,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     type_coerce,
     update,
 )
@@ -53,7 +52,7 @@ from gateway.errors import (
     NotFoundError,
 )
 from gateway.logs import get_logger
-from gateway.store import failures, validate
+from gateway.store import failures, upgrade, validate
 from gateway.store.engine import SQLITE_WRITE, create_engine, normalise_url, sqlite_path
 from gateway.store.models import (
     ImportResult,
@@ -92,8 +91,6 @@ _INSERT_CHUNK = 500
 _STREAM_CHUNK = 1000
 # Rows per batch of the single streamed SELECT behind swipes_between.
 _REPORT_BATCH = 5000
-# Serialises concurrent `db init` runs on one PostgreSQL database.
-_INIT_LOCK_KEY = 0x636C6F636B  # "clock"
 
 
 class _DryRun(Exception):
@@ -229,6 +226,7 @@ class Repository:
                         f"cannot create {self._sqlite_folder}: {exc.strerror}"
                     ) from None
             async with self._tx(write=True) as conn:
+                await upgrade.refuse_other_version(conn, self._where)
                 await conn.run_sync(metadata.create_all)
                 present = await conn.scalar(select(func.count()).select_from(schema_version))
                 if not present:
@@ -241,7 +239,8 @@ class Repository:
                     "schema.sql is missing from the installed package: reinstall clock-gateway"
                 ) from None
             async with self._tx(write=True) as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
+                await upgrade.lock(conn, self._dialect)
+                await upgrade.refuse_other_version(conn, self._where)
                 # Straight to psycopg without parameters: through SQLAlchemy, a '%' in
                 # the file (a comment saying "100%") would be taken for a placeholder.
                 driver = (await conn.get_raw_connection()).driver_connection
@@ -251,21 +250,33 @@ class Repository:
         _log().info("schema_ready", url=self._where, version=SCHEMA_VERSION)
 
     async def check(self) -> int:
-        """The schema version; DatabaseUnavailableError if unreachable or uninitialised."""
+        """The schema version, if this clock-gateway can use it; else
+        DatabaseUnavailableError: unreachable, uninitialised, or a schema version
+        other than SCHEMA_VERSION (the message says to upgrade the one or the other)."""
+        self._require_file()
+        async with self._tx() as conn:
+            version = await conn.scalar(select(schema_version.c.version))
+        return upgrade.require_current(None if version is None else int(version), self._where)
+
+    async def upgrade_schema(self, *, dry_run: bool = False) -> upgrade.UpgradeResult:
+        """Upgrade the schema to SCHEMA_VERSION, one transaction per step (upgrade.py)."""
+        self._require_file()
+        try:
+            async with self._engine.connect() as conn:
+                return await upgrade.upgrade(conn, self._dialect, self._where, dry_run=dry_run)
+        except GatewayError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            _log().debug("database_error", url=self._where, error=failures.reason(exc))
+            raise failures.unavailable(exc, self._where) from None
+
+    def _require_file(self) -> None:
         path = sqlite_path(self._url)
         if path is not None and not path.exists():
             # Connecting would create an empty file; say what is wrong instead.
             raise DatabaseUnavailableError(
                 f"no database file at {path}: run 'clock-gateway db init'"
             )
-        async with self._tx() as conn:
-            version = await conn.scalar(select(schema_version.c.version))
-        if version is None:
-            raise DatabaseUnavailableError(
-                f"database {self._where} has an empty schema_version table: "
-                "run 'clock-gateway db init'"
-            )
-        return int(version)
 
     # -- the swipe path ------------------------------------------------------------
     async def find_person_by_card(self, card_key: str) -> Person | None:
