@@ -69,7 +69,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "columns": [
                     (
                         c["name"],
-                        str(c["type"].compile(dialect=postgresql.dialect())),
+                        str(c["type"].compile(dialect=engine.dialect)),
                         c["nullable"],
                         c.get("default"),
                         dict(c["identity"]) if c.get("identity") else None,
