@@ -7,10 +7,10 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.store.oneshot import with_repository
+from gateway.store.oneshot import with_stores
 
 if TYPE_CHECKING:
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
     from gateway.store.upgrade import UpgradeResult
 
 
@@ -58,13 +58,13 @@ def register(subparsers: Any) -> None:
     upgrade.set_defaults(func=_upgrade)
 
 
-async def _initialise(repo: Repository) -> tuple[str, str, int]:
-    await repo.init_schema()
-    return repo.url, repo.dialect, await repo.check()
+async def _initialise(stores: Stores) -> tuple[str, str, int]:
+    await stores.db.init_schema()
+    return stores.db.url, stores.db.dialect, await stores.db.check()
 
 
-async def _inspect(repo: Repository) -> tuple[str, str, int]:
-    return repo.url, repo.dialect, await repo.check()
+async def _inspect(stores: Stores) -> tuple[str, str, int]:
+    return stores.db.url, stores.db.dialect, await stores.db.check()
 
 
 def _report(args: argparse.Namespace, url: str, dialect: str, version: int, verb: str) -> None:
@@ -76,7 +76,7 @@ def _report(args: argparse.Namespace, url: str, dialect: str, version: int, verb
 
 def _init(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    url, dialect, version = with_repository(config, _initialise)
+    url, dialect, version = with_stores(config, _initialise)
     _report(args, url, dialect, version, "schema ready")
     return 0
 
@@ -84,7 +84,7 @@ def _init(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     # check() refuses a schema of another version, with the command that mends it.
     config = config_from_args(args)
-    url, dialect, version = with_repository(config, _inspect)
+    url, dialect, version = with_stores(config, _inspect)
     _report(args, url, dialect, version, "reachable")
     return 0
 
@@ -93,10 +93,11 @@ def _upgrade(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     dry_run: bool = args.dry_run
 
-    async def work(repo: Repository) -> tuple[str, str, UpgradeResult]:
-        return repo.url, repo.dialect, await repo.upgrade_schema(dry_run=dry_run)
+    async def work(stores: Stores) -> tuple[str, str, UpgradeResult]:
+        db = stores.db
+        return db.url, db.dialect, await db.upgrade_schema(dry_run=dry_run)
 
-    url, dialect, result = with_repository(config, work)
+    url, dialect, result = with_stores(config, work)
     if args.json:
         print_json(
             {

@@ -26,7 +26,7 @@ from gateway.domain import UnknownSwipe
 from gateway.errors import ExitCode
 from gateway.store.tables import SCHEMA_VERSION
 from gateway.store.upgrade import sqlite_statements, steps
-from tests.store.support import count, event, open_repo, sql
+from tests.store.support import count, event, open_stores, sql
 from tests.store.test_schema_drift import SCHEMA_SQL, snapshot
 from tests.support.pgcluster import PASSWORD, PgCluster
 
@@ -211,7 +211,7 @@ async def test_upgrade_keeps_every_row_and_matches_a_fresh_database(
 
     # The same database as a fresh one (`db init`: schema.sql, or the metadata on
     # SQLite), object for object.
-    async with open_repo(fresh_url):
+    async with open_stores(fresh_url):
         pass
     upgraded, fresh = snapshot(v1_url), snapshot(fresh_url)
     assert upgraded.keys() == fresh.keys()
@@ -233,15 +233,16 @@ async def test_upgrade_keeps_every_row_and_matches_a_fresh_database(
     ) == [("CAFEBABE", 3, "default"), ("DEADBEEF", 1, "default")]
 
     # Today's code reads and writes the upgraded database.
-    async with open_repo(v1_url, init=False) as repo:
-        assert await repo.check() == SCHEMA_VERSION
-        stored = await repo.events_since(0)
+    async with open_stores(v1_url, init=False) as stores:
+        assert await stores.db.check() == SCHEMA_VERSION
+        stored = await stores.events.events_since(0)
         assert [e.event_key.hex for e in stored] == EVENT_KEYS
         assert stored[0].received_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-        assert sorted(await repo.card_directory()) == ["04A1B2C3", "04A1B2C3D4E5F6"]
-        assert await repo.record_events([event()]) == [True]
-        assert [r.card_key for r in await repo.unknown_swipes()] == ["DEADBEEF", "CAFEBABE"]
-        assert len(await repo.timetable()) == 2
+        assert sorted(await stores.swipes.card_directory()) == ["04A1B2C3", "04A1B2C3D4E5F6"]
+        assert await stores.swipes.record_events([event()]) == [True]
+        unknown = await stores.people.unknown_swipes()
+        assert [r.card_key for r in unknown] == ["DEADBEEF", "CAFEBABE"]
+        assert len(await stores.timetable.timetable()) == 2
     assert sql(v1_url, "SELECT max(id) FROM clock_events") == [(5,)]  # ids carry on
 
     # Again: nothing to do, nothing changed.
@@ -387,14 +388,16 @@ async def test_notify_triggers_wake_listeners(pg_current: str) -> None:
     with psycopg.connect(pg_current, autocommit=True) as listener:
         listener.execute("LISTEN clock_gateway_events")
         listener.execute("LISTEN clock_gateway_cards")
-        async with open_repo(pg_current, init=False) as repo:
-            await repo.add_person("ana", "Ana")
+        async with open_stores(pg_current, init=False) as stores:
+            await stores.people.add_person("ana", "Ana")
             _wait_for(listener, "clock_gateway_cards")
-            await repo.assign_card("04A1B2C3", "ana")
+            await stores.people.assign_card("04A1B2C3", "ana")
             _wait_for(listener, "clock_gateway_cards")
-            assert await repo.record_events([event()]) == [True]
+            assert await stores.swipes.record_events([event()]) == [True]
             _wait_for(listener, "clock_gateway_events")
-            await repo.record_unknown(UnknownSwipe("CAFEBABE", "entrance", None, datetime.now(UTC)))
+            await stores.swipes.record_unknown(
+                UnknownSwipe("CAFEBABE", "entrance", None, datetime.now(UTC))
+            )
             _wait_for(listener, "clock_gateway_events")
         # Nothing else is pending: one notification per transaction.
         assert list(listener.notifies(timeout=0.2)) == []
