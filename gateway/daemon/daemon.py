@@ -16,14 +16,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.clocking import ClockingService, Messages, SwipeInput
+from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.notify import Notifier
-from gateway.domain import Direction, StoreUnavailableError
+from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
-from gateway.link import Answer, IncomingSwipe, Link, LinkState
+from gateway.link import Answer, Link, LinkState
 from gateway.logs import get_logger
-from gateway.protocol import Role
 from gateway.status import (
     LIVENESS_EVERY_S,
     ReaderStatus,
@@ -158,11 +157,12 @@ class Daemon:
     # -- links -----------------------------------------------------------------------
     def _start_link(self, reader: ReaderConfig) -> None:
         messages = self.service.messages if self.service else _messages(self.config)
+        idle = "idle_in" if Direction(reader.role) is Direction.IN else "idle_out"
         link = Link(
             reader,
             self._handle,
             heartbeat_ms=self.config.heartbeat_ms,
-            idle_text=messages.render("idle_in" if reader.role == "in" else "idle_out"),
+            idle_text=messages.render(idle),
             refuse_text=messages.render("role_refused"),
             refuse_mismatch=self.config.on_role_mismatch == "refuse",
         )
@@ -171,18 +171,7 @@ class Daemon:
 
     async def _handle(self, swipe: IncomingSwipe) -> Answer:
         assert self.service is not None
-        direction = Direction.IN if swipe.role is Role.IN else Direction.OUT
-        reply = await self.service.handle(
-            SwipeInput(
-                reader=swipe.reader,
-                direction=direction,
-                hardware_id=swipe.hardware_id,
-                session=swipe.session,
-                seq=swipe.seq,
-                uid=swipe.uid,
-                received_at=swipe.received_at,
-            )
-        )
+        reply = await self.service.handle(swipe)
         self._last_outcome[swipe.reader] = reply.outcome.value
         return Answer(
             reply.status,
@@ -258,7 +247,7 @@ class Daemon:
             prev = self._state_since.get(name)
             if prev is None or prev[0] != state:
                 self._state_since[name] = (state, now)
-            session = link.session
+            machine = link.machine
             out.append(
                 ReaderStatus(
                     name=name,
@@ -266,8 +255,8 @@ class Daemon:
                     role=link.config.role,
                     link_state=state,
                     since=self._state_since[name][1],
-                    hardware_id=session.hardware_id.hex() if session.hardware_id else None,
-                    firmware=".".join(map(str, session.fw_version)) if session.fw_version else None,
+                    hardware_id=machine.hardware_id.hex() if machine.hardware_id else None,
+                    firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
                     last_swipe_at=link.last_swipe_at,
                     last_swipe=self._last_outcome.get(name),
                 )

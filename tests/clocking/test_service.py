@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
+from gateway.clocking import ClockingService, Messages, ReplyOutcome
 from gateway.config import parse_config
 from gateway.domain import (
     Direction,
     Durability,
+    IncomingSwipe,
     StoreUnavailableError,
     SwipeRecord,
     SwipeStored,
@@ -47,11 +48,11 @@ class Env:
         reader: str = "entrance",
         direction: Direction = Direction.IN,
         seq: int | None = None,
-    ) -> SwipeInput:
+    ) -> IncomingSwipe:
         if seq is None:
             self.seq += 1
             seq = self.seq
-        return SwipeInput(reader, direction, HW, 7, seq, uid, datetime.now(UTC))
+        return IncomingSwipe(reader, direction, HW, 7, seq, uid, datetime.now(UTC))
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
         with contextlib.closing(sqlite3.connect(self.db)) as conn:
@@ -186,7 +187,7 @@ class BrokenSink:
 
 def test_store_unavailable_is_ko_never_ok() -> None:
     service = ClockingService(BrokenSink(StoreUnavailableError("disk full")), Messages(), 5.0)
-    swipe = SwipeInput("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
+    swipe = IncomingSwipe("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
     reply = asyncio.run(service.handle(swipe))
     assert (reply.status, reply.outcome) == (Status.KO, ReplyOutcome.STORE_UNAVAILABLE)
     assert reply.text == "NOT recorded\nStorage is full"
@@ -194,7 +195,7 @@ def test_store_unavailable_is_ko_never_ok() -> None:
 
 def test_any_internal_failure_is_ko_with_the_error_text() -> None:
     service = ClockingService(BrokenSink(RuntimeError("bug"), lookup_fails=True), Messages("es"), 5)
-    swipe = SwipeInput("exit", Direction.OUT, HW, 1, 1, ANA, datetime.now(UTC))
+    swipe = IncomingSwipe("exit", Direction.OUT, HW, 1, 1, ANA, datetime.now(UTC))
     reply = asyncio.run(service.handle(swipe))
     assert (reply.status, reply.outcome, reply.text) == (
         Status.KO,
