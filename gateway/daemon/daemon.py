@@ -39,10 +39,7 @@ STALL_WARN_S = 0.25
 # Spooled events are already fsync'd; beyond this the recorder's stop is abandoned.
 RECORDER_STOP_S = 5.0
 
-
-def _log() -> Any:
-    # Bound at each use: the CLI configures logging after this module is imported.
-    return get_logger("daemon")
+log = get_logger("daemon")
 
 
 class Daemon:
@@ -72,7 +69,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
-        _log().info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
+        log.info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
         self.repository = Repository.from_url(config.database.url)
         offline = await self._check_database(self.repository)
         self.recorder = Recorder(self.repository, config.state_dir, config)
@@ -97,12 +94,12 @@ class Daemon:
         for reader in config.readers:
             self._start_link(reader)
         if not config.readers:
-            _log().warning("no_readers", hint="add [[readers]] to the configuration")
+            log.warning("no_readers", hint="add [[readers]] to the configuration")
         self._spawn(self._status_loop())
         if self.notifier.watchdog_s:
             self._spawn(self._watchdog_loop(self.notifier.watchdog_s))
         self.notifier.send(READY="1", STATUS=self._status_line())
-        _log().info(
+        log.info(
             "daemon_ready",
             readers=[r.name for r in config.readers],
             database="offline" if offline else "ok",
@@ -121,13 +118,13 @@ class Daemon:
                 if isinstance(exc, DatabaseUnavailableError)
                 else DatabaseUnavailableError(f"database {repo.url} did not answer in 10 s")
             )
-            _log().warning("database_unavailable_at_start", error=str(error))
+            log.warning("database_unavailable_at_start", error=str(error))
             return error
-        _log().info("database_ok", url=repo.url, schema_version=version)
+        log.info("database_ok", url=repo.url, schema_version=version)
         return None
 
     async def _shutdown(self) -> None:
-        _log().info("daemon_stopping", in_flight=sum(ln.in_flight for ln in self.links.values()))
+        log.info("daemon_stopping", in_flight=sum(ln.in_flight for ln in self.links.values()))
         self.notifier.send(STOPPING="1", STATUS="stopping")
         # Links first, all at once: each finishes its in-flight swipes, then closes.
         await asyncio.gather(*(link.stop() for link in self.links.values()))
@@ -141,7 +138,7 @@ class Daemon:
                 # Bounded: systemd's stop timeout must never be what ends the daemon.
                 await asyncio.wait_for(self.recorder.stop(), RECORDER_STOP_S)
             except TimeoutError:
-                _log().error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
+                log.error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
         if self.repository is not None:
             await self.repository.close()
         with contextlib.suppress(OSError):
@@ -149,7 +146,7 @@ class Daemon:
                 write_status, self.config.state_dir, self._snapshot(stopped=True)
             )
         self.notifier.close()
-        _log().info("daemon_stopped")
+        log.info("daemon_stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -191,7 +188,7 @@ class Daemon:
     async def reload(self) -> None:
         """Apply a new configuration file; keep the old one if the new one is invalid."""
         if self.service is None:
-            _log().warning("reload_ignored", reason="still starting; send SIGHUP again later")
+            log.warning("reload_ignored", reason="still starting; send SIGHUP again later")
             return
         async with self._reload_lock:  # one reload at a time, however many SIGHUPs
             self.notifier.send(RELOADING="1")
@@ -206,7 +203,7 @@ class Daemon:
             new = await asyncio.to_thread(load_config, self.config_path)
             messages = _messages(new)
         except GatewayError as exc:
-            _log().error("reload_refused", error=str(exc), kept=old.source)
+            log.error("reload_refused", error=str(exc), kept=old.source)
             return
         for what, before, after in (
             ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
@@ -214,7 +211,7 @@ class Daemon:
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
         ):
             if before != after:
-                _log().warning("reload_needs_restart", key=what, running=before, configured=after)
+                log.warning("reload_needs_restart", key=what, running=before, configured=after)
         old_readers = {r.name: r for r in old.readers}
         new_readers = {r.name: r for r in new.readers}
         changed = [n for n in old_readers if n in new_readers and old_readers[n] != new_readers[n]]
@@ -229,7 +226,7 @@ class Daemon:
         self.service.show_offline = new_config.spool.show_offline
         for name in (*changed, *added):
             self._start_link(new_readers[name])
-        _log().info(
+        log.info(
             "config_reloaded",
             source=new.source,
             added=added,
@@ -294,24 +291,24 @@ class Daemon:
                 written = None  # retry at the next tick
                 if str(exc) != self._status_error:  # once per problem, not every second
                     self._status_error = str(exc)
-                    _log().warning("status_write_failed", error=str(exc))
+                    log.warning("status_write_failed", error=str(exc))
             else:
                 if self._status_error is not None:
                     self._status_error = None
-                    _log().info("status_write_ok")
+                    log.info("status_write_ok")
             line = self._status_line()
             if line != self._last_status_line:
                 self._last_status_line = line
                 self.notifier.send(STATUS=line)
                 silent = [n for n, ln in self.links.items() if ln.state is LinkState.SILENT]
                 if silent:
-                    _log().warning("readers_silent", readers=silent)
+                    log.warning("readers_silent", readers=silent)
             slept = time.monotonic()
             await asyncio.sleep(STATUS_EVERY_S)
             late = time.monotonic() - slept - STATUS_EVERY_S
             if late > STALL_WARN_S:
                 # Every reader waited this long too: worth an operator's attention.
-                _log().warning("event_loop_stall", late_ms=round(late * 1000, 1))
+                log.warning("event_loop_stall", late_ms=round(late * 1000, 1))
 
     async def _watchdog_loop(self, interval_s: float) -> None:
         # Pinged from the event loop itself: a stalled loop stops the pings and systemd
@@ -328,7 +325,7 @@ class Daemon:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            _log().error("daemon_task_failed", error=repr(task.exception()))
+            log.error("daemon_task_failed", error=repr(task.exception()))
 
 
 def _raise_fd_limit() -> int:
