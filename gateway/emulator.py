@@ -244,7 +244,8 @@ class VirtualReader:
             self._taps[seq] = future
             self._after_input()
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(future)
             except TimeoutError:
                 self._machine.abandon(loop.time())
                 self._after_input()

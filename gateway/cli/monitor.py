@@ -149,7 +149,8 @@ async def _run(args: argparse.Namespace) -> int:
             if machine is not None:
                 execute(machine.tick(time.monotonic()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
+                async with asyncio.timeout(0.1):
+                    await stop.wait()
         if port.lost.done():
             printer.note(f"port lost: {port.lost.result() or 'closed'}")
             return 1

@@ -19,9 +19,10 @@ from typing import Any
 from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.notify import Notifier
+from gateway.daemon.supervise import Supervisor
 from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
-from gateway.link import Answer, Link, LinkState
+from gateway.link import Answer, Link, LinkState, PathWatcher
 from gateway.logs import get_logger
 from gateway.status import (
     LIVENESS_EVERY_S,
@@ -54,7 +55,9 @@ class Daemon:
         self.service: ClockingService | None = None
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.supervisor = Supervisor()
+        # One inotify watch for all links: a replugged reader is back at once.
+        self.watcher = PathWatcher()
         self._state_since: dict[str, tuple[str, datetime]] = {}
         self._last_outcome: dict[str, str] = {}
         self._last_status_line = ""
@@ -95,9 +98,10 @@ class Daemon:
             self._start_link(reader)
         if not config.readers:
             log.warning("no_readers", hint="add [[readers]] to the configuration")
-        self._spawn(self._status_loop())
-        if self.notifier.watchdog_s:
-            self._spawn(self._watchdog_loop(self.notifier.watchdog_s))
+        self.supervisor.keep("status", self._status_loop, critical=True)
+        watchdog_s = self.notifier.watchdog_s
+        if watchdog_s:
+            self.supervisor.keep("watchdog", lambda: self._watchdog_loop(watchdog_s), critical=True)
         self.notifier.send(READY="1", STATUS=self._status_line())
         log.info(
             "daemon_ready",
@@ -111,7 +115,8 @@ class Daemon:
     async def _check_database(self, repo: Repository) -> DatabaseUnavailableError | None:
         """None if the database answers; else the error, and the daemon tries offline."""
         try:
-            version = await asyncio.wait_for(repo.check(), timeout=10)
+            async with asyncio.timeout(10):
+                version = await repo.check()
         except (DatabaseUnavailableError, TimeoutError) as exc:
             error = (
                 exc
@@ -128,17 +133,21 @@ class Daemon:
         self.notifier.send(STOPPING="1", STATUS="stopping")
         # Links first, all at once: each finishes its in-flight swipes, then closes.
         await asyncio.gather(*(link.stop() for link in self.links.values()))
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop()  # failures were logged when they happened
+        self.watcher.close()
         if self.recorder is not None:
             try:
                 # Bounded: systemd's stop timeout must never be what ends the daemon.
-                await asyncio.wait_for(self.recorder.stop(), RECORDER_STOP_S)
+                async with asyncio.timeout(RECORDER_STOP_S):
+                    await self.recorder.stop()
             except TimeoutError:
-                log.error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
+                log.error(
+                    "recorder_stop_timeout",
+                    timeout_s=RECORDER_STOP_S,
+                    hint="spooled events are safe and replayed at the next start",
+                )
+            except Exception as exc:  # logged plainly, and the rest of the stop goes on
+                log.error("recorder_stop_failed", error=repr(exc), exc_info=True)
         if self.repository is not None:
             await self.repository.close()
         with contextlib.suppress(OSError):
@@ -162,6 +171,7 @@ class Daemon:
             idle_text=messages.render(idle),
             refuse_text=messages.render("role_refused"),
             refuse_mismatch=self.config.on_role_mismatch == "refuse",
+            watcher=self.watcher,
         )
         self.links[reader.name] = link
         link.start()
@@ -183,7 +193,7 @@ class Daemon:
 
     # -- reload ----------------------------------------------------------------------
     def _spawn_reload(self) -> None:
-        self._spawn(self.reload())
+        self.supervisor.once("reload", self.reload())
 
     async def reload(self) -> None:
         """Apply a new configuration file; keep the old one if the new one is invalid."""
@@ -266,6 +276,8 @@ class Daemon:
 
     def _status_line(self) -> str:
         parts = [f"{name} {link.state.value}" for name, link in self.links.items()]
+        if not self.supervisor.healthy:
+            parts.insert(0, f"UNHEALTHY ({self.supervisor.given_up} keeps failing)")
         if self.recorder is not None:
             stats = self.recorder.stats()
             parts.append("db ok" if stats.database_ok else "db OFFLINE")
@@ -312,20 +324,21 @@ class Daemon:
 
     async def _watchdog_loop(self, interval_s: float) -> None:
         # Pinged from the event loop itself: a stalled loop stops the pings and systemd
-        # restarts the service, which is exactly what the watchdog is for.
+        # restarts the service, which is exactly what the watchdog is for. So does a
+        # critical loop that the supervisor could not keep alive.
+        told = False
         while True:
-            self.notifier.send(WATCHDOG="1")
+            if self.supervisor.healthy:
+                self.notifier.send(WATCHDOG="1")
+            elif not told:
+                told = True
+                log.critical(
+                    "watchdog_pings_stopped",
+                    task=self.supervisor.given_up,
+                    hint="systemd restarts the service when WatchdogSec passes",
+                )
+                self.notifier.send(STATUS=f"unhealthy: {self.supervisor.given_up} keeps failing")
             await asyncio.sleep(interval_s)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("daemon_task_failed", error=repr(task.exception()))
 
 
 def _raise_fd_limit() -> int:

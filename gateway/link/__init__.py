@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from gateway.link.link import Answer, Link, SwipeHandler
 from gateway.link.machine import GatewayMachine, LinkState
+from gateway.link.watch import PathWatcher
 
 __all__ = [
     "Answer",
     "GatewayMachine",
     "Link",
     "LinkState",
+    "PathWatcher",
     "SwipeHandler",
 ]

@@ -23,6 +23,7 @@ from gateway.config import ReaderConfig
 from gateway.domain import Direction, IncomingSwipe
 from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
+from gateway.link.watch import PathWatcher
 from gateway.logs import get_logger
 from gateway.protocol import Status
 
@@ -57,10 +58,11 @@ class Link:
         idle_text: str = "",
         refuse_text: str = "",
         refuse_mismatch: bool = False,
+        watcher: PathWatcher | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
-        # The one place the configured role becomes a Direction.
+        # The configured role ("in"/"out") as the one type for it, from here on.
         self.direction = Direction(config.role)
         self.handler = handler
         self.machine = GatewayMachine(
@@ -71,11 +73,14 @@ class Link:
             refuse_mismatch=refuse_mismatch,
         )
         self.log = get_logger("link", reader=config.name, port=config.port)
+        # Wakes the backoff when the port's path appears; None: the backoff alone.
+        self._watcher = watcher
         self._port: SerialPort | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._down_since: float | None = None
+        self._ever_up = False
         self._down_reason: str | None = None
         # Figures for the status file and the operator.
         self.swipes = 0
@@ -117,14 +122,13 @@ class Link:
     # -- the supervising loop --------------------------------------------------------
     async def _run(self) -> None:
         backoff = BACKOFF_START_S
-        ever_up = False
         while not self._stopping:
             try:
                 port = await SerialPort.open(self.config.port, self.config.baud, self._on_data)
             except PortError as exc:
                 self._went_down(str(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                woken = await self._pause(backoff, missing=exc.missing)
+                backoff = BACKOFF_START_S if woken else min(backoff * 2, BACKOFF_MAX_S)
                 continue
             except Exception as exc:  # a bug must not end the link for good: log, retry
                 self.log.error("link_open_failed", error=repr(exc), exc_info=True)
@@ -132,22 +136,40 @@ class Link:
                 await asyncio.sleep(BACKOFF_MAX_S)
                 continue
             backoff = BACKOFF_START_S
-            self._port = port
+            try:
+                await self._connected(port)
+            except Exception as exc:  # the same: the port is closed, the link goes on
+                self.log.error("link_failed", error=repr(exc), exc_info=True)
+                self._went_down(f"internal error: {exc!r}")
+                await asyncio.sleep(BACKOFF_MAX_S)
+
+    async def _pause(self, delay: float, *, missing: bool) -> bool:
+        """The backoff's sleep, cut short when the port's path appears: True if it did."""
+        if self._watcher is None:
+            await asyncio.sleep(delay)
+            return False
+        return await self._watcher.wait(self.config.port, delay, was_missing=missing)
+
+    async def _connected(self, port: SerialPort) -> None:
+        """Serve an open port until it is lost; it is closed whatever happens."""
+        self._port = port
+        try:
             fields: dict[str, Any] = {"device": os.path.realpath(self.config.port)}
-            if self._down_since is not None and ever_up:
+            if self._down_since is not None and self._ever_up:
                 self.reconnects += 1
                 fields["down_s"] = round(time.monotonic() - self._down_since, 3)
                 self.log.info("link_reconnected", **fields)
             else:
                 self.log.info("link_up", **fields)
-            ever_up = True
+            self._ever_up = True
             self._down_since = None
             self._execute(self.machine.opened(time.monotonic()))
             error = await self._serve(port)
+        finally:
             self._port = None
             await port.close()
-            if not self._stopping:
-                self._went_down(error or "port closed")
+        if not self._stopping:
+            self._went_down(error or "port closed")
 
     async def _serve(self, port: SerialPort) -> str | None:
         """Heartbeats and liveness until the port is lost; returns why it was lost."""
