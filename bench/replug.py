@@ -89,7 +89,10 @@ async def run_replug(env: BenchEnv, quick: bool) -> list[Row]:
             "replug: port reopened after, p50",
             ms(percentile(reopen, 50)),
             "ms",
-            note=f"{len(reopen)} replugs after {', '.join(f'{d:g}' for d in DOWN_S)} s unplugged",
+            note=(
+                f"{len(reopen)} replugs after {', '.join(f'{d:g}' for d in DOWN_S)} s unplugged; "
+                f"each (ms): {' '.join(f'{ms(t):.0f}' for t in reopen)}"
+            ),
         ),
         row("replug: port reopened after, max", ms(max(reopen)), "ms"),
     ]

@@ -31,10 +31,6 @@ class Notifier:
             self._socket.setblocking(False)
         self.watchdog_s = _watchdog_interval(env)
 
-    @property
-    def enabled(self) -> bool:
-        return self._socket is not None
-
     def send(self, **fields: str) -> bool:
         """Send KEY=value lines (READY="1", STATUS="..."); False if nobody listens."""
         if self._socket is None or self._address is None:

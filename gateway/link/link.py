@@ -23,7 +23,7 @@ from gateway.config import ReaderConfig
 from gateway.domain import Direction, IncomingSwipe
 from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
-from gateway.link.watch import PathWatcher
+from gateway.link.watch import PathWatcher, PortWatch
 from gateway.logs import get_logger
 from gateway.protocol import Status
 
@@ -122,33 +122,42 @@ class Link:
     # -- the supervising loop --------------------------------------------------------
     async def _run(self) -> None:
         backoff = BACKOFF_START_S
-        while not self._stopping:
-            try:
-                port = await SerialPort.open(self.config.port, self.config.baud, self._on_data)
-            except PortError as exc:
-                self._went_down(str(exc))
-                woken = await self._pause(backoff, missing=exc.missing)
-                backoff = BACKOFF_START_S if woken else min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            except Exception as exc:  # a bug must not end the link for good: log, retry
-                self.log.error("link_open_failed", error=repr(exc), exc_info=True)
-                self._went_down(f"internal error: {exc!r}")
-                await asyncio.sleep(BACKOFF_MAX_S)
-                continue
-            backoff = BACKOFF_START_S
-            try:
-                await self._connected(port)
-            except Exception as exc:  # the same: the port is closed, the link goes on
-                self.log.error("link_failed", error=repr(exc), exc_info=True)
-                self._went_down(f"internal error: {exc!r}")
-                await asyncio.sleep(BACKOFF_MAX_S)
-
-    async def _pause(self, delay: float, *, missing: bool) -> bool:
-        """The backoff's sleep, cut short when the port's path appears: True if it did."""
-        if self._watcher is None:
-            await asyncio.sleep(delay)
-            return False
-        return await self._watcher.wait(self.config.port, delay, was_missing=missing)
+        # While the port cannot be opened: its path watched, so that a replugged reader
+        # ends the backoff's wait at once.
+        watch: PortWatch | None = None
+        try:
+            while not self._stopping:
+                try:
+                    port = await SerialPort.open(self.config.port, self.config.baud, self._on_data)
+                except PortError as exc:
+                    self._went_down(str(exc))
+                    if watch is None and self._watcher is not None:
+                        watch = self._watcher.watch(self.config.port)
+                    if watch is None:
+                        await asyncio.sleep(backoff)
+                        woken = False
+                    else:
+                        woken = await watch.wait(backoff)
+                    backoff = BACKOFF_START_S if woken else min(backoff * 2, BACKOFF_MAX_S)
+                    continue
+                except Exception as exc:  # a bug must not end the link for good: log, retry
+                    self.log.error("link_open_failed", error=repr(exc), exc_info=True)
+                    self._went_down(f"internal error: {exc!r}")
+                    await asyncio.sleep(BACKOFF_MAX_S)
+                    continue
+                if watch is not None:
+                    watch.close()
+                    watch = None
+                backoff = BACKOFF_START_S
+                try:
+                    await self._connected(port)
+                except Exception as exc:  # the same: the port is closed, the link goes on
+                    self.log.error("link_failed", error=repr(exc), exc_info=True)
+                    self._went_down(f"internal error: {exc!r}")
+                    await asyncio.sleep(BACKOFF_MAX_S)
+        finally:
+            if watch is not None:
+                watch.close()
 
     async def _connected(self, port: SerialPort) -> None:
         """Serve an open port until it is lost; it is closed whatever happens."""

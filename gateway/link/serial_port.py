@@ -26,14 +26,7 @@ BY_ID_DIR = Path("/dev/serial/by-id")
 
 
 class PortError(Exception):
-    """The port could not be opened or used; the message says why in one line.
-
-    `missing`: the path did not exist (unplugged), as opposed to busy or forbidden.
-    """
-
-    def __init__(self, message: str, *, missing: bool = False) -> None:
-        super().__init__(message)
-        self.missing = missing
+    """The port could not be opened or used; the message says why in one line."""
 
 
 class _Protocol(asyncio.Protocol):
@@ -141,8 +134,7 @@ class SerialPort:
             opening.add_done_callback(_close_opened)
             raise
         except (serial.SerialException, OSError, ValueError) as exc:
-            missing = not os.path.exists(path)
-            raise PortError(_describe_open_error(path, exc, missing), missing=missing) from None
+            raise PortError(_describe_open_error(path, exc)) from None
         try:
             transport, _ = await serial_asyncio_fast.connection_for_serial(
                 loop, lambda: _Protocol(on_data, lost), port
@@ -185,9 +177,9 @@ def _close_opened(opening: asyncio.Future[_Port]) -> None:
         opening.result().close()
 
 
-def _describe_open_error(path: str, exc: BaseException, missing: bool) -> str:
+def _describe_open_error(path: str, exc: BaseException) -> str:
     text = str(exc)
-    if missing:
+    if not os.path.exists(path):
         return f"{path}: no such device (unplugged?)"
     if "exclusively lock" in text or "Resource temporarily unavailable" in text:
         return f"{path}: in use by another process"

@@ -88,45 +88,54 @@ class _Inotify:
         os.close(self.fd)
 
 
+class PortWatch:
+    """One down link's watch on its port's path, kept from the first failed open until
+    the port opens again, so that nothing that happens between two waits is missed."""
+
+    def __init__(self, watcher: PathWatcher, path: str) -> None:
+        self.path = path
+        self._watcher = watcher
+        self._appeared = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Up to `timeout` s for the path to (re)appear; True at once if it already has
+        since the last wait. False when the time ran out (or without inotify)."""
+        if not self._appeared.is_set():
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._appeared.wait()
+            except TimeoutError:
+                return False
+        self._appeared.clear()
+        return True
+
+    def close(self) -> None:
+        self._watcher._remove(self)
+
+
 class PathWatcher:
-    """Wakes the links waiting for their port's path to appear; one per event loop."""
+    """Wakes the links whose port's path appears; one for all the links of a loop."""
 
     def __init__(self) -> None:
         self._inotify: _Inotify | None = None
         self._failed = False  # inotify unusable: every wait is a plain sleep
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._watches: dict[str, set[PortWatch]] = {}  # absolute path -> its watches
         self._watched: dict[str, int] = {}  # directory -> watch descriptor
 
-    async def wait(self, path: str, timeout: float, *, was_missing: bool = True) -> bool:
-        """Wait up to `timeout` s for `path` to appear; True if it did (or may have).
+    def watch(self, path: str) -> PortWatch:
+        """Start watching `path` (call from the event loop); close the watch when done.
 
-        `was_missing`: the path did not exist when the caller last tried it, so if it
-        exists by the time the watch is set up, it appeared in between: True at once.
+        If the path exists already, the first wait returns at once: it may have
+        appeared since the caller's failed open, before the watch was there.
         """
-        if not self._ready():
-            await asyncio.sleep(timeout)
-            return False
-        assert self._loop is not None
-        path = os.path.abspath(path)
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.setdefault(path, set()).add(future)
-        try:
+        watch = PortWatch(self, os.path.abspath(path))
+        if self._ready():
+            self._watches.setdefault(watch.path, set()).add(watch)
             self._arm()
-            if was_missing and os.path.exists(path):
-                return True
-            async with asyncio.timeout(timeout):
-                await future
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            waiting = self._waiters.get(path)
-            if waiting is not None:
-                waiting.discard(future)
-                if not waiting:
-                    del self._waiters[path]
-                    self._arm()  # drop watches nobody needs any more
+            if os.path.exists(watch.path):
+                watch._appeared.set()
+        return watch
 
     def close(self) -> None:
         inotify, self._inotify = self._inotify, None
@@ -135,11 +144,15 @@ class PathWatcher:
                 self._loop.remove_reader(inotify.fd)
             inotify.close()
         self._watched.clear()
-        for waiting in self._waiters.values():
-            for future in waiting:
-                if not future.done():
-                    future.set_result(None)
-        self._waiters.clear()
+        self._watches.clear()
+
+    def _remove(self, watch: PortWatch) -> None:
+        watches = self._watches.get(watch.path)
+        if watches is not None:
+            watches.discard(watch)
+            if not watches:
+                del self._watches[watch.path]
+                self._arm()  # drop watches nobody needs any more
 
     # -- plumbing ----------------------------------------------------------------------
     def _ready(self) -> bool:
@@ -162,7 +175,7 @@ class PathWatcher:
         inotify = self._inotify
         if inotify is None:
             return
-        wanted = {_nearest_directory(path) for path in self._waiters}
+        wanted = {_nearest_directory(path) for path in self._watches}
         for directory in list(self._watched):
             if directory not in wanted:
                 inotify.rm_watch(self._watched.pop(directory))
@@ -192,12 +205,11 @@ class PathWatcher:
                 log.info("port_watch_overflow")
             elif name and wd in directories:
                 touched.add(os.path.join(directories[wd], name))
-        for path, waiting in list(self._waiters.items()):
+        for path, watches in self._watches.items():
             concerned = overflow or any(path == t or path.startswith(t + os.sep) for t in touched)
             if concerned and os.path.exists(path):
-                for future in waiting:
-                    if not future.done():
-                        future.set_result(None)
+                for watch in watches:
+                    watch._appeared.set()
         # Directories may have come or gone on the way to a path: watch the new nearest.
         self._arm()
 

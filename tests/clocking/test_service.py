@@ -74,8 +74,9 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
     await recorder.start()
     # Let the background directory refresh finish first: stopping the Recorder while that
     # refresh completes can lose the cancellation (Python 3.11 wait_for) and hang stop().
-    while recorder.stats().directory_age_s is None:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(20):
+        while recorder.stats().directory_age_s is None:
+            await asyncio.sleep(0.01)
     env = Env(ClockingService(recorder, Messages(locale), 5.0), db)
     env.service._now = env.now
     try:

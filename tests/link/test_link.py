@@ -130,8 +130,9 @@ def test_replug_of_one_reader_does_not_stall_the_other(tmp_path: Path) -> None:
             await asyncio.sleep(0.3 * cycle)  # let the backoff grow a little
             await a.replug()
             # The emulated Uno resets when the link reopens the port: wait for that first.
-            while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(10):
+                while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
+                    await asyncio.sleep(0.01)
             await a.wait_online(10)
             assert (await a.tap(UID)).status is Status.OK
         done.set()

@@ -48,8 +48,14 @@ async def roundtrip(path: Path, master: int) -> bytes:
         while len(data) < 5:
             data += await asyncio.wait_for(got.get(), 5)
         assert port.write(b"back")
-        await asyncio.sleep(0.05)
-        assert os.read(master, 100) == b"back"
+        os.set_blocking(master, False)
+        back = b""
+        async with asyncio.timeout(5):
+            while len(back) < 4:
+                await asyncio.sleep(0.01)
+                with contextlib.suppress(BlockingIOError):
+                    back += os.read(master, 100)
+        assert back == b"back"
         return data
     finally:
         await port.close()

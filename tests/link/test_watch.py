@@ -45,14 +45,15 @@ async def test_a_symlink_that_appears_wakes_the_wait(tmp_path: Path) -> None:
     try:
         path = tmp_path / "by-id" / "reader"
         path.parent.mkdir()
-        waiting = asyncio.create_task(watcher.wait(str(path), LONG_S))
+        watch = watcher.watch(str(path))
+        waiting = asyncio.create_task(watch.wait(LONG_S))
         await asyncio.sleep(0.1)
         assert not waiting.done()
-        started = time.monotonic()
         os.symlink(tty, path)
         async with asyncio.timeout(LIMIT_S):
             assert await waiting is True
-        assert time.monotonic() - started < LIMIT_S
+        watch.close()
+        assert watcher._watched == {}  # nobody waits: no watch left behind
     finally:
         watcher.close()
         os.close(master)
@@ -65,7 +66,8 @@ async def test_directories_that_come_back_on_the_way_are_followed(tmp_path: Path
     master, slave, tty = a_pty()
     try:
         path = tmp_path / "serial" / "by-id" / "reader"
-        waiting = asyncio.create_task(watcher.wait(str(path), LONG_S))
+        watch = watcher.watch(str(path))
+        waiting = asyncio.create_task(watch.wait(LONG_S))
         await asyncio.sleep(0.1)
         (tmp_path / "serial").mkdir()
         await asyncio.sleep(0.1)  # the watch moves down to serial/
@@ -75,11 +77,28 @@ async def test_directories_that_come_back_on_the_way_are_followed(tmp_path: Path
         os.symlink(tty, path)
         async with asyncio.timeout(LIMIT_S):
             assert await waiting is True
-        assert watcher._watched == {}  # nobody waits: no watch left behind
+        watch.close()
     finally:
         watcher.close()
         os.close(master)
         os.close(slave)
+
+
+async def test_an_appearance_between_two_waits_is_not_missed(tmp_path: Path) -> None:
+    # The link tries to open the port between two waits: what happens then counts.
+    watcher = PathWatcher()
+    try:
+        path = tmp_path / "reader"
+        watch = watcher.watch(str(path))
+        async with asyncio.timeout(LIMIT_S):
+            assert await watch.wait(0.1) is False
+        path.touch()
+        await asyncio.sleep(0.2)  # the event arrives while nobody waits
+        async with asyncio.timeout(LIMIT_S):
+            assert await watch.wait(LONG_S) is True
+        watch.close()
+    finally:
+        watcher.close()
 
 
 async def test_a_symlink_to_nothing_does_not_wake_and_the_wait_ends_on_time(
@@ -88,27 +107,30 @@ async def test_a_symlink_to_nothing_does_not_wake_and_the_wait_ends_on_time(
     watcher = PathWatcher()
     try:
         path = tmp_path / "reader"
-        waiting = asyncio.create_task(watcher.wait(str(path), 0.5))
+        watch = watcher.watch(str(path))
+        waiting = asyncio.create_task(watch.wait(0.5))
         await asyncio.sleep(0.1)
         os.symlink(tmp_path / "no-such-tty", path)  # a dangling link is no port yet
         async with asyncio.timeout(LIMIT_S):
             assert await waiting is False
+        watch.close()
     finally:
         watcher.close()
 
 
-async def test_a_path_that_appeared_before_the_watch_was_set_wakes_at_once(
+async def test_a_path_there_when_the_watch_starts_wakes_the_first_wait_only(
     tmp_path: Path,
 ) -> None:
     watcher = PathWatcher()
     try:
         path = tmp_path / "reader"
-        path.touch()  # it appeared between the failed open and the wait
+        path.touch()  # it may have appeared between the failed open and the watch
+        watch = watcher.watch(str(path))
         async with asyncio.timeout(LIMIT_S):
-            assert await watcher.wait(str(path), LONG_S, was_missing=True) is True
-        # A path that was there all along (busy, forbidden) waits for an event instead.
-        async with asyncio.timeout(LIMIT_S):
-            assert await watcher.wait(str(path), 0.2, was_missing=False) is False
+            assert await watch.wait(LONG_S) is True
+            # Still there and still failing (busy, forbidden): later waits need an event.
+            assert await watch.wait(0.2) is False
+        watch.close()
     finally:
         watcher.close()
 
