@@ -139,8 +139,11 @@ class SerialPort:
             transport, _ = await serial_asyncio_fast.connection_for_serial(
                 loop, lambda: _Protocol(on_data, lost), port
             )
-        except BaseException:
+        except BaseException as exc:
             port.close()
+            if isinstance(exc, serial.SerialException | OSError):
+                # Unplugged while being set up (EIO from tcsetattr): not a bug.
+                raise PortError(_describe_open_error(path, exc)) from None
             raise
         return cls(path, transport, lost)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 import serial_asyncio_fast
 
 from gateway.link.serial_port import PortError, SerialPort
@@ -161,18 +162,26 @@ def test_an_open_cancelled_while_the_thread_opens_closes_the_port(tmp_path: Path
     asyncio.run(go())
 
 
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (RuntimeError("setup failed"), RuntimeError),
+        # Unplugged between the open and the set-up: an unusable port, not a bug.
+        (serial.SerialException("Could not configure port: (5, 'Input/output error')"), PortError),
+    ],
+)
 def test_a_failing_connection_setup_closes_the_port(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, raised: type[Exception]
 ) -> None:
     async def broken(*args: object) -> object:
-        raise RuntimeError("setup failed")
+        raise error
 
     async def go() -> None:
         with pty_pair(tmp_path / "p"):
             before = open_fds()
             with monkeypatch.context() as patch:
                 patch.setattr(serial_asyncio_fast, "connection_for_serial", broken)
-                with pytest.raises(RuntimeError, match="setup failed"):
+                with pytest.raises(raised):
                     await SerialPort.open(str(tmp_path / "p"), 115200, ignore)
             assert open_fds() == before
             port = await SerialPort.open(str(tmp_path / "p"), 115200, ignore)
