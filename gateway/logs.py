@@ -18,9 +18,10 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 _LEVELS = {
@@ -29,14 +30,6 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-
-
-class _NamedWriteLogger(structlog.WriteLogger):
-    """A WriteLogger that knows the name it was asked for (`get_logger("x")`)."""
-
-    def __init__(self, file: TextIO | None, name: str | None) -> None:
-        super().__init__(file)
-        self.name = name
 
 
 class _NamedWriteLoggerFactory:
@@ -49,15 +42,19 @@ class _NamedWriteLoggerFactory:
 
     def __init__(self, file: TextIO) -> None:
         self._file = file
-        self._loggers: dict[str | None, _NamedWriteLogger] = {}
+        self._loggers: dict[str | None, structlog.WriteLogger] = {}
 
-    def __call__(self, *args: Any) -> _NamedWriteLogger:
+    def __call__(self, *args: Any) -> structlog.WriteLogger:
         name = str(args[0]) if args else None
         # The proxies assemble a logger on every call (so they follow reconfiguration);
         # one WriteLogger per name keeps that cheap.
         found = self._loggers.get(name)
         if found is None:
-            found = self._loggers.setdefault(name, _NamedWriteLogger(self._file, name))
+            import structlog
+
+            found = structlog.WriteLogger(self._file)
+            found.name = name  # type: ignore[attr-defined]  # read by add_logger_name
+            found = self._loggers.setdefault(name, found)
         return found
 
 
@@ -90,13 +87,31 @@ def _leading_keys(
     return {**head, **event_dict}
 
 
+# A configuration made before anything imported structlog: applied by the first
+# get_logger. Light commands (`status`, `config check`) configure logging but
+# never log, and importing structlog (which pulls in asyncio) is most of their
+# start-up time.
+_pending: tuple[str, bool, TextIO] | None = None
+
+
 def configure_logging(
     level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
     """Configure structlog for the whole process. `json=None` picks by the terminal."""
+    global _pending
     out = stream or sys.stderr
     if json is None:
         json = not out.isatty()
+    if "structlog" in sys.modules:
+        _pending = None
+        _apply(level, json, out)
+    else:
+        _pending = (level, json, out)
+
+
+def _apply(level: str, json: bool, out: TextIO) -> None:
+    import structlog
+
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json
@@ -126,4 +141,10 @@ def get_logger(name: str, **context: Any) -> Any:
     structlog.get_logger returns a lazy proxy: nothing is assembled until the
     first call, and with caching off every call uses the configuration in force.
     """
+    global _pending
+    import structlog
+
+    if _pending is not None:
+        pending, _pending = _pending, None
+        _apply(*pending)
     return structlog.get_logger(name, **context)
