@@ -15,6 +15,7 @@ from gateway.emulator import VirtualReader
 from gateway.link import Answer, IncomingSwipe, Link, LinkState
 from gateway.link.serial_port import PortError, SerialPort
 from gateway.protocol import Role, Status
+from tests.support.wait import wait_until_async
 
 UID = bytes.fromhex("04A1B2C3")
 
@@ -129,8 +130,13 @@ def test_replug_of_one_reader_does_not_stall_the_other(tmp_path: Path) -> None:
             await asyncio.sleep(0.3 * cycle)  # let the backoff grow a little
             await a.replug()
             # The emulated Uno resets when the link reopens the port: wait for that first.
-            while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
-                await asyncio.sleep(0.01)
+            await wait_until_async(
+                lambda n=cycle + 1: links[0].reconnects == n and links[0].state is LinkState.READY,
+                20,
+                f"link a to reconnect and be READY (cycle {cycle})",
+                interval_s=0.01,
+                detail=lambda: (links[0].reconnects, links[0].state),
+            )
             await a.wait_online(10)
             assert (await a.tap(UID)).status is Status.OK
         done.set()

@@ -7,6 +7,7 @@ import contextlib
 import os
 import pty
 import resource
+import select
 import tty
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.link.serial_port import PortError, SerialPort
+from tests.support.wait import wait_until_async
 
 
 @contextlib.contextmanager
@@ -44,7 +46,9 @@ async def roundtrip(path: Path, master: int) -> bytes:
         while len(data) < 5:
             data += await asyncio.wait_for(got.get(), 5)
         assert port.write(b"back")
-        await asyncio.sleep(0.05)
+        readable = select.poll()  # not select(): this runs with descriptors above 1024
+        readable.register(master, select.POLLIN)
+        await wait_until_async(lambda: readable.poll(0), 5, "the written bytes on the PTY master")
         assert os.read(master, 100) == b"back"
         return data
     finally:
