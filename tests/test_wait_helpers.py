@@ -54,3 +54,19 @@ def test_deadline_checks_and_counts_down() -> None:
     assert deadline.passed and deadline.left == 0
     with pytest.raises(AssertionError, match=r"after 0\.1 s waiting for the entrance reader"):
         deadline.check()
+
+
+def test_the_async_test_runner_names_its_own_time_limit() -> None:
+    from tests.conftest import _within
+
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    with pytest.raises(AssertionError, match=r"did not finish within 0\.1 s"):
+        asyncio.run(_within(slow(), 0.1))
+
+    async def times_out_by_itself() -> None:
+        raise TimeoutError("the test's own")
+
+    with pytest.raises(TimeoutError, match="the test's own"):
+        asyncio.run(_within(times_out_by_itself(), 5))
