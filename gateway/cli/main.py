@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.cli.commands import COMMANDS
+from gateway.cli.state_owner import hand_back_state_files
 from gateway.errors import ExitCode, GatewayError
 from gateway.logs import configure_logging, get_logger
 
@@ -73,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_logger("cli").error("internal_error", exc_info=True)
         print(f"clock-gateway: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return int(ExitCode.FAILURE)
+    finally:
+        hand_back_state_files()
     return int(code or ExitCode.OK)
 
 
