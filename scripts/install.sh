@@ -67,7 +67,13 @@ if [ ! -x "$venv/bin/python" ]; then
   "$PYTHON" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$SRC"
+# Built from a copy: pip builds in the source tree, and root-owned build/ and egg-info
+# directories would be left in the clone of whoever ran `sudo make install`.
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+tar -C "$SRC" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+  --exclude=./firmware -cf - . | tar -C "$build" -xf -
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$build"
 install -d -m 0755 "$DESTDIR$BINDIR"
 ln -sfn "$PREFIX/bin/clock-gateway" "$DESTDIR$BINDIR/clock-gateway"
 say "installed $("$venv/bin/clock-gateway" --version) in $PREFIX, linked from $BINDIR"
