@@ -20,6 +20,9 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "backup": Command(
+        "backup", "save the database, the spool and the card directory to a directory"
+    ),
     "cards": Command("cards", "assign, revoke and discover cards"),
     "config": Command("config_cmd", "check or show the configuration"),
     "db": Command("db", "create or check the database"),
@@ -29,6 +32,7 @@ COMMANDS: dict[str, Command] = {
     "monitor": Command("monitor", "decode and print the frames on a serial port live"),
     "ports": Command("ports", "list serial ports and their /dev/serial/by-id names"),
     "report": Command("report", "hours worked per person per day, with flags and month totals"),
+    "restore": Command("backup", "put a backup made by 'backup' back (stop the service first)"),
     "run": Command("run", "run the gateway daemon: serve the configured readers"),
     "status": Command("status", "show the running daemon's readers, spool and database state"),
     "timetable": Command("timetable", "import or list the timetable"),
