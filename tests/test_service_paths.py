@@ -30,7 +30,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "STATE_DIRECTORY",
         "CLOCK_GATEWAY_CONFIG",
     ):
-        monkeypatch.delenv(key, raising=False)
+        # setenv first: monkeypatch then remembers the variable's absence, and removes
+        # what the env-file loader sets in os.environ behind its back.
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     return monkeypatch
 
 
@@ -87,9 +90,10 @@ def test_root_created_files_go_to_the_state_dirs_owner(tmp_path: Path) -> None:
     os.chown(state, DAEMON_UID, DAEMON_UID)
     (state / "clock-gateway.db").write_bytes(b"")
     (state / "spool" / "seg-1.log").write_bytes(b"")
+    (state / "someone-elses.txt").write_bytes(b"")  # not a state file: left alone
     assert hand_back(state) == 3
     owners = {p.name: p.stat().st_uid for p in state.rglob("*")}
-    assert owners == {"spool": 1, "clock-gateway.db": 1, "seg-1.log": 1}
+    assert owners == {"spool": 1, "clock-gateway.db": 1, "seg-1.log": 1, "someone-elses.txt": 0}
     mine = tmp_path / "mine"  # a root-owned state dir (a developer's) is left alone
     mine.mkdir()
     (mine / "x").write_bytes(b"")

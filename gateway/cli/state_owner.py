@@ -28,16 +28,27 @@ def hand_back_state_files() -> None:
         hand_back(_used.pop())
 
 
+# The state directory's own entries; nothing else in it (or under it) is touched, so a
+# state_dir pointed at a shared directory never gets strangers' files re-owned.
+_STATE_NAMES = ("clock-gateway.db*", "card-directory.json", "status.json", "spool", "spool.*")
+
+
 def hand_back(state_dir: Path) -> int:
-    """chown root-owned entries under `state_dir` to its owner; the number changed."""
+    """chown root-owned state entries under `state_dir` to its owner; the number changed."""
     try:
         top = state_dir.stat()
     except OSError:
         return 0
     if top.st_uid == 0:
         return 0  # root's own directory (a developer's, or a test's): nothing to hand back
+    entries: list[Path] = []
+    for pattern in _STATE_NAMES:
+        for entry in state_dir.glob(pattern):
+            entries.append(entry)
+            if entry.is_dir() and not entry.is_symlink():
+                entries += entry.rglob("*")
     changed = 0
-    for entry in state_dir.rglob("*"):
+    for entry in entries:
         try:
             if entry.lstat().st_uid == 0:
                 os.lchown(entry, top.st_uid, top.st_gid)
