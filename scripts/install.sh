@@ -113,7 +113,8 @@ install -m 0644 "$SRC"/docs/*.md "$DESTDIR$DOCDIR/docs/"
 # -- tell the running system (real installs only)
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
-  udevadm control --reload 2>/dev/null || true
+  # New rules apply to readers already plugged in too (names, group, ModemManager off).
+  udevadm control --reload 2>/dev/null && udevadm trigger --subsystem-match=tty 2>/dev/null || true
   if systemctl is-active --quiet clock-gateway; then
     systemctl restart clock-gateway
     say "restarted the running service on the new version (the spool is kept)"
