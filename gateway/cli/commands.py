@@ -25,7 +25,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "cards": Command("cards", "assign, revoke and discover cards"),
     "config": Command("config_cmd", "check or show the configuration"),
-    "db": Command("db", "create or check the database"),
+    "db": Command("db", "create, check or upgrade the database"),
     "demo": Command("demo", "run the gateway with two emulated readers and a scripted morning"),
     "emulate": Command("emulate", "run a virtual card reader on a pseudo-terminal"),
     "events": Command("events", "export clock events"),
