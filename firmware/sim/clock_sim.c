@@ -403,6 +403,8 @@ static void read_commands(void)
 
 /* ---- main loop ---------------------------------------------------------- */
 
+#define MAX_CATCH_UP_NS 20000000ULL /* 20 ms */
+
 static uint64_t wall_ns(void)
 {
 	struct timespec ts;
@@ -563,6 +565,16 @@ int main(int argc, char **argv)
 		lcd_poll();
 		uint64_t sim_ns = avr->cycle * 1000ULL / (FREQ / 1000000ULL);
 		uint64_t wall = wall_ns() - t0;
+		/* Fallen behind (a loaded machine did not schedule us)? Catch up at most
+		 * MAX_CATCH_UP_NS: running flat out to recover a long stall would squeeze
+		 * seconds of firmware time into a burst, and the host would see a 1 s timer
+		 * fire 0.2 s after the last. Skipping the rest keeps every interval the
+		 * host measures at least as long as the firmware's own: only stretched,
+		 * never shrunk. */
+		if (!free_run && wall > sim_ns + MAX_CATCH_UP_NS) {
+			t0 += wall - sim_ns - MAX_CATCH_UP_NS;
+			wall = sim_ns + MAX_CATCH_UP_NS;
+		}
 		int wait_ms = sim_ns > wall ? (int)((sim_ns - wall) / 1000000ULL) : 0;
 		struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = pty_master, .events = POLLIN}};
 		/* Only wait for serial input when the UART can take it. */
