@@ -189,7 +189,7 @@ class DaemonProcess:
         with self._cond:
             return len(self.events)
 
-    def wait_ready(self, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
         return self.wait_event("daemon_ready", timeout)
 
     def signal(self, sig: int) -> None:
