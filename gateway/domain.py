@@ -15,6 +15,9 @@ from typing import Protocol
 
 from gateway.errors import InvalidInputError
 
+# The gateway id of rows stored before gateways had one (schema v2's column default).
+DEFAULT_GATEWAY_ID = "default"
+
 
 class Direction(StrEnum):
     IN = "in"
@@ -54,6 +57,7 @@ class ClockEvent:
     reader_hw_id: str | None  # hex of the reader's hardware id, from HELLO
     received_at: datetime  # when the gateway received the swipe (aware, UTC)
     outcome: Outcome = Outcome.RECORDED
+    gateway_id: str = DEFAULT_GATEWAY_ID  # the gateway that recorded it ([gateway] id)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class UnknownSwipe:
     reader: str
     reader_hw_id: str | None
     seen_at: datetime
+    gateway_id: str = DEFAULT_GATEWAY_ID
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ class SwipeRecord:
     reader_hw_id: str | None
     received_at: datetime  # aware, UTC
     outcome: Outcome = Outcome.RECORDED
+    gateway_id: str = DEFAULT_GATEWAY_ID
 
     def event_for(self, person_uid: str) -> ClockEvent:
         return ClockEvent(
@@ -98,6 +104,7 @@ class SwipeRecord:
             reader_hw_id=self.reader_hw_id,
             received_at=self.received_at,
             outcome=self.outcome,
+            gateway_id=self.gateway_id,
         )
 
     def unknown(self) -> UnknownSwipe:
@@ -106,6 +113,7 @@ class SwipeRecord:
             reader=self.reader,
             reader_hw_id=self.reader_hw_id,
             seen_at=self.received_at,
+            gateway_id=self.gateway_id,
         )
 
 

@@ -95,6 +95,7 @@ class Daemon:
             messages,
             config.duplicate_window_s,
             show_offline=config.spool.show_offline,
+            gateway_id=config.gateway_id,
         )
         for reader in config.readers:
             self._start_link(reader)

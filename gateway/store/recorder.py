@@ -165,6 +165,7 @@ class Recorder:
             state_dir / "spool",
             max_events=config.spool.max_events,
             warn_ratio=config.spool.warn_ratio,
+            gateway_id=config.gateway_id,
         )
         self.directory = CardDirectory(state_dir)
         # Two group-commit writers: swipes (lookup and insert in one transaction) and,

@@ -38,7 +38,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.domain import ClockEvent, Direction, Outcome, StoreUnavailableError
+from gateway.domain import (
+    DEFAULT_GATEWAY_ID,
+    ClockEvent,
+    Direction,
+    Outcome,
+    StoreUnavailableError,
+)
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
 
@@ -112,18 +118,25 @@ def encode_event(event: ClockEvent) -> bytes:
         event.reader_hw_id,
         micros,
         event.outcome.value,
+        event.gateway_id,
     ]
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def decode_event(payload: bytes) -> ClockEvent:
-    """The event in a payload; ValueError when it is not a version-1 event."""
+def decode_event(payload: bytes, gateway_id: str = DEFAULT_GATEWAY_ID) -> ClockEvent:
+    """The event in a payload; ValueError when it is not a version-1 event.
+
+    Records written before gateways had ids have nine fields: they were made by this
+    gateway, so they get `gateway_id`, this gateway's id, when they are replayed.
+    """
     try:
         fields = json.loads(payload.decode("utf-8"))
+        if isinstance(fields, list) and len(fields) == 10:
+            *fields, gateway_id = fields
         version, key, person, card, direction, reader, hw_id, micros, outcome = fields
         if version != RECORD_VERSION or not isinstance(micros, int):
             raise ValueError(f"unsupported record {fields[:1]!r}")
-        for text in (key, person, card, reader):
+        for text in (key, person, card, reader, gateway_id):
             if not isinstance(text, str):
                 raise ValueError("text field expected")
         if hw_id is not None and not isinstance(hw_id, str):
@@ -137,6 +150,7 @@ def decode_event(payload: bytes) -> ClockEvent:
             reader_hw_id=hw_id,
             received_at=_EPOCH + timedelta(microseconds=micros),
             outcome=Outcome(outcome),
+            gateway_id=gateway_id,
         )
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"undecodable record: {exc}") from None
@@ -579,8 +593,10 @@ class Spool:
         max_events: int = 1_000_000,
         warn_ratio: float = 0.9,
         segment_bytes: int = SEGMENT_BYTES,
+        gateway_id: str = DEFAULT_GATEWAY_ID,
     ) -> None:
         self.directory = directory
+        self.gateway_id = gateway_id  # given to records that were written without one
         self.max_events = max_events
         self.warn_at = max(1, int(max_events * warn_ratio))
         self._files = _Files(directory, segment_bytes)
@@ -737,7 +753,7 @@ class Spool:
         records = []
         for raw in payloads:
             try:
-                records.append(SpoolRecord(decode_event(raw), raw))
+                records.append(SpoolRecord(decode_event(raw, self.gateway_id), raw))
             except ValueError:
                 records.append(SpoolRecord(None, raw))
         self._read_pos = pos

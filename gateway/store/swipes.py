@@ -209,6 +209,7 @@ def _event_values(event: ClockEvent) -> dict[str, Any]:
         "reader_hw_id": event.reader_hw_id,
         "received_at": event.received_at,
         "outcome": event.outcome.value,
+        "gateway_id": event.gateway_id,
     }
 
 
@@ -229,6 +230,7 @@ def _unknown_values(s: UnknownSwipe) -> dict[str, Any]:
         "count": 1,
         "last_reader": s.reader,
         "last_reader_hw_id": s.reader_hw_id,
+        "last_gateway_id": s.gateway_id,
     }
 
 
@@ -250,6 +252,9 @@ def _unknown_upsert(db: Database) -> Any:
             "last_reader": case((newer, new.last_reader), else_=unknown_swipes.c.last_reader),
             "last_reader_hw_id": case(
                 (newer, new.last_reader_hw_id), else_=unknown_swipes.c.last_reader_hw_id
+            ),
+            "last_gateway_id": case(
+                (newer, new.last_gateway_id), else_=unknown_swipes.c.last_gateway_id
             ),
         },
     )
