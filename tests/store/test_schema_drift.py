@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
-from gateway.store.tables import metadata
+from gateway.store.tables import SCHEMA_VERSION, metadata
 from tests.store.support import open_stores, sql
 from tests.support.pgcluster import PgCluster
 
@@ -49,8 +49,17 @@ def two_databases(pg_cluster: PgCluster) -> Iterator[tuple[str, str]]:
             conn.execute('DROP DATABASE IF EXISTS "drift_from_core"')
 
 
+def _partial(index: dict[str, Any]) -> str:
+    """The WHERE of a partial index, as either backend reports it."""
+    options = index.get("dialect_options", {})
+    return str(options.get("postgresql_where", options.get("sqlite_where")))
+
+
 def snapshot(url: str) -> dict[str, Any]:
-    """Everything the inspector can see, in a comparable form."""
+    """Everything the inspector can see, in a comparable form (PostgreSQL or SQLite).
+
+    tests/store/test_upgrade.py compares upgraded databases with fresh ones through it.
+    """
     engine = _sync_engine(url)
     try:
         insp = inspect(engine)
@@ -60,7 +69,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "columns": [
                     (
                         c["name"],
-                        str(c["type"].compile(dialect=postgresql.dialect())),
+                        str(c["type"].compile(dialect=engine.dialect)),
                         c["nullable"],
                         c.get("default"),
                         dict(c["identity"]) if c.get("identity") else None,
@@ -88,7 +97,7 @@ def snapshot(url: str) -> dict[str, Any]:
                         i["name"],
                         tuple(i["column_names"]),
                         bool(i["unique"]),
-                        str(i.get("dialect_options", {}).get("postgresql_where")),
+                        _partial(i),
                     )
                     for i in insp.get_indexes(name)
                 ),
@@ -145,7 +154,7 @@ def test_applying_schema_sql_again_keeps_the_data(pg_url: str) -> None:
         assert conn.execute("SELECT uid FROM people").fetchall() == [("ana",)]
         assert conn.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (
             1,
-            1,
+            SCHEMA_VERSION,
         )
 
 
