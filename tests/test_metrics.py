@@ -69,9 +69,10 @@ async def test_metrics_count_and_sample() -> None:
         for _ in range(3):
             m.swipe("entrance", "recorded", 0.002)
         m.swipe("exit", "unknown_card", 0.3)
-        m.replayed(40)
         then = datetime.now(UTC) - timedelta(seconds=30)
-        sample[0] = _sample(spool_depth=7, database_ok=False, spool_oldest_at=then)
+        sample[0] = _sample(
+            spool_depth=7, database_ok=False, spool_oldest_at=then, spool_replayed=40
+        )
         status, ctype, text = await asyncio.to_thread(_get, base + "/metrics")
         assert status == 200 and ctype.startswith("text/plain")
         v = _values(text)

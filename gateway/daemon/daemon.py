@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.clocking import ClockingService, Messages, SwipeInput
 from gateway.config import Config, ReaderConfig, load_config, redact_url
+from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
 from gateway.domain import Direction, StoreUnavailableError
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
@@ -57,6 +58,7 @@ class Daemon:
         self.stores: Stores | None = None
         self.recorder: Recorder | None = None
         self.service: ClockingService | None = None
+        self.fleet: FleetMember | None = None  # heartbeat, card changes, metrics
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +99,15 @@ class Daemon:
             show_offline=config.spool.show_offline,
             gateway_id=config.gateway_id,
         )
+        self.fleet = FleetMember(
+            config,
+            self.stores,
+            self.recorder,
+            self._reader_status,
+            lambda name: name in self.links and self.links[name].supervised,
+            self.started_at,
+        )
+        await self.fleet.start()
         for reader in config.readers:
             self._start_link(reader)
         if not config.readers:
@@ -134,6 +145,8 @@ class Daemon:
         self.notifier.send(STOPPING="1", STATUS="stopping")
         # Links first, all at once: each finishes its in-flight swipes, then closes.
         await asyncio.gather(*(link.stop() for link in self.links.values()))
+        if self.fleet is not None:
+            await self.fleet.stop()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -174,6 +187,7 @@ class Daemon:
     async def _handle(self, swipe: IncomingSwipe) -> Answer:
         assert self.service is not None
         direction = Direction.IN if swipe.role is Role.IN else Direction.OUT
+        started = time.perf_counter()
         reply = await self.service.handle(
             SwipeInput(
                 reader=swipe.reader,
@@ -186,6 +200,8 @@ class Daemon:
             )
         )
         self._last_outcome[swipe.reader] = reply.outcome.value
+        if self.fleet is not None:
+            self.fleet.swipe(swipe.reader, reply.outcome.value, time.perf_counter() - started)
         return Answer(
             reply.status,
             reply.text,
@@ -380,6 +396,7 @@ def config_summary(config: Config) -> dict[str, Any]:
     """What the daemon runs with, for the startup log: never a password."""
     return {
         "config": config.source,
+        "gateway_id": config.gateway_id,
         "database": redact_url(config.database.url),
         "state_dir": str(config.state_dir),
         "readers": [f"{r.name}:{r.role}:{r.port}@{r.baud}" for r in config.readers],
@@ -388,4 +405,5 @@ def config_summary(config: Config) -> dict[str, Any]:
         "duplicate_window_s": config.duplicate_window_s,
         "heartbeat_ms": config.heartbeat_ms,
         "on_role_mismatch": config.on_role_mismatch,
+        "metrics": None if config.metrics.listen is None else "%s:%d" % config.metrics.listen,
     }

@@ -585,6 +585,7 @@ class Spool:
         self._in_flight = 0  # records in the write being fsync'd right now
         self.fsyncs = 0  # successful group commits, for stats and tests
         self._broken: SpoolError | None = None  # set when the directory cannot be used
+        self._write_failed = False  # the last group write failed (disk full, read-only)
         self._warned = False
         self._dead_letters = 0
         # Called after each group commit: the owner's wake-up (the drainer's), so that
@@ -654,6 +655,11 @@ class Spool:
     def dead_letters(self) -> int:
         return self._dead_letters
 
+    @property
+    def writable(self) -> bool:
+        """Open, usable, and its last write did not fail (for /healthz; full is apart)."""
+        return self._executor is not None and self._broken is None and not self._write_failed
+
     def _check_warn(self) -> None:
         depth = self.depth
         if depth >= self.warn_at and not self._warned:
@@ -701,6 +707,7 @@ class Spool:
                         events=len(batch),
                         directory=str(self.directory),
                     )
+                    self._write_failed = True
                     _settle(batch, SpoolError(message, reason))
                     continue
                 except Exception as exc:  # a bug or a closed spool: still never a false OK
@@ -711,6 +718,7 @@ class Spool:
                     self._in_flight = 0
                 self._durable_end = end
                 self._durable += len(batch)
+                self._write_failed = False
                 self.fsyncs += 1
                 _settle(batch, None)
                 self._check_warn()

@@ -66,6 +66,9 @@ class RecorderStats:
     directory_cards: int
     database_ok: bool
     unknown_pending: int
+    spool_writable: bool = True
+    spool_oldest_at: datetime | None = None  # the oldest spooled event's receipt, if known
+    spool_replayed: int = 0  # events replayed from the spool since the start
 
 
 class Recorder:
@@ -247,7 +250,14 @@ class Recorder:
             directory_cards=len(self.directory),
             database_ok=self._health.ok,
             unknown_pending=self._drainer.unknown_pending,
+            spool_writable=self.spool.writable,
+            spool_oldest_at=self._drainer.oldest_at,
+            spool_replayed=self._drainer.replayed,
         )
+
+    def cards_changed(self, reason: str) -> None:
+        """The database says cards or people changed: refresh the directory soon."""
+        self._refresher.poke(reason)
 
     # -- database state --------------------------------------------------------------
     async def _bounded(self, work: Awaitable[T]) -> T:

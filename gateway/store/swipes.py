@@ -8,7 +8,7 @@ SQLite it is one transaction of a few statements.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
@@ -17,6 +17,7 @@ from gateway.domain import ClockEvent, Person, UnknownSwipe, normalise_card_key
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.store import validate
+from gateway.store.card_changes import CardChangeListener
 from gateway.store.database import Database
 from gateway.store.people import ACTIVE_CARD
 from gateway.store.swipes_pg import PgSwipeWriter
@@ -74,6 +75,18 @@ class SwipeStore:
         committed out of order). SQLite has one writer: one.
         """
         return SWIPE_LANES if self._pg is not None else 1
+
+    def card_change_listener(self, on_change: Callable[[str], None]) -> CardChangeListener | None:
+        """A listener for card and people changes (PostgreSQL's NOTIFY); None on SQLite,
+        which has no notifications (the periodic refresh is all there is)."""
+        if self._db.dialect != "postgresql":
+            return None
+        return CardChangeListener(
+            self._db.sa_url.set(drivername="postgresql").render_as_string(hide_password=False),
+            on_change,
+            connect_timeout=self._db.connect_timeout,
+            where=self._db.url,
+        )
 
     async def close(self) -> None:
         """Close the PostgreSQL fast path's own connections (the Database is the caller's)."""
