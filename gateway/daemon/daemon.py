@@ -405,5 +405,7 @@ def config_summary(config: Config) -> dict[str, Any]:
         "duplicate_window_s": config.duplicate_window_s,
         "heartbeat_ms": config.heartbeat_ms,
         "on_role_mismatch": config.on_role_mismatch,
-        "metrics": None if config.metrics.listen is None else "%s:%d" % config.metrics.listen,
+        "metrics": None
+        if config.metrics.listen is None
+        else "{}:{}".format(*config.metrics.listen),
     }
