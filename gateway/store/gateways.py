@@ -59,26 +59,20 @@ class GatewayRow:
     silent_s: float
 
 
+_UPDATED = (
+    "version",
+    "hostname",
+    "started_at",
+    "heartbeat_at",
+    "spool_depth",
+    "last_write_at",
+    "readers",
+)
+
+
 class GatewayStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        stmt = db.insert(gateways)
-        new = stmt.excluded
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                c: getattr(new, c)
-                for c in (
-                    "version",
-                    "hostname",
-                    "started_at",
-                    "heartbeat_at",
-                    "spool_depth",
-                    "last_write_at",
-                    "readers",
-                )
-            },
-        )
 
     async def publish(self, beat: GatewayHeartbeat) -> None:
         """Upsert this gateway's row (one statement, one short transaction)."""
@@ -97,8 +91,14 @@ class GatewayStore:
             "last_write_at": beat.last_write_at,
             "readers": json.dumps([r.to_json() for r in beat.readers], separators=(",", ":")),
         }
+        # Built per call (every few seconds at most): now() is SQL, not a parameter.
+        stmt = self._db.insert(gateways).values(values)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: stmt.excluded[c] for c in _UPDATED},
+        )
         async with self._db.tx(write=True) as conn:
-            await conn.execute(self._upsert, values)
+            await conn.execute(upsert)
 
     async def all(self) -> list[GatewayRow]:
         """Every gateway, by id, with how long each has been silent."""
