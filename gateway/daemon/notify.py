@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
 
 from gateway.logs import get_logger
 
-
-def log() -> Any:
-    """Bound at each use: a module-level logger would miss configure_logging."""
-    return get_logger("notify")
+log = get_logger("notify")
 
 
 class Notifier:
@@ -35,10 +31,6 @@ class Notifier:
             self._socket.setblocking(False)
         self.watchdog_s = _watchdog_interval(env)
 
-    @property
-    def enabled(self) -> bool:
-        return self._socket is not None
-
     def send(self, **fields: str) -> bool:
         """Send KEY=value lines (READY="1", STATUS="..."); False if nobody listens."""
         if self._socket is None or self._address is None:
@@ -47,7 +39,7 @@ class Notifier:
         try:
             self._socket.sendto(text.encode("utf-8", "replace"), self._address)
         except OSError as exc:  # a full or vanished socket must never stop the daemon
-            log().warning("notify_failed", error=str(exc))
+            log.warning("notify_failed", error=str(exc))
             return False
         return True
 

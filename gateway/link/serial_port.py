@@ -117,17 +117,34 @@ class SerialPort:
 
     @classmethod
     async def open(cls, path: str, baud: int, on_data: Callable[[bytes], None]) -> SerialPort:
-        """Open exclusively (a second process gets a clear error, not half the bytes)."""
+        """Open exclusively (a second process gets a clear error, not half the bytes).
+
+        Whatever happens after the open itself (cancellation included), the port is
+        either handed over in a SerialPort or closed: a leaked descriptor would hold
+        the exclusive lock, and every later open of the reader would say "in use".
+        """
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[Exception | None] = loop.create_future()
+        # Opening can block (a USB device being torn down): never on the loop's thread.
+        opening = loop.run_in_executor(None, _open_port, path, baud)
         try:
-            # Opening can block (a USB device being torn down): never on the loop's thread.
-            port = await loop.run_in_executor(None, _open_port, path, baud)
+            # Shielded: cancelling the wait must not drop a port the thread then opens.
+            port = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortError(_describe_open_error(path, exc)) from None
-        transport, _ = await serial_asyncio_fast.connection_for_serial(
-            loop, lambda: _Protocol(on_data, lost), port
-        )
+        try:
+            transport, _ = await serial_asyncio_fast.connection_for_serial(
+                loop, lambda: _Protocol(on_data, lost), port
+            )
+        except BaseException as exc:
+            port.close()
+            if isinstance(exc, serial.SerialException | OSError):
+                # Unplugged while being set up (EIO from tcsetattr): not a bug.
+                raise PortError(_describe_open_error(path, exc)) from None
+            raise
         return cls(path, transport, lost)
 
     @property
@@ -147,12 +164,20 @@ class SerialPort:
             if not self._transport.is_closing():
                 self._transport.close()
             try:
-                await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+                async with asyncio.timeout(_CLOSE_GRACE_S):
+                    await asyncio.shield(self.lost)
             except TimeoutError:
                 # Bytes stuck for a device that is gone: drop them.
                 self._transport.abort()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+                    async with asyncio.timeout(_CLOSE_GRACE_S):
+                        await asyncio.shield(self.lost)
+
+
+def _close_opened(opening: asyncio.Future[_Port]) -> None:
+    """The open finished after its caller gave up: close what it opened."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 def _describe_open_error(path: str, exc: BaseException) -> str:

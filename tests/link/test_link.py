@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ReaderConfig
+from gateway.domain import Direction, IncomingSwipe
 from gateway.emulator import VirtualReader
-from gateway.link import Answer, IncomingSwipe, Link, LinkState
+from gateway.link import Answer, Link, LinkState
 from gateway.link.serial_port import PortError, SerialPort
-from gateway.protocol import Role, Status
+from gateway.protocol import Status
 
 UID = bytes.fromhex("04A1B2C3")
 
@@ -52,8 +53,8 @@ def test_swipe_goes_to_the_handler_with_config_role_and_reader_identity(tmp_path
             assert reader.lcd == ["Ready", ""] or reader.lcd[0] == "Ready"
             tap = await reader.tap(UID)
             assert (tap.status, tap.text) == (Status.OK, "In - Ana")
-            assert [(s.role, s.uid, s.seq, s.hardware_id) for s in seen] == [
-                (Role.IN, UID, 1, reader.hardware_id)
+            assert [(s.direction, s.uid, s.seq, s.hardware_id) for s in seen] == [
+                (Direction.IN, UID, 1, reader.hardware_id)
             ]
             assert link.state is LinkState.READY and link.swipes == 1
             await link.stop()
@@ -129,8 +130,9 @@ def test_replug_of_one_reader_does_not_stall_the_other(tmp_path: Path) -> None:
             await asyncio.sleep(0.3 * cycle)  # let the backoff grow a little
             await a.replug()
             # The emulated Uno resets when the link reopens the port: wait for that first.
-            while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(10):
+                while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
+                    await asyncio.sleep(0.01)
             await a.wait_online(10)
             assert (await a.tap(UID)).status is Status.OK
         done.set()
