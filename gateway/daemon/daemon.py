@@ -237,6 +237,9 @@ class Daemon:
             ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
             ("gateway.state_dir", str(old.state_dir), str(new.state_dir)),
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
+            ("gateway.id", old.gateway_id, new.gateway_id),
+            ("metrics.listen", str(old.metrics.listen), str(new.metrics.listen)),
+            ("fleet", str(old.fleet), str(new.fleet)),
         ):
             if before != after:
                 log.warning("reload_needs_restart", key=what, running=before, configured=after)
@@ -387,7 +390,13 @@ def _keep_restart_only(old: Config, new: Config) -> Config:
     from dataclasses import replace
 
     return replace(
-        new, database=old.database, state_dir=old.state_dir, heartbeat_ms=old.heartbeat_ms
+        new,
+        database=old.database,
+        state_dir=old.state_dir,
+        heartbeat_ms=old.heartbeat_ms,
+        gateway_id=old.gateway_id,  # stamped on every swipe and on the spool's records
+        metrics=old.metrics,
+        fleet=old.fleet,
     )
 
 
