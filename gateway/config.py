@@ -27,6 +27,7 @@ RoleMismatch = Literal["trust-config", "refuse"]
 ENV_CONFIG = "CLOCK_GATEWAY_CONFIG"
 ENV_DATABASE_URL = "CLOCK_GATEWAY_DATABASE_URL"
 ENV_STATE_DIR = "CLOCK_GATEWAY_STATE_DIR"
+ENV_NOTIFY_URL = "CLOCK_GATEWAY_NOTIFY_URL"
 SERVICE_CONFIG = Path("/etc/clock-gateway/config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOCALES = ("en", "es")
@@ -95,6 +96,9 @@ class FleetConfig:
     heartbeat_s: float = 15.0
     # `status --all` reports a gateway silent for longer than this.
     silent_after_s: float = 120.0
+    # Where to LISTEN for card changes when database.url goes through a pooler in
+    # transaction mode (a LISTEN needs a session of its own); None: database.url.
+    notify_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,12 @@ def default_gateway_id() -> str:
     return cleaned or "gateway"
 
 
+def _postgres_url(value: Any) -> str | None:
+    if re.match(r"^(postgresql|postgres)(\+\w+)?://", value):
+        return None
+    return "must be a postgresql://... URL"
+
+
 def _listen(value: Any) -> str | None:
     return (
         None
@@ -392,9 +402,15 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     mt.finish()
 
     fl = root.table("fleet")
+    notify_url = fl.get("notify_url", str, check=_postgres_url)
+    if env_notify := os.environ.get(ENV_NOTIFY_URL):
+        if problem := _postgres_url(env_notify):
+            raise ConfigError(f"${ENV_NOTIFY_URL}", None, problem)
+        notify_url = env_notify
     fleet = FleetConfig(
         heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=_positive)),
         silent_after_s=float(fl.get("silent_after_s", (int, float), 120.0, check=_positive)),
+        notify_url=notify_url or None,
     )
     fl.finish()
     if fleet.silent_after_s <= fleet.heartbeat_s:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from gateway.config import default_gateway_id, parse_config, parse_listen
+from gateway.config import ENV_NOTIFY_URL, default_gateway_id, parse_config, parse_listen
 from gateway.errors import ConfigError
 
 
@@ -30,6 +33,32 @@ def test_explicit_values() -> None:
     assert config.metrics.listen == ("127.0.0.1", 9108)
     assert (config.fleet.heartbeat_s, config.fleet.silent_after_s) == (5.0, 30.0)
     assert parse_config({"metrics": {"listen": ""}}, "<t>").metrics.listen is None
+
+
+def test_notify_url_from_the_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_NOTIFY_URL, raising=False)
+    assert parse_config({}, "<t>").fleet.notify_url is None
+    direct = "postgresql://clock:s3cret@db-direct:5432/clock"
+    config = parse_config({"fleet": {"notify_url": direct}}, "<t>")
+    assert config.fleet.notify_url == direct
+    monkeypatch.setenv(ENV_NOTIFY_URL, "postgresql://clock:other@db2/clock")
+    assert parse_config({}, "<t>").fleet.notify_url == "postgresql://clock:other@db2/clock"
+    monkeypatch.delenv(ENV_NOTIFY_URL)
+    with pytest.raises(ConfigError, match=r"fleet\.notify_url: must be a postgresql"):
+        parse_config({"fleet": {"notify_url": "sqlite:///x.db"}}, "<t>")
+    # `config show` never prints its password.
+    path = tmp_path / "c.toml"
+    path.write_text(f'[fleet]\nnotify_url = "{direct}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "config", "show", "--json", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout and "clock:***@db-direct" in result.stdout
 
 
 def test_default_id_is_the_sanitised_host_name(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -239,7 +239,11 @@ class Daemon:
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
             ("gateway.id", old.gateway_id, new.gateway_id),
             ("metrics.listen", str(old.metrics.listen), str(new.metrics.listen)),
-            ("fleet", str(old.fleet), str(new.fleet)),
+            (
+                "fleet",
+                redact_url(str(old.fleet)),  # notify_url may hold a password
+                redact_url(str(new.fleet)),
+            ),
         ):
             if before != after:
                 log.warning("reload_needs_restart", key=what, running=before, configured=after)

@@ -59,7 +59,9 @@ class FleetMember:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="fleet-heartbeat"))
-        listener = self._stores.swipes.card_change_listener(self._recorder.cards_changed)
+        listener = self._stores.swipes.card_change_listener(
+            self._recorder.cards_changed, url=self._config.fleet.notify_url
+        )
         if listener is not None:
             self._tasks.append(asyncio.create_task(listener.run(), name="card-changes"))
         if self._config.metrics.listen is not None:

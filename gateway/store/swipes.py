@@ -19,6 +19,7 @@ from gateway.logs import get_logger
 from gateway.store import validate
 from gateway.store.card_changes import CardChangeListener
 from gateway.store.database import Database
+from gateway.store.engine import normalise_url
 from gateway.store.people import ACTIVE_CARD
 from gateway.store.swipes_pg import PgSwipeWriter
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
@@ -76,16 +77,24 @@ class SwipeStore:
         """
         return SWIPE_LANES if self._pg is not None else 1
 
-    def card_change_listener(self, on_change: Callable[[str], None]) -> CardChangeListener | None:
-        """A listener for card and people changes (PostgreSQL's NOTIFY); None on SQLite,
-        which has no notifications (the periodic refresh is all there is)."""
+    def card_change_listener(
+        self, on_change: Callable[[str], None], *, url: str | None = None
+    ) -> CardChangeListener | None:
+        """A listener for card and people changes (PostgreSQL's NOTIFY), on `url` if
+        given (a direct path when the database's goes through a transaction-mode
+        pooler), else on the database's; None on SQLite, which has no notifications
+        (the periodic refresh is all there is)."""
         if self._db.dialect != "postgresql":
             return None
+        if url is not None:
+            target = normalise_url(url).set(drivername="postgresql")
+        else:
+            target = self._db.sa_url.set(drivername="postgresql")
         return CardChangeListener(
-            self._db.sa_url.set(drivername="postgresql").render_as_string(hide_password=False),
+            target.render_as_string(hide_password=False),
             on_change,
             connect_timeout=self._db.connect_timeout,
-            where=self._db.url,
+            where=target.render_as_string(hide_password=True),
         )
 
     async def close(self) -> None:

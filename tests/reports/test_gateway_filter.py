@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from gateway.domain import ClockEvent
 from gateway.reports.rules import Rules
-from gateway.reports.service import build_report, export_events, presence
+from gateway.reports.service import Report, build_report, export_events, presence
 from gateway.store.stores import Stores
 from tests.reports.helpers import MADRID, clock, local, row, seeded
 
@@ -39,8 +39,12 @@ def test_reports_who_and_export_by_gateway(db_url: str) -> None:
         only_b = await build_report(stores, RULES, day, day, gateway="hall-b")
         worked = {d.person_uid: d.worked for d in everyone.days if d.worked}
         assert worked == {"ana": timedelta(hours=4), "luis": timedelta(hours=2)}
-        assert {d.person_uid: d.worked for d in only_a.days if d.worked} == {"ana": timedelta(hours=4)}
-        assert {d.person_uid: d.worked for d in only_b.days if d.worked} == {"luis": timedelta(hours=2)}
+        assert {d.person_uid: d.worked for d in only_a.days if d.worked} == {
+            "ana": timedelta(hours=4)
+        }
+        assert {d.person_uid: d.worked for d in only_b.days if d.worked} == {
+            "luis": timedelta(hours=2)
+        }
 
         here_a = await presence(stores, RULES, local("2026-11-23", "09:00"), gateway="hall-a")
         assert [(r.uid, r.present) for r in here_a.scheduled] == [("ana", True), ("luis", False)]
