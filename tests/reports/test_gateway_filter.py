@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from gateway.domain import ClockEvent
 from gateway.reports.rules import Rules
-from gateway.reports.service import Report, build_report, export_events, presence
+from gateway.reports.service import build_report, export_events, presence
 from gateway.store.stores import Stores
 from tests.reports.helpers import MADRID, clock, local, row, seeded
 
