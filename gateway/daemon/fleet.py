@@ -34,6 +34,8 @@ from gateway.store.stores import Stores
 
 log = get_logger("fleet")
 
+STOP_S = 2.0
+
 
 class FleetMember:
     def __init__(
@@ -79,9 +81,12 @@ class FleetMember:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: a heartbeat stuck in a dead connection must not hold up the stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_S):
+                for task in self._tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
         self._tasks = []
         if self._server is not None:
             await self._server.stop()
