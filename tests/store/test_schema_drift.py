@@ -207,7 +207,45 @@ BAD_ROWS = [
         "VALUES ('ana', 1, '08:00:00', '08:00:00')",
     ),
     ("schema version", "INSERT INTO schema_version (id, version) VALUES (2, 2)"),
+    (
+        "event source",
+        "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+        "received_at, source) VALUES ('00000000000000000000000000000002', 'ana', 'DEADBEEF', "
+        "'in', 'r', '2026-11-01 00:00:00', 'web')",
+    ),
+    (
+        "event imported twice",
+        "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+        "received_at, source, source_id) VALUES ('00000000000000000000000000000003', 'ana', "
+        "'DEADBEEF', 'in', 'r', '2026-11-01 00:00:00', 'import', 'old-1')",
+    ),
+    ("admin", "INSERT INTO admins (username, password_hash) VALUES ('', 'x')"),
+    *(
+        (
+            f"correction {what}",
+            "INSERT INTO corrections (person_uid, kind, direction, at, event_id, reason, "
+            f"created_by) VALUES ({values}, 'admin')",
+        )
+        for what, values in [
+            ("kind", "'ana', 'edit', 'in', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("direction", "'ana', 'add', 'up', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("add without time", "'ana', 'add', 'in', NULL, NULL, 'forgot'"),
+            ("add with event", "'ana', 'add', 'in', '2026-11-01 08:00:00', 1, 'forgot'"),
+            ("void without event", "'ana', 'void', NULL, NULL, NULL, 'mistake'"),
+            ("void with time", "'ana', 'void', NULL, '2026-11-01 08:00:00', 1, 'mistake'"),
+            ("reason", "'ana', 'add', 'in', '2026-11-01 08:00:00', NULL, ''"),
+            ("person", "'ghost', 'add', 'in', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("event", "'ana', 'void', NULL, NULL, 999, 'mistake'"),
+        ]
+    ),
 ]
+
+# An imported event (id 1) that the rows above may refer to or collide with.
+_IMPORTED = (
+    "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+    "received_at, source, source_id) VALUES ('00000000000000000000000000000001', 'ana', "
+    "'DEADBEEF', 'in', 'r', '2026-11-01 00:00:00', 'import', 'old-1')"
+)
 
 
 async def test_the_database_refuses_bad_rows(db_url: str) -> None:
@@ -215,6 +253,7 @@ async def test_the_database_refuses_bad_rows(db_url: str) -> None:
     async with open_stores(db_url) as stores:
         await stores.people.add_person("ana", "Ana")
         await stores.people.assign_card("DEADBEEF", "ana")
+    sql(db_url, _IMPORTED)
     accepted = []
     for what, statement in BAD_ROWS:
         try:
@@ -230,3 +269,12 @@ async def test_the_database_refuses_bad_rows(db_url: str) -> None:
         "INSERT INTO timetable (person_uid, weekday, start_time, end_time) "
         "VALUES ('ana', 7, '22:00:00', '06:00:00')",
     )
+    for values in (
+        "'ana', 'add', 'out', '2026-11-01 17:00:00', NULL, 'forgot'",
+        "'ana', 'void', NULL, NULL, 1, 'mistake'",
+    ):
+        sql(
+            db_url,
+            "INSERT INTO corrections (person_uid, kind, direction, at, event_id, reason, "
+            f"created_by) VALUES ({values}, 'admin')",
+        )
