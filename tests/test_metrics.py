@@ -202,3 +202,10 @@ def _metric_names(expr: str) -> list[str]:
     import re
 
     return re.findall(r"\b(clock_gateway_[a-z_]+)\b", expr)
+
+
+def test_every_link_state_is_exported() -> None:
+    from gateway.link import LinkState
+    from gateway.metrics import LINK_STATES
+
+    assert set(LINK_STATES) == {s.value for s in LinkState}
