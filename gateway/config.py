@@ -82,7 +82,7 @@ class PresenceConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """`[metrics]`: the /metrics and /healthz endpoint (gateway.metrics_http); off unless
+    """`[metrics]`: the /metrics and /healthz endpoint (gateway.metrics.server); off unless
     `listen` is set."""
 
     listen: tuple[str, int] | None = None  # (host, port)

@@ -16,8 +16,7 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import GatewayMetrics, GatewaySample, ReaderSample
-from gateway.metrics_http import MetricsServer
+from gateway.metrics import GatewayMetrics, GatewaySample, MetricsServer, ReaderSample
 
 ALERTS = Path(__file__).resolve().parents[1] / "docs" / "alerts.yml"
 

@@ -6,7 +6,7 @@
   once per outage and the next beat tries again;
 - listens for card changes (PostgreSQL NOTIFY) and has the directory refreshed;
 - counts swipes for /metrics and serves /metrics and /healthz when `[metrics] listen`
-  is set (gateway.metrics, gateway.metrics_http).
+  is set (gateway.metrics).
 
 The daemon gives it two callables: the readers' states and the recorder's stats, both
 read on the event loop.
@@ -25,8 +25,7 @@ from gateway import __version__
 from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
-from gateway.metrics import GatewayMetrics, GatewaySample, ReaderSample
-from gateway.metrics_http import MetricsServer
+from gateway.metrics import GatewayMetrics, GatewaySample, MetricsServer, ReaderSample
 from gateway.recording.recorder import Recorder, RecorderStats
 from gateway.status import ReaderStatus
 from gateway.store.gateways import GatewayHeartbeat, GatewayReader

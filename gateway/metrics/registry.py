@@ -5,7 +5,7 @@ Two kinds of figures:
 - counted on the swipe path as they happen: swipes by reader and outcome, and the
   swipe latency histogram. Each costs a dictionary look-up and a locked add;
 - read at scrape time from a `GatewaySample` the daemon takes on its event loop when
-  asked (gateway.metrics_http): spool depth and the age of its oldest record, events
+  asked (gateway.metrics.server): spool depth and the age of its oldest record, events
   replayed from the spool (a counter: its `rate()` is the drain rate), each reader's
   link state, the database state. Nothing is computed between scrapes, so an
   unscraped gateway pays nothing for them (256 idle readers must stay under 1 % CPU).

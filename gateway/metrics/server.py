@@ -33,7 +33,7 @@ from prometheus_client.exposition import choose_encoder
 
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
-from gateway.metrics import GatewayMetrics, GatewaySample
+from gateway.metrics.registry import GatewayMetrics, GatewaySample
 
 PROBE_TIMEOUT_S = 2.0
 
