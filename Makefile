@@ -4,12 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all demo test lint typecheck pytest bench check-tools firmware clean
+.PHONY: all demo test lint typecheck pytest bench check-tools firmware clean install uninstall check-venv
 
 all: test
 
+# Debian ships venv support apart from python3: say so in one line instead of failing late.
+check-venv:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
+	  { echo "python3-venv is missing: sudo apt-get install python3-venv" >&2; exit 1; }
+
 # The venv is rebuilt only when the dependency list changes.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | check-venv
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -39,6 +44,18 @@ check-tools:
 
 firmware:
 	$(MAKE) -C firmware
+
+# The service, the PEP 668 way: its own venv under /opt/clock-gateway (scripts/install.sh
+# says what goes where). Run again to upgrade in place; uninstall keeps config and data.
+# DESTDIR= installs into a scratch root; PREFIX= moves the venv.
+# The scripts read these from the environment; unset or empty means the default.
+export DESTDIR PREFIX BINDIR UNITDIR UDEVDIR SYSCONFDIR STATEDIR DOCDIR SERVICE_USER PYTHON
+
+install:
+	@bash scripts/install.sh
+
+uninstall:
+	@bash scripts/uninstall.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

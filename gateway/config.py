@@ -29,6 +29,10 @@ ENV_DATABASE_URL = "CLOCK_GATEWAY_DATABASE_URL"
 ENV_STATE_DIR = "CLOCK_GATEWAY_STATE_DIR"
 ENV_NOTIFY_URL = "CLOCK_GATEWAY_NOTIFY_URL"
 SERVICE_CONFIG = Path("/etc/clock-gateway/config.toml")
+# The service's secrets (systemd EnvironmentFile=); admin commands read it too.
+SERVICE_ENV = Path("/etc/clock-gateway/env")
+# The unit's StateDirectory=, where root and the service's configuration keep state too.
+SERVICE_STATE_DIR = Path("/var/lib/clock-gateway")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOCALES = ("en", "es")
 # The message keys a locale defines; templates in the file may override any of them.
@@ -129,14 +133,31 @@ class Config:
         return next((r for r in self.readers if r.name == name), None)
 
 
-def default_state_dir() -> Path:
-    """Where state lives: systemd's StateDirectory, else the XDG state directory."""
+def default_state_dir(*, service: bool = False) -> Path:
+    """Where state lives when the file does not say.
+
+    $CLOCK_GATEWAY_STATE_DIR, then systemd's $STATE_DIRECTORY; then the service's
+    directory for root and for anyone using the service's configuration file, so that
+    `sudo clock-gateway db init` and the daemon agree; else the XDG state directory.
+    """
     if env := os.environ.get(ENV_STATE_DIR):
         return Path(env)
     if env := os.environ.get("STATE_DIRECTORY"):  # set by systemd's StateDirectory=
         return Path(env.split(":")[0])
+    if service or os.geteuid() == 0:
+        return SERVICE_STATE_DIR
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "clock-gateway"
+
+
+def is_service_config(path: str | Path | None) -> bool:
+    """Is this the service's configuration file (/etc/clock-gateway/config.toml)?"""
+    if path is None or str(path).startswith("<"):
+        return False
+    try:
+        return Path(path).resolve() == SERVICE_CONFIG.resolve()
+    except OSError:
+        return False
 
 
 def user_config_path() -> Path:
@@ -329,7 +350,11 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
 
     gw = root.table("gateway")
     state_dir_raw = gw.get("state_dir", str)
-    state_dir = Path(state_dir_raw).expanduser() if state_dir_raw else default_state_dir()
+    state_dir = (
+        Path(state_dir_raw).expanduser()
+        if state_dir_raw
+        else default_state_dir(service=is_service_config(source))
+    )
     timezone = gw.get("timezone", str, "UTC", check=_timezone)
     log_level = gw.get("log_level", str, "info", check=_one_of(LOG_LEVELS))
     window = float(gw.get("duplicate_window_s", (int, float), 5.0, check=_non_negative))

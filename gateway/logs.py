@@ -1,9 +1,15 @@
 """structlog, configured in one place.
 
 JSON lines when stderr is not a terminal (journald, files, pipes), a readable
-console renderer when it is. Every event has `event`, `level` and an ISO-8601 UTC
-`timestamp`; callers bind context such as `reader` and `port`. Anything that looks
-like a URL with a password is redacted before it is rendered.
+console renderer when it is. Every event has `event`, `level`, an ISO-8601 UTC
+`timestamp` and `logger` (which part of the gateway speaks); callers bind context
+such as `reader` and `port`. Anything that looks like a URL with a password is
+redacted before it is rendered.
+
+Modules keep one logger at module level, `log = get_logger("spool")`: structlog
+hands out a lazy proxy that assembles the real logger from the configuration in
+force at each call, so a logger created at import time follows a
+`configure_logging` that runs later.
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
-from structlog._config import BoundLoggerLazyProxy
+if TYPE_CHECKING:
+    import structlog
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 _LEVELS = {
@@ -24,6 +30,42 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+class _NamedWriteLoggerFactory:
+    """Like structlog.WriteLoggerFactory, but keeps the name passed to get_logger.
+
+    structlog passes get_logger's positional arguments to the logger factory (the
+    stdlib factory takes the logger's name the same way). The name cannot travel as
+    a `logger=` keyword: that is wrap_logger's own parameter.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._loggers: dict[str | None, structlog.WriteLogger] = {}
+
+    def __call__(self, *args: Any) -> structlog.WriteLogger:
+        name = str(args[0]) if args else None
+        # The proxies assemble a logger on every call (so they follow reconfiguration);
+        # one WriteLogger per name keeps that cheap.
+        found = self._loggers.get(name)
+        if found is None:
+            import structlog
+
+            found = structlog.WriteLogger(self._file)
+            found.name = name  # type: ignore[attr-defined]  # read by add_logger_name
+            found = self._loggers.setdefault(name, found)
+        return found
+
+
+def add_logger_name(
+    logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Put the name given to get_logger under `logger` (as structlog.stdlib does)."""
+    name = getattr(logger, "name", None)
+    if name is not None:
+        event_dict.setdefault("logger", name)
+    return event_dict
 
 
 def _redact_secrets(
@@ -38,18 +80,38 @@ def _redact_secrets(
 def _leading_keys(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    # Operators scan timestamp, level and event first; the context follows.
-    head = {k: event_dict.pop(k) for k in ("timestamp", "level", "event") if k in event_dict}
+    # Operators scan timestamp, level, event and logger first; the context follows.
+    head = {
+        k: event_dict.pop(k) for k in ("timestamp", "level", "event", "logger") if k in event_dict
+    }
     return {**head, **event_dict}
+
+
+# A configuration made before anything imported structlog: applied by the first
+# get_logger. Light commands (`status`, `config check`) configure logging but
+# never log, and importing structlog (which pulls in asyncio) is most of their
+# start-up time.
+_pending: tuple[str, bool, TextIO] | None = None
 
 
 def configure_logging(
     level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
     """Configure structlog for the whole process. `json=None` picks by the terminal."""
+    global _pending
     out = stream or sys.stderr
     if json is None:
         json = not out.isatty()
+    if "structlog" in sys.modules:
+        _pending = None
+        _apply(level, json, out)
+    else:
+        _pending = (level, json, out)
+
+
+def _apply(level: str, json: bool, out: TextIO) -> None:
+    import structlog
+
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json
@@ -58,6 +120,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_logger_name,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -66,16 +129,22 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=_NamedWriteLoggerFactory(out),
+        # Off so that loggers made at import time follow a later configure_logging.
         cache_logger_on_first_use=False,
     )
 
 
 def get_logger(name: str, **context: Any) -> Any:
-    """A bound logger; `name` says which part of the gateway speaks.
+    """A logger for module level; `name` says which part of the gateway speaks.
 
-    It stays a lazy proxy, so a module-level logger created at import time still
-    follows `configure_logging` called later.
+    structlog.get_logger returns a lazy proxy: nothing is assembled until the
+    first call, and with caching off every call uses the configuration in force.
     """
-    # `logger` is also wrap_logger's own parameter name, hence the explicit proxy.
-    return BoundLoggerLazyProxy(None, initial_values={"logger": name, **context})
+    global _pending
+    import structlog
+
+    if _pending is not None:
+        pending, _pending = _pending, None
+        _apply(*pending)
+    return structlog.get_logger(name, **context)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from gateway.clocking.messages import LOCALES
 from gateway.config import ENV_DATABASE_URL, load_config, parse_config, redact_url
 from gateway.errors import ConfigError, ExitCode
 
@@ -148,4 +152,21 @@ def test_shipped_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     config = load_config(str(example))
     assert {r.role for r in config.readers} == {"in", "out"}
-    assert config.locale == "es" and config.templates["in_ok"] == "Hola {name}"
+    # The example turns nothing on: apart from its readers it is the defaults.
+    defaults = parse_config({}, "<defaults>")
+    assert replace(config, readers=(), source="") == replace(defaults, source="")
+
+
+def test_the_examples_commented_lines_are_its_defaults() -> None:
+    """Uncommenting every `# key = value` line of the example changes nothing."""
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    lines = example.read_text(encoding="utf-8").splitlines()
+    uncommented = [re.sub(r"^# (\w+ = .*)$", r"\1", line) for line in lines]
+    assert uncommented != lines
+    data = tomllib.loads("\n".join(uncommented))
+    config = parse_config(data, "x")
+    assert replace(config, source="", templates={}) == replace(load_config(str(example)), source="")
+    # The templates shown are the default locale's own texts.
+    assert config.templates and all(
+        LOCALES["en"][key] == text for key, text in config.templates.items()
+    )

@@ -1,5 +1,5 @@
 """The `clock-gateway` command line: one module per subcommand group.
 
-Each module in this package that defines `register(subparsers)` adds its
-subcommands; `main` discovers them, so adding a command never edits a shared list.
+Each command module defines `register(subparsers)`; gateway/cli/commands.py lists
+them, and main imports only the module of the command being run.
 """

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.config import Config, load_config
+from gateway.cli.envfile import load_env_file
+from gateway.cli.state_owner import remember_state_dir
+from gateway.config import SERVICE_ENV, Config, find_config_path, is_service_config, load_config
 from gateway.logs import configure_logging
 
 
@@ -53,9 +55,14 @@ def config_from_args(args: argparse.Namespace, *, default_level: str = "warning"
     """Load the configuration named by --config and set up logging from it.
 
     Commands other than `run` log only warnings by default so that their output
-    stays readable; `--log-level` overrides either.
+    stays readable; `--log-level` overrides either. With the service's configuration
+    file, the service's environment file is read too (the database URL is there).
     """
-    config = load_config(getattr(args, "config", None))
+    explicit = getattr(args, "config", None)
+    if is_service_config(find_config_path(explicit)):
+        load_env_file(SERVICE_ENV, admin=True)
+    config = load_config(explicit)
+    remember_state_dir(config.state_dir)
     level = getattr(args, "log_level", None) or default_level
     configure_logging(level)
     return config

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 
-import gateway.cli
 from gateway import __version__
+from gateway.cli.commands import COMMANDS
+from gateway.cli.state_owner import hand_back_state_files
 from gateway.errors import ExitCode, GatewayError
 from gateway.logs import configure_logging, get_logger
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full options of `command` only.
+
+    Every other command gets a placeholder with its help line, so `--help` lists
+    them all and a typo is reported with the choices, but its module (and what
+    that imports) is not loaded. `command=None` loads none of them.
+    """
     parser = argparse.ArgumentParser(
         prog="clock-gateway",
         description=(
@@ -25,17 +31,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"clock-gateway {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(gateway.cli.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"gateway.cli.{info.name}")
-        register = getattr(module, "register", None)
-        if callable(register):
-            register(subparsers)
+    if command in COMMANDS:
+        module = importlib.import_module(f"gateway.cli.{COMMANDS[command].module}")
+        module.register(subparsers)
+    for name, entry in COMMANDS.items():
+        if name not in subparsers.choices:  # a module may register several names
+            subparsers.add_parser(name, help=entry.help)
     return parser
 
 
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command word: the first argument that is not an option.
+
+    The top-level options (--help, --version) take no value, so this is exact.
+    """
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_in(args_in))
+    args = parser.parse_args(args_in)
     # Commands configure logging again once they know the configured level;
     # this default keeps early failures structured too.
     configure_logging(getattr(args, "log_level", None) or "warning")
@@ -53,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_logger("cli").error("internal_error", exc_info=True)
         print(f"clock-gateway: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return int(ExitCode.FAILURE)
+    finally:
+        hand_back_state_files()
     return int(code or ExitCode.OK)
 
 

@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 from gateway.cli.common import add_config_option
-from gateway.config import find_config_path, load_config
+from gateway.cli.envfile import load_env_file
+from gateway.config import SERVICE_ENV, find_config_path, is_service_config, load_config
 from gateway.logs import configure_logging
 
 
@@ -23,9 +24,13 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    path = find_config_path(args.config)
+    # Run by hand with the service's configuration: the service's environment too, as
+    # systemd would give it (under systemd the variables are already set and win).
+    if is_service_config(path):
+        load_env_file(SERVICE_ENV, admin=False)
     config = load_config(args.config)
     configure_logging(args.log_level or config.log_level)
-    path = find_config_path(args.config)
     # Imported here: the other commands need not load the daemon's dependencies.
     from gateway.daemon import Daemon
 

@@ -25,6 +25,7 @@ from gateway.domain import (
 from gateway.protocol import Status
 from gateway.recording.recorder import Recorder
 from gateway.store.stores import Stores
+from tests.support.wait import wait_until_async
 
 HW = bytes.fromhex("0102030405060708")
 ANA = bytes.fromhex("04A1B2C3")
@@ -74,9 +75,11 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
     await recorder.start()
     # Let the background directory refresh finish first: stopping the Recorder while that
     # refresh completes can lose the cancellation (Python 3.11 wait_for) and hang stop().
-    async with asyncio.timeout(20):
-        while recorder.stats().directory_age_s is None:
-            await asyncio.sleep(0.01)
+    await wait_until_async(
+        lambda: recorder.stats().directory_age_s is not None,
+        30,
+        "the recorder's first card-directory refresh",
+    )
     env = Env(ClockingService(recorder, Messages(locale), 5.0), db)
     env.service._now = env.now
     try:

@@ -264,10 +264,15 @@ class Link:
     def write(self, data: bytes) -> None:
         with self._lock:
             view = memoryview(data)
+            deadline = time.monotonic() + 10  # the simulated UART takes bytes as it runs
             while view:
                 try:
                     n = os.write(self.fd, view)
                 except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"the simulated reader took no bytes for 10 s ({len(view)} left)"
+                        ) from None
                     select.select([], [self.fd], [], 1.0)
                     continue
                 view = view[n:]

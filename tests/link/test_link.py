@@ -16,6 +16,7 @@ from gateway.emulator import VirtualReader
 from gateway.link import Answer, Link, LinkState
 from gateway.link.serial_port import PortError, SerialPort
 from gateway.protocol import Status
+from tests.support.wait import wait_until_async
 
 UID = bytes.fromhex("04A1B2C3")
 
@@ -130,9 +131,13 @@ def test_replug_of_one_reader_does_not_stall_the_other(tmp_path: Path) -> None:
             await asyncio.sleep(0.3 * cycle)  # let the backoff grow a little
             await a.replug()
             # The emulated Uno resets when the link reopens the port: wait for that first.
-            async with asyncio.timeout(10):
-                while not (links[0].reconnects == cycle + 1 and links[0].state is LinkState.READY):
-                    await asyncio.sleep(0.01)
+            await wait_until_async(
+                lambda n=cycle + 1: links[0].reconnects == n and links[0].state is LinkState.READY,
+                20,
+                f"link a to reconnect and be READY (cycle {cycle})",
+                interval_s=0.01,
+                detail=lambda: (links[0].reconnects, links[0].state),
+            )
             await a.wait_online(10)
             assert (await a.tap(UID)).status is Status.OK
         done.set()

@@ -7,6 +7,7 @@ import contextlib
 import os
 import pty
 import resource
+import select
 import threading
 import tty
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import serial
 import serial_asyncio_fast
 
 from gateway.link.serial_port import PortError, SerialPort
+from tests.support.wait import wait_until_async
 
 
 @contextlib.contextmanager
@@ -49,14 +51,10 @@ async def roundtrip(path: Path, master: int) -> bytes:
         while len(data) < 5:
             data += await asyncio.wait_for(got.get(), 5)
         assert port.write(b"back")
-        os.set_blocking(master, False)
-        back = b""
-        async with asyncio.timeout(5):
-            while len(back) < 4:
-                await asyncio.sleep(0.01)
-                with contextlib.suppress(BlockingIOError):
-                    back += os.read(master, 100)
-        assert back == b"back"
+        readable = select.poll()  # not select(): this runs with descriptors above 1024
+        readable.register(master, select.POLLIN)
+        await wait_until_async(lambda: readable.poll(0), 5, "the written bytes on the PTY master")
+        assert os.read(master, 100) == b"back"
         return data
     finally:
         await port.close()

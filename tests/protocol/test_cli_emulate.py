@@ -41,14 +41,24 @@ async def _start(*args: str) -> asyncio.subprocess.Process:
     )
 
 
-async def _event(proc: asyncio.subprocess.Process, wanted: str) -> dict[str, Any]:
+async def _event(
+    proc: asyncio.subprocess.Process, wanted: str, timeout: float = 30
+) -> dict[str, Any]:
     assert proc.stdout is not None
-    while True:
-        line = await asyncio.wait_for(proc.stdout.readline(), 15)
-        assert line, f"emulate exited before {wanted!r}"
-        event: dict[str, Any] = json.loads(line)
-        if event["event"] == wanted:
-            return event
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(timeout):  # the whole wait, however many lines come
+            while True:
+                line = await proc.stdout.readline()
+                assert line, f"emulate exited before {wanted!r}; events: {seen}"
+                event: dict[str, Any] = json.loads(line)
+                if event["event"] == wanted:
+                    return event
+                seen.append(event["event"])
+    except TimeoutError:
+        raise AssertionError(
+            f"no {wanted!r} from emulate within {timeout:g} s; events: {seen}"
+        ) from None
 
 
 async def _cards_as_arguments(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from gateway.emulator import VirtualReader, parse_role
 from gateway.protocol import DecodeError, Role, Status
 from tests.protocol.minigateway import MiniGateway
+from tests.support.wait import wait_until_async
 
 ANA = bytes.fromhex("04A1B2C3")
 KNOWN = {"04A1B2C3": "Ana"}
@@ -83,7 +84,9 @@ async def _unplug_and_replug_keeps_the_session_and_the_pending_swipe(
         session = reader.session
         gw.drop_swipes = 1  # the first send is lost, then the cable is pulled
         tap = asyncio.create_task(reader.tap(ANA))
-        await asyncio.sleep(0.2)
+        await wait_until_async(
+            lambda: gw.drop_swipes == 0, 10, "the first SWIPE to reach the gateway (and be lost)"
+        )
         await reader.unplug()
         assert not (tmp_path / "reader0").exists()
         await asyncio.wait_for(gw.closed_by_peer.wait(), 2)

@@ -47,8 +47,9 @@ async def _session(tmp_path: Path, pg_url: str) -> None:
         assert out.status is Status.OK and "Ana" in out.text
 
         # Pull the exit reader's cable and plug it back: the daemon finds it again.
+        mark = daemon.mark()
         await exit_.unplug()
-        await asyncio.sleep(0.5)
+        await asyncio.to_thread(daemon.wait_event, "link_down", 20, after=mark, reader="exit")
         await exit_.replug()
         await exit_.wait_online(20)
         again = await exit_.tap(ANA, timeout=15)

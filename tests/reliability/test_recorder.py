@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
@@ -27,6 +27,7 @@ from tests.reliability.support import (
     stored_keys,
 )
 from tests.support.pgcluster import PgCluster
+from tests.support.wait import described, wait_until_async
 
 
 class CountingSwipeStore(SwipeStore):
@@ -39,12 +40,8 @@ class CountingSwipeStore(SwipeStore):
         return await super().record_events(events)
 
 
-async def wait_for(predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
+async def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
+    await wait_until_async(predicate, timeout, described(predicate))
 
 
 async def test_live_events_are_group_committed(db_url: str, tmp_path: Path) -> None:

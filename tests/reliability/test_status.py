@@ -53,7 +53,7 @@ STATS = RecorderStats(
 
 def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
+    proc.wait(60)
     return proc.pid
 
 

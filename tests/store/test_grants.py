@@ -19,7 +19,7 @@ from tests.store.support import event, open_stores
 from tests.support.pgcluster import PgCluster
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "DATABASE.md"
-ROLE, ROLE_PASSWORD = "clock_gateway_daemon", "change-me"
+ROLE, ROLE_PASSWORD = "clock_daemon", "change-me"
 
 
 def grant_statements(dbname: str) -> list[str]:

@@ -1,0 +1,203 @@
+"""`make install` into a scratch root, as root: layout, modes, the unit, upgrade, uninstall.
+
+The install is the one a person runs (`sudo make install`), with DESTDIR pointing at a
+scratch directory and SERVICE_USER at Debian's `daemon` user (a scratch root has no
+user database, and the test must not create users on the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+USER = "daemon"
+UNIT = "etc/systemd/system/clock-gateway.service"
+
+pytestmark = [
+    pytest.mark.install,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(os.geteuid() != 0, reason="installs files owned by other users: root"),
+]
+
+
+def make(target: str, root: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DESTDIR": str(root), "SERVICE_USER": USER, **extra}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), target],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    scratch = tmp_path_factory.mktemp("root")
+    done = make("install", scratch)
+    assert done.returncode == 0, done.stdout + done.stderr
+    yield scratch
+
+
+def mode(path: Path) -> str:
+    st = path.lstat()
+    return f"{stat.S_IMODE(st.st_mode):04o} {owner(st.st_uid)}:{group(st.st_gid)}"
+
+
+def owner(uid: int) -> str:
+    import pwd
+
+    return pwd.getpwuid(uid).pw_name
+
+
+def group(gid: int) -> str:
+    import grp
+
+    return grp.getgrgid(gid).gr_name
+
+
+def unit_value(root: Path, key: str) -> str:
+    text = (root / UNIT).read_text()
+    found = re.search(rf"^{key}=(.*)$", text, re.MULTILINE)
+    assert found, f"{key}= not in the installed unit"
+    return found.group(1)
+
+
+def test_layout_and_modes(root: Path) -> None:
+    assert mode(root / "opt/clock-gateway/bin/clock-gateway").startswith("0755 root:")
+    link = root / "usr/local/bin/clock-gateway"
+    assert link.is_symlink() and os.readlink(link) == "/opt/clock-gateway/bin/clock-gateway"
+    assert mode(root / UNIT) == "0644 root:root"
+    assert mode(root / "etc/udev/rules.d/99-clock-gateway.rules") == "0644 root:root"
+    assert mode(root / "etc/clock-gateway") == "0755 root:root"
+    assert mode(root / "etc/clock-gateway/config.toml") == f"0640 root:{USER}"
+    assert mode(root / "etc/clock-gateway/env") == "0600 root:root"
+    assert mode(root / "var/lib/clock-gateway") == f"0750 {USER}:{USER}"
+    assert (root / "etc/clock-gateway/config.toml").read_bytes() == (
+        REPO / "config.example.toml"
+    ).read_bytes()
+    # Documentation= names a file the install created.
+    doc = unit_value(root, "Documentation").removeprefix("file://")
+    assert (root / doc.lstrip("/")).is_file()
+    assert (root / "usr/local/share/doc/clock-gateway/LICENSE").is_file()
+    assert unit_value(root, "User") == USER
+
+
+def test_the_program_in_execstart_runs(root: Path) -> None:
+    binary, *args = unit_value(root, "ExecStart").split()
+    assert args[:1] == ["run"] and "/etc/clock-gateway/config.toml" in args
+    done = subprocess.run(
+        [str(root / binary.lstrip("/")), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"clock-gateway \d+\.\d+\.\d+\n", done.stdout)
+
+
+def _with_systemd_units(root: Path) -> None:
+    """systemd-analyze --root looks for everything in the root: the distribution's own
+    units (multi-user.target ...) and ExecReload's /bin/kill. Copied, not linked, so
+    that nothing resolves outside the scratch root."""
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    kill = root / "usr/bin/kill"
+    kill.parent.mkdir(parents=True, exist_ok=True)
+    if not kill.exists():
+        shutil.copy2("/usr/bin/kill", kill)
+    for name in ("bin", "lib"):
+        if not (root / name).exists():
+            (root / name).symlink_to(f"usr/{name}")
+
+
+def test_the_installed_unit_verifies(root: Path) -> None:
+    assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
+    _with_systemd_units(root)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", str(root / UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+
+
+def test_the_unit_is_hardened_to_exposure_1_5_or_less(root: Path) -> None:
+    assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
+    _with_systemd_units(root)
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", str(root / UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for clock-gateway\.service: ([\d.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= 1.5, done.stdout
+
+
+def test_an_upgrade_in_place_keeps_config_secrets_rules_and_spool(root: Path) -> None:
+    config = root / "etc/clock-gateway/config.toml"
+    env = root / "etc/clock-gateway/env"
+    rules = root / "etc/udev/rules.d/99-clock-gateway.rules"
+    spool = root / "var/lib/clock-gateway/spool"
+    spool.mkdir(exist_ok=True)
+    record = spool / "seg-00000001.log"
+    record.write_bytes(b"an acknowledged swipe, not yet in the database\n")
+    config.write_text('[gateway]\ntimezone = "Europe/Madrid"\n')
+    env.write_text("CLOCK_GATEWAY_DATABASE_URL=postgresql://clock_daemon:pw@db/clock\n")
+    rules.write_text("# edited\n")
+    before = {p: p.read_bytes() for p in (config, env, rules, record)}
+
+    done = make("install", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kept" in done.stdout
+    assert {p: p.read_bytes() for p in before} == before
+    assert mode(env) == "0600 root:root" and mode(config) == f"0640 root:{USER}"
+    binary = root / "opt/clock-gateway/bin/clock-gateway"
+    assert subprocess.run([str(binary), "--version"], timeout=60, check=False).returncode == 0
+
+
+def test_uninstall_removes_the_program_and_keeps_the_data(root: Path) -> None:
+    done = make("uninstall", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for gone in ("opt/clock-gateway", "usr/local/bin/clock-gateway", UNIT):
+        assert not (root / gone).exists() and not (root / gone).is_symlink(), gone
+    assert not (root / "usr/local/share/doc/clock-gateway").exists()
+    for kept in (
+        "etc/clock-gateway/config.toml",
+        "etc/clock-gateway/env",
+        "etc/udev/rules.d/99-clock-gateway.rules",  # edited above, so it is the admin's
+        "var/lib/clock-gateway/spool/seg-00000001.log",
+    ):
+        assert (root / kept).exists(), kept
+
+
+def test_a_missing_python3_venv_is_named_in_one_line(tmp_path: Path) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *ensurepip*) echo "No module named ensurepip" >&2; exit 1;; esac\n'
+        'exec python3 "$@"\n'
+    )
+    fake.chmod(0o755)
+    for target in ("install", "check-venv"):
+        done = make(target, tmp_path / "never", PYTHON=str(fake))
+        assert done.returncode != 0
+        assert "python3-venv is missing: sudo apt-get install python3-venv" in done.stderr
+        assert "Traceback" not in done.stderr and "ensurepip" not in done.stderr
+        assert not (tmp_path / "never").exists()

@@ -1,0 +1,113 @@
+"""Dependencies point down: every gateway module imports only what docs/ARCHITECTURE.md allows.
+
+The imports are read from the source with `ast` (function-level imports included:
+a lazy import is still a dependency), so a new arrow that points up fails here with
+the file, the line and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
+
+FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout"}
+BELOW_FACES = FOUNDATION | {
+    "protocol",
+    "link",
+    "clocking",
+    "store",
+    "durable",
+    "recording",
+    "reports",
+    "status",
+    "metrics",
+    "emulator",
+}
+
+# The part of the gateway a module belongs to -> the parts it may import (itself always).
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "redact": set(),
+    "logs": {"redact"},
+    "domain": {"errors"},
+    "config": {"errors", "domain", "redact"},
+    "csvout": {"errors"},
+    "protocol": set(),
+    "link": {"protocol"} | FOUNDATION,
+    "clocking": {"protocol"} | FOUNDATION,
+    "store": FOUNDATION,
+    "durable": FOUNDATION,
+    "recording": {"durable"} | FOUNDATION,
+    "reports": {"store"} | FOUNDATION,
+    "status": {"durable"} | FOUNDATION,
+    "metrics": {"durable", "status"} | FOUNDATION,
+    "emulator": {"protocol"} | FOUNDATION,
+    "daemon": BELOW_FACES,
+    "web": {"store", "reports", "status"} | FOUNDATION,
+    "cli": BELOW_FACES | {"daemon", "web", "cli"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+
+
+def _part(module: str) -> str:
+    """gateway.store.swipes -> store; gateway.logs -> logs; gateway -> __init__."""
+    pieces = module.split(".")
+    return pieces[1] if len(pieces) > 1 else "__init__"
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(GATEWAY.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+    return [
+        (line, name) for line, name in found if name == "gateway" or name.startswith("gateway.")
+    ]
+
+
+def test_every_part_of_the_gateway_has_a_rule() -> None:
+    parts = {_part(_module_name(p)) for p in GATEWAY.rglob("*.py")}
+    assert parts <= set(ALLOWED), f"no rule for {sorted(parts - set(ALLOWED))}"
+
+
+def test_dependencies_point_down() -> None:
+    wrong: list[str] = []
+    for path in sorted(GATEWAY.rglob("*.py")):
+        source = _part(_module_name(path))
+        for line, name in _imports(path):
+            target = _part(name)
+            if target in (source, "__init__"):
+                continue  # within a part; `gateway` itself holds only the version
+            if target not in ALLOWED[source]:
+                wrong.append(f"{path.relative_to(GATEWAY.parent)}:{line}: {source} imports {name}")
+    assert not wrong, "imports that break docs/ARCHITECTURE.md:\n" + "\n".join(wrong)
+
+
+def test_the_web_never_touches_a_serial_port() -> None:
+    for path in (GATEWAY / "web").rglob("*.py") if (GATEWAY / "web").is_dir() else []:
+        for line, name in _imports(path):
+            assert not name.startswith(("gateway.link", "gateway.daemon")), f"{path}:{line}"
+        text = path.read_text(encoding="utf-8")
+        assert "import serial" not in text, path
