@@ -65,5 +65,11 @@ class DatabaseUnavailableError(GatewayError):
     exit_code = ExitCode.DB_UNAVAILABLE
 
 
+class SchemaMismatchError(DatabaseUnavailableError):
+    """The database answers, but its schema is older or newer than this clock-gateway's:
+    writing to it could fail, or succeed against the wrong rules. The daemon refuses to
+    start on it rather than spool or write (the message names the command that mends it)."""
+
+
 class InvalidInputError(GatewayError):
     exit_code = ExitCode.BAD_INPUT

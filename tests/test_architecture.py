@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "durable": FOUNDATION,
     "recording": {"durable"} | FOUNDATION,
     "reports": {"store"} | FOUNDATION,
-    "status": {"durable"} | FOUNDATION,
+    "status": {"durable", "recording"} | FOUNDATION,
     "metrics": {"durable", "status"} | FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,

@@ -22,7 +22,12 @@ from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
 from gateway.daemon.supervise import Supervisor
 from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
-from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
+from gateway.errors import (
+    ConfigError,
+    DatabaseUnavailableError,
+    GatewayError,
+    SchemaMismatchError,
+)
 from gateway.link import Answer, Link, LinkState, PathWatcher
 from gateway.logs import get_logger
 from gateway.recording.recorder import Recorder
@@ -77,7 +82,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
         log.info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
         self.stores = Stores.open(config.database.url)
-        offline = await self._check_database(self.stores.db)
+        try:
+            offline = await self._check_database(self.stores.db)
+        except SchemaMismatchError:
+            await self.stores.close()
+            raise
         self.recorder = Recorder(self.stores.swipes, config.state_dir, config)
         try:
             await self.recorder.start()
@@ -130,6 +139,11 @@ class Daemon:
         try:
             async with asyncio.timeout(10):
                 version = await db.check()
+        except SchemaMismatchError as exc:
+            # It answers, with the wrong schema: swipes must neither go to it nor pile up
+            # in a spool that could never drain. Refuse to start, naming the fix.
+            log.error("database_schema_mismatch", error=str(exc))
+            raise
         except (DatabaseUnavailableError, TimeoutError) as exc:
             error = (
                 exc

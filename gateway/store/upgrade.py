@@ -31,7 +31,12 @@ from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.errors import ConflictError, DatabaseUnavailableError, GatewayError
+from gateway.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    GatewayError,
+    SchemaMismatchError,
+)
 from gateway.logs import get_logger
 from gateway.store import failures
 from gateway.store.engine import SQLITE_WRITE
@@ -95,7 +100,7 @@ def require_current(version: int | None, where: str) -> int:
             f"database {where} has an empty schema_version table: run 'clock-gateway db init'"
         )
     if version < SCHEMA_VERSION:
-        raise DatabaseUnavailableError(
+        raise SchemaMismatchError(
             f"database {where} has schema version {version}, this clock-gateway needs "
             f"{SCHEMA_VERSION}: run 'clock-gateway db upgrade'"
         )
@@ -104,8 +109,8 @@ def require_current(version: int | None, where: str) -> int:
     return version
 
 
-def _too_new(version: int, where: str) -> DatabaseUnavailableError:
-    return DatabaseUnavailableError(
+def _too_new(version: int, where: str) -> SchemaMismatchError:
+    return SchemaMismatchError(
         f"database {where} has schema version {version}, newer than this clock-gateway "
         f"knows ({SCHEMA_VERSION}): upgrade clock-gateway"
     )

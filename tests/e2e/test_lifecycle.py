@@ -193,3 +193,32 @@ def test_starts_offline_when_it_has_run_before(tmp_path: Path, pg_url: str) -> N
         assert event["durability"] == "spool" and event["from_cache"] is True
         assert daemon.stop() == 0
     reader.close()
+
+
+def test_an_old_schema_is_refused_at_start_even_with_a_card_directory(tmp_path: Path) -> None:
+    """A version-1 database answers, but the daemon must neither write to it nor spool for
+    it: it exits with one line naming 'db upgrade', although it knows cards offline."""
+    import sqlite3
+
+    from gateway.store.upgrade import sqlite_statements
+    from tests.store.test_upgrade import V1_SQLITE
+
+    state = tmp_path / "state"
+    db = tmp_path / "v1.db"
+    cfg = write_config(tmp_path / "c.toml", database_url=f"sqlite:///{db}", state_dir=state)
+    # A current database first, so that the daemon saves its card directory...
+    assert run_cli("db", "init", "--config", str(cfg)).returncode == 0
+    seed(f"sqlite:///{db}", [("ana", "Ana", "04A1B2C3")])
+    with DaemonProcess(cfg).start() as daemon:
+        daemon.wait_event("directory_refreshed", timeout=30)
+        assert daemon.stop(timeout=30) == 0, daemon.stderr_lines[-5:]
+    # ...then the same file as version 1 (an older backup put back, say).
+    db.unlink()
+    with sqlite3.connect(db) as conn:
+        for statement in sqlite_statements(V1_SQLITE.read_text()):
+            conn.execute(statement)
+    result = run_cli("run", "--config", str(cfg))
+    assert result.returncode == ExitCode.DB_UNAVAILABLE
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("clock-gateway: error: ") and "clock-gateway db upgrade" in last
+    assert "Traceback" not in result.stderr
