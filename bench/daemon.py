@@ -36,8 +36,16 @@ class ReaderSpec:
 class Daemon:
     """One `clock-gateway run` process; its structured log goes to a file."""
 
-    def __init__(self, workdir: Path, db_url: str, readers: Sequence[ReaderSpec]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        db_url: str,
+        readers: Sequence[ReaderSpec],
+        *,
+        gateway_id: str | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.gateway_id = gateway_id
         self.state_dir = workdir / "state"
         self.config_path = workdir / "config.toml"
         self.log_path = workdir / "daemon.log"
@@ -54,7 +62,11 @@ class Daemon:
             state_dir=self.state_dir,
             readers=[(r.name, r.port, r.role) for r in self.readers],
             # The service's defaults: info logs (one line per swipe), 1 s heartbeats.
-            gateway={"log_level": "info", "heartbeat_ms": 1000},
+            gateway={
+                "log_level": "info",
+                "heartbeat_ms": 1000,
+                **({"id": self.gateway_id} if self.gateway_id else {}),
+            },
         )
         env = dict(os.environ)
         env.pop("CLOCK_GATEWAY_DATABASE_URL", None)  # the generated file decides

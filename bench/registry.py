@@ -49,6 +49,11 @@ BENCHMARKS = (
     Benchmark(
         "scale", "256 idle readers, then 1 swipe/s each", _gateway("bench.scale", "run_scale")
     ),
+    Benchmark(
+        "fleet",
+        "1, 4 and 8 gateways x 16 readers on one PostgreSQL",
+        _gateway("bench.fleet", "run_fleet"),
+    ),
     # Last of the gateway ones: it stops PostgreSQL and the spool is replayed after.
     Benchmark(
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")

@@ -8,8 +8,10 @@ in the file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ RoleMismatch = Literal["trust-config", "refuse"]
 ENV_CONFIG = "CLOCK_GATEWAY_CONFIG"
 ENV_DATABASE_URL = "CLOCK_GATEWAY_DATABASE_URL"
 ENV_STATE_DIR = "CLOCK_GATEWAY_STATE_DIR"
+ENV_NOTIFY_URL = "CLOCK_GATEWAY_NOTIFY_URL"
 SERVICE_CONFIG = Path("/etc/clock-gateway/config.toml")
 # The service's secrets (systemd EnvironmentFile=); admin commands read it too.
 SERVICE_ENV = Path("/etc/clock-gateway/env")
@@ -82,6 +85,27 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """`[metrics]`: the /metrics and /healthz endpoint (gateway.metrics.server); off unless
+    `listen` is set."""
+
+    listen: tuple[str, int] | None = None  # (host, port)
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """`[fleet]`: this gateway's row in the central `gateways` table."""
+
+    # How often the daemon publishes its heartbeat (best effort, off the swipe path).
+    heartbeat_s: float = 15.0
+    # `status --all` reports a gateway silent for longer than this.
+    silent_after_s: float = 120.0
+    # Where to LISTEN for card changes when database.url goes through a pooler in
+    # transaction mode (a LISTEN needs a session of its own); None: database.url.
+    notify_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or "<defaults>"
     state_dir: Path
@@ -96,6 +120,10 @@ class Config:
     heartbeat_ms: int = 1000
     spool: SpoolConfig = field(default_factory=SpoolConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    # This gateway's name in the central database (events, unknown swipes, `gateways`).
+    gateway_id: str = "default"
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -268,6 +296,54 @@ def _database_url(value: Any) -> str | None:
     return "must be a postgresql://... or sqlite:///... URL"
 
 
+GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _gateway_id(value: Any) -> str | None:
+    if GATEWAY_ID.match(value):
+        return None
+    return "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def default_gateway_id() -> str:
+    """The host name, cut to what a gateway id may hold (its first label, 63 characters)."""
+    name = socket.gethostname().split(".")[0]
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).lstrip("._-")[:63]
+    return cleaned or "gateway"
+
+
+def _postgres_url(value: Any) -> str | None:
+    if re.match(r"^(postgresql|postgres)(\+\w+)?://", value):
+        return None
+    return "must be a postgresql://... URL"
+
+
+def _listen(value: Any) -> str | None:
+    return (
+        None
+        if parse_listen(value)
+        else (
+            "must be HOST:PORT with an IP address (127.0.0.1:9108, [::1]:9108) and a port 0-65535"
+        )
+    )
+
+
+def parse_listen(value: str) -> tuple[str, int] | None:
+    """'127.0.0.1:9108' or '[::1]:9108' -> (host, port); None when it is not that."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([0-9.]+|localhost):(\d{1,5})", value)
+    if not match:
+        return None
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return (host, port) if port <= 65535 else None
+
+
 def parse_config(data: Mapping[str, Any], source: str) -> Config:
     """Validate a parsed TOML document; raise ConfigError on the first problem."""
     root = _Section(source, "", dict(data))
@@ -291,6 +367,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         1000,
         check=lambda v: None if 100 <= v <= 60000 else "must be between 100 and 60000",
     )
+    gateway_id = gw.get("id", str, check=_gateway_id) or default_gateway_id()
     gw.finish()
 
     db = root.table("database")
@@ -344,6 +421,26 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     )
     pr.finish()
 
+    mt = root.table("metrics")
+    listen_raw = mt.get("listen", str, check=lambda v: None if v == "" else _listen(v))
+    metrics = MetricsConfig(listen=parse_listen(listen_raw) if listen_raw else None)
+    mt.finish()
+
+    fl = root.table("fleet")
+    notify_url = fl.get("notify_url", str, check=_postgres_url)
+    if env_notify := os.environ.get(ENV_NOTIFY_URL):
+        if problem := _postgres_url(env_notify):
+            raise ConfigError(f"${ENV_NOTIFY_URL}", None, problem)
+        notify_url = env_notify
+    fleet = FleetConfig(
+        heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=_positive)),
+        silent_after_s=float(fl.get("silent_after_s", (int, float), 120.0, check=_positive)),
+        notify_url=notify_url or None,
+    )
+    fl.finish()
+    if fleet.silent_after_s <= fleet.heartbeat_s:
+        raise ConfigError(source, "fleet.silent_after_s", "must be longer than fleet.heartbeat_s")
+
     readers = _parse_readers(root, source)
     root.finish()
 
@@ -361,6 +458,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         heartbeat_ms=heartbeat_ms,
         spool=spool,
         presence=presence,
+        gateway_id=gateway_id,
+        metrics=metrics,
+        fleet=fleet,
     )
 
 

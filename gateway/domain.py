@@ -15,6 +15,9 @@ from typing import Protocol
 
 from gateway.errors import InvalidInputError
 
+# The gateway id of rows stored before gateways had one (schema v2's column default).
+DEFAULT_GATEWAY_ID = "default"
+
 
 class Direction(StrEnum):
     """Clocking in or out: the one type for it, parsed once from the configuration.
@@ -82,6 +85,7 @@ class ClockEvent:
     reader_hw_id: str | None  # hex of the reader's hardware id, from HELLO
     received_at: datetime  # when the gateway received the swipe (aware, UTC)
     outcome: Outcome = Outcome.RECORDED
+    gateway_id: str = DEFAULT_GATEWAY_ID  # the gateway that recorded it ([gateway] id)
 
     def with_person(self, person_uid: str) -> ClockEvent:
         return replace(self, person_uid=person_uid)
@@ -93,6 +97,7 @@ class ClockEvent:
             reader=self.reader,
             reader_hw_id=self.reader_hw_id,
             seen_at=self.received_at,
+            gateway_id=self.gateway_id,
         )
 
 
@@ -104,6 +109,7 @@ class UnknownSwipe:
     reader: str
     reader_hw_id: str | None
     seen_at: datetime
+    gateway_id: str = DEFAULT_GATEWAY_ID
 
 
 @dataclass(frozen=True)

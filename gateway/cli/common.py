@@ -28,6 +28,25 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_gateway_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gateway",
+        metavar="ID",
+        type=_gateway_id,
+        help="only events recorded by this gateway ([gateway] id in its configuration)",
+    )
+
+
+def _gateway_id(value: str) -> str:
+    from gateway.config import GATEWAY_ID
+
+    if not GATEWAY_ID.match(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid gateway id {value!r}: 1-63 letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 

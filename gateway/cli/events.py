@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import add_config_option, config_from_args
+from gateway.cli.common import add_config_option, add_gateway_option, config_from_args
 from gateway.config import Config
 from gateway.errors import GatewayError, InvalidInputError, UsageError
 from gateway.reports import render
@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
     )
     exp.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     exp.add_argument("--limit", type=int, metavar="N", help="at most N events")
+    add_gateway_option(exp)
     exp.add_argument(
         "--settle",
         type=float,
@@ -113,7 +114,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.settle < 0:
         raise UsageError("--settle must be 0 or more")
     settle = timedelta(seconds=args.settle)
-    last, count = asyncio.run(_write(config, since, args.limit, args.format, settle))
+    last, count = asyncio.run(_write(config, since, args.limit, args.format, settle, args.gateway))
     sys.stdout.flush()
     if cursor is not None:
         write_cursor(cursor, last)
@@ -122,7 +123,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 async def _write(
-    config: Config, since: int, limit: int | None, fmt: str, settle: timedelta
+    config: Config,
+    since: int,
+    limit: int | None,
+    fmt: str,
+    settle: timedelta,
+    gateway: str | None = None,
 ) -> tuple[int, int]:
     zone = config.zone
     stores = await Stores.open_checked(config.database.url)  # checks the schema is there
@@ -132,7 +138,7 @@ async def _write(
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
-        async for event in export_events(stores, since, limit, settle=settle):
+        async for event in export_events(stores, since, limit, settle=settle, gateway=gateway):
             row = render.export_row(event, zone)
             if fmt == "csv":
                 writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])

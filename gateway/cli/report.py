@@ -9,7 +9,13 @@ import sys
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway.cli.common import add_config_option, config_from_args, print_json, print_table
+from gateway.cli.common import (
+    add_config_option,
+    add_gateway_option,
+    config_from_args,
+    print_json,
+    print_table,
+)
 from gateway.config import Config
 from gateway.errors import UsageError
 from gateway.reports import render
@@ -36,6 +42,7 @@ def register(subparsers: Any) -> None:
         "--to", dest="last", metavar="DATE", help="YYYY-MM-DD, inclusive (default: --from)"
     )
     parser.add_argument("--user", metavar="UID", help="only this person")
+    add_gateway_option(parser)
     parser.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
     )
@@ -60,7 +67,7 @@ def _report(args: argparse.Namespace) -> int:
     rules = rules_from_args(config, args.max_session_hours)
     first = parse_date(args.first)
     last = parse_date(args.last) if args.last else first
-    report = asyncio.run(_build(config, rules, first, last, args.user))
+    report = asyncio.run(_build(config, rules, first, last, args.user, args.gateway))
     if args.format == "json":
         print_json(render.report_json(report))
     elif args.format == "csv":
@@ -72,10 +79,12 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _build(config: Config, rules: Rules, first: date, last: date, uid: str | None) -> Report:
+async def _build(
+    config: Config, rules: Rules, first: date, last: date, uid: str | None, gateway: str | None
+) -> Report:
     stores = await Stores.open_checked(config.database.url)
     try:
-        return await build_report(stores, rules, first, last, uid=uid)
+        return await build_report(stores, rules, first, last, uid=uid, gateway=gateway)
     finally:
         await stores.close()
 

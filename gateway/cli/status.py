@@ -48,10 +48,20 @@ def register(subparsers: Any) -> None:
     )
     add_config_option(parser)
     add_json_option(parser)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every gateway of the fleet, from the central database's gateways table "
+        "(exit 1 if one is silent for longer than fleet.silent_after_s)",
+    )
     parser.set_defaults(func=_status)
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.all:
+        from gateway.cli.fleet_status import status_all
+
+        return status_all(args)
     config = config_from_args(args)
     path = status_path(config.state_dir)
     snapshot = read_status(config.state_dir)

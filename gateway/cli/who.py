@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.cli.common import (
     add_config_option,
+    add_gateway_option,
     add_json_option,
     config_from_args,
     print_json,
@@ -40,6 +41,7 @@ def register(subparsers: Any) -> None:
         metavar="TIME",
         help="HH:MM today, 'YYYY-MM-DD HH:MM' (local) or ISO-8601 with offset (default: now)",
     )
+    add_gateway_option(parser)
     parser.set_defaults(func=_who)
 
 
@@ -49,7 +51,7 @@ def _who(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     today = now.astimezone(rules.zone).date()
     at = parse_instant(args.at, rules.zone, today=today) if args.at else now
-    report = asyncio.run(_ask(config, rules, at, now))
+    report = asyncio.run(_ask(config, rules, at, now, args.gateway))
     if args.json:
         print_json(render.who_json(report, rules.zone))
         return 0
@@ -88,9 +90,11 @@ def _last(r: Any, rules: Rules) -> str:
     return f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
 
 
-async def _ask(config: Config, rules: Rules, at: datetime, now: datetime) -> WhoReport:
+async def _ask(
+    config: Config, rules: Rules, at: datetime, now: datetime, gateway: str | None = None
+) -> WhoReport:
     stores = await Stores.open_checked(config.database.url)
     try:
-        return await presence(stores, rules, at, now=now)
+        return await presence(stores, rules, at, now=now, gateway=gateway)
     finally:
         await stores.close()

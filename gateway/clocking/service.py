@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from gateway.clocking.messages import Messages, unavailable_key
 from gateway.domain import (
+    DEFAULT_GATEWAY_ID,
     ClockEvent,
     Direction,
     Durability,
@@ -58,9 +59,11 @@ class ClockingService:
         duplicate_window_s: float,
         *,
         show_offline: bool = True,
+        gateway_id: str = DEFAULT_GATEWAY_ID,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sink = sink
+        self.gateway_id = gateway_id  # stamped on every swipe: which gateway recorded it
         self.messages = messages
         self.duplicate_window_s = duplicate_window_s
         self.show_offline = show_offline
@@ -112,6 +115,7 @@ class ClockingService:
                 reader_hw_id=swipe.hardware_id.hex(),
                 received_at=swipe.received_at,
                 outcome=Outcome.DUPLICATE if duplicate else Outcome.RECORDED,
+                gateway_id=self.gateway_id,
             )
         )
         person, durability = stored.person, stored.durability

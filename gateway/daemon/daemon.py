@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
+from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
 from gateway.daemon.supervise import Supervisor
 from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
@@ -59,6 +60,7 @@ class Daemon:
         self.stores: Stores | None = None
         self.recorder: Recorder | None = None
         self.service: ClockingService | None = None
+        self.fleet: FleetMember | None = None  # heartbeat, card changes, metrics
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self.supervisor = Supervisor()
@@ -103,7 +105,17 @@ class Daemon:
             messages,
             config.duplicate_window_s,
             show_offline=config.spool.show_offline,
+            gateway_id=config.gateway_id,
         )
+        self.fleet = FleetMember(
+            config,
+            self.stores,
+            self.recorder,
+            self._reader_status,
+            lambda name: name in self.links and self.links[name].supervised,
+            self.started_at,
+        )
+        await self.fleet.start()
         for reader in config.readers:
             self._start_link(reader)
         if not config.readers:
@@ -148,6 +160,8 @@ class Daemon:
         self.notifier.send(STOPPING="1", STATUS="stopping")
         # Links first, all at once: each finishes its in-flight swipes, then closes.
         await asyncio.gather(*(link.stop() for link in self.links.values()))
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.supervisor.stop()  # failures were logged when they happened
         self.watcher.close()
         if self.recorder is not None:
@@ -193,8 +207,11 @@ class Daemon:
 
     async def _handle(self, swipe: IncomingSwipe) -> Answer:
         assert self.service is not None
+        started = time.perf_counter()
         reply = await self.service.handle(swipe)
         self._last_outcome[swipe.reader] = reply.outcome.value
+        if self.fleet is not None:
+            self.fleet.swipe(swipe.reader, reply.outcome.value, time.perf_counter() - started)
         return Answer(
             reply.status,
             reply.text,
@@ -234,6 +251,13 @@ class Daemon:
             ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
             ("gateway.state_dir", str(old.state_dir), str(new.state_dir)),
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
+            ("gateway.id", old.gateway_id, new.gateway_id),
+            ("metrics.listen", str(old.metrics.listen), str(new.metrics.listen)),
+            (
+                "fleet",
+                redact_url(str(old.fleet)),  # notify_url may hold a password
+                redact_url(str(new.fleet)),
+            ),
         ):
             if before != after:
                 log.warning("reload_needs_restart", key=what, running=before, configured=after)
@@ -384,7 +408,13 @@ def _keep_restart_only(old: Config, new: Config) -> Config:
     from dataclasses import replace
 
     return replace(
-        new, database=old.database, state_dir=old.state_dir, heartbeat_ms=old.heartbeat_ms
+        new,
+        database=old.database,
+        state_dir=old.state_dir,
+        heartbeat_ms=old.heartbeat_ms,
+        gateway_id=old.gateway_id,  # stamped on every swipe and on the spool's records
+        metrics=old.metrics,
+        fleet=old.fleet,
     )
 
 
@@ -392,6 +422,7 @@ def config_summary(config: Config) -> dict[str, Any]:
     """What the daemon runs with, for the startup log: never a password."""
     return {
         "config": config.source,
+        "gateway_id": config.gateway_id,
         "database": redact_url(config.database.url),
         "state_dir": str(config.state_dir),
         "readers": [f"{r.name}:{r.role}:{r.port}@{r.baud}" for r in config.readers],
@@ -400,4 +431,7 @@ def config_summary(config: Config) -> dict[str, Any]:
         "duplicate_window_s": config.duplicate_window_s,
         "heartbeat_ms": config.heartbeat_ms,
         "on_role_mismatch": config.on_role_mismatch,
+        "metrics": None
+        if config.metrics.listen is None
+        else "{}:{}".format(*config.metrics.listen),
     }

@@ -40,7 +40,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.domain import ClockEvent, Direction, Outcome, StoreUnavailableError
+from gateway.domain import (
+    DEFAULT_GATEWAY_ID,
+    ClockEvent,
+    Direction,
+    Outcome,
+    StoreUnavailableError,
+)
 from gateway.durable.atomic import fsync_dir, write_all
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
@@ -114,18 +120,25 @@ def encode_event(event: ClockEvent) -> bytes:
         event.reader_hw_id,
         micros,
         event.outcome.value,
+        event.gateway_id,
     ]
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def decode_event(payload: bytes) -> ClockEvent:
-    """The event in a payload; ValueError when it is not a version-1 event."""
+def decode_event(payload: bytes, gateway_id: str = DEFAULT_GATEWAY_ID) -> ClockEvent:
+    """The event in a payload; ValueError when it is not a version-1 event.
+
+    Records written before gateways had ids have nine fields: they were made by this
+    gateway, so they get `gateway_id`, this gateway's id, when they are replayed.
+    """
     try:
         fields = json.loads(payload.decode("utf-8"))
+        if isinstance(fields, list) and len(fields) == 10:
+            *fields, gateway_id = fields
         version, key, person, card, direction, reader, hw_id, micros, outcome = fields
         if version != RECORD_VERSION or not isinstance(micros, int):
             raise ValueError(f"unsupported record {fields[:1]!r}")
-        for text in (key, person, card, reader):
+        for text in (key, person, card, reader, gateway_id):
             if not isinstance(text, str):
                 raise ValueError("text field expected")
         if hw_id is not None and not isinstance(hw_id, str):
@@ -139,6 +152,7 @@ def decode_event(payload: bytes) -> ClockEvent:
             reader_hw_id=hw_id,
             received_at=_EPOCH + timedelta(microseconds=micros),
             outcome=Outcome(outcome),
+            gateway_id=gateway_id,
         )
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"undecodable record: {exc}") from None
@@ -554,8 +568,10 @@ class Spool:
         warn_ratio: float = 0.9,
         segment_bytes: int = SEGMENT_BYTES,
         on_durable: Callable[[], None] | None = None,
+        gateway_id: str = DEFAULT_GATEWAY_ID,
     ) -> None:
         self.directory = directory
+        self.gateway_id = gateway_id  # given to records that were written without one
         self.max_events = max_events
         self.warn_at = max(1, int(max_events * warn_ratio))
         self._files = _Files(directory, segment_bytes)
@@ -569,6 +585,7 @@ class Spool:
         self._in_flight = 0  # records in the write being fsync'd right now
         self.fsyncs = 0  # successful group commits, for stats and tests
         self._broken: SpoolError | None = None  # set when the directory cannot be used
+        self._write_failed = False  # the last group write failed (disk full, read-only)
         self._warned = False
         self._dead_letters = 0
         # Called after each group commit: the owner's wake-up (the drainer's), so that
@@ -638,6 +655,11 @@ class Spool:
     def dead_letters(self) -> int:
         return self._dead_letters
 
+    @property
+    def writable(self) -> bool:
+        """Open, usable, and its last write did not fail (for /healthz; full is apart)."""
+        return self._executor is not None and self._broken is None and not self._write_failed
+
     def _check_warn(self) -> None:
         depth = self.depth
         if depth >= self.warn_at and not self._warned:
@@ -685,6 +707,7 @@ class Spool:
                         events=len(batch),
                         directory=str(self.directory),
                     )
+                    self._write_failed = True
                     _settle(batch, SpoolError(message, reason))
                     continue
                 except Exception as exc:  # a bug or a closed spool: still never a false OK
@@ -695,6 +718,7 @@ class Spool:
                     self._in_flight = 0
                 self._durable_end = end
                 self._durable += len(batch)
+                self._write_failed = False
                 self.fsyncs += 1
                 _settle(batch, None)
                 self._check_warn()
@@ -716,7 +740,7 @@ class Spool:
         records = []
         for raw in payloads:
             try:
-                records.append(SpoolRecord(decode_event(raw), raw))
+                records.append(SpoolRecord(decode_event(raw, self.gateway_id), raw))
             except ValueError:
                 records.append(SpoolRecord(None, raw))
         self._read_pos = pos

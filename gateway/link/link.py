@@ -112,6 +112,11 @@ class Link:
         return len(self._answers)
 
     @property
+    def supervised(self) -> bool:
+        """Its task is running: the port is served, or retried until it comes back."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def state(self) -> LinkState:
         if self._stopping and (self._task is None or self._task.done()):
             return LinkState.STOPPED

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from datetime import datetime
 
 from gateway.domain import UnknownSwipe
 from gateway.durable.spool import Spool, SpoolBatch, SpoolError, SpoolRecord
@@ -45,6 +46,10 @@ class Drainer:
         self._unknown: deque[UnknownSwipe] = deque(maxlen=UNKNOWN_KEPT)
         # Set while the last batch of a backlog replays (see Recorder._wait_handover).
         self.handover: asyncio.Future[None] | None = None
+        self.replayed = 0  # spooled events replayed since the start (the metrics' drain rate)
+        # When the oldest event still in the spool was received, as of the last batch
+        # read (the head of the spool is always the next batch's first record).
+        self.oldest_at: datetime | None = None
 
     def defer_unknown(self, swipe: UnknownSwipe) -> None:
         """Keep an unknown card for the enrolment list until the database is back.
@@ -129,9 +134,15 @@ class Drainer:
             # Appends in flight count in the depth but are not readable yet; their
             # fsync sets the wake-up event.
             return False
+        first = batch.records[0].event
+        if first is not None:
+            self.oldest_at = first.received_at
         started = time.monotonic()
         await self._replay(batch)
         await spool.commit(batch)
+        self.replayed += len(batch.records)
+        if spool.depth == 0:
+            self.oldest_at = None  # else the next read finds the new head
         self._health.wrote(spool.depth)
         log.debug(
             "spool_replayed",

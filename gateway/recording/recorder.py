@@ -66,6 +66,9 @@ class RecorderStats:
     directory_cards: int
     database_ok: bool
     unknown_pending: int
+    spool_writable: bool = True
+    spool_oldest_at: datetime | None = None  # the oldest spooled event's receipt, if known
+    spool_replayed: int = 0  # events replayed from the spool since the start
 
 
 class Recorder:
@@ -81,6 +84,7 @@ class Recorder:
             max_events=config.spool.max_events,
             warn_ratio=config.spool.warn_ratio,
             on_durable=self._wake.set,
+            gateway_id=config.gateway_id,
         )
         self.directory = CardDirectory(state_dir)
         self._drainer = Drainer(storage, self.spool, self._health, self._wake)
@@ -246,7 +250,14 @@ class Recorder:
             directory_cards=len(self.directory),
             database_ok=self._health.ok,
             unknown_pending=self._drainer.unknown_pending,
+            spool_writable=self.spool.writable,
+            spool_oldest_at=self._drainer.oldest_at,
+            spool_replayed=self._drainer.replayed,
         )
+
+    def cards_changed(self, reason: str) -> None:
+        """The database says cards or people changed: refresh the directory soon."""
+        self._refresher.poke(reason)
 
     # -- database state --------------------------------------------------------------
     async def _answer(self, answer: asyncio.Future[T]) -> T:

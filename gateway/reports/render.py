@@ -84,6 +84,7 @@ EXPORT_COLUMNS = (
     "received_local",
     "stored_at",
     "outcome",
+    "gateway_id",  # last: the columns before it keep their places for existing importers
 )
 
 
@@ -278,4 +279,5 @@ def export_row(e: StoredEvent, zone: tzinfo) -> dict[str, Any]:
         "received_local": iso_local(e.received_at, zone),
         "stored_at": e.stored_at.isoformat(),
         "outcome": str(e.outcome),
+        "gateway_id": e.gateway_id,
     }

@@ -61,6 +61,7 @@ async def build_report(
     uid: str | None = None,
     now: datetime | None = None,
     source: EventSource | None = None,
+    gateway: str | None = None,
 ) -> Report:
     """Per person per local day over [first_day, last_day], and month totals.
 
@@ -82,8 +83,11 @@ async def build_report(
     start = local_midnight(first_day, rules) - rules.max_session
     end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
     count = 0
-    read = source or stores.events.swipes_between
-    async for event in read(start, end, uid):
+    if source is None:
+        events = stores.events.swipes_between(start, end, uid, gateway=gateway)
+    else:
+        events = source(start, end, uid)
+    async for event in events:
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
@@ -94,13 +98,20 @@ async def build_report(
 
 
 async def presence(
-    stores: Stores, rules: Rules, at: datetime, *, now: datetime | None = None
+    stores: Stores,
+    rules: Rules,
+    at: datetime,
+    *,
+    now: datetime | None = None,
+    gateway: str | None = None,
 ) -> WhoReport:
-    """Who must be here at `at`, present or absent, and who is in unscheduled."""
+    """Who must be here at `at`, present or absent, and who is in unscheduled (by the
+    events of one gateway only, with `gateway`: who is in that building)."""
     timetable = await stores.timetable.timetable()
     names = await _names(stores)
     since = lookback_start(at, rules, timetable)
-    events = [e async for e in stores.events.events_between(since, at + timedelta(microseconds=1))]
+    until = at + timedelta(microseconds=1)
+    events = [e async for e in stores.events.events_between(since, until, gateway=gateway)]
     return who(at, rules, timetable, events, names, now or datetime.now(UTC))
 
 
@@ -110,6 +121,7 @@ async def export_events(
     limit: int | None = None,
     *,
     settle: timedelta = DEFAULT_SETTLE,
+    gateway: str | None = None,
 ) -> AsyncIterator[StoredEvent]:
     """Events with id > since_id in id order, at most `limit`, fetched in chunks.
 
@@ -125,7 +137,7 @@ async def export_events(
     left = limit
     while left is None or left > 0:
         chunk = EXPORT_CHUNK if left is None else min(EXPORT_CHUNK, left)
-        events = await stores.events.events_since(after, chunk)
+        events = await stores.events.events_since(after, chunk, gateway=gateway)
         for event in events:
             if cutoff is not None and event.stored_at > cutoff:
                 return

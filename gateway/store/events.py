@@ -43,20 +43,21 @@ class EventStore:
             row = (await conn.execute(query)).first()
         return None if row is None else _stored_event(row)
 
-    async def events_since(self, after_id: int, limit: int = 1000) -> list[StoredEvent]:
-        """Events with id > after_id in id order: an export cursor."""
-        query = (
-            select(clock_events)
-            .where(clock_events.c.id > after_id)
-            .order_by(clock_events.c.id)
-            .limit(max(0, limit))
-        )
+    async def events_since(
+        self, after_id: int, limit: int = 1000, *, gateway: str | None = None
+    ) -> list[StoredEvent]:
+        """Events with id > after_id in id order: an export cursor (of one gateway's
+        events only, with `gateway`)."""
+        query = select(clock_events).where(clock_events.c.id > after_id)
+        if gateway is not None:
+            query = query.where(clock_events.c.gateway_id == gateway)
+        query = query.order_by(clock_events.c.id).limit(max(0, limit))
         async with self._db.tx() as conn:
             rows = (await conn.execute(query)).all()
         return [_stored_event(r) for r in rows]
 
     async def events_between(
-        self, start: datetime, end: datetime, uid: str | None = None
+        self, start: datetime, end: datetime, uid: str | None = None, *, gateway: str | None = None
     ) -> AsyncIterator[StoredEvent]:
         """Events received in [start, end), in received order, streamed in chunks.
 
@@ -71,6 +72,8 @@ class EventStore:
             query = select(clock_events).where(ev.received_at >= start, ev.received_at < end)
             if uid is not None:
                 query = query.where(ev.person_uid == uid)
+            if gateway is not None:
+                query = query.where(ev.gateway_id == gateway)
             if after is not None:
                 query = query.where(
                     or_(
@@ -88,7 +91,7 @@ class EventStore:
             after = (rows[-1].received_at, rows[-1].id)
 
     async def swipes_between(
-        self, start: datetime, end: datetime, uid: str | None = None
+        self, start: datetime, end: datetime, uid: str | None = None, *, gateway: str | None = None
     ) -> AsyncIterator[SwipeFacts]:
         """The four columns reports need, for events received in [start, end).
 
@@ -109,6 +112,8 @@ class EventStore:
         )
         if uid is not None:
             query = query.where(ev.person_uid == uid)
+        if gateway is not None:
+            query = query.where(ev.gateway_id == gateway)
         async with self._db.tx() as conn:
             result = await conn.stream(query.execution_options(yield_per=_REPORT_BATCH))
             async for batch in result.partitions():
@@ -136,4 +141,5 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         received_at=row.received_at,
         stored_at=row.stored_at,
         outcome=Outcome(row.outcome),
+        gateway_id=row.gateway_id,
     )

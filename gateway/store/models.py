@@ -24,6 +24,7 @@ class StoredEvent:
     received_at: datetime  # aware, UTC
     stored_at: datetime  # aware, UTC
     outcome: Outcome
+    gateway_id: str = "default"  # the gateway that recorded it
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ SQLite it is one transaction of a few statements.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
@@ -17,7 +17,9 @@ from gateway.domain import ClockEvent, Person, UnknownSwipe, normalise_card_key
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.store import validate
+from gateway.store.card_changes import CardChangeListener
 from gateway.store.database import Database
+from gateway.store.engine import normalise_url
 from gateway.store.people import ACTIVE_CARD
 from gateway.store.swipes_pg import PgSwipeWriter
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
@@ -74,6 +76,26 @@ class SwipeStore:
         committed out of order). SQLite has one writer: one.
         """
         return SWIPE_LANES if self._pg is not None else 1
+
+    def card_change_listener(
+        self, on_change: Callable[[str], None], *, url: str | None = None
+    ) -> CardChangeListener | None:
+        """A listener for card and people changes (PostgreSQL's NOTIFY), on `url` if
+        given (a direct path when the database's goes through a transaction-mode
+        pooler), else on the database's; None on SQLite, which has no notifications
+        (the periodic refresh is all there is)."""
+        if self._db.dialect != "postgresql":
+            return None
+        if url is not None:
+            target = normalise_url(url).set(drivername="postgresql")
+        else:
+            target = self._db.sa_url.set(drivername="postgresql")
+        return CardChangeListener(
+            target.render_as_string(hide_password=False),
+            on_change,
+            connect_timeout=self._db.connect_timeout,
+            where=target.render_as_string(hide_password=True),
+        )
 
     async def close(self) -> None:
         """Close the PostgreSQL fast path's own connections (the Database is the caller's)."""
@@ -209,6 +231,7 @@ def _event_values(event: ClockEvent) -> dict[str, Any]:
         "reader_hw_id": event.reader_hw_id,
         "received_at": event.received_at,
         "outcome": event.outcome.value,
+        "gateway_id": event.gateway_id,
     }
 
 
@@ -229,6 +252,7 @@ def _unknown_values(s: UnknownSwipe) -> dict[str, Any]:
         "count": 1,
         "last_reader": s.reader,
         "last_reader_hw_id": s.reader_hw_id,
+        "last_gateway_id": s.gateway_id,
     }
 
 
@@ -250,6 +274,9 @@ def _unknown_upsert(db: Database) -> Any:
             "last_reader": case((newer, new.last_reader), else_=unknown_swipes.c.last_reader),
             "last_reader_hw_id": case(
                 (newer, new.last_reader_hw_id), else_=unknown_swipes.c.last_reader_hw_id
+            ),
+            "last_gateway_id": case(
+                (newer, new.last_gateway_id), else_=unknown_swipes.c.last_gateway_id
             ),
         },
     )

@@ -34,7 +34,7 @@ from gateway.store import failures
 _RECORD_SWIPES = """WITH s AS (
     SELECT (e->>0)::uuid AS event_key, e->>1 AS card_key, e->>2 AS direction,
            e->>3 AS reader, e->>4 AS reader_hw_id, (e->>5)::timestamptz AS received_at,
-           e->>6 AS outcome, n
+           e->>6 AS outcome, e->>7 AS gateway_id, n
     FROM json_array_elements(%s::json) WITH ORDINALITY AS b(e, n)
 ), h AS (
     SELECT s.*, p.uid, p.name
@@ -44,8 +44,9 @@ _RECORD_SWIPES = """WITH s AS (
 ), ins AS (
     INSERT INTO clock_events
         (event_key, person_uid, card_key, direction, reader, reader_hw_id, received_at,
-         outcome)
-    SELECT event_key, uid, card_key, direction, reader, reader_hw_id, received_at, outcome
+         outcome, gateway_id)
+    SELECT event_key, uid, card_key, direction, reader, reader_hw_id, received_at, outcome,
+           gateway_id
     FROM h ORDER BY n
     ON CONFLICT (event_key) DO NOTHING
 )
@@ -83,6 +84,7 @@ class PgSwipeWriter:
                     s.reader_hw_id,
                     s.received_at.isoformat(),
                     s.outcome.value,
+                    s.gateway_id,
                 ]
                 for s in swipes
             ],

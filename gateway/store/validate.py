@@ -6,6 +6,7 @@ import functools
 import unicodedata
 from datetime import datetime, time
 
+from gateway.config import GATEWAY_ID
 from gateway.domain import (
     ClockEvent,
     Direction,
@@ -59,6 +60,14 @@ def reader(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def gateway_id(value: str) -> str:
+    # Cached: every swipe carries its gateway's id, and a database sees few.
+    if not isinstance(value, str) or not GATEWAY_ID.match(value):
+        raise InvalidInputError(f"invalid gateway id {value!r}")
+    return value
+
+
 def hardware_id(value: str | None) -> str | None:
     if value is not None and (len(value) > MAX_READER or _has_control(value)):
         raise InvalidInputError(f"invalid reader hardware id {value!r}")
@@ -90,6 +99,7 @@ def clock_event(event: ClockEvent, *, with_person: bool = True) -> ClockEvent:
         reader_hw_id=hardware_id(event.reader_hw_id),
         received_at=aware(event.received_at, "received_at"),
         outcome=outcome,
+        gateway_id=gateway_id(event.gateway_id),
     )
 
 
@@ -99,6 +109,7 @@ def unknown_swipe(swipe: UnknownSwipe) -> UnknownSwipe:
         reader=reader(swipe.reader),
         reader_hw_id=hardware_id(swipe.reader_hw_id),
         seen_at=aware(swipe.seen_at, "seen_at"),
+        gateway_id=gateway_id(swipe.gateway_id),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.env import BenchEnv, create_env
+from bench.fleet import run_fleet
 from bench.latency import run_latency, run_offline
 from bench.registry import GatewayBench
 from bench.replug import run_replug
@@ -75,6 +76,14 @@ def test_scale(env: BenchEnv) -> None:
     rows = _run(run_scale, env)
     assert 0 < rows["8 idle readers: daemon peak RSS"]["value"] < 10_000
     assert rows["8 readers: online"]["value"] == 8
+
+
+def test_fleet(env: BenchEnv) -> None:
+    rows = _run(run_fleet, env)
+    for name in ("fleet, 1 gateway x 4 readers", "fleet, 2 gateways x 4 readers"):
+        assert rows[name]["value"] > 0 and rows[name]["floor"] > 0
+        assert rows[name]["met"] is not False, rows[name]["note"]  # every OK stored
+        assert rows[f"{name}: DB sessions per gateway, idle"]["value"] >= 1
 
 
 def test_offline_then_the_spool_is_replayed(env: BenchEnv) -> None:

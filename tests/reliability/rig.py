@@ -70,14 +70,19 @@ class Rig:
         wait_s: float = 0.5,
         spool_max: int = 1_000_000,
         state_dir: Path | None = None,
+        gateway_id: str | None = None,
+        names: tuple[str, str] = ("entrance", "exit"),
     ) -> None:
+        """names: the entrance's and the exit's reader names (each a board of its own)."""
         self.url = url
         self.state = state_dir or tmp_path / "state"
+        self.gateway_id = gateway_id
+        entrance, exit_ = names
         self.readers = {
-            "entrance": VirtualReader("in", name="entrance", link_path=tmp_path / "entrance"),
-            "exit": VirtualReader("out", name="exit", link_path=tmp_path / "exit"),
+            entrance: VirtualReader("in", name=entrance, link_path=tmp_path / entrance),
+            exit_: VirtualReader("out", name=exit_, link_path=tmp_path / exit_),
         }
-        self.cards = {"entrance": ANA, "exit": BEA}
+        self.cards = {entrance: ANA, exit_: BEA}
         self.taps: dict[str, list[Tap]] = {name: [] for name in self.readers}
         self.config = tmp_path / "config.toml"
         self.config.write_text(
@@ -87,6 +92,7 @@ class Rig:
                     f"state_dir = {json.dumps(str(self.state))}",
                     "duplicate_window_s = 0",
                     'log_level = "info"',
+                    *([f"id = {json.dumps(gateway_id)}"] if gateway_id else []),
                     "",
                     "[database]",
                     f"url = {json.dumps(url)}",
@@ -98,7 +104,7 @@ class Rig:
                 ]
                 + [
                     f'[[readers]]\nname = "{name}"\nport = "{reader.link_path}"\n'
-                    f'role = "{"in" if name == "entrance" else "out"}"\n'
+                    f'role = "{"in" if name == entrance else "out"}"\n'
                     for name, reader in self.readers.items()
                 ]
             )
@@ -167,6 +173,9 @@ class Rig:
             done += 1
             if on_tap is not None:
                 on_tap(tap)
+
+    def taps_flat(self) -> list[Tap]:
+        return [t for taps in self.taps.values() for t in taps]
 
     def acked(self, name: str | None = None) -> int:
         names = [name] if name else list(self.taps)
