@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gateway.store.database import Database
 from gateway.store.events import EventStore
+from gateway.store.imports import ImportStore
 from gateway.store.people import PeopleStore
 from gateway.store.swipes import SwipeStore
 from gateway.store.timetable import TimetableStore
@@ -20,6 +21,7 @@ class Stores:
         self.people = PeopleStore(db)
         self.timetable = TimetableStore(db)
         self.events = EventStore(db)
+        self.imports = ImportStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:
