@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from typing import Any
 
 from gateway.domain import Direction, Outcome, normalise_card_key
 from gateway.errors import InvalidInputError
@@ -207,8 +208,8 @@ class EventMapper:
     problems: list[Problem] = field(default_factory=list)
     _last_counted: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def map(self, rows: Iterable[tuple[int, str, int, str | None]]) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
+    def map(self, rows: Iterable[tuple[int, str, int, str | None]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for id_key, reader, stamp, user in rows:
             direction = READERS.get(reader)
             ref = str(id_key)

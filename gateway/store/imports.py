@@ -26,6 +26,8 @@ from gateway.store.people import ACTIVE_CARD
 from gateway.store.tables import cards, clock_events, people, timetable
 
 _CHUNK = 500  # rows per statement, far below both databases' parameter limits
+# Schema v1 has no source columns; v2 marks imported events (source, source_id).
+_SOURCE_COLUMNS = {"source", "source_id"} - set(clock_events.c.keys())
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class ImportStore:
         """Store imported events in one transaction; returns how many were new."""
         if not rows:
             return 0
+        if _SOURCE_COLUMNS:
+            rows = [{k: v for k, v in r.items() if k not in _SOURCE_COLUMNS} for r in rows]
         stmt = (
             self._db.insert(clock_events)
             .on_conflict_do_nothing()

@@ -117,7 +117,11 @@ def generate(people: int = 60, *, seed: int = 15, days: int = 14) -> OriginalDat
         day = FIRST_DAY + timedelta(days=offset)
         weekday = day.weekday()
         for uid, _, _ in data.users:
-            rows = [int(h) for _, d, h, _, u in data.schedule if u == uid and d == str(weekday)]
+            rows = [
+                int(h)
+                for _, d, h, _, u in data.schedule
+                if u == uid and d == str(weekday) and int(h) < len(SLOTS)
+            ]
             if not rows or rng.random() < 0.1:
                 continue  # absent that day
             start = SLOTS[min(rows)][0]
