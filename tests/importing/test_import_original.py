@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gateway.domain import normalise_card_key
-from gateway.errors import InvalidInputError
+from gateway.errors import ExitCode, InvalidInputError
 from gateway.reports.rules import Rules
 from gateway.reports.service import presence
 from gateway.store.stores import Stores
@@ -242,3 +242,36 @@ async def _who_at(
     finally:
         await stores.close()
     return out[0], out[1]
+
+
+def test_into_sqlite_too(tmp_path: Path, original: tuple[str, OriginalData]) -> None:
+    source, data = original
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    cli(tmp_path, url, "db", "init")
+    want = expected_counts(data)
+    one = json.loads(cli(tmp_path, url, "import-original", "--from", source, "--json").stdout)
+    two = json.loads(cli(tmp_path, url, "import-original", "--from", source, "--json").stdout)
+    assert (one["people"]["new"], one["cards"]["new"], one["events"]["new"]) == (
+        want["people"],
+        want["cards"],
+        want["events"],
+    )
+    assert [two[t]["new"] for t in ("people", "cards", "events", "timetable")] == [0, 0, 0, 0]
+
+
+def test_bad_sources_give_one_line_and_no_password(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    cli(tmp_path, url, "db", "init")
+    wrong = pg_cluster.url("postgres", password="not-the-" + PASSWORD)
+    cases = [
+        (pg_url, ExitCode.BAD_INPUT, "is not the original system's database: no table 'user'"),
+        (wrong, ExitCode.DB_UNAVAILABLE, "original database postgresql://postgres:***@"),
+        ("mysql://u:pw@host/db", ExitCode.CONFIG, "the original system's database is PostgreSQL"),
+    ]
+    for source, code, message in cases:
+        done = cli(tmp_path, url, "import-original", "--from", source, code=code)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert message in done.stderr
+        assert "not-the-" not in done.stderr and ":pw@" not in done.stderr
