@@ -13,9 +13,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.domain import ClockEvent, Durability, StoreUnavailableError, UnknownSwipe
-from gateway.store.directory import FILE_NAME as DIRECTORY_FILE
-from gateway.store.recorder import Recorder
-from gateway.store.spool import DEAD_LETTER, Spool
+from gateway.durable.directory import FILE_NAME as DIRECTORY_FILE
+from gateway.durable.spool import DEAD_LETTER, Spool
+from gateway.recording.recorder import Recorder
 from gateway.store.stores import Stores
 from gateway.store.swipes import SwipeStore
 from tests.reliability.support import (
