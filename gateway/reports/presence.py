@@ -32,6 +32,7 @@ class PresenceRow:
     present: bool
     last_event: str | None  # 'in' / 'out' of the shift's latest event
     last_event_at: datetime | None  # UTC
+    last_event_imported: bool = False  # brought over from the original system
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def who(
             present=last is not None and last.direction == Direction.IN,
             last_event=str(last.direction) if last else None,
             last_event_at=as_utc(last.received_at) if last else None,
+            last_event_imported=last is not None and last.source == "import",
         )
 
     # A person with several covering rows is listed once, under the first row that

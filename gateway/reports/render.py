@@ -84,6 +84,7 @@ EXPORT_COLUMNS = (
     "received_local",
     "stored_at",
     "outcome",
+    "source",
 )
 
 
@@ -120,6 +121,7 @@ def day_row(d: DayReport, report: Report) -> dict[str, Any]:
         "duplicates": d.duplicates,
         "late_minutes": d.late_minutes,
         "absent": d.absent,
+        "imported": d.imported,
         "flags": d.flags,
     }
 
@@ -233,6 +235,7 @@ def presence_row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
         "status": "present" if r.present else "absent",
         "last_event": r.last_event,
         "last_event_at": iso_local(r.last_event_at, zone),
+        "last_event_imported": r.last_event_imported,
     }
 
 
@@ -278,4 +281,5 @@ def export_row(e: StoredEvent, zone: tzinfo) -> dict[str, Any]:
         "received_local": iso_local(e.received_at, zone),
         "stored_at": e.stored_at.isoformat(),
         "outcome": str(e.outcome),
+        "source": e.source,
     }

@@ -10,7 +10,6 @@ millions of rows interrupted half-way resumes by running it again.
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections import Counter
@@ -28,8 +27,6 @@ from gateway.store.people import ACTIVE_CARD
 from gateway.store.tables import cards, clock_events, people, timetable
 
 _CHUNK = 500  # rows per statement, far below both databases' parameter limits
-# Schema v1 has no source columns; v2 marks imported events (source, source_id).
-_SOURCE_COLUMNS = {"source", "source_id"} - set(clock_events.c.keys())
 
 
 @dataclass(frozen=True)
@@ -151,11 +148,10 @@ class ImportStore:
         """
         if not rows:
             return 0
-        columns = [c for c in _EVENT_COLUMNS if c not in _SOURCE_COLUMNS]
         if self._db.dialect == "postgresql":
-            payload = json.dumps([{c: r[c] for c in columns} for r in rows], default=str)
+            payload = json.dumps([{c: r[c] for c in _EVENT_COLUMNS} for r in rows], default=str)
             async with self._db.tx(write=True) as conn:
-                result = await conn.execute(_pg_import(tuple(columns)), {"rows": payload})
+                result = await conn.execute(_PG_IMPORT, {"rows": payload})
                 return len(result.all())
         stmt = (
             self._db.insert(clock_events)
@@ -164,7 +160,7 @@ class ImportStore:
         )
         added = 0
         async with self._db.tx(write=True) as conn:
-            for part in _chunks([{c: r[c] for c in columns} for r in rows], 5000):
+            for part in _chunks([{c: r[c] for c in _EVENT_COLUMNS} for r in rows], 5000):
                 added += len((await conn.execute(stmt, part)).all())
         return added
 
@@ -184,15 +180,17 @@ _EVENT_COLUMNS = {
 }
 
 
-@functools.lru_cache(maxsize=2)
-def _pg_import(columns: tuple[str, ...]) -> Any:
-    names = ", ".join(columns)
-    typed = ", ".join(f"{c} {_EVENT_COLUMNS[c]}" for c in columns)
+def _pg_import_statement() -> Any:
+    names = ", ".join(_EVENT_COLUMNS)
+    typed = ", ".join(f"{c} {t}" for c, t in _EVENT_COLUMNS.items())
     return text(
         f"INSERT INTO clock_events ({names}) SELECT {names} "
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed}) "
         "ON CONFLICT DO NOTHING RETURNING 1"
     )
+
+
+_PG_IMPORT = _pg_import_statement()
 
 
 T = TypeVar("T")

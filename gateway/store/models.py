@@ -24,6 +24,7 @@ class StoredEvent:
     received_at: datetime  # aware, UTC
     stored_at: datetime  # aware, UTC
     outcome: Outcome
+    source: str = "reader"  # 'import': brought over from the original system
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,12 @@ def test_import_twice_gives_the_originals_counts_who_and_report(
         if d["first_in"] or d["duplicates"]
     }
     assert len(ours) > 300
+    # Imported events are marked as such: in the report, who and the export.
+    assert all(d["imported"] and "imported" in d["flags"] for d in report["days"] if d["first_in"])
+    assert all(r["last_event_imported"] for r in got["scheduled"] if r["last_event"])
+    export = cli(tmp_path, pg_url, "events", "export", "--settle", "0", "--limit", "3").stdout
+    header, *rows = export.strip().splitlines()
+    assert header.endswith(",outcome,source") and all(r.endswith(",import") for r in rows)
     assert any(d[1] for d in ours.values()) and any(d[2] for d in ours.values())
     assert ours == original_days(data)
 
