@@ -84,14 +84,13 @@ def _print(r: OriginalImport) -> None:
     for label, c in (
         ("people", r.people),
         ("cards", r.cards),
+        ("timetable", r.timetable),
         ("events", r.events),
     ):
         print(f"{label:<14}{c.read:>10}{c.new:>10}{c.unchanged:>11}{c.skipped:>9}")
-    t = r.timetable
-    print(f"{'timetable':<14}{t.read:>10}{t.new:>10}{t.unchanged:>11}{t.skipped:>9}")
     print(
-        f"timetable: {r.timetable_rows} row(s); NEW/UNCHANGED count people whose rows "
-        f"{'would change' if r.dry_run else 'changed'} or not"
+        f"timetable: {'would rewrite' if r.dry_run else 'rewrote'} the rows of "
+        f"{r.timetable_people_changed} person(s)"
     )
     print(f"events: {r.duplicates} kept as duplicates (a repeated tap within the window)")
     if r.problems:

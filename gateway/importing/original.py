@@ -45,8 +45,8 @@ class OriginalImport:
     dry_run: bool
     people: Counts = field(default_factory=Counts)
     cards: Counts = field(default_factory=Counts)
-    timetable: Counts = field(default_factory=Counts)  # new = people whose rows changed
-    timetable_rows: int = 0
+    timetable: Counts = field(default_factory=Counts)  # rows; skipped: problems and repeats
+    timetable_people_changed: int = 0  # people whose rows were (or would be) rewritten
     events: Counts = field(default_factory=Counts)
     duplicates: int = 0  # taps kept as duplicates (same person and reader within the window)
     problems: list[Problem] = field(default_factory=list)
@@ -85,15 +85,16 @@ async def import_original(
         result.cards.skipped = with_key - len(plan.cards) - plan.cards_unchanged
         scope = sorted(set(plan.uid_map.values()))
         if dry_run:
-            changed = len(await stores.imports.changed(entries, scope))
+            changed = set(await stores.imports.changed(entries, scope))
         else:
             applied = await stores.imports.apply(
                 add_people=plan.add, add_cards=plan.cards, entries=entries, scope=scope
             )
-            changed = applied.timetable_changed
-        result.timetable = Counts(len(schedule), changed, len(scope) - changed)
-        result.timetable.skipped = len(timetable_problems)
-        result.timetable_rows = len(entries)
+            changed = set(applied.changed_people)
+        rewritten = sum(1 for e in entries if e.person_uid in changed)
+        result.timetable = Counts(len(schedule), rewritten, len(entries) - rewritten)
+        result.timetable.skipped = len(schedule) - len(entries)
+        result.timetable_people_changed = len(changed)
 
         result.events.read = await original.count_entries()
         mapper = EventMapper(plan.uid_map, duplicate_window_s)
@@ -119,7 +120,7 @@ async def import_original(
         dry_run=dry_run,
         people=result.people.new,
         cards=result.cards.new,
-        timetable_changed=result.timetable.new,
+        timetable_changed=result.timetable_people_changed,
         events=result.events.new,
         problems=len(result.problems),
         seconds=round(result.seconds, 2),

@@ -41,6 +41,7 @@ class Applied:
     cards_added: int
     timetable_rows: int  # rows the people in scope have now
     timetable_changed: int  # people whose rows were rewritten
+    changed_people: tuple[str, ...] = ()  # their uids
 
 
 class ImportStore:
@@ -128,7 +129,7 @@ class ImportStore:
             ]
             for chunk in _chunks(rows):
                 await conn.execute(insert(timetable), chunk)
-        return Applied(len(new_people), len(keys), len(checked), len(changed))
+        return Applied(len(new_people), len(keys), len(checked), len(changed), tuple(changed))
 
     async def existing_event_keys(self, keys: Collection[uuid.UUID]) -> set[uuid.UUID]:
         found: set[uuid.UUID] = set()

@@ -169,7 +169,8 @@ def test_import_twice_gives_the_originals_counts_who_and_report(
     assert one["people"]["new"] == want["people"]
     assert one["cards"]["new"] == want["cards"]
     assert one["events"]["new"] == want["events"]
-    assert one["timetable_rows"] == want["timetable"]
+    assert one["timetable"]["new"] == want["timetable"]
+    assert one["timetable_people_changed"] == want["people"]
     assert one["duplicates"] > 0
 
     second = cli(tmp_path, pg_url, "import-original", "--from", source)
