@@ -79,7 +79,9 @@ def plan_people(
             if not name:
                 plan.problems.append(Problem("user", ref, "no uid and no name: skipped"))
                 continue
-            plan.problems.append(Problem("user", ref, f"empty name: imported as {name!r}"))
+            plan.problems.append(
+                Problem("user", ref, f"name {raw_name!r} cannot be used: imported as {name!r}")
+            )
         try:
             uid = validate.uid(raw_uid)
         except InvalidInputError:
@@ -192,7 +194,13 @@ def plan_timetable(
             )
             continue
         start, end = slots[int(hour_text)]
-        entry = TimetableEntry(uid, int(day_text) + 1, start, end, " ".join(room.split()))
+        try:
+            entry = validate.timetable_entry(
+                TimetableEntry(uid, int(day_text) + 1, start, end, " ".join(room.split()))
+            )
+        except InvalidInputError as exc:
+            problems.append(Problem("user_schedule", ref, f"{exc.message}: skipped"))
+            continue
         if entry not in seen:
             seen.add(entry)
             entries.append(entry)
