@@ -43,9 +43,7 @@ SCHEMA_LOCK_KEY = 0x636C6F636B  # "clock"
 _STEP_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def _log() -> Any:
-    # Looked up at each use: the CLI configures logging after this module is imported.
-    return get_logger("store")
+log = get_logger("store")
 
 
 @dataclass(frozen=True)
@@ -174,7 +172,7 @@ async def upgrade(
         if step is None:
             return UpgradeResult(start, SCHEMA_VERSION, applied, False)
         applied.append(step.name)
-        _log().info(
+        log.info(
             "schema_upgraded",
             url=where,
             step=step.name,
@@ -202,7 +200,8 @@ async def _sqlite_pragma(conn: AsyncConnection, pragma: str) -> None:
     driver = (await conn.get_raw_connection()).driver_connection
     if driver is None:
         raise DatabaseUnavailableError("database connection lost")
-    await driver.execute(pragma)
+    cursor = await driver.execute(pragma)
+    await cursor.close()
 
 
 async def _apply(conn: AsyncConnection, dialect: str, step: Step, version: int, where: str) -> None:

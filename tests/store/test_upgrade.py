@@ -9,6 +9,7 @@ drift test's snapshot, and every row must still be there.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -23,7 +24,7 @@ import psycopg
 import pytest
 
 from gateway.domain import UnknownSwipe
-from gateway.errors import ExitCode
+from gateway.errors import DatabaseUnavailableError, ExitCode
 from gateway.store.tables import SCHEMA_VERSION
 from gateway.store.upgrade import sqlite_statements, steps
 from tests.store.support import count, event, open_stores, sql
@@ -246,11 +247,28 @@ async def test_upgrade_keeps_every_row_and_matches_a_fresh_database(
     assert sql(v1_url, "SELECT max(id) FROM clock_events") == [(5,)]  # ids carry on
 
     # Again: nothing to do, nothing changed.
-    out, _ = cli("db", "upgrade")
-    assert "nothing to do" in out
+    out, _ = cli("db", "upgrade", "--json")
+    assert json.loads(out) == {
+        "url": json.loads(out)["url"],
+        "backend": "postgresql" if v1_url.startswith("postgresql") else "sqlite",
+        "from_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "steps": [],
+        "dry_run": False,
+        "ok": True,
+    }
     assert _version(v1_url) == SCHEMA_VERSION
     assert count(v1_url, "clock_events") == before["clock_events"] + 1
     cli("db", "init")  # and db init on the upgraded database is harmless
+
+
+async def test_the_check_the_daemon_runs_names_db_upgrade(v1_url: str) -> None:
+    async with open_stores(v1_url, init=False) as stores:
+        with pytest.raises(DatabaseUnavailableError) as info:
+            await stores.db.check()
+    message = str(info.value)
+    assert "schema version 1" in message and "'clock-gateway db upgrade'" in message
+    assert "\n" not in message and PASSWORD not in message
 
 
 async def test_a_newer_schema_is_refused_with_one_line(v1_url: str, tmp_path: Path) -> None:
