@@ -59,7 +59,11 @@ class OriginalDatabase:
             raise DatabaseUnavailableError(
                 f"original database {self.where} unavailable: {failures.reason(exc)}"
             ) from None
-        await self._check_schema()
+        try:
+            await self._check_schema()
+        except BaseException:
+            await self._conn.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
