@@ -15,6 +15,7 @@ import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,10 +79,47 @@ class SpoolConfig:
     show_offline: bool = True
 
 
+# The original system's shifts and its 12 teaching slots (local times).
+ORIGINAL_SHIFTS: tuple[tuple[time, time], ...] = (
+    (time(8, 15), time(14, 45)),
+    (time(16, 0), time(22, 15)),
+)
+ORIGINAL_SLOTS: tuple[tuple[time, time], ...] = tuple(
+    (time(*a), time(*b))
+    for a, b in (
+        ((8, 15), (9, 15)),
+        ((9, 15), (10, 15)),
+        ((10, 15), (11, 15)),
+        ((11, 45), (12, 45)),
+        ((12, 45), (13, 45)),
+        ((13, 45), (14, 45)),
+        ((16, 0), (17, 0)),
+        ((17, 0), (18, 0)),
+        ((18, 0), (19, 0)),
+        ((19, 0), (20, 0)),
+        ((20, 10), (21, 10)),
+        ((21, 10), (22, 10)),
+    )
+)
+PresenceRule = Literal["midnight", "shift"]
+
+
 @dataclass(frozen=True)
 class PresenceConfig:
     excluded_rooms: tuple[str, ...] = ()
     late_grace_min: int = 5
+    # Which taps `who` counts: "midnight" = since local midnight (or the start of a
+    # row that began the day before); "shift" = since the start of the current shift,
+    # as the original system did.
+    rule: PresenceRule = "midnight"
+    shifts: tuple[tuple[time, time], ...] = ORIGINAL_SHIFTS
+
+
+@dataclass(frozen=True)
+class OriginalConfig:
+    """`import-original`: the original's slot table (hour index -> local times)."""
+
+    slots: tuple[tuple[time, time], ...] = ORIGINAL_SLOTS
 
 
 @dataclass(frozen=True)
@@ -124,6 +162,7 @@ class Config:
     gateway_id: str = "default"
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    original: OriginalConfig = field(default_factory=OriginalConfig)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -418,6 +457,8 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     presence = PresenceConfig(
         excluded_rooms=tuple(rooms),
         late_grace_min=pr.get("late_grace_min", int, 5, check=_non_negative),
+        rule=pr.get("rule", str, "midnight", check=_one_of(("midnight", "shift"))),
+        shifts=_spans(pr, "shifts", ORIGINAL_SHIFTS),
     )
     pr.finish()
 
@@ -440,6 +481,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     fl.finish()
     if fleet.silent_after_s <= fleet.heartbeat_s:
         raise ConfigError(source, "fleet.silent_after_s", "must be longer than fleet.heartbeat_s")
+    og = root.table("original")
+    original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
+    og.finish()
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -461,7 +505,33 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         gateway_id=gateway_id,
         metrics=metrics,
         fleet=fleet,
+        original=original,
     )
+
+
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _spans(
+    section: _Section, name: str, default: tuple[tuple[time, time], ...]
+) -> tuple[tuple[time, time], ...]:
+    """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
+    raw = section.get(name, list, None)
+    if raw is None:
+        return default
+    if not raw:
+        raise section.fail(name, 'must list at least one "HH:MM-HH:MM"')
+    spans = []
+    for i, item in enumerate(raw):
+        match = _SPAN.match(item) if isinstance(item, str) else None
+        values = [int(g) for g in match.groups()] if match else []
+        if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
+            raise section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
+        start, end = time(values[0], values[1]), time(values[2], values[3])
+        if start == end:
+            raise section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
+        spans.append((start, end))
+    return tuple(spans)
 
 
 def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:

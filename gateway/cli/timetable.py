@@ -30,18 +30,28 @@ def register(subparsers: Any) -> None:
 
     imp = sub.add_parser(
         "import",
-        help="replace the timetable of the people in a CSV or .xlsx file",
+        help="replace the timetable of the people in a CSV, .xlsx or .xls file",
         description=(
-            "Columns: uid, weekday (1-7, Mon..Sun or lun..dom), start, end (HH:MM; end "
-            "before start crosses midnight), room. An optional header row starts with "
-            "'uid'. Every row is checked first; with any bad row nothing is written. "
-            "Otherwise the rows of every person named in the file are replaced in one "
-            "transaction; other people's rows are kept."
+            "Two layouts, detected from the file. Rows: uid, weekday (1-7, Mon..Sun or "
+            "lun..dom), start, end (HH:MM; end before start crosses midnight), room; an "
+            "optional header row starts with 'uid'. Grid (the original system's sheet, "
+            ".xlsx or .xls): weekday names in row 1 over blocks of slot columns, each "
+            "slot's start and end in row 2, one person per row from row 3 (name in column "
+            "A), one cell per slot (its lines joined with ' - ' are the room). Every row "
+            "is checked first; with any problem nothing is written. Otherwise the rows of "
+            "every person in the file are replaced in one transaction; other people's "
+            "rows are kept."
         ),
     )
     add_config_option(imp)
-    imp.add_argument("file", metavar="FILE", help=".csv (comma or semicolon) or .xlsx")
+    add_json_option(imp)
+    imp.add_argument("file", metavar="FILE", help=".csv (comma or semicolon), .xlsx or .xls")
     imp.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    imp.add_argument(
+        "--create-people",
+        action="store_true",
+        help="grid: create the people it names who do not exist yet (uid derived from the name)",
+    )
     imp.set_defaults(func=_import)
 
     lst = sub.add_parser("list", help="list timetable rows")
@@ -55,22 +65,54 @@ def register(subparsers: Any) -> None:
 def _import(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     path = Path(args.file)
-    outcome = asyncio.run(_do_import(config, path, args.dry_run))
+    outcome = asyncio.run(_do_import(config, path, args.dry_run, args.create_people))
+    if args.json:
+        print_json(_summary(path, outcome, args.dry_run))
     if outcome.problems:
         for problem in outcome.problems:
             print(f"{path}:{problem.line}: {problem.message}", file=sys.stderr)
         raise InvalidInputError(f"{path}: {len(outcome.problems)} bad row(s); nothing was imported")
-    verb = "would replace" if args.dry_run else "replaced"
+    if args.json:
+        return 0
+    would = args.dry_run
+    if outcome.layout == "grid":
+        print(
+            f"{path}: timetable grid, {outcome.slots} slot(s) taught"
+            f" ({outcome.skipped_slots} empty slot(s) skipped)"
+        )
+    if outcome.created:
+        print(f"{'would create' if would else 'created'} {len(outcome.created)} person(s):")
+        for uid, name in outcome.created:
+            print(f"  {uid}  {name}")
     print(
-        f"{path}: {outcome.rows} row(s) for {len(outcome.uids)} person(s); {verb} their timetable"
+        f"{path}: {outcome.rows} row(s) for {len(outcome.uids)} person(s); "
+        f"{'would change' if would else 'changed'} the timetable of {outcome.changed}"
     )
     return 0
 
 
-async def _do_import(config: Config, path: Path, dry_run: bool) -> ImportOutcome:
+def _summary(path: Path, outcome: ImportOutcome, dry_run: bool) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "layout": outcome.layout,
+        "dry_run": dry_run,
+        "ok": not outcome.problems,
+        "rows": outcome.rows,
+        "people": len(outcome.uids),
+        "changed": outcome.changed,
+        "created": [{"uid": uid, "name": name} for uid, name in outcome.created],
+        "slots": outcome.slots,
+        "skipped_slots": outcome.skipped_slots,
+        "problems": [{"line": p.line, "message": p.message} for p in outcome.problems],
+    }
+
+
+async def _do_import(
+    config: Config, path: Path, dry_run: bool, create_people: bool
+) -> ImportOutcome:
     stores = await Stores.open_checked(config.database.url)
     try:
-        return await import_timetable(stores, path, dry_run=dry_run)
+        return await import_timetable(stores, path, dry_run=dry_run, create_people=create_people)
     finally:
         await stores.close()
 

@@ -87,7 +87,8 @@ def _row(r: Any, rules: Rules) -> list[str]:
 def _last(r: Any, rules: Rules) -> str:
     if r.last_event_at is None:
         return ""
-    return f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
+    text = f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
+    return f"{text} (imported)" if r.last_event_imported else text
 
 
 async def _ask(

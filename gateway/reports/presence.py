@@ -4,16 +4,17 @@ Scheduled: people with a timetable row covering the instant (today's rows, and
 yesterday's rows that cross midnight), minus rows in excluded rooms. Each is present
 when their latest counted event of the current shift is a clock-in: the shift starts
 at local midnight, or `EARLY_ARRIVAL` before the start of the covering row when that
-is earlier (so a night shift clocked in at 21:55 is still "in" at 02:00). Suppressed duplicates
-do not count. People who are in but have no covering row (in any room) are listed
-apart as unscheduled.
+is earlier (so a night shift clocked in at 21:55 is still "in" at 02:00). With the
+"shift" rule (the original system's), it starts at the start of the configured shift
+the instant falls in. Suppressed duplicates do not count. People who are in but have
+no covering row (in any room) are listed apart as unscheduled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from gateway.domain import Direction, Outcome
 from gateway.reports.rules import EARLY_ARRIVAL, Rules, as_utc
@@ -31,6 +32,7 @@ class PresenceRow:
     present: bool
     last_event: str | None  # 'in' / 'out' of the shift's latest event
     last_event_at: datetime | None  # UTC
+    last_event_imported: bool = False  # brought over from the original system
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,32 @@ class WhoReport:
 
 def shift_start(at: datetime, rules: Rules, rows_started: Iterable[datetime]) -> datetime:
     """Where a person's current shift starts: local midnight, or earlier for a row
-    that began the day before."""
+    that began the day before. With the "shift" rule, inside a configured shift:
+    that shift's start (taps of the morning do not count in the evening)."""
     local = at.astimezone(rules.zone)
+    if rules.presence_rule == "shift":
+        start = configured_shift_start(local, rules)
+        if start is not None:
+            return start
     midnight = datetime.combine(local.date(), time(0), tzinfo=rules.zone).astimezone(UTC)
     return min([midnight, *(start - EARLY_ARRIVAL for start in rows_started)])
+
+
+def configured_shift_start(local: datetime, rules: Rules) -> datetime | None:
+    """The UTC start of the configured shift `local` falls in, or None (between
+    shifts). A shift whose end is before its start runs past midnight."""
+    now = local.time().replace(tzinfo=None)
+    for start, end in rules.shifts:
+        day = local.date()
+        if start < end:
+            inside = start <= now < end
+        else:
+            inside = now >= start or now < end
+            if now < end:
+                day = day - timedelta(days=1)
+        if inside:
+            return datetime.combine(day, start, tzinfo=rules.zone).astimezone(UTC)
+    return None
 
 
 def lookback_start(at: datetime, rules: Rules, timetable: Sequence[TimetableEntry]) -> datetime:
@@ -100,6 +124,7 @@ def who(
             present=last is not None and last.direction == Direction.IN,
             last_event=str(last.direction) if last else None,
             last_event_at=as_utc(last.received_at) if last else None,
+            last_event_imported=last is not None and last.source == "import",
         )
 
     # A person with several covering rows is listed once, under the first row that

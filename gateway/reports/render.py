@@ -85,6 +85,7 @@ EXPORT_COLUMNS = (
     "stored_at",
     "outcome",
     "gateway_id",  # last: the columns before it keep their places for existing importers
+    "source",
 )
 
 
@@ -121,6 +122,7 @@ def day_row(d: DayReport, report: Report) -> dict[str, Any]:
         "duplicates": d.duplicates,
         "late_minutes": d.late_minutes,
         "absent": d.absent,
+        "imported": d.imported,
         "flags": d.flags,
     }
 
@@ -234,6 +236,7 @@ def presence_row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
         "status": "present" if r.present else "absent",
         "last_event": r.last_event,
         "last_event_at": iso_local(r.last_event_at, zone),
+        "last_event_imported": r.last_event_imported,
     }
 
 
@@ -280,4 +283,5 @@ def export_row(e: StoredEvent, zone: tzinfo) -> dict[str, Any]:
         "stored_at": e.stored_at.isoformat(),
         "outcome": str(e.outcome),
         "gateway_id": e.gateway_id,
+        "source": e.source,
     }

@@ -7,10 +7,10 @@ as they were.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.config import Config
+from gateway.config import ORIGINAL_SHIFTS, Config, PresenceRule
 
 # An in and an out further apart than this are not one session: the in is flagged as a
 # missing clock-out and the out as a clock-out without clock-in. It also bounds how far
@@ -28,6 +28,10 @@ class Rules:
     late_grace: timedelta = timedelta(minutes=5)
     max_session: timedelta = DEFAULT_MAX_SESSION
     excluded_rooms: frozenset[str] = frozenset()
+    # `who`: count taps since local midnight ("midnight") or since the start of the
+    # current shift ("shift", the original system's rule); see presence.shift_start.
+    presence_rule: PresenceRule = "midnight"
+    shifts: tuple[tuple[time, time], ...] = ORIGINAL_SHIFTS
 
     @classmethod
     def from_config(cls, config: Config, *, max_session: timedelta | None = None) -> Rules:
@@ -36,6 +40,8 @@ class Rules:
             late_grace=timedelta(minutes=config.presence.late_grace_min),
             max_session=max_session or DEFAULT_MAX_SESSION,
             excluded_rooms=frozenset(config.presence.excluded_rooms),
+            presence_rule=config.presence.rule,
+            shifts=config.presence.shifts,
         )
 
 

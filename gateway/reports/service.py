@@ -7,18 +7,17 @@ as events.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.reports.presence import WhoReport, lookback_start, who
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
-from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
+from gateway.reports.timetable_import import ImportOutcome as ImportOutcome
+from gateway.reports.timetable_import import import_timetable as import_timetable
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -147,27 +146,3 @@ async def export_events(
         after = events[-1].id
         if left is not None:
             left -= len(events)
-
-
-@dataclass(frozen=True)
-class ImportOutcome:
-    rows: int
-    uids: list[str]
-    problems: list[RowProblem]
-
-
-async def import_timetable(stores: Stores, path: Path, *, dry_run: bool = False) -> ImportOutcome:
-    """Validate the whole file; if clean, replace the rows of the people in it in one
-    transaction. With problems (or dry_run) nothing is written."""
-    known = {p.uid for p in await stores.people.people()}
-    # Reading a spreadsheet can take a while: off the event loop.
-    rows = await asyncio.to_thread(lambda: list(read_rows(path)))
-    entries, problems = parse_rows(rows, known)
-    uids = sorted({e.person_uid for e in entries})
-    if not entries and not problems:
-        raise InvalidInputError(f"{path}: no timetable rows")
-    if problems or dry_run:
-        return ImportOutcome(len(entries), uids, problems)
-    stored = await stores.timetable.replace_timetable(entries, uids=uids)
-    log.info("timetable_imported", path=str(path), rows=stored, people=len(uids))
-    return ImportOutcome(stored, uids, [])

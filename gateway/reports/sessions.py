@@ -50,6 +50,7 @@ class _DayState:
     lone_ins: list[tuple[datetime, datetime]] = field(default_factory=list)
     out_without_in: int = 0
     duplicates: int = 0
+    imported: int = 0  # events brought over from the original system
     open_since: datetime | None = None
 
 
@@ -68,6 +69,7 @@ class DayReport:
     late_minutes: int  # summed over the day's late blocks; 0 when on time
     absent: bool  # a finished timetable block with no presence at all
     open_since: datetime | None  # clocked in and, as far as we know, still in
+    imported: int = 0  # of the day's events, how many came from the original system
 
     @property
     def flags(self) -> list[str]:
@@ -85,6 +87,8 @@ class DayReport:
             out.append("absent")
         if self.open_since is not None:
             out.append("open")
+        if self.imported:
+            out.append("imported")
         return out
 
 
@@ -103,7 +107,9 @@ class _PersonTracker:
             state = self.days[local] = _DayState()
         return state
 
-    def add(self, direction: str, outcome: str, moment: datetime) -> None:
+    def add(self, direction: str, outcome: str, moment: datetime, imported: bool = False) -> None:
+        if imported:
+            self.day(moment).imported += 1
         if outcome == Outcome.DUPLICATE:
             self.day(moment).duplicates += 1
             return
@@ -201,7 +207,9 @@ class ReportBuilder:
         tracker = self._people.get(event.person_uid)
         if tracker is None:
             tracker = self._people[event.person_uid] = _PersonTracker(self.rules)
-        tracker.add(event.direction, event.outcome, as_utc(event.received_at))
+        # `source` is on stored events and rows since schema v2; plain test events may lack it.
+        imported = getattr(event, "source", "reader") == "import"
+        tracker.add(event.direction, event.outcome, as_utc(event.received_at), imported)
 
     def add_all(self, events: Iterable[SwipeFacts]) -> None:
         for event in events:
@@ -255,6 +263,7 @@ class ReportBuilder:
                     late_minutes=late,
                     absent=absent,
                     open_since=current.open_since,
+                    imported=current.imported,
                 )
             day += timedelta(days=1)
 

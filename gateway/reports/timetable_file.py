@@ -1,4 +1,4 @@
-"""Reading a timetable file (CSV, or .xlsx with the optional openpyxl) into rows.
+"""Reading a long timetable file (CSV, or .xlsx/.xls with the optional readers) into rows.
 
 Columns: uid, weekday, start, end, room (room may be empty). A first row whose first
 cell is 'uid' is a header. Every row is checked and every problem reported with its
@@ -11,11 +11,11 @@ import csv
 import io
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 from pathlib import Path
-from typing import Any
 
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
+from gateway.reports.spreadsheet import is_spreadsheet, read_sheet
 from gateway.reports.timeparse import parse_clock_time, parse_weekday, weekday_name
 from gateway.store.models import TimetableEntry
 
@@ -42,9 +42,11 @@ class TimetableFileError(InvalidInputError):
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells as text) for each non-empty row of a .csv or .xlsx file."""
-    if path.suffix.lower() == ".xlsx":
-        yield from _xlsx_rows(path)
+    """(line number, cells as text) for each non-empty row of a .csv, .xlsx or .xls file."""
+    if is_spreadsheet(path):
+        for number, cells in enumerate(read_sheet(path), start=1):
+            if cells:
+                yield number, [" - ".join(c.splitlines()) for c in cells]
         return
     try:
         raw = path.read_bytes()
@@ -62,44 +64,6 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     for cells in reader:
         if any(c.strip() for c in cells):
             yield reader.line_num, [c.strip() for c in cells]
-
-
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        import openpyxl  # optional extra: only .xlsx imports need it
-    except ImportError:
-        raise GatewayError(
-            "reading .xlsx needs openpyxl: pip install 'clock-gateway[xlsx]' "
-            "(or save the sheet as CSV)"
-        ) from None
-    if not path.is_file():
-        raise NotFoundError(f"{path}: file not found")
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise InvalidInputError(f"{path}: not a readable .xlsx file ({exc})") from None
-    try:
-        sheet = book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
-            while cells and not cells[-1]:
-                cells.pop()
-            if cells:
-                yield number, cells
-    finally:
-        book.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = value.time()
-    if isinstance(value, time):
-        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def parse_rows(

@@ -93,7 +93,7 @@ class EventStore:
     async def swipes_between(
         self, start: datetime, end: datetime, uid: str | None = None, *, gateway: str | None = None
     ) -> AsyncIterator[SwipeFacts]:
-        """The four columns reports need, for events received in [start, end).
+        """The columns reports need, for events received in [start, end).
 
         Unlike events_between this is one streamed SELECT (a server-side cursor on
         PostgreSQL; SQLite steps its cursor) yielding rows as they are: a report
@@ -106,7 +106,7 @@ class EventStore:
         validate.aware(end, "end")
         ev = clock_events.c
         query = (
-            select(ev.person_uid, ev.direction, ev.received_at, ev.outcome)
+            select(ev.person_uid, ev.direction, ev.received_at, ev.outcome, ev.source)
             .where(ev.received_at >= start, ev.received_at < end)
             .order_by(ev.received_at, ev.id)
         )
@@ -142,4 +142,5 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         stored_at=row.stored_at,
         outcome=Outcome(row.outcome),
         gateway_id=row.gateway_id,
+        source=row.source,
     )

@@ -25,6 +25,7 @@ class StoredEvent:
     stored_at: datetime  # aware, UTC
     outcome: Outcome
     gateway_id: str = "default"  # the gateway that recorded it
+    source: str = "reader"  # 'import': brought over from the original system
 
 
 @dataclass(frozen=True)

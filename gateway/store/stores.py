@@ -9,6 +9,7 @@ from __future__ import annotations
 from gateway.store.database import Database
 from gateway.store.events import EventStore
 from gateway.store.gateways import GatewayStore
+from gateway.store.imports import ImportStore
 from gateway.store.people import PeopleStore
 from gateway.store.swipes import SwipeStore
 from gateway.store.timetable import TimetableStore
@@ -22,6 +23,7 @@ class Stores:
         self.timetable = TimetableStore(db)
         self.events = EventStore(db)
         self.gateways = GatewayStore(db)
+        self.imports = ImportStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:

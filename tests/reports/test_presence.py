@@ -114,3 +114,26 @@ def test_dst_day_covers_the_right_hours() -> None:
     night = [row("ana", 7, "01:00", "04:00", "Lab 1")]
     assert ask("2026-10-25 02:30", [], night).scheduled[0].uid == "ana"
     assert ask("2026-10-25 04:00", [], night).scheduled == []
+
+
+def test_the_original_shift_rule_counts_taps_of_the_current_shift_only() -> None:
+    from dataclasses import replace
+    from datetime import time
+
+    from gateway.reports.presence import configured_shift_start
+
+    events = [
+        clock("ana", "in", local("2026-11-23", "08:05")),  # before the 08:15 shift start
+        clock("luis", "in", local("2026-11-23", "08:20")),
+    ]
+    at = local("2026-11-23", "10:00")
+    shift = replace(RULES, presence_rule="shift")
+    by_midnight = who(at, RULES, TIMETABLE, [stored(e) for e in events], NAMES, at)
+    by_shift = who(at, shift, TIMETABLE, [stored(e) for e in events], NAMES, at)
+    assert {r.uid for r in by_midnight.present} == {"ana", "luis"}
+    assert {r.uid for r in by_shift.present} == {"luis"}
+    # Between shifts the rule falls back to local midnight; a shift may cross midnight.
+    night = replace(shift, shifts=((time(22, 0), time(6, 0)),))
+    assert configured_shift_start(local("2026-11-23", "15:00").astimezone(MADRID), shift) is None
+    start = configured_shift_start(local("2026-11-24", "02:00").astimezone(MADRID), night)
+    assert start == local("2026-11-23", "22:00")

@@ -1,0 +1,1 @@
+"""Bringing data over from the original NestJS clock-in system."""
