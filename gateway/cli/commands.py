@@ -29,6 +29,10 @@ COMMANDS: dict[str, Command] = {
     "demo": Command("demo", "run the gateway with two emulated readers and a scripted morning"),
     "emulate": Command("emulate", "run a virtual card reader on a pseudo-terminal"),
     "events": Command("events", "export clock events"),
+    "import-original": Command(
+        "import_original",
+        "import people, cards, timetable and taps from the original system's database",
+    ),
     "monitor": Command("monitor", "decode and print the frames on a serial port live"),
     "ports": Command("ports", "list serial ports and their /dev/serial/by-id names"),
     "report": Command("report", "hours worked per person per day, with flags and month totals"),
