@@ -48,6 +48,9 @@ MESSAGE_KEYS = (
     "duplicate",
     "offline_ok",
     "spool_full",
+    "disk_full",
+    "disk_error",
+    "not_ready",
     "role_refused",
 )
 SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 1000000)

@@ -62,8 +62,7 @@ UNAVAILABLE_KEYS = {
     "permission_denied": "disk_error",
     "io_error": "disk_error",
 }
-STORE_KEYS = ("disk_full", "disk_error", "not_ready")
-assert all(set(t) == {*MESSAGE_KEYS, *STORE_KEYS} for t in LOCALES.values())
+assert all(set(t) == set(MESSAGE_KEYS) for t in LOCALES.values())
 
 
 def unavailable_key(reason: str) -> str:
