@@ -70,7 +70,7 @@ R = TypeVar("R")
 
 
 class RecorderRepository(Protocol):
-    """The part of gateway.store.repository.Repository the recorder uses."""
+    """The part of gateway.store.swipes.SwipeStore the recorder uses."""
 
     async def check(self) -> int: ...
     async def find_person_by_card(self, card_key: str) -> Person | None: ...

@@ -1,4 +1,4 @@
-"""The clocking service over the real Recorder and Repository on an SQLite file."""
+"""The clocking service over the real Recorder and Stores on an SQLite file."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from gateway.domain import (
 )
 from gateway.protocol import Status
 from gateway.store.recorder import Recorder
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 
 HW = bytes.fromhex("0102030405060708")
 ANA = bytes.fromhex("04A1B2C3")
@@ -65,11 +65,11 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
         {"gateway": {"state_dir": str(tmp_path / "state")}, "database": {"url": f"sqlite:///{db}"}},
         "test",
     )
-    repo = Repository.from_url(config.database.url)
-    await repo.init_schema()
-    await repo.add_person("ana", "Ana Núñez")
-    await repo.assign_card("04A1B2C3", "ana")
-    recorder = Recorder(repo, config.state_dir, config)
+    stores = Stores.open(config.database.url)
+    await stores.db.init_schema()
+    await stores.people.add_person("ana", "Ana Núñez")
+    await stores.people.assign_card("04A1B2C3", "ana")
+    recorder = Recorder(stores.swipes, config.state_dir, config)
     await recorder.start()
     # Let the background directory refresh finish first: stopping the Recorder while that
     # refresh completes can lose the cancellation (Python 3.11 wait_for) and hang stop().
@@ -85,7 +85,7 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
         except TimeoutError:
             pytest.fail("Recorder.stop() did not return within 10 s")
         finally:
-            await repo.close()
+            await stores.close()
 
 
 def scenario(tmp_path: Path, body: Callable[[Env], Awaitable[None]], locale: str = "en") -> None:
