@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
+from gateway.reports import corrections
 from gateway.reports.presence import WhoReport, lookback_start, who
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
@@ -78,12 +79,17 @@ async def build_report(
     timetable: dict[str, list[TimetableEntry]] = {}
     for entry in entries:
         timetable.setdefault(entry.person_uid, []).append(entry)
-    builder = ReportBuilder(rules, first_day, last_day, timetable)
     start = local_midnight(first_day, rules) - rules.max_session
     end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
+    fixes = await stores.corrections.affecting(start, end, uid)
+    builder = ReportBuilder(
+        rules, first_day, last_day, timetable, corrections.corrected_days(fixes, rules.zone)
+    )
     count = 0
-    read = source or stores.events.swipes_between
-    async for event in read(start, end, uid):
+    # A void names its event by id, which only events_between's rows carry: the lean
+    # stream serves the (usual) ranges without corrections.
+    read = source or (stores.events.events_between if fixes else stores.events.swipes_between)
+    async for event in corrections.apply_async(read(start, end, uid), fixes):
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
@@ -100,8 +106,18 @@ async def presence(
     timetable = await stores.timetable.timetable()
     names = await _names(stores)
     since = lookback_start(at, rules, timetable)
-    events = [e async for e in stores.events.events_between(since, at + timedelta(microseconds=1))]
-    return who(at, rules, timetable, events, names, now or datetime.now(UTC))
+    until = at + timedelta(microseconds=1)
+    events = [e async for e in stores.events.events_between(since, until)]
+    fixes = await stores.corrections.affecting(since, until)
+    return who(
+        at,
+        rules,
+        timetable,
+        list(corrections.apply(events, fixes)),
+        names,
+        now or datetime.now(UTC),
+        corrected_uids={c.person_uid for c in fixes},
+    )
 
 
 async def export_events(

@@ -45,10 +45,14 @@ class AdminStore:
         name = username(name)
         try:
             async with self._db.tx(write=True) as conn:
-                exists = await conn.scalar(select(admins.c.username).where(admins.c.username == name))
+                exists = await conn.scalar(
+                    select(admins.c.username).where(admins.c.username == name)
+                )
                 if exists is not None:
                     raise ConflictError(f"an admin named {name!r} already exists")
-                await conn.execute(insert(admins).values(username=name, password_hash=password_hash))
+                await conn.execute(
+                    insert(admins).values(username=name, password_hash=password_hash)
+                )
                 await write_audit(conn, actor, "admin.add", name)
         except IntegrityError:
             raise ConflictError(f"an admin named {name!r} already exists") from None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import Direction
@@ -47,7 +48,7 @@ def _reason(value: str) -> str:
 
 
 class CorrectionStore:
-    """add_missing, void, list, affecting."""
+    """add_missing, void, recent, affecting."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -132,7 +133,7 @@ class CorrectionStore:
             )
         return int(new_id)
 
-    async def list(self, *, uid: str | None = None, limit: int = 200) -> list[CorrectionRow]:
+    async def recent(self, *, uid: str | None = None, limit: int = 200) -> list[CorrectionRow]:
         """Newest first."""
         query = _select().order_by(corrections.c.id.desc()).limit(max(0, limit))
         if uid is not None:
@@ -162,7 +163,7 @@ class CorrectionStore:
         return [_row(r) for r in rows]
 
 
-def _select():  # type: ignore[no-untyped-def]
+def _select() -> Select[Any]:
     c, ev = corrections.c, clock_events.c
     return select(
         c.id,

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.domain import normalise_card_key
+from gateway.domain import Person, normalise_card_key
 from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.store import validate
 from gateway.store.audit import Actor, AuditStore, write_audit
@@ -50,9 +50,10 @@ class LifecycleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add_person(self, uid: str, name: str, actor: Actor) -> None:
+    async def add_person(self, uid: str, name: str, actor: Actor) -> Person:
         person = await PeopleStore(self._db).add_person(uid, name)
         await AuditStore(self._db).record(actor, "person.add", person.uid, {"name": person.name})
+        return person
 
     async def assign_card(self, card_key: str, uid: str, actor: Actor) -> None:
         key = normalise_card_key(card_key)

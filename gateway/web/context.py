@@ -44,10 +44,10 @@ class WebContext:
     env: jinja2.Environment = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admins = AdminStore(self.stores.db)
-        self.audit = AuditStore(self.stores.db)
-        self.corrections = CorrectionStore(self.stores.db)
-        self.lifecycle = LifecycleStore(self.stores.db)
+        self.admins: AdminStore = self.stores.admins
+        self.audit: AuditStore = self.stores.audit
+        self.corrections: CorrectionStore = self.stores.corrections
+        self.lifecycle: LifecycleStore = self.stores.lifecycle
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every template, whatever its name
@@ -87,9 +87,7 @@ def flash(request: Request, text: str, *, error: bool = False) -> None:
     request.session["flash"] = {"text": text, "error": error}
 
 
-def render(
-    request: Request, template: str, status_code: int = 200, **values: Any
-) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = ctx_of(request)
     locale = values.pop("locale", ctx.locale)
     page = ctx.env.get_template(template).render(

@@ -32,7 +32,9 @@ def neutralise(value: Any) -> Any:
 
 
 def rows(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
-    return render.CSV_COLUMNS, [[neutralise(v) for v in row] for row in render.report_csv_rows(report)]
+    return render.CSV_COLUMNS, [
+        [neutralise(v) for v in row] for row in render.report_csv_rows(report)
+    ]
 
 
 def report_csv(report: Report, locale: str) -> bytes:

@@ -20,7 +20,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ REFRESH_S = 15.0  # recompute anyway
 HEARTBEAT_S = 10.0  # a `tick` event at least this often: the page's sign of life
 RETRY_MS = 2000  # EventSource reconnection delay we ask browsers for
 PG_CHANNELS = ("clock_gateway_events", "clock_gateway_cards")
+Watcher = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Topic:
@@ -88,7 +89,7 @@ class Hub:
         self.changes += 1
         self._poked.set()
 
-    def start(self, watcher: Callable[[], Awaitable[None]] | None) -> None:
+    def start(self, watcher: Watcher | None) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name="web-hub"))
         if watcher is not None:
             self._tasks.append(asyncio.create_task(watcher(), name="web-watcher"))
@@ -131,12 +132,12 @@ class Hub:
                 before = (topic.version, topic.ok)
                 await topic.wait(HEARTBEAT_S)
                 if (topic.version, topic.ok) == before:
-                    yield f"event: tick\ndata: {{\"server_ms\":{int(time.time() * 1000)}}}\n\n"
+                    yield f'event: tick\ndata: {{"server_ms":{int(time.time() * 1000)}}}\n\n'
         finally:
             topic.subscribers -= 1
 
 
-def sqlite_watcher(path: Path, hub: Hub) -> Callable[[], Awaitable[None]]:
+def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
     """Poll PRAGMA data_version on a read-only connection of our own."""
 
     async def watch() -> None:
@@ -160,7 +161,7 @@ def sqlite_watcher(path: Path, hub: Hub) -> Callable[[], Awaitable[None]]:
     return watch
 
 
-def postgres_watcher(conninfo: str, hub: Hub) -> Callable[[], Awaitable[None]]:
+def postgres_watcher(conninfo: str, hub: Hub) -> Watcher:
     """LISTEN on our own connection; reconnect with a growing delay, polling meanwhile."""
 
     async def watch() -> None:

@@ -74,7 +74,7 @@ async def corrections_page(request: Request) -> Response:
             )
         ]
         events.reverse()
-    listed = await ctx.corrections.list(uid=uid, limit=200)
+    listed = await ctx.corrections.recent(uid=uid, limit=200)
     voided = {c.event_id for c in listed if c.kind == "void"}
     today = datetime.now(ctx.zone).date()
     return render(

@@ -69,7 +69,9 @@ def load_or_create_secret(path: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(key + "\n")
     except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot write the session key: {exc.strerror}") from None
+        raise ConfigError(
+            str(path), None, f"cannot write the session key: {exc.strerror}"
+        ) from None
     return key
 
 

@@ -61,9 +61,7 @@ def serve(
     asyncio.run(_serve(config, host, port, ready))
 
 
-async def _serve(
-    config: Config, host: str, port: int, ready: Callable[[str], None] | None
-) -> None:
+async def _serve(config: Config, host: str, port: int, ready: Callable[[str], None] | None) -> None:
     stores = await Stores.open_checked(config.database.url)
     try:
         version = await stores.db.check()
