@@ -104,7 +104,7 @@ class LoginThrottle:
     """
 
     FREE = 3
-    BASE = 1.0
+    BASE = 2.0
     CAP = 300.0
     FORGET = 3600.0
     MAX_KEYS = 10_000
