@@ -25,7 +25,7 @@ from gateway.store.corrections import CorrectionStore
 from gateway.store.lifecycle import LifecycleStore
 from gateway.store.stores import Stores
 from gateway.web import security
-from gateway.web.i18n import translator
+from gateway.web.i18n import flag_label, translator
 from gateway.web.live import Hub
 
 log = get_logger("web")
@@ -90,8 +90,11 @@ def flash(request: Request, text: str, *, error: bool = False) -> None:
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = ctx_of(request)
     locale = values.pop("locale", ctx.locale)
+    t = translator(locale)
     page = ctx.env.get_template(template).render(
-        t=translator(locale),
+        t=t,
+        flag=lambda f: flag_label(t, f),
+        weekday=lambda d: t("weekdays").split()[d.weekday()],
         locale=locale,
         user=request.session.get("user"),
         csrf=csrf_token(request),

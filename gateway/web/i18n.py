@@ -6,6 +6,7 @@ translation shows as a word, never as an error page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -109,6 +110,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "Not found.",
         "error": "Error",
         "role": "Role",
+        "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
+        "flag.missing-out": "missing-out",
+        "flag.out-without-in": "out-without-in",
+        "flag.duplicates": "duplicates",
+        "flag.late": "late",
+        "flag.absent": "absent",
+        "flag.open": "open",
+        "flag.corrected": "corrected",
+        "board_token": "This board needs its token in the address (…/?token=…).",
+        "logged_out": "Logged out.",
+        "days": "Days",
+        "no_out": "No out",
+        "no_in": "No in",
     },
     "es": {
         "board": "Panel",
@@ -212,9 +226,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "No encontrado.",
         "error": "Error",
         "role": "Función",
+        "weekdays": "lun mar mié jue vie sáb dom",
+        "flag.missing-out": "sin salida",
+        "flag.out-without-in": "salida sin entrada",
+        "flag.duplicates": "duplicados",
+        "flag.late": "tarde",
+        "flag.absent": "ausente",
+        "flag.open": "dentro",
+        "flag.corrected": "corregido",
+        "board_token": "Este panel necesita su clave en la dirección (…/?token=…).",
+        "logged_out": "Sesión cerrada.",
+        "days": "Días",
+        "no_out": "Sin salida",
+        "no_in": "Sin entrada",
     },
 }
 LOCALES = tuple(TEXTS)
+_FLAG = re.compile(r"^([a-z-]+?)(x\d+|=\d+(?:min)?)?$")
+
+
+def flag_label(t: Callable[..., str], flag: str) -> tuple[str, str]:
+    """A report flag ('late=26min', 'missing-outx2') in words, and its CSS class."""
+    match = _FLAG.match(flag)
+    if match is None:
+        return flag, "other"
+    name, suffix = match.group(1), match.group(2) or ""
+    return t(f"flag.{name}") + suffix.replace("x", " ×", 1).replace("=", " ", 1), name
 
 
 def translator(locale: str) -> Callable[..., str]:

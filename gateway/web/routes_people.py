@@ -7,6 +7,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.store.lifecycle import ERASED_NAME, ERASED_PREFIX
+from gateway.store.models import PersonRow
 from gateway.web.context import actor, admin, ctx_of, form_action, render
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -15,7 +17,8 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @admin
 async def people_page(request: Request) -> Response:
     ctx = ctx_of(request)
-    everyone = await ctx.stores.people.people()
+    # Erased people stay as pseudonyms for their events; nothing to manage about them.
+    everyone = [p for p in await ctx.stores.people.people() if not _erased(p)]
     topic = ctx.hub.topics["unknown"]
     return render(
         request,
@@ -25,6 +28,10 @@ async def people_page(request: Request) -> Response:
         without_card=[p for p in everyone if p.active and not p.cards],
         unknown=json.loads(topic.payload)["cards"] if topic.payload else [],
     )
+
+
+def _erased(person: PersonRow) -> bool:
+    return person.name == ERASED_NAME and person.uid.startswith(ERASED_PREFIX)
 
 
 @admin

@@ -48,6 +48,7 @@ PEOPLE = [
     ("sergio.gil", "Sergio Gil", "04C3D3E3", "Música"),
     ("marta.ruiz", "Marta Ruiz", None, ""),  # a newcomer without a card
     ("raul.ortiz", "Raúl Ortiz", "04C4D4E4", ""),  # not scheduled now
+    ("nuria.blanco", "Nuria Blanco", None, ""),
 ]
 SCHEDULED = [p for p in PEOPLE[:10]]
 ALREADY_IN = ("luis.nunez", "pau.soler", "carmen.vidal", "lucia.ferrer", "sergio.gil")
@@ -116,8 +117,15 @@ async def _seed(url: str, now: datetime, history_days: int) -> None:
                 continue
             for k, (uid, _n, card, _r) in enumerate(SCHEDULED[:4]):
                 assert card
-                arrive = datetime(past.year, past.month, past.day, 7, 50 + k * 3, tzinfo=ZONE)
-                leave = datetime(past.year, past.month, past.day, 14, 5 + k, tzinfo=ZONE)
+                jitter = (back * 7 + k * 5) % 13  # minutes: no two mornings alike
+                late = 25 if (back + k) % 9 == 0 else 0
+                # On today's weekday the timetable is the slot around now.
+                same = past.isoweekday() == start.isoweekday()
+                begin = start.time() if same else datetime.strptime("08:00", "%H:%M").time()
+                finish = end.time() if same else datetime.strptime("14:00", "%H:%M").time()
+                arrive = datetime.combine(past, begin, tzinfo=ZONE) - timedelta(minutes=15)
+                arrive += timedelta(minutes=jitter + late)
+                leave = datetime.combine(past, finish, tzinfo=ZONE) + timedelta(minutes=jitter)
                 events.append(_event(uid, card, "in", arrive.astimezone(UTC)))
                 if not (uid == "luis.nunez" and back == 2):  # one forgotten clock-out
                     events.append(_event(uid, card, "out", leave.astimezone(UTC)))
@@ -209,7 +217,7 @@ class Stack:
 
 
 def start_stack(
-    url: str, tmp: Path, *, history_days: int = 12, extra: str = "", web_only: bool = False
+    url: str, tmp: Path, *, history_days: int = 31, extra: str = "", web_only: bool = False
 ) -> Stack:
     now = datetime.now(UTC)
     asyncio.run(_seed(url, now, history_days))
@@ -269,6 +277,11 @@ def new_browser(width: int = 1920, height: int = 1080, scale: float = 1.0) -> An
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(paths[1]), options=options)
     driver.set_page_load_timeout(30)
+    # The window size includes the browser's own frame: fix the page's viewport itself.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": width < 800},
+    )
     return driver
 
 

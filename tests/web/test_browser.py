@@ -94,15 +94,17 @@ def test_a_correction_changes_the_report(pg_stack: Stack, browser: Any) -> None:
     today = datetime.now(ZONE).date()
     report_url = f"{pg_stack.web.url}/reports?month={today:%Y-%m}&uid=luis.nunez"
 
-    def today_row() -> str:
+    def today_row() -> tuple[str, list[str]]:
+        """The row's text and its flags as `report` spells them."""
         browser.get(report_url)
         rows = browser.find_elements(By.CSS_SELECTOR, "#report-days tbody tr")
-        mine = [r.text for r in rows if r.text.startswith(today.strftime("%d/%m"))]
+        mine = [r for r in rows if r.text.startswith(today.strftime("%d/%m"))]
         assert len(mine) == 1, [r.text for r in rows]
-        return mine[0]
+        flags = [f.get_attribute("title") for f in mine[0].find_elements(By.CSS_SELECTOR, ".flag")]
+        return mine[0].text, flags
 
-    before = today_row()
-    assert "open" in before and "corrected" not in before
+    before, flags_before = today_row()
+    assert "open" in flags_before and "corrected" not in flags_before
 
     browser.get(f"{pg_stack.web.url}/corrections?uid=luis.nunez")
     form = browser.find_element(By.ID, "add-correction")
@@ -120,8 +122,8 @@ def test_a_correction_changes_the_report(pg_stack: Stack, browser: Any) -> None:
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, "a message")
     assert "error" not in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
 
-    after = today_row()
-    assert "corrected" in after and "open" not in after
+    after, flags_after = today_row()
+    assert "corrected" in flags_after and "open" not in flags_after
     assert after != before
 
 
@@ -182,8 +184,10 @@ def test_screenshots(pg_stack: Stack, shots: Path) -> None:
     pages = {
         "board": "/",
         "people": "/people",
-        "report": f"/reports?month={month}",
+        "report": f"/reports?month={month}&uid=luis.nunez",
     }
+    for card in ("04DEAD01", "04BEEF0203A1B2"):  # new cards waiting to be enrolled
+        assert pg_stack.tap(pg_stack.entrance, card).status == Status.KO
     for label, (width, height, scale) in {
         "desktop": (1920, 1080, 1.0),
         "phone": (390, 844, 2.0),
