@@ -14,7 +14,7 @@ from gateway.store.stores import Stores
 from gateway.web.app import create_app
 
 
-def _check_bindable(host: str, port: int) -> None:
+def check_bindable(host: str, port: int) -> None:
     """Say plainly that the address is taken, before uvicorn logs a traceback."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -57,11 +57,14 @@ def serve(
     missing schema is one line, not a traceback from inside the server."""
     host = host or config.web.bind
     port = config.web.port if port is None else port
-    _check_bindable(host, port)
-    asyncio.run(_serve(config, host, port, ready))
+    check_bindable(host, port)
+    asyncio.run(serve_async(config, host, port, ready))
 
 
-async def _serve(config: Config, host: str, port: int, ready: Callable[[str], None] | None) -> None:
+async def serve_async(
+    config: Config, host: str, port: int, ready: Callable[[str], None] | None = None
+) -> None:
+    """`serve` inside a running event loop (the demo's)."""
     stores = await Stores.open_checked(config.database.url)
     try:
         version = await stores.db.check()
