@@ -30,6 +30,11 @@ def summary(config: Config) -> dict[str, Any]:
     data["state_dir"] = str(config.state_dir)
     data["database"]["url"] = redact_url(config.database.url)
     data["templates"] = dict(config.templates)
+    web = data["web"]
+    if web["board_token"] is not None:
+        web["board_token"] = "***"  # whoever has it sees the board
+    if web["session_secret_file"] is not None:
+        web["session_secret_file"] = str(web["session_secret_file"])
     return data
 
 
