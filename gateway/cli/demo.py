@@ -268,9 +268,9 @@ class Demo:
                 [
                     "[gateway]",
                     f"state_dir = {json.dumps(str(self.work / 'state'))}",
-                # With --web, ana comes back within the minute: a shorter window keeps
-                # the double tap (two pauses later) a duplicate and her return a clock-in.
-                f"duplicate_window_s = {60 if self.web_port is None else 3}",
+                    # With --web, ana comes back within the minute: a shorter window keeps
+                    # the double tap (two pauses later) a duplicate and her return a clock-in.
+                    f"duplicate_window_s = {60 if self.web_port is None else 3}",
                     "",
                     "[database]",
                     f"url = {json.dumps(f'sqlite:///{self.db}')}",
