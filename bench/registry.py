@@ -49,6 +49,11 @@ BENCHMARKS = (
     Benchmark(
         "scale", "256 idle readers, then 1 swipe/s each", _gateway("bench.scale", "run_scale")
     ),
+    Benchmark(
+        "board",
+        "tap-to-board latency at 1 and 100 boards, web CPU idle",
+        _gateway("bench.board", "run_board"),
+    ),
     # Last of the gateway ones: it stops PostgreSQL and the spool is replayed after.
     Benchmark(
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
