@@ -75,11 +75,13 @@ def test_an_unknown_card_is_assigned_on_the_people_page(pg_stack: Stack, browser
     refused = pg_stack.tap(pg_stack.exit, UNKNOWN_CARD)
     assert refused.status == Status.KO
     row_css = f"#unknown-rows tr[data-card='{UNKNOWN_CARD}']"
-    row = wait_for(
-        browser, lambda d: d.find_elements(By.CSS_SELECTOR, row_css), 5, "the card listed live"
-    )[0]
-    Select(row.find_element(By.NAME, "uid")).select_by_value("marta.ruiz")
-    row.find_element(By.CSS_SELECTOR, "button").click()
+    wait_for(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, row_css), 10, "the card listed live"
+    )
+    # Looked up afresh for each step: a live update may rebuild the list in between
+    # (the row being used is kept, but not one merely found).
+    Select(browser.find_element(By.CSS_SELECTOR, f"{row_css} select")).select_by_value("marta.ruiz")
+    browser.find_element(By.CSS_SELECTOR, f"{row_css} button").click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, "a message")
     assert "error" not in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
     assert not browser.find_elements(By.CSS_SELECTOR, row_css)
