@@ -24,6 +24,7 @@ from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
 from gateway.link import Answer, IncomingSwipe, Link, LinkState
 from gateway.logs import get_logger
 from gateway.protocol import Role
+from gateway.recording.recorder import Recorder
 from gateway.status import (
     LIVENESS_EVERY_S,
     ReaderStatus,
@@ -33,7 +34,6 @@ from gateway.status import (
     write_status,
 )
 from gateway.store.database import Database
-from gateway.store.recorder import Recorder
 from gateway.store.stores import Stores
 
 STATUS_EVERY_S = 1.0

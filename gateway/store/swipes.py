@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, select
 
-from gateway.domain import ClockEvent, Person, SwipeRecord, UnknownSwipe, normalise_card_key
+from gateway.domain import ClockEvent, Person, UnknownSwipe, normalise_card_key
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.store import validate
@@ -126,7 +126,7 @@ class SwipeStore:
                     rows = [_event_values(e) for e in chunk]
                     stored.update((await conn.execute(self._event_insert, rows)).scalars())
         except InvalidInputError:
-            missing = await self._db.missing_uids({e.person_uid for e in checked})
+            missing = await self._db.missing_uids({e.person_uid for e in checked if e.person_uid})
             if missing:
                 raise NotFoundError(
                     f"cannot record events: no person with uid {', '.join(sorted(missing))}"
@@ -139,7 +139,7 @@ class SwipeStore:
             stored.discard(event.event_key)
         return result
 
-    async def record_swipes(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]:
+    async def record_swipes(self, swipes: Sequence[ClockEvent]) -> list[Person | None]:
         """Look up and record a batch of swipes in ONE transaction; per swipe, the
         active holder of its card, or None.
 
@@ -152,7 +152,7 @@ class SwipeStore:
         """
         if not swipes:
             return []
-        checked = [validate.swipe_record(s) for s in swipes]
+        checked = [validate.clock_event(s, with_person=False) for s in swipes]
         if self._pg is None:
             return await self._record_swipes_core(checked)
         holders = await self._pg.record(checked)
@@ -164,7 +164,7 @@ class SwipeStore:
                 log.warning("unknown_swipes_not_stored", cards=len(unknown), error=str(exc))
         return holders
 
-    async def _record_swipes_core(self, checked: Sequence[SwipeRecord]) -> list[Person | None]:
+    async def _record_swipes_core(self, checked: Sequence[ClockEvent]) -> list[Person | None]:
         """record_swipes over SQLAlchemy: one transaction, several statements."""
         keys = [s.card_key for s in checked]
         async with self._db.tx(write=True) as conn:
@@ -175,7 +175,7 @@ class SwipeStore:
             for swipe in checked:
                 person = holders.get(swipe.card_key)
                 if person is not None:
-                    events.append(_event_values(swipe.event_for(person.uid)))
+                    events.append(_event_values(swipe.with_person(person.uid)))
                 elif (ok := _checked_unknown(swipe.unknown())) is not None:
                     unknown.append(ok)
             if events:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -80,3 +81,12 @@ async def test_concurrent_batches_all_land(db_url: str) -> None:
         results = await asyncio.gather(*(stores.swipes.record_events(b) for b in batches))
         assert all(all(r) for r in results)
     assert count(db_url, "clock_events") == 40
+
+
+async def test_an_event_without_its_person_is_refused(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await stores.people.add_person("ana", "Ana")
+        nobody = replace(event(at=T0), person_uid=None)
+        with pytest.raises(InvalidInputError, match="names no person"):
+            await stores.swipes.record_events([event(at=T0), nobody])
+    assert count(db_url, "clock_events") == 0

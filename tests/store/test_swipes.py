@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.domain import Direction, Outcome, Person, SwipeRecord
+from gateway.domain import ClockEvent, Direction, Outcome, Person
 from gateway.errors import InvalidInputError
 from tests.store.support import count, open_stores, sql
 
@@ -17,8 +17,8 @@ T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 ANA, BOB, GONE, NOBODY = "04A1B2C3", "04112233445566", "CAFEBABE", "DEADBEEF"
 
 
-def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> SwipeRecord:
-    return SwipeRecord(
+def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> ClockEvent:
+    return ClockEvent(
         event_key=uuid.uuid5(uuid.NAMESPACE_OID, f"{card}/{n}"),
         card_key=card,
         direction=Direction.IN if n % 2 else Direction.OUT,
@@ -81,8 +81,13 @@ async def test_concurrent_batches_and_a_refused_batch_store_nothing_wrong(db_url
             )
         )
         assert all(p == Person("ana", "Ana") for batch in results for p in batch)
-        bad = SwipeRecord(
-            uuid.uuid4(), ANA, Direction.IN, "bad\nreader", None, T0, Outcome.RECORDED
+        bad = ClockEvent(
+            event_key=uuid.uuid4(),
+            card_key=ANA,
+            direction=Direction.IN,
+            reader="bad\nreader",
+            reader_hw_id=None,
+            received_at=T0,
         )
         with pytest.raises(InvalidInputError, match="reader"):
             await stores.swipes.record_swipes([swipe(ANA, 100), bad])
