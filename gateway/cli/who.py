@@ -85,7 +85,8 @@ def _row(r: Any, rules: Rules) -> list[str]:
 def _last(r: Any, rules: Rules) -> str:
     if r.last_event_at is None:
         return ""
-    return f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
+    text = f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
+    return text + (" (corrected)" if r.corrected else "")
 
 
 async def _ask(config: Config, rules: Rules, at: datetime, now: datetime) -> WhoReport:

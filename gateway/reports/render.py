@@ -233,6 +233,7 @@ def presence_row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
         "status": "present" if r.present else "absent",
         "last_event": r.last_event,
         "last_event_at": iso_local(r.last_event_at, zone),
+        "corrected": r.corrected,
     }
 
 

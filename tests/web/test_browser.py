@@ -13,7 +13,16 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from gateway.protocol import Status
-from tests.web.stack import ADMIN, PASSWORD, PEOPLE, UNKNOWN_CARD, ZONE, Stack, new_browser
+from tests.web.stack import (
+    ADMIN,
+    PASSWORD,
+    PEOPLE,
+    UNKNOWN_CARD,
+    ZONE,
+    Stack,
+    new_browser,
+    start_stack,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.web]
 
@@ -142,6 +151,19 @@ def test_every_admin_page_sends_a_logged_out_browser_to_the_login_page(
     assert browser.find_elements(By.ID, "present")
 
 
+def test_every_admin_page_renders_for_an_admin(pg_stack: Stack, browser: Any) -> None:
+    log_in(browser, pg_stack, "/people")
+    for path in ("/people", "/readers", "/corrections?uid=ana.garcia", "/reports", "/audit"):
+        browser.get(pg_stack.web.url + path)
+        assert browser.find_elements(By.CSS_SELECTOR, "nav"), path
+        assert not browser.find_elements(By.CSS_SELECTOR, ".flash.error"), path
+        assert "Traceback" not in browser.page_source
+    browser.get(pg_stack.web.url + "/readers")
+    assert "entrance" in browser.page_source and "exit" in browser.page_source
+    browser.get(pg_stack.web.url + "/reports?month=2026-13")
+    assert "400" in browser.find_element(By.TAG_NAME, "h1").text
+
+
 def test_a_form_without_its_csrf_token_is_refused(pg_stack: Stack, browser: Any) -> None:
     log_in(browser, pg_stack, "/people")
     form = browser.find_element(By.CSS_SELECTOR, "form[action='/people/add']")
@@ -204,3 +226,20 @@ def test_screenshots(pg_stack: Stack, shots: Path) -> None:
                 _shoot(driver, shots / f"{page}-{label}.png")
         finally:
             driver.quit()
+
+
+def test_the_board_says_it_is_stale_and_reconnects_by_itself(tmp_path: Path, browser: Any) -> None:
+    stack = start_stack(f"sqlite:///{tmp_path / 'gateway.db'}", tmp_path, web_only=True)
+    try:
+        browser.get(stack.web.url + "/")
+        wait_for(browser, lambda d: names_in(d, "absent"), 10, "the board")
+        banner = browser.find_element(By.ID, "stale")
+        assert not banner.is_displayed()
+        stack.web.stop()  # the server goes away (a restart, a network cut)
+        wait_for(browser, lambda d: banner.is_displayed(), 10, "the stale banner")
+        assert "is-stale" in browser.find_element(By.TAG_NAME, "body").get_attribute("class")
+        stack.web.start()  # back on the same port: EventSource reconnects by itself
+        wait_for(browser, lambda d: not banner.is_displayed(), 20, "the banner gone")
+        assert names_in(browser, "absent")
+    finally:
+        stack.close()
