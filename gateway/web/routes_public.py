@@ -87,8 +87,12 @@ async def login(request: Request) -> Response:
     ok = await asyncio.to_thread(security.verify_password, stored, password)
     if not ok:
         ctx.throttle.failed(*keys)
+        # The name tried, only if it is an admin's: a password typed into the
+        # username field by mistake must not land in the audit log.
         await ctx.audit.record(
-            Actor("anonymous", client_address(request)), "login.failed", username or None
+            Actor("anonymous", client_address(request)),
+            "login.failed",
+            username if stored is not None else None,
         )
         return render(
             request, "login.html", 401, next=next_url, username=username, error="bad_login"

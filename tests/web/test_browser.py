@@ -160,6 +160,8 @@ def test_every_admin_page_renders_for_an_admin(pg_stack: Stack, browser: Any) ->
         assert "Traceback" not in browser.page_source
     browser.get(pg_stack.web.url + "/readers")
     assert "entrance" in browser.page_source and "exit" in browser.page_source
+    # The daemon running, the database reachable, both readers online.
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 4
     browser.get(pg_stack.web.url + "/reports?month=2026-13")
     assert "400" in browser.find_element(By.TAG_NAME, "h1").text
 

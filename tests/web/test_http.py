@@ -69,6 +69,14 @@ def test_the_board_needs_its_token_when_one_is_configured(token_stack: Stack) ->
     assert "http://" not in body.replace(base, "") and "https://" not in body
 
 
+def test_the_session_cookie_is_signed_httponly_and_samesite(token_stack: Stack) -> None:
+    status, headers, body = get(f"{token_stack.web.url}/login")
+    assert status == 200 and 'name="csrf"' in body
+    cookie = headers["set-cookie"].lower()
+    assert cookie.startswith("clock_gateway_session=")
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+
+
 def test_the_event_stream_starts_with_the_board(token_stack: Stack) -> None:
     host, port = "127.0.0.1", token_stack.web.port
     conn = http.client.HTTPConnection(host, port, timeout=10)
