@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.board import run_board
 from bench.env import BenchEnv, create_env
 from bench.latency import run_latency, run_offline
 from bench.registry import GatewayBench
@@ -75,6 +76,13 @@ def test_scale(env: BenchEnv) -> None:
     rows = _run(run_scale, env)
     assert 0 < rows["8 idle readers: daemon peak RSS"]["value"] < 10_000
     assert rows["8 readers: online"]["value"] == 8
+
+
+def test_board(env: BenchEnv) -> None:
+    rows = _run(run_board, env)
+    for boards in ("1 board", "100 boards"):
+        assert rows[f"tap-to-board p50, {boards}"]["value"] > 0
+    assert rows["web CPU, 100 idle boards"]["unit"] == "% of a core"
 
 
 def test_offline_then_the_spool_is_replayed(env: BenchEnv) -> None:
