@@ -136,7 +136,12 @@ def _import(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{path}: no rows to import")
 
     async def work(stores: Stores) -> list[ImportResult]:
-        return await stores.people.import_people(rows, dry_run=args.dry_run)
+        results = await stores.people.import_people(rows, dry_run=args.dry_run)
+        if not args.dry_run:
+            await stores.audit.record(
+                Actor.cli(), "people.import", None, {"file": path.name, "rows": len(results)}
+            )
+        return results
 
     try:
         results = with_stores(config, work)
