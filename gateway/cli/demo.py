@@ -51,9 +51,14 @@ def register(subparsers: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="clock-gateway-demo-"))
+    demo = Demo(work, pause=max(0.0, args.pause), web_port=args.port if args.web else None)
     try:
-        demo = Demo(work, pause=max(0.0, args.pause), web_port=args.port if args.web else None)
         return asyncio.run(demo.run())
+    except KeyboardInterrupt:
+        if demo.serving:  # Ctrl-C is how `demo --web` ends: not a failure
+            print("\nstopped.")
+            return 0
+        raise
     finally:
         if args.keep:
             print(f"\nkept: {work} (config.toml, clock-gateway.db, daemon.log)")
@@ -86,6 +91,7 @@ class Demo:
     def __init__(self, work: Path, *, pause: float, web_port: int | None = None) -> None:
         self.work = work
         self.web_port = web_port
+        self.serving = False
         self.pause = pause
         self.config = work / "config.toml"
         self.db = work / "clock-gateway.db"
@@ -163,6 +169,7 @@ class Demo:
         config = load_config(str(self.config))
 
         def ready(url: str) -> None:
+            self.serving = True
             print(f"\nthe live board: {url}   (Ctrl-C to stop)")
             print("  the admin pages need an account; in another terminal:")
             print(f"  clock-gateway admins add YOURNAME --config {self.config}")

@@ -201,3 +201,37 @@ def test_admin_commands_of_the_cli(tmp_path: Path) -> None:
         "events.purge",
         "admin.remove",
     ]
+
+
+def test_demo_web_serves_the_board_until_ctrl_c() -> None:
+    import os
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--web", "--port", str(port), "--pause", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "the live board:" in line:
+                break
+        assert any(f"http://127.0.0.1:{port}/" in line for line in lines), "".join(lines)
+        status, _, body = get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and "Ana Garc" in body  # back for the afternoon: present
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
