@@ -235,3 +235,32 @@ def test_demo_web_serves_the_board_until_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_an_admin_downloads_the_month_report_as_csv_and_xlsx(token_stack: Stack) -> None:
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import zipfile
+
+    from tests.web.stack import ADMIN, PASSWORD
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = token_stack.web.url
+    with opener.open(f"{base}/login", timeout=10) as page:
+        found = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
+    assert found is not None
+    form = {"csrf": found.group(1), "username": ADMIN, "password": PASSWORD, "next": "/reports"}
+    with opener.open(f"{base}/login", urllib.parse.urlencode(form).encode(), timeout=10) as done:
+        assert done.url.endswith("/reports")
+    with opener.open(f"{base}/reports/download?format=csv", timeout=30) as csv_file:
+        assert csv_file.headers["content-type"].startswith("text/csv")
+        assert "attachment" in csv_file.headers["content-disposition"]
+        body = csv_file.read()
+    assert body.startswith(b"\xef\xbb\xbfkind;uid;name;")  # BOM, `;` for the es locale
+    with opener.open(f"{base}/reports/download?format=xlsx&uid=ana.garcia", timeout=30) as xlsx:
+        assert "spreadsheetml" in xlsx.headers["content-type"]
+        data = xlsx.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        assert "xl/worksheets/sheet1.xml" in book.namelist()
