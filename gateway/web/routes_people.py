@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.store.lifecycle import ERASED_NAME, ERASED_PREFIX
 from gateway.store.models import PersonRow
+from gateway.web.board import unknown_cards
 from gateway.web.context import actor, admin, ctx_of, form_action, render
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -19,14 +18,16 @@ async def people_page(request: Request) -> Response:
     ctx = ctx_of(request)
     # Erased people stay as pseudonyms for their events; nothing to manage about them.
     everyone = [p for p in await ctx.stores.people.people() if not _erased(p)]
-    topic = ctx.hub.topics["unknown"]
+    # Read now, not the live topic's last copy: right after an assignment that copy
+    # may still list the card just assigned.
+    unknown = await unknown_cards(ctx.stores, ctx.zone)
     return render(
         request,
         "people.html",
         people=everyone,
         active=[p for p in everyone if p.active],
         without_card=[p for p in everyone if p.active and not p.cards],
-        unknown=json.loads(topic.payload)["cards"] if topic.payload else [],
+        unknown=unknown["cards"],
     )
 
 
