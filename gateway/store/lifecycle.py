@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain import Person, normalise_card_key
 from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.store import validate
-from gateway.store.audit import Actor, AuditStore, write_audit
+from gateway.store.audit import Actor, write_audit
 from gateway.store.database import Database
-from gateway.store.people import PeopleStore
+from gateway.store.people import ACTIVE_CARD
+from gateway.store.people import _assign as assign
+from gateway.store.people import _insert_person as insert_person
 from gateway.store.tables import audit_log, cards, clock_events, corrections, people, timetable
 
 ERASED_NAME = "(erased)"
@@ -43,29 +45,42 @@ class PurgeResult:
 
 
 class LifecycleStore:
-    """Every change an admin makes to people and cards, each with its audit row:
-    add_person, assign_card, revoke_card (PeopleStore's, then the row in a transaction
-    of its own), rename, set_active, erase, purge_events (the row in the same one)."""
+    """Every change an admin makes to people and cards, each with its audit row in the
+    same transaction: add_person, assign_card, revoke_card (with PeopleStore's checks),
+    rename, set_active, erase, purge_events."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def add_person(self, uid: str, name: str, actor: Actor) -> Person:
-        person = await PeopleStore(self._db).add_person(uid, name)
-        await AuditStore(self._db).record(actor, "person.add", person.uid, {"name": person.name})
-        return person
+        uid, name = validate.uid(uid), validate.name(name)
+        async with self._db.tx(write=True) as conn:
+            await insert_person(conn, uid, name)
+            await write_audit(conn, actor, "person.add", uid, {"name": name})
+        return Person(uid=uid, name=name, active=True)
 
     async def assign_card(self, card_key: str, uid: str, actor: Actor) -> None:
-        key = normalise_card_key(card_key)
-        await PeopleStore(self._db).assign_card(key, uid)
-        await AuditStore(self._db).record(actor, "card.assign", uid.strip(), {"card": key})
+        """Give a card to a person (a no-op, not audited, if they already hold it)."""
+        key, uid = normalise_card_key(card_key), validate.uid(uid)
+        async with self._db.tx(write=True) as conn:
+            if await assign(conn, key, uid):
+                await write_audit(conn, actor, "card.assign", uid, {"card": key})
 
     async def revoke_card(self, card_key: str, actor: Actor) -> str:
-        """The former holder's uid."""
+        """End the card's current assignment (its history stays); the former holder."""
         key = normalise_card_key(card_key)
-        holder = await PeopleStore(self._db).revoke_card(key)
-        await AuditStore(self._db).record(actor, "card.revoke", holder, {"card": key})
-        return holder
+        stmt = (
+            update(cards)
+            .where(cards.c.card_key == key, ACTIVE_CARD)
+            .values(revoked_at=func.now())
+            .returning(cards.c.person_uid)
+        )
+        async with self._db.tx(write=True) as conn:
+            holder = (await conn.execute(stmt)).scalar()
+            if holder is None:
+                raise NotFoundError(f"card {key} is not assigned to anyone")
+            await write_audit(conn, actor, "card.revoke", str(holder), {"card": key})
+        return str(holder)
 
     async def rename(self, uid: str, name: str, actor: Actor) -> str:
         """The old name."""
