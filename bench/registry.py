@@ -54,6 +54,11 @@ BENCHMARKS = (
         "1, 4 and 8 gateways x 16 readers on one PostgreSQL",
         _gateway("bench.fleet", "run_fleet"),
     ),
+    Benchmark(
+        "board",
+        "tap-to-board latency at 1 and 100 boards, web CPU idle",
+        _gateway("bench.board", "run_board"),
+    ),
     # Last of the gateway ones: it stops PostgreSQL and the spool is replayed after.
     Benchmark(
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")

@@ -146,6 +146,28 @@ class FleetConfig:
     notify_url: str | None = None
 
 
+# Spanish law keeps working-time records four years (RD-ley 8/2019, art. 34.9 ET):
+# a retention setting below it would let a purge delete what must be kept.
+MIN_RETENTION_YEARS = 4
+_BOARD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """`clock-gateway web`: where it listens and who may see the board."""
+
+    bind: str = "127.0.0.1"  # behind a TLS reverse proxy; see the README
+    port: int = 8080
+    # None: the board is open to anyone who can reach it; else `/?token=...` is needed.
+    board_token: str | None = None
+    # The key that signs session cookies; created (0600) on first start when missing.
+    session_secret_file: Path | None = None  # default: <state_dir>/web-session.key
+    session_hours: float = 12.0
+    # Mark the session cookie Secure: set it when the site is served over HTTPS.
+    secure_cookies: bool = False
+    retention_years: int = MIN_RETENTION_YEARS
+
+
 @dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or "<defaults>"
@@ -166,6 +188,11 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     original: OriginalConfig = field(default_factory=OriginalConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+
+    @property
+    def session_secret_path(self) -> Path:
+        return self.web.session_secret_file or self.state_dir / "web-session.key"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -487,6 +514,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     og = root.table("original")
     original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
+    web = _parse_web(root)
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -509,6 +537,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         metrics=metrics,
         fleet=fleet,
         original=original,
+        web=web,
     )
 
 
@@ -535,6 +564,56 @@ def _spans(
             raise section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
         spans.append((start, end))
     return tuple(spans)
+
+
+def _parse_web(root: _Section) -> WebConfig:
+    sec = root.table("web")
+    bind = sec.get("bind", str, "127.0.0.1", check=lambda v: None if v.strip() else "empty")
+    port = sec.get(
+        "port", int, 8080, check=lambda v: None if 1 <= v <= 65535 else "must be 1-65535"
+    )
+    token = sec.get(
+        "board_token",
+        str,
+        None,
+        check=lambda v: (
+            None
+            if _BOARD_TOKEN.match(v)
+            else "must be 16-128 letters, digits, '-' or '_' (e.g. from "
+            "'python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"')"
+        ),
+    )
+    secret = sec.get("session_secret_file", str, check=lambda v: None if v else "empty path")
+    hours = float(
+        sec.get(
+            "session_hours",
+            (int, float),
+            12.0,
+            check=lambda v: None if 0 < v <= 24 * 30 else "must be in (0, 720]",
+        )
+    )
+    years = sec.get(
+        "retention_years",
+        int,
+        MIN_RETENTION_YEARS,
+        check=lambda v: (
+            None
+            if v >= MIN_RETENTION_YEARS
+            else f"must be {MIN_RETENTION_YEARS} or more: Spanish law keeps working-time "
+            f"records {MIN_RETENTION_YEARS} years"
+        ),
+    )
+    web = WebConfig(
+        bind=bind.strip(),
+        port=port,
+        board_token=token,
+        session_secret_file=Path(secret).expanduser() if secret else None,
+        session_hours=hours,
+        secure_cookies=sec.get("secure_cookies", bool, False),
+        retention_years=years,
+    )
+    sec.finish()
+    return web
 
 
 def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:

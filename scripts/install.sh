@@ -8,7 +8,7 @@
 # scratch root, for tests and packaging):
 #   /opt/clock-gateway/                    the venv [PREFIX]
 #   /usr/local/bin/clock-gateway           a symlink into it [BINDIR]
-#   /etc/systemd/system/clock-gateway.service [UNITDIR]
+#   /etc/systemd/system/clock-gateway{,-web}.service [UNITDIR]
 #   /etc/udev/rules.d/99-clock-gateway.rules  [UDEVDIR]   (kept if present: you edit it)
 #   /etc/clock-gateway/config.toml         root:clock-gateway 0640 [SYSCONFDIR] (kept if present)
 #   /etc/clock-gateway/env                 root:root 0600, secrets (kept if present)
@@ -80,13 +80,15 @@ say "installed $("$venv/bin/clock-gateway" --version) in $PREFIX, linked from $B
 
 # -- systemd unit (ours: always replaced) and udev rules (yours once installed)
 install -d -m 0755 "$DESTDIR$UNITDIR" "$DESTDIR$UDEVDIR"
-sed -e "s|/opt/clock-gateway|$PREFIX|g" \
-    -e "s|/etc/clock-gateway|$SYSCONFDIR|g" \
-    -e "s|/usr/local/share/doc/clock-gateway|$DOCDIR|g" \
-    -e "s|^User=clock-gateway|User=$OWNER|" -e "s|^Group=clock-gateway|Group=$GROUP|" \
-    "$SRC/systemd/clock-gateway.service" > "$DESTDIR$UNITDIR/clock-gateway.service.new"
-chmod 0644 "$DESTDIR$UNITDIR/clock-gateway.service.new"
-mv "$DESTDIR$UNITDIR/clock-gateway.service.new" "$DESTDIR$UNITDIR/clock-gateway.service"
+for unit in clock-gateway.service clock-gateway-web.service; do
+  sed -e "s|/opt/clock-gateway|$PREFIX|g" \
+      -e "s|/etc/clock-gateway|$SYSCONFDIR|g" \
+      -e "s|/usr/local/share/doc/clock-gateway|$DOCDIR|g" \
+      -e "s|^User=clock-gateway|User=$OWNER|" -e "s|^Group=clock-gateway|Group=$GROUP|" \
+      "$SRC/systemd/$unit" > "$DESTDIR$UNITDIR/$unit.new"
+  chmod 0644 "$DESTDIR$UNITDIR/$unit.new"
+  mv "$DESTDIR$UNITDIR/$unit.new" "$DESTDIR$UNITDIR/$unit"
+done
 keep_or_install() {  # SRC DEST MODE OWNER:GROUP
   if [ -e "$2" ]; then
     say "kept $2 (yours)"
@@ -115,6 +117,9 @@ if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   # New rules apply to readers already plugged in too (names, group, ModemManager off).
   udevadm control --reload 2>/dev/null && udevadm trigger --subsystem-match=tty 2>/dev/null || true
+  if systemctl is-active --quiet clock-gateway-web; then
+    systemctl restart clock-gateway-web
+  fi
   if systemctl is-active --quiet clock-gateway; then
     systemctl restart clock-gateway
     say "restarted the running service on the new version (the spool is kept)"

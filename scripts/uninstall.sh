@@ -18,11 +18,13 @@ DOCDIR=${DOCDIR:-/usr/local/share/doc/clock-gateway}
 say() { echo "uninstall: $*"; }
 [ "$(id -u)" -eq 0 ] || { echo "uninstall: error: run as root: sudo make uninstall" >&2; exit 1; }
 
-unit=$DESTDIR$UNITDIR/clock-gateway.service
-if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && [ -e "$unit" ]; then
-  systemctl disable --now clock-gateway 2>/dev/null || true
-fi
-rm -f "$unit"
+for name in clock-gateway-web clock-gateway; do
+  unit=$DESTDIR$UNITDIR/$name.service
+  if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && [ -e "$unit" ]; then
+    systemctl disable --now "$name" 2>/dev/null || true
+  fi
+  rm -f "$unit"
+done
 link=$DESTDIR$BINDIR/clock-gateway
 if [ -L "$link" ] && [ "$(readlink "$link")" = "$PREFIX/bin/clock-gateway" ]; then
   rm -f "$link"

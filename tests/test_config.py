@@ -170,3 +170,33 @@ def test_the_examples_commented_lines_are_its_defaults() -> None:
     assert config.templates and all(
         LOCALES["en"][key] == text for key, text in config.templates.items()
     )
+
+
+def test_web_section_defaults_and_checks(tmp_path: Path) -> None:
+    config = parse_config({}, "<test>")
+    assert (config.web.bind, config.web.port, config.web.board_token) == ("127.0.0.1", 8080, None)
+    assert config.web.retention_years == 4
+    assert config.session_secret_path == config.state_dir / "web-session.key"
+    token = "A" * 20
+    good = parse_config({"web": {"port": 9000, "board_token": token, "retention_years": 5}}, "f")
+    assert (good.web.port, good.web.board_token, good.web.retention_years) == (9000, token, 5)
+    for bad, key in (
+        ({"port": 0}, "web.port"),
+        ({"board_token": "short"}, "web.board_token"),
+        ({"board_token": "has spaces in it, many"}, "web.board_token"),
+        ({"retention_years": 3}, "web.retention_years"),
+        ({"session_hours": 0}, "web.session_hours"),
+        ({"secure_cookies": "yes"}, "web.secure_cookies"),
+        ({"colour": "blue"}, "web.colour"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_config({"web": bad}, "f")
+        assert info.value.key == key, bad
+
+
+def test_config_show_hides_the_board_token(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[web]\nboard_token = "tv-token-0123456789abcdef"\n')
+    result = run_cli("config", "show", "--json", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "tv-token-0123456789abcdef" not in result.stdout

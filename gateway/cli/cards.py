@@ -17,6 +17,7 @@ from gateway.cli.common import (
 )
 from gateway.domain import Person, normalise_card_key
 from gateway.errors import UsageError
+from gateway.store.audit import Actor
 from gateway.store.models import UnknownSwipeRow
 from gateway.store.oneshot import with_stores
 
@@ -77,7 +78,7 @@ def _assign(args: argparse.Namespace) -> int:
 
     async def work(stores: Stores) -> tuple[Person | None, Person | None]:
         before = await stores.swipes.find_person_by_card(key)
-        await stores.people.assign_card(key, args.uid)
+        await stores.lifecycle.assign_card(key, args.uid, Actor.cli())
         return before, await stores.swipes.find_person_by_card(key)
 
     before, holder = with_stores(config, work)
@@ -94,7 +95,7 @@ def _revoke(args: argparse.Namespace) -> int:
     key = normalise_card_key(args.key)
 
     async def work(stores: Stores) -> str:
-        return await stores.people.revoke_card(key)
+        return await stores.lifecycle.revoke_card(key, Actor.cli())
 
     former = with_stores(config, work)
     if args.json:

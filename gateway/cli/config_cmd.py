@@ -32,6 +32,11 @@ def summary(config: Config) -> dict[str, Any]:
     if config.fleet.notify_url:
         data["fleet"]["notify_url"] = redact_url(config.fleet.notify_url)
     data["templates"] = dict(config.templates)
+    web = data["web"]
+    if web["board_token"] is not None:
+        web["board_token"] = "***"  # whoever has it sees the board
+    if web["session_secret_file"] is not None:
+        web["session_secret_file"] = str(web["session_secret_file"])
     return data
 
 

@@ -40,18 +40,46 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--pause", type=float, default=0.3, metavar="S", help="seconds between taps (0.3)"
     )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="afterwards, serve the live board on 127.0.0.1 and print its URL; runs until Ctrl-C",
+    )
+    parser.add_argument("--port", type=int, default=8080, metavar="N", help="port for --web (8080)")
     parser.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="clock-gateway-demo-"))
+    demo = Demo(work, pause=max(0.0, args.pause), web_port=args.port if args.web else None)
     try:
-        return asyncio.run(Demo(work, pause=max(0.0, args.pause)).run())
+        return asyncio.run(demo.run())
+    except KeyboardInterrupt:
+        if demo.serving:  # Ctrl-C is how `demo --web` ends: not a failure
+            print("\nstopped.")
+            return 0
+        raise
     finally:
         if args.keep:
             print(f"\nkept: {work} (config.toml, clock-gateway.db, daemon.log)")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _timetable_now() -> list[Any]:
+    """A timetable that has the demo's people expected now, so the board shows them."""
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.store.models import TimetableEntry
+
+    now = datetime.now(UTC)
+    start = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=4)
+    rooms = ("Aula 12", "Laboratorio")
+    return [
+        TimetableEntry(uid, start.isoweekday(), start.time(), end.time(), room)
+        for (uid, _name, _card), room in zip(PEOPLE, rooms, strict=True)
+    ]
 
 
 def _lcd(text: str) -> str:
@@ -60,8 +88,10 @@ def _lcd(text: str) -> str:
 
 
 class Demo:
-    def __init__(self, work: Path, *, pause: float) -> None:
+    def __init__(self, work: Path, *, pause: float, web_port: int | None = None) -> None:
         self.work = work
+        self.web_port = web_port
+        self.serving = False
         self.pause = pause
         self.config = work / "config.toml"
         self.db = work / "clock-gateway.db"
@@ -114,6 +144,10 @@ class Demo:
             print(f"    entrance LCD {_lcd(chr(10).join(entrance.lcd))}")
             print(f"    exit     LCD {_lcd(chr(10).join(exit_.lcd))}\n")
             await self._morning(entrance, exit_)
+            if self.web_port is not None:
+                print("\n15:30 back for the afternoon")
+                result = await entrance.tap(bytes.fromhex(PEOPLE[0][2]), timeout=10)
+                print(f"  entrance {PEOPLE[0][1]:<12} {PEOPLE[0][2]:<14}  LCD {_lcd(result.text)}")
         finally:
             code = await self._stop(daemon)
             await entrance.close()
@@ -123,7 +157,25 @@ class Demo:
             raise GatewayError(f"the daemon exited with {code}; its log: {self.log}")
         print("\ndaemon stopped cleanly (SIGTERM, exit 0). Try it with your own readers:")
         print("  clock-gateway ports    clock-gateway run --config /etc/clock-gateway/config.toml")
+        if self.web_port is not None:
+            await self._web(self.web_port)
         return 0
+
+    async def _web(self, port: int) -> None:
+        from gateway.config import load_config
+        from gateway.web.server import check_bindable, serve_async
+
+        check_bindable("127.0.0.1", port)
+        config = load_config(str(self.config))
+
+        def ready(url: str) -> None:
+            self.serving = True
+            print(f"\nthe live board: {url}   (Ctrl-C to stop)")
+            print("  the admin pages need an account; in another terminal:")
+            print(f"  clock-gateway admins add YOURNAME --config {self.config}")
+            print(f"  then open {url}people and tap-enrol, correct, report.")
+
+        await serve_async(config, "127.0.0.1", port, ready)
 
     async def _morning(self, entrance: Any, exit_: Any) -> None:
         ana, luis = PEOPLE
@@ -224,7 +276,9 @@ class Demo:
                 [
                     "[gateway]",
                     f"state_dir = {json.dumps(str(self.work / 'state'))}",
-                    "duplicate_window_s = 60",
+                    # With --web, ana comes back within the minute: a shorter window keeps
+                    # the double tap (two pauses later) a duplicate and her return a clock-in.
+                    f"duplicate_window_s = {60 if self.web_port is None else 3}",
                     "",
                     "[database]",
                     f"url = {json.dumps(f'sqlite:///{self.db}')}",
@@ -252,5 +306,7 @@ class Demo:
             for uid, name, card in PEOPLE:
                 await stores.people.add_person(uid, name)
                 await stores.people.assign_card(card, uid)
+            if self.web_port is not None:
+                await stores.timetable.replace_timetable(_timetable_now())
         finally:
             await stores.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_gateway_option, config_from_args
+from gateway.cli.retention import add_purge_action
 from gateway.config import Config
 from gateway.errors import GatewayError, InvalidInputError, UsageError
 from gateway.reports import render
@@ -58,6 +59,8 @@ def register(subparsers: Any) -> None:
         "passes an id a transaction still in flight could fill (default: %(default)g)",
     )
     exp.set_defaults(func=_export)
+
+    add_purge_action(sub)
 
 
 def read_cursor(path: Path) -> int:

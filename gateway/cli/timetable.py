@@ -20,6 +20,7 @@ from gateway.errors import InvalidInputError
 from gateway.reports import render
 from gateway.reports.service import ImportOutcome, import_timetable
 from gateway.reports.timeparse import parse_weekday
+from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 
@@ -112,7 +113,12 @@ async def _do_import(
 ) -> ImportOutcome:
     stores = await Stores.open_checked(config.database.url)
     try:
-        return await import_timetable(stores, path, dry_run=dry_run, create_people=create_people)
+        outcome = await import_timetable(stores, path, dry_run=dry_run, create_people=create_people)
+        if not dry_run and not outcome.problems:
+            await stores.audit.record(
+                Actor.cli(), "timetable.import", None, {"file": path.name, "rows": outcome.rows}
+            )
+        return outcome
     finally:
         await stores.close()
 

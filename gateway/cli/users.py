@@ -15,8 +15,10 @@ from gateway.cli.common import (
     print_json,
     print_table,
 )
+from gateway.cli.person_actions import add_person_actions
 from gateway.domain import Person
 from gateway.errors import ConflictError, InvalidInputError, NotFoundError
+from gateway.store.audit import Actor
 from gateway.store.models import ImportResult, PersonRow
 from gateway.store.oneshot import with_stores
 from gateway.store.people_csv import parse_people_csv
@@ -70,12 +72,14 @@ def register(subparsers: Any) -> None:
     add_json_option(imp)
     imp.set_defaults(func=_import)
 
+    add_person_actions(sub)  # rename, deactivate, reactivate, erase
+
 
 def _add(args: argparse.Namespace) -> int:
     config = config_from_args(args)
 
     async def work(stores: Stores) -> Person:
-        return await stores.people.add_person(args.uid, args.name)
+        return await stores.lifecycle.add_person(args.uid, args.name, Actor.cli())
 
     person = with_stores(config, work)
     if args.json:
@@ -132,7 +136,12 @@ def _import(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{path}: no rows to import")
 
     async def work(stores: Stores) -> list[ImportResult]:
-        return await stores.people.import_people(rows, dry_run=args.dry_run)
+        results = await stores.people.import_people(rows, dry_run=args.dry_run)
+        if not args.dry_run:
+            await stores.audit.record(
+                Actor.cli(), "people.import", None, {"file": path.name, "rows": len(results)}
+            )
+        return results
 
     try:
         results = with_stores(config, work)

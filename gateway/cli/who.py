@@ -88,7 +88,8 @@ def _last(r: Any, rules: Rules) -> str:
     if r.last_event_at is None:
         return ""
     text = f"{r.last_event} {r.last_event_at.astimezone(rules.zone):%H:%M}"
-    return f"{text} (imported)" if r.last_event_imported else text
+    text = f"{text} (imported)" if r.last_event_imported else text
+    return text + (" (corrected)" if r.corrected else "")
 
 
 async def _ask(

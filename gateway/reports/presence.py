@@ -12,7 +12,7 @@ no covering row (in any room) are listed apart as unscheduled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -33,6 +33,7 @@ class PresenceRow:
     last_event: str | None  # 'in' / 'out' of the shift's latest event
     last_event_at: datetime | None  # UTC
     last_event_imported: bool = False  # brought over from the original system
+    corrected: bool = False  # a correction touched this person's current shift
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,10 @@ def who(
     events: Iterable[StoredEvent],
     names: Mapping[str, str],
     server_time: datetime,
+    corrected_uids: Collection[str] = frozenset(),
 ) -> WhoReport:
-    """`events` must cover [lookback_start(...), at] in received_at order."""
+    """`events` must cover [lookback_start(...), at] in received_at order, with
+    corrections applied (gateway.reports.corrections); `corrected_uids` are marked."""
     at = as_utc(at)
     by_person: dict[str, list[tuple[TimetableEntry, datetime]]] = {}
     for entry, start, _end in covering(timetable, at, rules.zone):
@@ -125,6 +128,7 @@ def who(
             last_event=str(last.direction) if last else None,
             last_event_at=as_utc(last.received_at) if last else None,
             last_event_imported=last is not None and last.source == "import",
+            corrected=uid in corrected_uids,
         )
 
     # A person with several covering rows is listed once, under the first row that

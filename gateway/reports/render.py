@@ -237,6 +237,7 @@ def presence_row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
         "last_event": r.last_event,
         "last_event_at": iso_local(r.last_event_at, zone),
         "last_event_imported": r.last_event_imported,
+        "corrected": r.corrected,
     }
 
 

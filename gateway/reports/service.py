@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
+from gateway.reports import corrections
 from gateway.reports.presence import WhoReport, lookback_start, who
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
@@ -78,15 +79,22 @@ async def build_report(
     timetable: dict[str, list[TimetableEntry]] = {}
     for entry in entries:
         timetable.setdefault(entry.person_uid, []).append(entry)
-    builder = ReportBuilder(rules, first_day, last_day, timetable)
     start = local_midnight(first_day, rules) - rules.max_session
     end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
+    fixes = await stores.corrections.affecting(start, end, uid)
+    builder = ReportBuilder(
+        rules, first_day, last_day, timetable, corrections.corrected_days(fixes, rules.zone)
+    )
     count = 0
-    if source is None:
-        events = stores.events.swipes_between(start, end, uid, gateway=gateway)
-    else:
+    if source is not None:
         events = source(start, end, uid)
-    async for event in events:
+    elif fixes:
+        # A void names its event by id, which only events_between's rows carry: the
+        # lean stream serves the (usual) ranges without corrections.
+        events = stores.events.events_between(start, end, uid, gateway=gateway)
+    else:
+        events = stores.events.swipes_between(start, end, uid, gateway=gateway)
+    async for event in corrections.apply_async(events, fixes):
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
@@ -111,7 +119,16 @@ async def presence(
     since = lookback_start(at, rules, timetable)
     until = at + timedelta(microseconds=1)
     events = [e async for e in stores.events.events_between(since, until, gateway=gateway)]
-    return who(at, rules, timetable, events, names, now or datetime.now(UTC))
+    fixes = await stores.corrections.affecting(since, until)
+    return who(
+        at,
+        rules,
+        timetable,
+        list(corrections.apply(events, fixes)),
+        names,
+        now or datetime.now(UTC),
+        corrected_uids={c.person_uid for c in fixes},
+    )
 
 
 async def export_events(

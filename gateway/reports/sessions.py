@@ -29,7 +29,7 @@ day's session intervals), never the event list, so a long range streams through 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -70,6 +70,7 @@ class DayReport:
     absent: bool  # a finished timetable block with no presence at all
     open_since: datetime | None  # clocked in and, as far as we know, still in
     imported: int = 0  # of the day's events, how many came from the original system
+    corrected: bool = False  # a correction added or voided a punch of this day
 
     @property
     def flags(self) -> list[str]:
@@ -89,6 +90,8 @@ class DayReport:
             out.append("open")
         if self.imported:
             out.append("imported")
+        if self.corrected:
+            out.append("corrected")
         return out
 
 
@@ -195,8 +198,10 @@ class ReportBuilder:
         first_day: date,
         last_day: date,
         timetable: Mapping[str, Sequence[TimetableEntry]] | None = None,
+        corrected: Collection[tuple[str, date]] = frozenset(),
     ) -> None:
         self.rules = rules
+        self.corrected = corrected  # (uid, local day) touched by a correction
         self.first_day = first_day
         self.last_day = last_day
         self.timetable = timetable or {}
@@ -245,7 +250,7 @@ class ReportBuilder:
             todays = by_weekday.get(day.isoweekday())
             blocks = self._blocks(todays, day) if todays else []
             state = tracker.days.get(day)
-            if state is not None or blocks:
+            if state is not None or blocks or (uid, day) in self.corrected:
                 current = state or empty
                 nearby = [tracker.days.get(day + timedelta(days=d), empty) for d in (-1, 0, 1)]
                 late, absent = _judge_blocks(blocks, nearby, now, self.rules.late_grace)
@@ -264,6 +269,7 @@ class ReportBuilder:
                     absent=absent,
                     open_since=current.open_since,
                     imported=current.imported,
+                    corrected=(uid, day) in self.corrected,
                 )
             day += timedelta(days=1)
 

@@ -6,10 +6,14 @@ closes them all. Nothing connects until the first query.
 
 from __future__ import annotations
 
+from gateway.store.admins import AdminStore
+from gateway.store.audit import AuditStore
+from gateway.store.corrections import CorrectionStore
 from gateway.store.database import Database
 from gateway.store.events import EventStore
 from gateway.store.gateways import GatewayStore
 from gateway.store.imports import ImportStore
+from gateway.store.lifecycle import LifecycleStore
 from gateway.store.people import PeopleStore
 from gateway.store.swipes import SwipeStore
 from gateway.store.timetable import TimetableStore
@@ -24,6 +28,11 @@ class Stores:
         self.events = EventStore(db)
         self.gateways = GatewayStore(db)
         self.imports = ImportStore(db)
+        # The web's and the admin commands' (schema v2): every change with its audit row.
+        self.admins = AdminStore(db)
+        self.audit = AuditStore(db)
+        self.corrections = CorrectionStore(db)
+        self.lifecycle = LifecycleStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:

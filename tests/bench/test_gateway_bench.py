@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.board import run_board
 from bench.env import BenchEnv, create_env
 from bench.fleet import run_fleet
 from bench.latency import run_latency, run_offline
@@ -84,6 +85,13 @@ def test_fleet(env: BenchEnv) -> None:
         assert rows[name]["value"] > 0 and rows[name]["floor"] > 0
         assert rows[name]["met"] is not False, rows[name]["note"]  # every OK stored
         assert rows[f"{name}: DB sessions per gateway, idle"]["value"] >= 1
+
+
+def test_board(env: BenchEnv) -> None:
+    rows = _run(run_board, env)
+    for boards in ("1 board", "100 boards"):
+        assert rows[f"tap-to-board p50, {boards}"]["value"] > 0
+    assert rows["web CPU, 100 idle boards"]["unit"] == "% of a core"
 
 
 def test_offline_then_the_spool_is_replayed(env: BenchEnv) -> None:

@@ -20,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 USER = "daemon"
 UNIT = "etc/systemd/system/clock-gateway.service"
+WEB_UNIT = "etc/systemd/system/clock-gateway-web.service"
 
 pytestmark = [
     pytest.mark.install,
@@ -122,11 +123,12 @@ def _with_systemd_units(root: Path) -> None:
             (root / name).symlink_to(f"usr/{name}")
 
 
-def test_the_installed_unit_verifies(root: Path) -> None:
+@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT])
+def test_the_installed_units_verify(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)
     done = subprocess.run(
-        ["systemd-analyze", "verify", f"--root={root}", str(root / UNIT)],
+        ["systemd-analyze", "verify", f"--root={root}", str(root / unit)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -135,17 +137,19 @@ def test_the_installed_unit_verifies(root: Path) -> None:
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
 
 
-def test_the_unit_is_hardened_to_exposure_1_5_or_less(root: Path) -> None:
+@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT])
+def test_the_units_are_hardened_to_exposure_1_5_or_less(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)
     done = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", f"--root={root}", str(root / UNIT)],
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", str(root / unit)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    found = re.search(r"Overall exposure level for clock-gateway\.service: ([\d.]+)", done.stdout)
+    name = re.escape(Path(unit).name)
+    found = re.search(rf"Overall exposure level for {name}: ([\d.]+)", done.stdout)
     assert found, done.stdout + done.stderr
     assert float(found.group(1)) <= 1.5, done.stdout
 

@@ -1,0 +1,102 @@
+"""`clock-gateway users rename|deactivate|reactivate|erase`: each change audited."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.errors import UsageError
+from gateway.store.audit import Actor
+from gateway.store.oneshot import with_stores
+from gateway.store.stores import Stores
+
+
+def add_person_actions(sub: Any) -> None:
+    rename = sub.add_parser(
+        "rename",
+        help="change a person's name",
+        description="Change the name shown on the readers and the board; the uid stays.",
+    )
+    rename.add_argument("uid", metavar="UID")
+    rename.add_argument("name", metavar="NAME")
+    _common(rename, _rename)
+
+    for verb, active in (("deactivate", False), ("reactivate", True)):
+        p = sub.add_parser(
+            verb,
+            help=f"{verb} a person",
+            description="An inactive person's cards stop working; their records stay."
+            if not active
+            else "Let an inactive person's cards work again.",
+        )
+        p.add_argument("uid", metavar="UID")
+        _common(p, _set_active)
+        p.set_defaults(active=active)
+
+    erase = sub.add_parser(
+        "erase",
+        help="erase a person's personal data (keep their events, anonymised)",
+        description="Replace the person's name and uid by a random pseudonym everywhere, "
+        "revoke their cards and delete their timetable. Their events stay, under the "
+        "pseudonym, for the legal retention period. Cannot be undone.",
+    )
+    erase.add_argument("uid", metavar="UID")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _common(erase, _erase)
+
+
+def _common(parser: argparse.ArgumentParser, func: Any) -> None:
+    add_config_option(parser)
+    add_json_option(parser)
+    parser.set_defaults(func=func)
+
+
+def _rename(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+
+    async def work(stores: Stores) -> str:
+        return await stores.lifecycle.rename(args.uid, args.name, Actor.cli())
+
+    old = with_stores(config, work)
+    new = " ".join(args.name.split())
+    if args.json:
+        print_json({"uid": args.uid, "old_name": old, "name": new})
+    else:
+        print(f"{args.uid}: renamed from {old!r} to {new!r}")
+    return 0
+
+
+def _set_active(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+
+    async def work(stores: Stores) -> None:
+        await stores.lifecycle.set_active(args.uid, args.active, Actor.cli())
+
+    with_stores(config, work)
+    if args.json:
+        print_json({"uid": args.uid, "active": args.active})
+    else:
+        print(f"{args.uid}: {'reactivated' if args.active else 'deactivated'}")
+    return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("erasing cannot be undone: confirm with --yes")
+        answer = input(f"Erase {args.uid}'s name and uid for good? Type the uid to confirm: ")
+        if answer.strip() != args.uid:
+            raise UsageError("not confirmed; nothing was changed")
+
+    async def work(stores: Stores) -> str:
+        return await stores.lifecycle.erase(args.uid, Actor.cli())
+
+    pseudonym = with_stores(config, work)
+    if args.json:
+        print_json({"pseudonym": pseudonym})
+    else:
+        print(f"erased: the person's events now belong to {pseudonym}")
+    return 0

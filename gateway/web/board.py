@@ -1,0 +1,62 @@
+"""The board's data: who must be here now, present or absent, and who is in anyway.
+
+The same `who` logic as the CLI (gateway.reports), corrections applied; times in the
+configured zone. Names go out as JSON and the page sets them as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from gateway.reports.presence import PresenceRow
+from gateway.reports.rules import Rules
+from gateway.reports.service import presence
+from gateway.store.stores import Stores
+
+
+def _hm(moment: datetime | None, zone: tzinfo) -> str | None:
+    return None if moment is None else moment.astimezone(zone).strftime("%H:%M")
+
+
+def _row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "room": r.room,
+        # Present: when they arrived; absent: when they left, if they did today.
+        "at": _hm(r.last_event_at, zone),
+        "corrected": r.corrected,
+    }
+
+
+async def board_data(stores: Stores, rules: Rules, now: datetime | None = None) -> dict[str, Any]:
+    moment = now or datetime.now(UTC)
+    report = await presence(stores, rules, moment, now=moment)
+    zone = rules.zone
+    return {
+        "server_ms": int(report.server_time.timestamp() * 1000),
+        "absent": [_row(r, zone) for r in report.absent],
+        "present": [_row(r, zone) for r in report.present],
+        "unscheduled": [_row(r, zone) for r in report.unscheduled_in],
+    }
+
+
+async def unknown_cards(stores: Stores, zone: tzinfo, *, limit: int = 30) -> dict[str, Any]:
+    rows = await stores.people.unknown_swipes(limit=limit)
+    today = datetime.now(zone).date()
+
+    def seen(moment: datetime) -> str:
+        local = moment.astimezone(zone)
+        return local.strftime("%H:%M:%S" if local.date() == today else "%d/%m/%Y %H:%M")
+
+    return {
+        "cards": [
+            {
+                "card": r.card_key,
+                "reader": r.last_reader,
+                "last_seen": seen(r.last_seen),
+                "count": r.count,
+            }
+            for r in rows
+        ]
+    }

