@@ -20,11 +20,15 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "admins": Command("admins", "accounts that may log in to the web pages"),
     "backup": Command(
         "backup", "save the database, the spool and the card directory to a directory"
     ),
     "cards": Command("cards", "assign, revoke and discover cards"),
     "config": Command("config_cmd", "check or show the configuration"),
+    "corrections": Command(
+        "corrections", "add a missed clock-in/out, void a mistaken tap, list corrections"
+    ),
     "db": Command("db", "create, check or upgrade the database"),
     "demo": Command("demo", "run the gateway with two emulated readers and a scripted morning"),
     "emulate": Command("emulate", "run a virtual card reader on a pseudo-terminal"),
@@ -41,5 +45,6 @@ COMMANDS: dict[str, Command] = {
     "status": Command("status", "show the running daemon's readers, spool and database state"),
     "timetable": Command("timetable", "import or list the timetable"),
     "users": Command("users", "add, list and import people"),
+    "web": Command("web", "serve the presence board and the admin pages"),
     "who": Command("who", "who the timetable says must be here now: present or absent"),
 }
