@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
+from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
 
 Role = Literal["in", "out"]
 RoleMismatch = Literal["trust-config", "refuse"]
@@ -146,11 +147,6 @@ def load_config(explicit: str | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), None, f"TOML syntax error: {exc}") from None
     return parse_config(data, str(path))
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe to log or print."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 T = TypeVar("T")

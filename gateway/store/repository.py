@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row, make_url
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +53,7 @@ from gateway.errors import (
     NotFoundError,
 )
 from gateway.logs import get_logger
+from gateway.redact import redact_url
 from gateway.store import failures, validate
 from gateway.store.engine import SQLITE_WRITE, create_engine, normalise_url, sqlite_path
 from gateway.store.models import (
@@ -121,8 +122,8 @@ _ACTIVE_CARD = cards.c.revoked_at.is_(None)
 class Repository:
     def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> None:
         self._url = normalise_url(url)
-        # As the person wrote it (driver names are ours to add), password hidden.
-        self._where = make_url(url).render_as_string(hide_password=True)
+        # As the person wrote it (driver names are ours to add), every secret masked.
+        self._where = redact_url(url)
         self._dialect = self._url.get_backend_name()
         path = sqlite_path(self._url)
         self._sqlite_folder = None if path is None else path.parent
