@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import io
 import json
 import os
@@ -15,6 +14,7 @@ from typing import Any
 
 from gateway.cli.common import add_config_option, config_from_args
 from gateway.config import Config
+from gateway.csvout import csv_writer
 from gateway.errors import GatewayError, InvalidInputError, UsageError
 from gateway.reports import render
 from gateway.reports.service import DEFAULT_SETTLE, export_events, open_repository
@@ -127,14 +127,14 @@ async def _write(
     repo = await open_repository(config.database.url)  # checks the schema is there
     last, count = since, 0
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
         async for event in export_events(repo, since, limit, settle=settle):
             row = render.export_row(event, zone)
             if fmt == "csv":
-                writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])
+                writer.writerow([row[c] for c in render.EXPORT_COLUMNS])
             else:
                 buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             last, count = event.id, count + 1
