@@ -238,9 +238,26 @@ def _timezone(value: Any) -> str | None:
 
 
 def _database_url(value: Any) -> str | None:
-    if re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
+    if not re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
+        return "must be a postgresql://... or sqlite:///... URL"
+    return database_url_problem(value)
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the URL's host part (its port), or None; never names a secret."""
+    # The host part follows the userinfo's last '@' (see gateway.redact).
+    hostpart = url.partition("://")[2].rpartition("@")[2]
+    netloc = re.split(r"[/?]", hostpart, maxsplit=1)[0]
+    if netloc.startswith("["):  # [IPv6]:port
+        port = netloc.partition("]")[2]
+        colon, port = port[:1], port[1:]
+    else:
+        _host, colon, port = netloc.partition(":")
+    if not colon:
         return None
-    return "must be a postgresql://... or sqlite:///... URL"
+    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
+        return None
+    return f"bad port {port[:20]!r} in the URL: use a number from 1 to 65535"
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> Config:

@@ -7,14 +7,13 @@ line number; the caller writes nothing unless the whole file is clean.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
+from gateway.csvin import csv_rows
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
 from gateway.reports.timeparse import parse_clock_time, parse_weekday, weekday_name
 from gateway.store.models import TimetableEntry
@@ -58,10 +57,10 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise InvalidInputError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            yield reader.line_num, [c.strip() for c in cells]
+    for row in csv_rows(text, delimiter=delimiter, multiline=True):
+        if row.problem:
+            raise InvalidInputError(f"{path}:{row.line}: {row.problem}")
+        yield row.line, row.cells
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:

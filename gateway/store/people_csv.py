@@ -6,9 +6,7 @@ with its line number, so a person can fix the whole file in one go.
 
 from __future__ import annotations
 
-import csv
-import io
-
+from gateway.csvin import csv_rows, sniff_delimiter
 from gateway.domain import normalise_card_key
 from gateway.errors import GatewayError
 from gateway.store import validate
@@ -23,14 +21,6 @@ _HEADER_NAMES = {
 }
 
 
-def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    try:
-        # Spreadsheets in Spanish locales save with ';'.
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
-
-
 def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
     """The rows to import and the problems found, each problem naming its line.
 
@@ -38,17 +28,16 @@ def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
     column names is a header and may put the columns in any order.
     """
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel writes
-    reader = csv.reader(io.StringIO(text), _dialect(text[:4096]))
     columns = ["uid", "name", "card_key"]
     rows: list[PersonImport] = []
     problems: list[str] = []
     seen_uid: dict[str, int] = {}
     seen_key: dict[str, int] = {}
     first = True
-    for cells in reader:
-        line = reader.line_num
-        cells = [c.strip() for c in cells]
-        if not any(cells):
+    for row in csv_rows(text, delimiter=sniff_delimiter(text[:4096])):
+        line, cells = row.line, row.cells
+        if row.problem:
+            problems.append(f"line {line}: {row.problem}")
             continue
         # Trailing empty cells are spreadsheet noise, but "bob," still lacks a name.
         while len(cells) > 2 and not cells[-1]:
