@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.store.models import PersonImport
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 from tests.support.pgcluster import PgCluster, start_cluster
 
 DB_NAME = "clock_gateway_bench"
@@ -84,11 +84,11 @@ async def create_env(card_count: int, *, durable: bool = True) -> BenchEnv:
     env = BenchEnv(cluster=cluster, url="", workdir=workdir)
     try:
         env.url = await asyncio.to_thread(cluster.create_database, DB_NAME)
-        repo = Repository.from_url(env.url)
+        stores = Stores.open(env.url)
         try:
-            await repo.init_schema()
+            await stores.db.init_schema()
             env.cards = [card_uid(i) for i in range(card_count)]
-            await repo.import_people(
+            await stores.people.import_people(
                 [
                     PersonImport(
                         line=i + 1,
@@ -100,7 +100,7 @@ async def create_env(card_count: int, *, durable: bool = True) -> BenchEnv:
                 ]
             )
         finally:
-            await repo.close()
+            await stores.close()
     except BaseException:
         env.destroy()
         raise

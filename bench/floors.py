@@ -199,7 +199,7 @@ def fsync_append_samples(directory: Path, count: int, *, warmup: int = 10) -> li
         for i in range(warmup + count):
             started = time.perf_counter()
             os.write(fd, SPOOL_RECORD)
-            os.fdatasync(fd)  # as gateway.store.spool does: data and size, not mtime
+            os.fdatasync(fd)  # as gateway.durable.spool does: data and size, not mtime
             elapsed = time.perf_counter() - started
             if i >= warmup:
                 samples.append(elapsed)

@@ -152,7 +152,7 @@ async def run_offline(env: BenchEnv, quick: bool) -> list[Row]:
     floor_n = 40 if quick else 1000
     per_reader = swipes // READERS
     async with running_gateway(env, "offline", READERS) as gw:
-        spool_dir = gw.daemon.state_dir / "spool"  # where gateway.store.recorder puts it
+        spool_dir = gw.daemon.state_dir / "spool"  # where gateway.recording.recorder puts it
         before = await env.event_count()
         await env.stop_database()
         try:

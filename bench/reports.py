@@ -1,14 +1,14 @@
 """Reports over a year of a 200-person lab, against the time to just stream the events.
 
 `python -m bench --only reports` (or `python -m bench.reports`). The data set is
-generated deterministically and stored through Repository.record_events in large
+generated deterministically and stored through SwipeStore.record_events in large
 batches, on SQLite and on a throwaway PostgreSQL cluster. Rows:
 
 - report: `build_report` over the whole year for everyone, reading through
-  Repository.swipes_between as `clock-gateway report` does (what it computes before printing).
+  EventStore.swipes_between as `clock-gateway report` does (what it computes before printing).
   Floor: streaming the same events out of the database with the same query and no
   aggregation, so the ratio is the price of the rules on top of the read.
-- stream via Repository.events_between: the same events as whole StoredEvent rows in
+- stream via EventStore.events_between: the same events as whole StoredEvent rows in
   keyset chunks (the generic API), against the same floor: why reports use the lean
   swipes_between instead.
 - who: `presence` at a weekday 10:00. Floor: reading that instant's look-back window.
@@ -34,7 +34,7 @@ from gateway.reports.presence import lookback_start
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, presence
 from gateway.store.models import TimetableEntry
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 
 ZONE = ZoneInfo("Europe/Madrid")
 PEOPLE = 200
@@ -112,15 +112,15 @@ async def _best(fn: Callable[[], Awaitable[Any]], repeats: int = REPEATS) -> flo
 
 
 async def _seed(
-    repo: Repository, people: int, entries: list[TimetableEntry], events: list[ClockEvent]
+    stores: Stores, people: int, entries: list[TimetableEntry], events: list[ClockEvent]
 ) -> float:
-    await repo.init_schema()
+    await stores.db.init_schema()
     for p in range(people):
-        await repo.add_person(f"p{p:04d}", f"Person {p}")
-    await repo.replace_timetable(entries)
+        await stores.people.add_person(f"p{p:04d}", f"Person {p}")
+    await stores.timetable.replace_timetable(entries)
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):
-        await repo.record_events(events[i : i + BATCH])
+        await stores.swipes.record_events(events[i : i + BATCH])
     return time.perf_counter() - started
 
 
@@ -129,9 +129,9 @@ async def _measure(
 ) -> list[dict[str, Any]]:
     entries, events = generate(people, first, last)
     rules = Rules(zone=ZONE)
-    repo = Repository.from_url(url)
+    stores = Stores.open(url)
     try:
-        insert_s = await _seed(repo, people, entries, events)
+        insert_s = await _seed(stores, people, entries, events)
         now = datetime(last.year + 1, 1, 15, tzinfo=UTC)
         span = f"{(last - first).days + 1} days, {people} people"
         start = datetime.combine(first, clock_time(0), tzinfo=ZONE) - rules.max_session
@@ -139,25 +139,25 @@ async def _measure(
         end += rules.max_session
 
         async def stream() -> None:
-            async for _ in repo.swipes_between(start, end):
+            async for _ in stores.events.swipes_between(start, end):
                 pass
 
-        async def stream_repository() -> None:
-            async for _ in repo.events_between(start, end):
+        async def stream_generic() -> None:
+            async for _ in stores.events.events_between(start, end):
                 pass
 
         days: list[Any] = []
 
         async def report() -> None:
             built = await build_report(
-                repo, rules, first, last, now=now, source=repo.swipes_between
+                stores, rules, first, last, now=now, source=stores.events.swipes_between
             )
             days[:] = built.days
 
         repeats = 1 if quick else REPEATS
         floor_s = await _best(stream, repeats)
         report_s = await _best(report, repeats)
-        generic_s = await _best(stream_repository, 1)
+        generic_s = await _best(stream_generic, 1)
 
         at = datetime.combine(
             first + timedelta(days=(7 - first.isoweekday()) % 7 + 1), clock_time(10), tzinfo=ZONE
@@ -165,16 +165,16 @@ async def _measure(
         since = lookback_start(at, rules, entries)
 
         async def window() -> None:
-            async for _ in repo.events_between(since, at):
+            async for _ in stores.events.events_between(since, at):
                 pass
 
         async def who() -> None:
-            await presence(repo, rules, at, now=now)
+            await presence(stores, rules, at, now=now)
 
         who_floor = await _best(window, 5)
         who_s = await _best(who, 5)
     finally:
-        await repo.close()
+        await stores.close()
     return [
         {
             "name": f"reports {backend}: insert {len(events):,} events",
@@ -193,7 +193,7 @@ async def _measure(
             "note": f"{len(events):,} events -> {len(days):,} day rows; floor: stream them",
         },
         {
-            "name": f"reports {backend}: stream via Repository.events_between",
+            "name": f"reports {backend}: stream via EventStore.events_between",
             "value": generic_s,
             "unit": "s",
             "floor": floor_s,

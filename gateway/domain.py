@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -42,18 +42,35 @@ class Person:
     active: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClockEvent:
-    """One swipe of a known card, as the gateway records it."""
+    """One swipe as the gateway records it (the card's holder named once known).
+
+    The clocking service hands it to storage with person_uid None: the store looks
+    the card up and records the event in one go. The spool, the drainer's replay
+    and reports see it with person_uid filled in (`with_person`).
+    """
 
     event_key: uuid.UUID  # idempotency key: the same key twice stores one row
-    person_uid: str
+    person_uid: str | None = None  # the card's active holder; None until looked up
     card_key: str
     direction: Direction
     reader: str  # the configured reader name
     reader_hw_id: str | None  # hex of the reader's hardware id, from HELLO
     received_at: datetime  # when the gateway received the swipe (aware, UTC)
     outcome: Outcome = Outcome.RECORDED
+
+    def with_person(self, person_uid: str) -> ClockEvent:
+        return replace(self, person_uid=person_uid)
+
+    def unknown(self) -> UnknownSwipe:
+        """The swipe of a card nobody holds, for the enrolment list."""
+        return UnknownSwipe(
+            card_key=self.card_key,
+            reader=self.reader,
+            reader_hw_id=self.reader_hw_id,
+            seen_at=self.received_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,41 +92,6 @@ class CardLookup:
 
 
 @dataclass(frozen=True)
-class SwipeRecord:
-    """One swipe as the clocking service hands it to storage: a ClockEvent before
-    anyone knows who holds the card (the sink looks that up and records the event in
-    one go)."""
-
-    event_key: uuid.UUID
-    card_key: str
-    direction: Direction
-    reader: str
-    reader_hw_id: str | None
-    received_at: datetime  # aware, UTC
-    outcome: Outcome = Outcome.RECORDED
-
-    def event_for(self, person_uid: str) -> ClockEvent:
-        return ClockEvent(
-            event_key=self.event_key,
-            person_uid=person_uid,
-            card_key=self.card_key,
-            direction=self.direction,
-            reader=self.reader,
-            reader_hw_id=self.reader_hw_id,
-            received_at=self.received_at,
-            outcome=self.outcome,
-        )
-
-    def unknown(self) -> UnknownSwipe:
-        return UnknownSwipe(
-            card_key=self.card_key,
-            reader=self.reader,
-            reader_hw_id=self.reader_hw_id,
-            seen_at=self.received_at,
-        )
-
-
-@dataclass(frozen=True)
 class SwipeStored:
     """What became of a swipe: its card's active holder and where the event is durable.
 
@@ -125,13 +107,22 @@ class SwipeStored:
 
 
 class StoreUnavailableError(Exception):
-    """Neither the database nor the local spool can take an event: answer KO, never OK."""
+    """Neither the database nor the local spool can take an event: answer KO, never OK.
+
+    `reason` is a short machine word (for logs, and for the reader's message): the
+    spool's ("spool_full", "disk_full", "read_only", "permission_denied", "io_error",
+    "too_large", "internal", "closed") or "not_running".
+    """
+
+    def __init__(self, message: str, reason: str = "unavailable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class EventSink(Protocol):
     """What the clocking service needs from storage."""
 
-    async def record_swipe(self, swipe: SwipeRecord) -> SwipeStored:
+    async def record_swipe(self, swipe: ClockEvent) -> SwipeStored:
         """Look the card up and, for an active holder, make the event durable
         (idempotent on event_key) before returning; an unknown card goes on the
         enrolment list instead (best effort).

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import __version__
+from gateway.durable.atomic import atomic_write
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:  # not at run time: `clock-gateway status` need not load SQLAlchemy
-    from gateway.store.recorder import RecorderStats
+    from gateway.recording.recorder import RecorderStats
 
 FILE_NAME = "status.json"
 FORMAT_VERSION = 1
@@ -118,10 +119,8 @@ def write_status(state_dir: Path, snapshot: StatusSnapshot) -> None:
     path = status_path(state_dir)
     snapshot = replace(snapshot, updated_at=datetime.now(UTC))
     data = json.dumps(to_json(snapshot), ensure_ascii=False, indent=1).encode("utf-8")
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
     state_dir.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write(path, data, durable=False)
 
 
 def to_json(snapshot: StatusSnapshot) -> dict[str, Any]:

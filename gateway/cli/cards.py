@@ -18,10 +18,10 @@ from gateway.cli.common import (
 from gateway.domain import Person, normalise_card_key
 from gateway.errors import UsageError
 from gateway.store.models import UnknownSwipeRow
-from gateway.store.oneshot import with_repository
+from gateway.store.oneshot import with_stores
 
 if TYPE_CHECKING:
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
 _ENROL_HINT = "tap a new card on any reader, then assign it from this list"
 
@@ -75,12 +75,12 @@ def _assign(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     key = normalise_card_key(args.key)
 
-    async def work(repo: Repository) -> tuple[Person | None, Person | None]:
-        before = await repo.find_person_by_card(key)
-        await repo.assign_card(key, args.uid)
-        return before, await repo.find_person_by_card(key)
+    async def work(stores: Stores) -> tuple[Person | None, Person | None]:
+        before = await stores.swipes.find_person_by_card(key)
+        await stores.people.assign_card(key, args.uid)
+        return before, await stores.swipes.find_person_by_card(key)
 
-    before, holder = with_repository(config, work)
+    before, holder = with_stores(config, work)
     if args.json:
         print_json({"card_key": key, "uid": args.uid.strip(), "changed": before is None})
     elif holder is not None:
@@ -93,10 +93,10 @@ def _revoke(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     key = normalise_card_key(args.key)
 
-    async def work(repo: Repository) -> str:
-        return await repo.revoke_card(key)
+    async def work(stores: Stores) -> str:
+        return await stores.people.revoke_card(key)
 
-    former = with_repository(config, work)
+    former = with_stores(config, work)
     if args.json:
         print_json({"card_key": key, "revoked_from": former})
     else:
@@ -113,10 +113,10 @@ def _unknown(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be 1 or more")
 
-    async def work(repo: Repository) -> list[UnknownSwipeRow]:
-        return await repo.unknown_swipes(limit=args.limit)
+    async def work(stores: Stores) -> list[UnknownSwipeRow]:
+        return await stores.people.unknown_swipes(limit=args.limit)
 
-    rows = with_repository(config, work)
+    rows = with_stores(config, work)
     if args.json:
         print_json(
             [

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.errors import DatabaseUnavailableError
-from gateway.store.oneshot import with_repository
+from gateway.store.oneshot import with_stores
 
 if TYPE_CHECKING:
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -40,13 +40,13 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=_check)
 
 
-async def _initialise(repo: Repository) -> tuple[str, str, int]:
-    await repo.init_schema()
-    return repo.url, repo.dialect, await repo.check()
+async def _initialise(stores: Stores) -> tuple[str, str, int]:
+    await stores.db.init_schema()
+    return stores.db.url, stores.db.dialect, await stores.db.check()
 
 
-async def _inspect(repo: Repository) -> tuple[str, str, int]:
-    return repo.url, repo.dialect, await repo.check()
+async def _inspect(stores: Stores) -> tuple[str, str, int]:
+    return stores.db.url, stores.db.dialect, await stores.db.check()
 
 
 def _report(args: argparse.Namespace, url: str, dialect: str, version: int, verb: str) -> None:
@@ -58,14 +58,14 @@ def _report(args: argparse.Namespace, url: str, dialect: str, version: int, verb
 
 def _init(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    url, dialect, version = with_repository(config, _initialise)
+    url, dialect, version = with_stores(config, _initialise)
     _report(args, url, dialect, version, "schema ready")
     return 0
 
 
 def _check(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    url, dialect, version = with_repository(config, _inspect)
+    url, dialect, version = with_stores(config, _inspect)
     from gateway.store.tables import SCHEMA_VERSION  # here: loads SQLAlchemy
 
     if version < SCHEMA_VERSION:

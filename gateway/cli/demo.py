@@ -185,13 +185,13 @@ class Demo:
         return daemon.returncode
 
     async def _summary(self) -> None:
-        from gateway.store.repository import Repository
+        from gateway.store.stores import Stores
 
-        repo = Repository.from_url(f"sqlite:///{self.db}")
+        stores = Stores.open(f"sqlite:///{self.db}")
         try:
-            events = await repo.events_since(0)
+            events = await stores.events.events_since(0)
         finally:
-            await repo.close()
+            await stores.close()
         print("\nwhat the database now holds (clock_events):")
         for e in events:
             stamp = e.received_at.astimezone().strftime("%H:%M:%S")
@@ -243,13 +243,13 @@ class Demo:
         )
 
     async def _seed(self) -> None:
-        from gateway.store.repository import Repository
+        from gateway.store.stores import Stores
 
-        repo = Repository.from_url(f"sqlite:///{self.db}")
+        stores = Stores.open(f"sqlite:///{self.db}")
         try:
-            await repo.init_schema()
+            await stores.db.init_schema()
             for uid, name, card in PEOPLE:
-                await repo.add_person(uid, name)
-                await repo.assign_card(card, uid)
+                await stores.people.add_person(uid, name)
+                await stores.people.assign_card(card, uid)
         finally:
-            await repo.close()
+            await stores.close()

@@ -18,7 +18,8 @@ from gateway.config import Config
 from gateway.csvout import csv_writer
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.reports import render
-from gateway.reports.service import DEFAULT_SETTLE, export_events, open_repository
+from gateway.reports.service import DEFAULT_SETTLE, export_events
+from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -122,14 +123,14 @@ async def _write(
     config: Config, since: int, limit: int | None, fmt: str, settle: timedelta
 ) -> tuple[int, int]:
     zone = config.zone
-    repo = await open_repository(config.database.url)  # checks the schema is there
+    stores = await Stores.open_checked(config.database.url)  # checks the schema is there
     last, count = since, 0
     buffer = io.StringIO()
     writer = csv_writer(buffer)
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
-        async for event in export_events(repo, since, limit, settle=settle):
+        async for event in export_events(stores, since, limit, settle=settle):
             row = render.export_row(event, zone)
             if fmt == "csv":
                 writer.writerow([row[c] for c in render.EXPORT_COLUMNS])
@@ -140,5 +141,5 @@ async def _write(
                 await _flush(buffer)
         await _flush(buffer)
     finally:
-        await repo.close()
+        await stores.close()
     return last, count

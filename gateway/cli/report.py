@@ -14,8 +14,9 @@ from gateway.csvout import csv_writer
 from gateway.errors import UsageError
 from gateway.reports import render
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
-from gateway.reports.service import Report, build_report, open_repository
+from gateway.reports.service import Report, build_report
 from gateway.reports.timeparse import parse_date
+from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -72,11 +73,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 async def _build(config: Config, rules: Rules, first: date, last: date, uid: str | None) -> Report:
-    repo = await open_repository(config.database.url)
+    stores = await Stores.open_checked(config.database.url)
     try:
-        return await build_report(repo, rules, first, last, uid=uid)
+        return await build_report(stores, rules, first, last, uid=uid)
     finally:
-        await repo.close()
+        await stores.close()
 
 
 def _print_table(report: Report) -> None:

@@ -18,9 +18,10 @@ from gateway.cli.common import (
 from gateway.config import Config
 from gateway.errors import InvalidInputError
 from gateway.reports import render
-from gateway.reports.service import ImportOutcome, import_timetable, open_repository
+from gateway.reports.service import ImportOutcome, import_timetable
 from gateway.reports.timeparse import parse_weekday
 from gateway.store.models import TimetableEntry
+from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -67,11 +68,11 @@ def _import(args: argparse.Namespace) -> int:
 
 
 async def _do_import(config: Config, path: Path, dry_run: bool) -> ImportOutcome:
-    repo = await open_repository(config.database.url)
+    stores = await Stores.open_checked(config.database.url)
     try:
-        return await import_timetable(repo, path, dry_run=dry_run)
+        return await import_timetable(stores, path, dry_run=dry_run)
     finally:
-        await repo.close()
+        await stores.close()
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -105,9 +106,9 @@ def _list(args: argparse.Namespace) -> int:
 async def _fetch(
     config: Config, uid: str | None, weekday: int | None
 ) -> tuple[list[TimetableEntry], dict[str, str]]:
-    repo = await open_repository(config.database.url)
+    stores = await Stores.open_checked(config.database.url)
     try:
-        names = {p.uid: p.name for p in await repo.people()}
-        return await repo.timetable(uid=uid, weekday=weekday), names
+        names = {p.uid: p.name for p in await stores.people.people()}
+        return await stores.timetable.timetable(uid=uid, weekday=weekday), names
     finally:
-        await repo.close()
+        await stores.close()

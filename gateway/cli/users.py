@@ -18,11 +18,11 @@ from gateway.cli.common import (
 from gateway.domain import Person
 from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.store.models import ImportResult, PersonRow
-from gateway.store.oneshot import with_repository
+from gateway.store.oneshot import with_stores
 from gateway.store.people_csv import parse_people_csv
 
 if TYPE_CHECKING:
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -74,10 +74,10 @@ def register(subparsers: Any) -> None:
 def _add(args: argparse.Namespace) -> int:
     config = config_from_args(args)
 
-    async def work(repo: Repository) -> Person:
-        return await repo.add_person(args.uid, args.name)
+    async def work(stores: Stores) -> Person:
+        return await stores.people.add_person(args.uid, args.name)
 
-    person = with_repository(config, work)
+    person = with_stores(config, work)
     if args.json:
         print_json(asdict(person))
     else:
@@ -88,10 +88,10 @@ def _add(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     config = config_from_args(args)
 
-    async def work(repo: Repository) -> list[PersonRow]:
-        return await repo.people(without_card=args.without_card)
+    async def work(stores: Stores) -> list[PersonRow]:
+        return await stores.people.people(without_card=args.without_card)
 
-    rows = with_repository(config, work)
+    rows = with_stores(config, work)
     if args.json:
         print_json([asdict(r) for r in rows])
         return 0
@@ -131,11 +131,11 @@ def _import(args: argparse.Namespace) -> int:
     if not rows:
         raise InvalidInputError(f"{path}: no rows to import")
 
-    async def work(repo: Repository) -> list[ImportResult]:
-        return await repo.import_people(rows, dry_run=args.dry_run)
+    async def work(stores: Stores) -> list[ImportResult]:
+        return await stores.people.import_people(rows, dry_run=args.dry_run)
 
     try:
-        results = with_repository(config, work)
+        results = with_stores(config, work)
     except (ConflictError, InvalidInputError, NotFoundError) as exc:
         raise type(exc)(f"{path}: {exc.message}; nothing was imported") from None
     if args.json:

@@ -18,8 +18,9 @@ from gateway.config import Config
 from gateway.reports import render
 from gateway.reports.presence import WhoReport
 from gateway.reports.rules import Rules
-from gateway.reports.service import open_repository, presence
+from gateway.reports.service import presence
 from gateway.reports.timeparse import parse_instant
+from gateway.store.stores import Stores
 
 
 def register(subparsers: Any) -> None:
@@ -88,8 +89,8 @@ def _last(r: Any, rules: Rules) -> str:
 
 
 async def _ask(config: Config, rules: Rules, at: datetime, now: datetime) -> WhoReport:
-    repo = await open_repository(config.database.url)
+    stores = await Stores.open_checked(config.database.url)
     try:
-        return await presence(repo, rules, at, now=now)
+        return await presence(stores, rules, at, now=now)
     finally:
-        await repo.close()
+        await stores.close()

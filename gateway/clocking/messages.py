@@ -30,6 +30,9 @@ LOCALES: dict[str, dict[str, str]] = {
         "offline_ok": "Saved offline\n{name}",
         "spool_full": "NOT recorded\nStorage is full",
         "role_refused": "Wrong reader\nCheck the cables",
+        "disk_full": "NOT recorded\nDisk is full",
+        "disk_error": "NOT recorded\nDisk error",
+        "not_ready": "NOT recorded\nTry again",
     },
     "es": {
         "idle_in": "Entrada\nPase su tarjeta",
@@ -43,9 +46,30 @@ LOCALES: dict[str, dict[str, str]] = {
         "offline_ok": "Guardado offline\n{name}",
         "spool_full": "NO registrado\nAlmacen lleno",
         "role_refused": "Lector erroneo\nRevise cables",
+        "disk_full": "NO registrado\nDisco lleno",
+        "disk_error": "NO registrado\nError de disco",
+        "not_ready": "NO registrado\nReintente",
     },
 }
-assert all(set(t) == set(MESSAGE_KEYS) for t in LOCALES.values())
+# The KO text for each reason the store could not take a swipe
+# (StoreUnavailableError.reason): the spool at its bound, its disk full, its disk
+# unusable, or the recorder not running (stopping, or a bug): "try again" is true then.
+# These keys are not (yet) in gateway.config.MESSAGE_KEYS, so not overridable.
+UNAVAILABLE_KEYS = {
+    "spool_full": "spool_full",
+    "disk_full": "disk_full",
+    "read_only": "disk_error",
+    "permission_denied": "disk_error",
+    "io_error": "disk_error",
+}
+STORE_KEYS = ("disk_full", "disk_error", "not_ready")
+assert all(set(t) == {*MESSAGE_KEYS, *STORE_KEYS} for t in LOCALES.values())
+
+
+def unavailable_key(reason: str) -> str:
+    """The message key for a StoreUnavailableError's reason."""
+    return UNAVAILABLE_KEYS.get(reason, "not_ready")
+
 
 # HD44780 ROM A00 shows a yen sign for backslash and an arrow for tilde.
 _LCD_SWAPS = str.maketrans({"\\": "/", "~": "-"})

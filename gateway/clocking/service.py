@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from gateway.clocking.messages import Messages
+from gateway.clocking.messages import Messages, unavailable_key
 from gateway.domain import (
+    ClockEvent,
     Direction,
     Durability,
     EventSink,
     Outcome,
     StoreUnavailableError,
-    SwipeRecord,
     card_key_from_uid,
     event_key_for,
 )
@@ -100,11 +100,11 @@ class ClockingService:
                 "swipe_not_stored",
                 reader=swipe.reader,
                 card_key=swipe.card_key,
+                reason=exc.reason,
                 error=str(exc) or type(exc).__name__,
             )
-            return Reply(
-                Status.KO, self.messages.render("spool_full"), ReplyOutcome.STORE_UNAVAILABLE
-            )
+            text = self.messages.render(unavailable_key(exc.reason))
+            return Reply(Status.KO, text, ReplyOutcome.STORE_UNAVAILABLE)
         except Exception as exc:  # any failure is a KO on the LCD, never a crash
             log().error(
                 "swipe_failed",
@@ -126,7 +126,7 @@ class ClockingService:
         # event, so the outcome of an unknown card's swipe is never used.
         duplicate = last is not None and now - last < self.duplicate_window_s
         stored = await self.sink.record_swipe(
-            SwipeRecord(
+            ClockEvent(
                 event_key=event_key_for(swipe.hardware_id, swipe.session, swipe.seq, card_key),
                 card_key=card_key,
                 direction=swipe.direction,

@@ -24,6 +24,7 @@ from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
 from gateway.link import Answer, IncomingSwipe, Link, LinkState
 from gateway.logs import get_logger
 from gateway.protocol import Role
+from gateway.recording.recorder import Recorder
 from gateway.status import (
     LIVENESS_EVERY_S,
     ReaderStatus,
@@ -32,8 +33,8 @@ from gateway.status import (
     snapshot_of,
     write_status,
 )
-from gateway.store.recorder import Recorder
-from gateway.store.repository import Repository
+from gateway.store.database import Database
+from gateway.store.stores import Stores
 
 STATUS_EVERY_S = 1.0
 STALL_WARN_S = 0.25
@@ -53,7 +54,7 @@ class Daemon:
         self.notifier = Notifier()
         self.links: dict[str, Link] = {}
         self.started_at = datetime.now(UTC)
-        self.repository: Repository | None = None
+        self.stores: Stores | None = None
         self.recorder: Recorder | None = None
         self.service: ClockingService | None = None
         self._stop = asyncio.Event()
@@ -74,20 +75,20 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
         _log().info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
-        self.repository = Repository.from_url(config.database.url)
-        offline = await self._check_database(self.repository)
-        self.recorder = Recorder(self.repository, config.state_dir, config)
+        self.stores = Stores.open(config.database.url)
+        offline = await self._check_database(self.stores.db)
+        self.recorder = Recorder(self.stores.swipes, config.state_dir, config)
         try:
             await self.recorder.start()
         except (StoreUnavailableError, OSError) as exc:
-            await self.repository.close()
+            await self.stores.close()
             raise GatewayError(
                 f"cannot use the state directory {config.state_dir}: {exc}"
             ) from None
         if offline and self.recorder.stats().directory_cards == 0:
             # Never connected and nothing known: offline mode could only say KO.
             await self.recorder.stop()
-            await self.repository.close()
+            await self.stores.close()
             raise offline
         self.service = ClockingService(
             self.recorder,
@@ -112,19 +113,19 @@ class Daemon:
         await self._shutdown()
         return 0
 
-    async def _check_database(self, repo: Repository) -> DatabaseUnavailableError | None:
+    async def _check_database(self, db: Database) -> DatabaseUnavailableError | None:
         """None if the database answers; else the error, and the daemon tries offline."""
         try:
-            version = await asyncio.wait_for(repo.check(), timeout=10)
+            version = await asyncio.wait_for(db.check(), timeout=10)
         except (DatabaseUnavailableError, TimeoutError) as exc:
             error = (
                 exc
                 if isinstance(exc, DatabaseUnavailableError)
-                else DatabaseUnavailableError(f"database {repo.url} did not answer in 10 s")
+                else DatabaseUnavailableError(f"database {db.url} did not answer in 10 s")
             )
             _log().warning("database_unavailable_at_start", error=str(error))
             return error
-        _log().info("database_ok", url=repo.url, schema_version=version)
+        _log().info("database_ok", url=db.url, schema_version=version)
         return None
 
     async def _shutdown(self) -> None:
@@ -143,8 +144,8 @@ class Daemon:
                 await asyncio.wait_for(self.recorder.stop(), RECORDER_STOP_S)
             except TimeoutError:
                 _log().error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
-        if self.repository is not None:
-            await self.repository.close()
+        if self.stores is not None:
+            await self.stores.close()
         with contextlib.suppress(OSError):
             await asyncio.to_thread(
                 write_status, self.config.state_dir, self._snapshot(stopped=True)

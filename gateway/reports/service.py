@@ -1,6 +1,6 @@
 """The reports fed from the database: the only I/O in this package.
 
-Events stream (Repository.swipes_between, or Repository.events_between) into the
+Events stream (EventStore.swipes_between, or EventStore.events_between) into the
 pure builders, which keep per-day state only, so a year of a lab never sits in memory
 as events.
 """
@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from gateway.errors import InvalidInputError, NotFoundError
 from gateway.logs import get_logger
@@ -21,20 +20,16 @@ from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
 from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 
-
-def _log() -> Any:
-    # Bound at call time: a logger bound at import would keep structlog's default
-    # configuration (everything to stdout), not the one the CLI sets up later.
-    return get_logger("reports")
+log = get_logger("reports")
 
 
 EXPORT_CHUNK = 1000
 DEFAULT_SETTLE = timedelta(seconds=5)
 
 # Where a report reads its events: (start, end, uid) -> events in received_at order.
-# Repository.swipes_between (lean, what the CLI uses) and Repository.events_between fit.
+# EventStore.swipes_between (lean, what the CLI uses) and EventStore.events_between fit.
 EventSource = Callable[[datetime, datetime, str | None], AsyncIterator[SwipeFacts]]
 
 
@@ -53,12 +48,12 @@ def local_midnight(day: date, rules: Rules) -> datetime:
     return datetime.combine(day, time(0), tzinfo=rules.zone).astimezone(UTC)
 
 
-async def _names(repo: Repository) -> dict[str, str]:
-    return {p.uid: p.name for p in await repo.people()}
+async def _names(stores: Stores) -> dict[str, str]:
+    return {p.uid: p.name for p in await stores.people.people()}
 
 
 async def build_report(
-    repo: Repository,
+    stores: Stores,
     rules: Rules,
     first_day: date,
     last_day: date,
@@ -76,10 +71,10 @@ async def build_report(
     if last_day < first_day:
         raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
     now = now or datetime.now(UTC)
-    names = await _names(repo)
+    names = await _names(stores)
     if uid is not None and uid not in names:
         raise NotFoundError(f"no person with uid {uid!r}")
-    entries = await repo.timetable(uid=uid)
+    entries = await stores.timetable.timetable(uid=uid)
     timetable: dict[str, list[TimetableEntry]] = {}
     for entry in entries:
         timetable.setdefault(entry.person_uid, []).append(entry)
@@ -87,30 +82,30 @@ async def build_report(
     start = local_midnight(first_day, rules) - rules.max_session
     end = local_midnight(last_day + timedelta(days=1), rules) + rules.max_session
     count = 0
-    read = source or repo.swipes_between
+    read = source or stores.events.swipes_between
     async for event in read(start, end, uid):
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
-    _log().debug(
+    log.debug(
         "report_built", events=count, days=len(days), first=str(first_day), last=str(last_day)
     )
     return Report(first_day, last_day, rules, now, names, days, month_totals(days))
 
 
 async def presence(
-    repo: Repository, rules: Rules, at: datetime, *, now: datetime | None = None
+    stores: Stores, rules: Rules, at: datetime, *, now: datetime | None = None
 ) -> WhoReport:
     """Who must be here at `at`, present or absent, and who is in unscheduled."""
-    timetable = await repo.timetable()
-    names = await _names(repo)
+    timetable = await stores.timetable.timetable()
+    names = await _names(stores)
     since = lookback_start(at, rules, timetable)
-    events = [e async for e in repo.events_between(since, at + timedelta(microseconds=1))]
+    events = [e async for e in stores.events.events_between(since, at + timedelta(microseconds=1))]
     return who(at, rules, timetable, events, names, now or datetime.now(UTC))
 
 
 async def export_events(
-    repo: Repository,
+    stores: Stores,
     since_id: int,
     limit: int | None = None,
     *,
@@ -125,12 +120,12 @@ async def export_events(
     transactions last well under a second), so the cursor never passes an id that
     might still appear. Those events come with the next run.
     """
-    cutoff = await repo.database_now() - settle if settle > timedelta(0) else None
+    cutoff = await stores.events.database_now() - settle if settle > timedelta(0) else None
     after = since_id
     left = limit
     while left is None or left > 0:
         chunk = EXPORT_CHUNK if left is None else min(EXPORT_CHUNK, left)
-        events = await repo.events_since(after, chunk)
+        events = await stores.events.events_since(after, chunk)
         for event in events:
             if cutoff is not None and event.stored_at > cutoff:
                 return
@@ -149,10 +144,10 @@ class ImportOutcome:
     problems: list[RowProblem]
 
 
-async def import_timetable(repo: Repository, path: Path, *, dry_run: bool = False) -> ImportOutcome:
+async def import_timetable(stores: Stores, path: Path, *, dry_run: bool = False) -> ImportOutcome:
     """Validate the whole file; if clean, replace the rows of the people in it in one
     transaction. With problems (or dry_run) nothing is written."""
-    known = {p.uid for p in await repo.people()}
+    known = {p.uid for p in await stores.people.people()}
     # Reading a spreadsheet can take a while: off the event loop.
     rows = await asyncio.to_thread(lambda: list(read_rows(path)))
     entries, problems = parse_rows(rows, known)
@@ -161,17 +156,6 @@ async def import_timetable(repo: Repository, path: Path, *, dry_run: bool = Fals
         raise InvalidInputError(f"{path}: no timetable rows")
     if problems or dry_run:
         return ImportOutcome(len(entries), uids, problems)
-    stored = await repo.replace_timetable(entries, uids=uids)
-    _log().info("timetable_imported", path=str(path), rows=stored, people=len(uids))
+    stored = await stores.timetable.replace_timetable(entries, uids=uids)
+    log.info("timetable_imported", path=str(path), rows=stored, people=len(uids))
     return ImportOutcome(stored, uids, [])
-
-
-async def open_repository(url: str) -> Repository:
-    """A repository whose schema is known to be there (else a one-line error)."""
-    repo = Repository.from_url(url)
-    try:
-        await repo.check()
-    except BaseException:
-        await repo.close()
-        raise
-    return repo

@@ -5,7 +5,7 @@ both readers on one asyncio event loop and the swipe path must never block it. W
 SQLAlchemy's async engine over psycopg 3's native async connections, waiting for
 PostgreSQL is an await like any other, cancellation and timeouts compose with
 asyncio, and no thread pool has to be sized. aiosqlite gives SQLite the same API
-(it runs each connection on its own thread), so one repository serves both.
+(it runs each connection on its own thread), so one Database serves both.
 """
 
 from __future__ import annotations

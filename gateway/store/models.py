@@ -1,4 +1,4 @@
-"""Rows the repository returns (and the timetable rows it takes): plain frozen data."""
+"""Rows the stores return (and the timetable rows it takes): plain frozen data."""
 
 from __future__ import annotations
 

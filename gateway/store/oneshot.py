@@ -1,6 +1,6 @@
 """Run one piece of work against the configured database: for CLI commands.
 
-Each command opens a repository, does its work in a fresh event loop and closes it,
+Each command opens the stores, does its work in a fresh event loop and closes them,
 so a command never leaves connections behind.
 """
 
@@ -13,26 +13,24 @@ from typing import TYPE_CHECKING, TypeVar
 from gateway.config import Config
 
 if TYPE_CHECKING:
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
 T = TypeVar("T")
 
 
-def with_repository(
-    config: Config, work: Callable[[Repository], Awaitable[T]], *, connect_timeout: float = 5.0
+def with_stores(
+    config: Config, work: Callable[[Stores], Awaitable[T]], *, connect_timeout: float = 5.0
 ) -> T:
-    """asyncio.run(work(repo)) with a repository for config.database.url, closed after."""
+    """asyncio.run(work(stores)) with the stores of config.database.url, closed after."""
 
     # Imported here so that merely listing the CLI's commands does not load SQLAlchemy.
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
     async def main() -> T:
-        repo = Repository.from_url(
-            config.database.url, connect_timeout=connect_timeout, pool_size=2
-        )
+        stores = Stores.open(config.database.url, connect_timeout=connect_timeout, pool_size=2)
         try:
-            return await work(repo)
+            return await work(stores)
         finally:
-            await repo.close()
+            await stores.close()
 
     return asyncio.run(main())

@@ -1,7 +1,7 @@
 """The swipe path's one statement on PostgreSQL: look the cards up and record the
 events of a whole batch in one round trip.
 
-The generic path (Repository.record_swipes over SQLAlchemy) costs BEGIN, SELECT,
+The generic path (SwipeStore.record_swipes over SQLAlchemy) costs BEGIN, SELECT,
 INSERT and COMMIT, four round trips and much Python per batch. Here one statement
 in autocommit mode does the lookup and the insert (a data-modifying CTE), so it is
 its own transaction: atomic, and durable when it returns (synchronous_commit is the
@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.domain import Person, SwipeRecord
+from gateway.domain import ClockEvent, Person
 from gateway.errors import DatabaseUnavailableError, InvalidInputError
 from gateway.store import failures
 
@@ -68,7 +68,7 @@ class PgSwipeWriter:
         self._idle: list[_Cursor] = []
         self._busy: set[_Cursor] = set()
 
-    async def record(self, swipes: Sequence[SwipeRecord]) -> list[Person | None]:
+    async def record(self, swipes: Sequence[ClockEvent]) -> list[Person | None]:
         """Per swipe, the active holder of its card (event stored), or None."""
         # One JSON text for the whole batch: psycopg adapts a str at once, where one
         # array per column cost it a scan of every element (a profiled 7 % of the

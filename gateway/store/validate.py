@@ -10,7 +10,6 @@ from gateway.domain import (
     ClockEvent,
     Direction,
     Outcome,
-    SwipeRecord,
     UnknownSwipe,
     normalise_card_key,
 )
@@ -66,39 +65,30 @@ def hardware_id(value: str | None) -> str | None:
     return value
 
 
-def clock_event(event: ClockEvent) -> ClockEvent:
-    """The event with its card key normalised; InvalidInputError if anything is off."""
+def clock_event(event: ClockEvent, *, with_person: bool = True) -> ClockEvent:
+    """The event with its card key normalised; InvalidInputError if anything is off.
+
+    with_person: the event must name its person (record_events); False for a swipe
+    whose holder the store looks up itself (record_swipes): person_uid is dropped.
+    """
     try:
         direction = Direction(event.direction)
         outcome = Outcome(event.outcome)
     except ValueError as exc:
         raise InvalidInputError(f"event {event.event_key}: {exc}") from None
+    person = None
+    if with_person:
+        if event.person_uid is None:
+            raise InvalidInputError(f"event {event.event_key} names no person")
+        person = uid(event.person_uid)
     return ClockEvent(
         event_key=event.event_key,
-        person_uid=uid(event.person_uid),
+        person_uid=person,
         card_key=normalise_card_key(event.card_key),
         direction=direction,
         reader=reader(event.reader),
         reader_hw_id=hardware_id(event.reader_hw_id),
         received_at=aware(event.received_at, "received_at"),
-        outcome=outcome,
-    )
-
-
-def swipe_record(swipe: SwipeRecord) -> SwipeRecord:
-    """A swipe before its holder is known, checked as clock_event checks an event."""
-    try:
-        direction = Direction(swipe.direction)
-        outcome = Outcome(swipe.outcome)
-    except ValueError as exc:
-        raise InvalidInputError(f"event {swipe.event_key}: {exc}") from None
-    return SwipeRecord(
-        event_key=swipe.event_key,
-        card_key=normalise_card_key(swipe.card_key),
-        direction=direction,
-        reader=reader(swipe.reader),
-        reader_hw_id=hardware_id(swipe.reader_hw_id),
-        received_at=aware(swipe.received_at, "received_at"),
         outcome=outcome,
     )
 

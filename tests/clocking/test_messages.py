@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.clocking import Messages, fit_lcd, lcd_ascii
+from gateway.clocking.messages import STORE_KEYS
 from gateway.config import MESSAGE_KEYS
 from gateway.errors import ConfigError
 from gateway.protocol import validate_text
@@ -28,7 +29,7 @@ def test_english_is_the_default() -> None:
 def test_every_text_of_every_locale_is_valid_on_the_wire(locale: str) -> None:
     messages = Messages(locale)
     long_name = "Maximiliano Bartolomé de las Heras y Fernández-Villaverde"
-    for key in MESSAGE_KEYS:
+    for key in (*MESSAGE_KEYS, *STORE_KEYS):
         validate_text(messages.render(key, name=long_name, card="04A1B2C3D4E5F6A7B8C9"))
 
 

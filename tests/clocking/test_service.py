@@ -1,4 +1,4 @@
-"""The clocking service over the real Recorder and Repository on an SQLite file."""
+"""The clocking service over the real Recorder and Stores on an SQLite file."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import pytest
 from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
 from gateway.config import parse_config
 from gateway.domain import (
+    ClockEvent,
     Direction,
     Durability,
     StoreUnavailableError,
-    SwipeRecord,
     SwipeStored,
     event_key_for,
 )
 from gateway.protocol import Status
-from gateway.store.recorder import Recorder
-from gateway.store.repository import Repository
+from gateway.recording.recorder import Recorder
+from gateway.store.stores import Stores
 
 HW = bytes.fromhex("0102030405060708")
 ANA = bytes.fromhex("04A1B2C3")
@@ -65,11 +65,11 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
         {"gateway": {"state_dir": str(tmp_path / "state")}, "database": {"url": f"sqlite:///{db}"}},
         "test",
     )
-    repo = Repository.from_url(config.database.url)
-    await repo.init_schema()
-    await repo.add_person("ana", "Ana Núñez")
-    await repo.assign_card("04A1B2C3", "ana")
-    recorder = Recorder(repo, config.state_dir, config)
+    stores = Stores.open(config.database.url)
+    await stores.db.init_schema()
+    await stores.people.add_person("ana", "Ana Núñez")
+    await stores.people.assign_card("04A1B2C3", "ana")
+    recorder = Recorder(stores.swipes, config.state_dir, config)
     await recorder.start()
     # Let the background directory refresh finish first: stopping the Recorder while that
     # refresh completes can lose the cancellation (Python 3.11 wait_for) and hang stop().
@@ -85,7 +85,7 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
         except TimeoutError:
             pytest.fail("Recorder.stop() did not return within 10 s")
         finally:
-            await repo.close()
+            await stores.close()
 
 
 def scenario(tmp_path: Path, body: Callable[[Env], Awaitable[None]], locale: str = "en") -> None:
@@ -180,16 +180,32 @@ class BrokenSink:
         self.error = error
         self.lookup_fails = lookup_fails
 
-    async def record_swipe(self, swipe: SwipeRecord) -> SwipeStored:
+    async def record_swipe(self, swipe: ClockEvent) -> SwipeStored:
         raise self.error
 
 
-def test_store_unavailable_is_ko_never_ok() -> None:
-    service = ClockingService(BrokenSink(StoreUnavailableError("disk full")), Messages(), 5.0)
+@pytest.mark.parametrize(
+    ("reason", "locale", "text"),
+    [
+        ("spool_full", "en", "NOT recorded\nStorage is full"),
+        ("spool_full", "es", "NO registrado\nAlmacen lleno"),
+        ("disk_full", "en", "NOT recorded\nDisk is full"),
+        ("disk_full", "es", "NO registrado\nDisco lleno"),
+        ("read_only", "en", "NOT recorded\nDisk error"),
+        ("io_error", "es", "NO registrado\nError de disco"),
+        ("not_running", "en", "NOT recorded\nTry again"),
+        ("internal", "es", "NO registrado\nReintente"),
+    ],
+)
+def test_store_unavailable_is_ko_never_ok_with_its_reason(
+    reason: str, locale: str, text: str
+) -> None:
+    error = StoreUnavailableError("cannot store", reason)
+    service = ClockingService(BrokenSink(error), Messages(locale), 5.0)
     swipe = SwipeInput("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
     reply = asyncio.run(service.handle(swipe))
     assert (reply.status, reply.outcome) == (Status.KO, ReplyOutcome.STORE_UNAVAILABLE)
-    assert reply.text == "NOT recorded\nStorage is full"
+    assert reply.text == text
 
 
 def test_any_internal_failure_is_ko_with_the_error_text() -> None:

@@ -8,7 +8,7 @@
 - `PtyReader`: a minimal protocol-v1 reader on a pseudo-terminal, behind a by-id-style
   symlink, for tests that need byte-level control (retransmissions with the same seq,
   garbage on the line, unplugging). It speaks through gateway.protocol only.
-- `seed(url, people)`: schema plus people and their cards, through the Repository.
+- `seed(url, people)`: schema plus people and their cards, through the stores.
 
 Everything here blocks with timeouts; nothing depends on pytest.
 """
@@ -83,18 +83,18 @@ def write_config(
 
 def seed(url: str, people: Iterable[tuple[str, str, str | None]]) -> None:
     """Create the schema and add (uid, name, card key or None) people."""
-    from gateway.store.repository import Repository
+    from gateway.store.stores import Stores
 
     async def go() -> None:
-        repo = Repository.from_url(url)
+        stores = Stores.open(url)
         try:
-            await repo.init_schema()
+            await stores.db.init_schema()
             for uid, name, card in people:
-                await repo.add_person(uid, name)
+                await stores.people.add_person(uid, name)
                 if card:
-                    await repo.assign_card(card, uid)
+                    await stores.people.assign_card(card, uid)
         finally:
-            await repo.close()
+            await stores.close()
 
     asyncio.run(go())
 

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.config import Config, parse_config
 from gateway.domain import ClockEvent, Direction
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 from tests.support.pgcluster import free_port
 
 CARD = "04A1B2C3"
@@ -46,20 +46,20 @@ def make_config(state_dir: Path, url: str, **sections: dict[str, Any]) -> Config
     return parse_config(data, "<test>")
 
 
-async def seeded_repository(url: str, connect_timeout: float = 2.0) -> Repository:
-    """A repository with the schema and Ana holding card 04A1B2C3."""
-    repo = Repository.from_url(url, connect_timeout=connect_timeout)
-    await repo.init_schema()
-    await repo.add_person("ana", "Ana")
-    await repo.assign_card(CARD, "ana")
-    return repo
+async def seeded_stores(url: str, connect_timeout: float = 2.0) -> Stores:
+    """Stores with the schema and Ana holding card 04A1B2C3."""
+    stores = Stores.open(url, connect_timeout=connect_timeout)
+    await stores.db.init_schema()
+    await stores.people.add_person("ana", "Ana")
+    await stores.people.assign_card(CARD, "ana")
+    return stores
 
 
-async def stored_keys(repo: Repository) -> list[uuid.UUID]:
+async def stored_keys(stores: Stores) -> list[uuid.UUID]:
     """Every stored event key, in store (id) order."""
     keys: list[uuid.UUID] = []
     after = 0
-    while batch := await repo.events_since(after, 5000):
+    while batch := await stores.events.events_since(after, 5000):
         keys += [e.event_key for e in batch]
         after = batch[-1].id
     return keys

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.store.recorder import _GroupWriter
+from gateway.recording.group_writer import GroupWriter
 
 
 class Batches:
@@ -27,7 +27,7 @@ class Batches:
 
 async def test_two_lanes_start_a_second_batch_and_queue_the_rest() -> None:
     batches = Batches()
-    writer = _GroupWriter[int, int](batches.write, lanes=2)
+    writer = GroupWriter[int, int](batches.write, lanes=2)
     first = writer.submit(1)
     await asyncio.sleep(0)  # the first lane takes item 1
     second = writer.submit(2)  # the other lane is free: it starts at once
@@ -44,7 +44,7 @@ async def test_two_lanes_start_a_second_batch_and_queue_the_rest() -> None:
 
 async def test_one_lane_groups_everything_behind_the_running_batch() -> None:
     batches = Batches()
-    writer = _GroupWriter[int, int](batches.write)
+    writer = GroupWriter[int, int](batches.write)
     futures = [writer.submit(1)]
     await asyncio.sleep(0)
     futures += [writer.submit(i) for i in (2, 3)]

@@ -1,4 +1,4 @@
-"""The Recorder over a real Repository (SQLite and PostgreSQL) and a real spool."""
+"""The Recorder over a real Stores (SQLite and PostgreSQL) and a real spool."""
 
 from __future__ import annotations
 
@@ -13,23 +13,24 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.domain import ClockEvent, Durability, StoreUnavailableError, UnknownSwipe
-from gateway.store.directory import FILE_NAME as DIRECTORY_FILE
-from gateway.store.recorder import Recorder
-from gateway.store.repository import Repository
-from gateway.store.spool import DEAD_LETTER, Spool
+from gateway.durable.directory import FILE_NAME as DIRECTORY_FILE
+from gateway.durable.spool import DEAD_LETTER, Spool
+from gateway.recording.recorder import Recorder
+from gateway.store.stores import Stores
+from gateway.store.swipes import SwipeStore
 from tests.reliability.support import (
     CARD,
     closed_port_url,
     make_config,
     make_event,
-    seeded_repository,
+    seeded_stores,
     stored_keys,
 )
 from tests.support.pgcluster import PgCluster
 
 
-class CountingRepository(Repository):
-    """The real repository, counting the transactions that record events."""
+class CountingSwipeStore(SwipeStore):
+    """The real swipe store, counting the transactions that record events."""
 
     transactions = 0
 
@@ -47,36 +48,35 @@ async def wait_for(predicate: object, timeout: float = 20.0) -> None:
 
 
 async def test_live_events_are_group_committed(db_url: str, tmp_path: Path) -> None:
-    await (await seeded_repository(db_url)).close()
-    repo = CountingRepository.from_url(db_url, connect_timeout=5)
-    assert isinstance(repo, CountingRepository)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, db_url, database={"wait_s": 5}))
+    stores = await seeded_stores(db_url, connect_timeout=5)
+    swipes = CountingSwipeStore(stores.db)
+    recorder = Recorder(swipes, tmp_path, make_config(tmp_path, db_url, database={"wait_s": 5}))
     await recorder.start()
     events = [make_event(i, reader=r) for i in range(100) for r in ("entrance", "exit")]
     results = await asyncio.gather(*(recorder.record_event(e) for e in events))
     assert set(results) == {Durability.DATABASE}
-    assert sorted(map(str, await stored_keys(repo))) == sorted(str(e.event_key) for e in events)
-    assert repo.transactions < 50  # 200 concurrent swipes shared transactions
+    assert sorted(map(str, await stored_keys(stores))) == sorted(str(e.event_key) for e in events)
+    assert swipes.transactions < 50  # 200 concurrent swipes shared transactions
     stats = recorder.stats()
     assert stats.spool_depth == 0 and stats.database_ok and stats.last_db_write_at
     assert (await recorder.lookup_card(CARD)).person is not None
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_database_away_at_start_answers_from_saved_directory(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    repo = await seeded_repository(url)
-    first = Recorder(repo, tmp_path, make_config(tmp_path, url))
+    stores = await seeded_stores(url)
+    first = Recorder(stores.swipes, tmp_path, make_config(tmp_path, url))
     await first.start()
     await wait_for((tmp_path / DIRECTORY_FILE).exists)  # refreshed and saved
     await first.stop()
-    await repo.close()
+    await stores.close()
 
     # Restart during an outage: nothing listens where the database was.
     away = closed_port_url()
-    offline_repo = Repository.from_url(away, connect_timeout=1)
-    recorder = Recorder(offline_repo, tmp_path, make_config(tmp_path, away))
+    offline = Stores.open(away, connect_timeout=1)
+    recorder = Recorder(offline.swipes, tmp_path, make_config(tmp_path, away))
     with capture_logs() as logs:
         await recorder.start()
         await wait_for(lambda: not recorder.stats().database_ok)
@@ -91,15 +91,15 @@ async def test_database_away_at_start_answers_from_saved_directory(tmp_path: Pat
     assert stats.spool_depth == 1 and not stats.database_ok
     assert stats.directory_cards == 1 and stats.directory_age_s is not None
     await recorder.stop()
-    await offline_repo.close()
+    await offline.close()
 
 
 @pytest.mark.postgres
 async def test_outage_spools_then_drains_in_order_exactly_once(
     own_cluster: PgCluster, own_pg_url: str, tmp_path: Path
 ) -> None:
-    repo = await seeded_repository(own_pg_url)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, own_pg_url))
+    stores = await seeded_stores(own_pg_url)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, own_pg_url))
     await recorder.start()
     sent: list[ClockEvent] = []
     for i in range(30):
@@ -117,16 +117,16 @@ async def test_outage_spools_then_drains_in_order_exactly_once(
     # New live swipes go straight to the database again.
     sent.append(make_event(130))
     assert await recorder.record_event(sent[-1]) is Durability.DATABASE
-    assert await stored_keys(repo) == [e.event_key for e in sent]
+    assert await stored_keys(stores) == [e.event_key for e in sent]
     assert recorder.stats().database_ok
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 @pytest.mark.postgres
 async def test_slow_postgres_is_answered_within_the_wait(own_pg_url: str, tmp_path: Path) -> None:
-    repo = await seeded_repository(own_pg_url)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, own_pg_url))
+    stores = await seeded_stores(own_pg_url)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, own_pg_url))
     await recorder.start()
     assert await recorder.record_event(make_event(0)) is Durability.DATABASE
     blocker = await psycopg.AsyncConnection.connect(own_pg_url)
@@ -140,16 +140,16 @@ async def test_slow_postgres_is_answered_within_the_wait(own_pg_url: str, tmp_pa
     await blocker.rollback()  # the lock goes away
     await blocker.close()
     await wait_for(lambda: recorder.stats().spool_depth == 0)
-    assert await stored_keys(repo) == [make_event(i).event_key for i in range(21)]
+    assert await stored_keys(stores) == [make_event(i).event_key for i in range(21)]
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_slow_sqlite_is_answered_within_the_wait(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     url = f"sqlite:///{path}"
-    repo = await seeded_repository(url, connect_timeout=5)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, url))
+    stores = await seeded_stores(url, connect_timeout=5)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, url))
     await recorder.start()
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
@@ -159,23 +159,23 @@ async def test_slow_sqlite_is_answered_within_the_wait(tmp_path: Path) -> None:
     blocker.execute("COMMIT")
     blocker.close()
     await wait_for(lambda: recorder.stats().spool_depth == 0)
-    assert await stored_keys(repo) == [make_event(1).event_key]
+    assert await stored_keys(stores) == [make_event(1).event_key]
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_refused_event_goes_to_dead_letter_and_the_rest_is_stored(
     db_url: str, tmp_path: Path
 ) -> None:
-    repo = await seeded_repository(db_url)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, db_url))
+    stores = await seeded_stores(db_url)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
     await recorder.start()
     ghost = make_event(2, person="nobody")  # a person deleted since the card lookup
     for event in (make_event(1), ghost, make_event(3)):
         await recorder.spool.append(event)
     with capture_logs() as logs:
         await wait_for(lambda: recorder.stats().spool_depth == 0)
-    assert await stored_keys(repo) == [make_event(1).event_key, make_event(3).event_key]
+    assert await stored_keys(stores) == [make_event(1).event_key, make_event(3).event_key]
     assert recorder.stats().dead_letters == 1
     assert str(ghost.event_key) in (tmp_path / "spool" / DEAD_LETTER).read_text()
     assert any(e["event"] == "spool_dead_letter" and e["log_level"] == "error" for e in logs)
@@ -183,32 +183,34 @@ async def test_refused_event_goes_to_dead_letter_and_the_rest_is_stored(
     assert await recorder.record_event(make_event(4, person="nobody")) is Durability.SPOOL
     await wait_for(lambda: recorder.stats().dead_letters == 2)
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_replaying_what_the_database_already_has_stores_nothing_twice(
     db_url: str, tmp_path: Path
 ) -> None:
-    repo = await seeded_repository(db_url)
+    stores = await seeded_stores(db_url)
     events = [make_event(i) for i in range(10)]
-    await repo.record_events(events[:6])  # committed, then the daemon died before its ack
+    await stores.swipes.record_events(events[:6])  # committed, then the daemon died before its ack
     spool = Spool(tmp_path / "spool")  # what the previous run left
     await spool.open()
     for event in events:
         await spool.append(event)
     await spool.close()
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, db_url))
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
     await recorder.start()
     await wait_for(lambda: recorder.stats().spool_depth == 0)
-    assert await stored_keys(repo) == [e.event_key for e in events]
+    assert await stored_keys(stores) == [e.event_key for e in events]
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_no_database_and_full_spool_is_an_honest_refusal(tmp_path: Path) -> None:
     away = closed_port_url()
-    repo = Repository.from_url(away, connect_timeout=1)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, away, spool={"max_events": 3}))
+    stores = Stores.open(away, connect_timeout=1)
+    recorder = Recorder(
+        stores.swipes, tmp_path, make_config(tmp_path, away, spool={"max_events": 3})
+    )
     await recorder.start()
     for i in range(3):
         assert await recorder.record_event(make_event(i)) is Durability.SPOOL
@@ -216,14 +218,14 @@ async def test_no_database_and_full_spool_is_an_honest_refusal(tmp_path: Path) -
         await recorder.record_event(make_event(3))
     assert any(e["event"] == "spool_full" for e in logs)
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_unknown_swipes_wait_in_memory_for_the_database(
     own_cluster: PgCluster, own_pg_url: str, tmp_path: Path
 ) -> None:
-    repo = await seeded_repository(own_pg_url)
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, own_pg_url))
+    stores = await seeded_stores(own_pg_url)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, own_pg_url))
     await recorder.start()
     await asyncio.to_thread(own_cluster.stop)
     swipe = UnknownSwipe("DEADBEEF", "entrance", None, make_event(0).received_at)
@@ -231,18 +233,18 @@ async def test_unknown_swipes_wait_in_memory_for_the_database(
     assert recorder.stats().unknown_pending == 1
     await asyncio.to_thread(own_cluster.start)
     await wait_for(lambda: recorder.stats().unknown_pending == 0)
-    assert [u.card_key for u in await repo.unknown_swipes()] == ["DEADBEEF"]
+    assert [u.card_key for u in await stores.people.unknown_swipes()] == ["DEADBEEF"]
     await recorder.stop()
-    await repo.close()
+    await stores.close()
 
 
 async def test_unusable_spool_directory_still_starts(db_url: str, tmp_path: Path) -> None:
-    repo = await seeded_repository(db_url)
+    stores = await seeded_stores(db_url)
     (tmp_path / "spool").write_text("a file where the spool directory should be")
-    recorder = Recorder(repo, tmp_path, make_config(tmp_path, db_url))
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
     with capture_logs() as logs:
         await recorder.start()
     assert any(e["event"] == "spool_unavailable" for e in logs)
     assert await recorder.record_event(make_event(1)) is Durability.DATABASE
     await recorder.stop()
-    await repo.close()
+    await stores.close()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from gateway.store.spool import (
+from gateway.durable.spool import (
     CHECKPOINT,
     DEAD_LETTER,
     HEADER,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ExitCode
+from gateway.recording.recorder import RecorderStats
 from gateway.status import (
     FILE_NAME,
     DaemonState,
@@ -24,7 +25,6 @@ from gateway.status import (
     snapshot_of,
     write_status,
 )
-from gateway.store.recorder import RecorderStats
 from tests.e2e.harness import run_cli
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.store.models import StoredEvent, TimetableEntry
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 
 MADRID = ZoneInfo("Europe/Madrid")
 _ids = itertools.count(1)
@@ -37,7 +37,7 @@ def clock(
 
 
 def stored(event: ClockEvent) -> StoredEvent:
-    """The event as the repository would return it (for the pure-logic tests)."""
+    """The event as the event store would return it (for the pure-logic tests)."""
     return StoredEvent(
         id=next(_ids),
         event_key=event.event_key,
@@ -65,11 +65,11 @@ def row(uid: str, weekday: int, start: str, end: str, room: str = "A1") -> Timet
 PEOPLE = {"ana": "Ana García", "luis": "Luis Pérez", "eva": "Eva Martín", "pau": "Pau Soler"}
 
 
-async def seeded(url: str) -> Repository:
+async def seeded(url: str) -> Stores:
     """A database with the schema and PEOPLE, each with a card."""
-    repo = Repository.from_url(url)
-    await repo.init_schema()
+    stores = Stores.open(url)
+    await stores.db.init_schema()
     for i, (uid, name) in enumerate(sorted(PEOPLE.items())):
-        await repo.add_person(uid, name)
-        await repo.assign_card(f"04A1B2{i:02X}", uid)
-    return repo
+        await stores.people.add_person(uid, name)
+        await stores.people.assign_card(f"04A1B2{i:02X}", uid)
+    return stores

@@ -46,9 +46,9 @@ def cli(tmp_path: Path, url: str, *args: str, code: int = 0) -> subprocess.Compl
 
 def seed(url: str) -> None:
     async def main() -> None:
-        repo = await seeded(url)
+        stores = await seeded(url)
         try:
-            await repo.record_events(
+            await stores.swipes.record_events(
                 [
                     clock("ana", "in", local("2026-11-23", "08:31")),
                     clock("ana", "out", local("2026-11-23", "14:45")),
@@ -59,7 +59,7 @@ def seed(url: str) -> None:
                 ]
             )
         finally:
-            await repo.close()
+            await stores.close()
 
     asyncio.run(main())
 

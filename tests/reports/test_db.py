@@ -22,7 +22,7 @@ from gateway.reports.service import (
 )
 from gateway.store.engine import create_engine, normalise_url
 from gateway.store.models import StoredEvent
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 from gateway.store.tables import clock_events
 from tests.reports.helpers import MADRID, clock, local, row, seeded
 
@@ -31,13 +31,13 @@ H = timedelta(hours=1)
 T = TypeVar("T")
 
 
-def run(url: str, body: Callable[[Repository], Awaitable[T]]) -> T:
+def run(url: str, body: Callable[[Stores], Awaitable[T]]) -> T:
     async def main() -> T:
-        repo = await seeded(url)
+        stores = await seeded(url)
         try:
-            return await body(repo)
+            return await body(stores)
         finally:
-            await repo.close()
+            await stores.close()
 
     return asyncio.run(asyncio.wait_for(main(), timeout=60))
 
@@ -45,12 +45,12 @@ def run(url: str, body: Callable[[Repository], Awaitable[T]]) -> T:
 @pytest.mark.parametrize("source", ["swipes_between", "events_between"])
 def test_report_rules_and_edge_cases(db_url: str, source: str) -> None:
     # Both of the repository's event streams must give the same report.
-    async def body(repo: Repository) -> None:
-        await check(repo, getattr(repo, source))
+    async def body(stores: Stores) -> None:
+        await check(stores, getattr(stores.events, source))
 
-    async def check(repo: Repository, read: EventSource | None) -> None:
-        await repo.replace_timetable([row("ana", 1, "08:15", "14:45", "Lab 1")])
-        await repo.record_events(
+    async def check(stores: Stores, read: EventSource | None) -> None:
+        await stores.timetable.replace_timetable([row("ana", 1, "08:15", "14:45", "Lab 1")])
+        await stores.swipes.record_events(
             [
                 # Saturday night over the October DST change: 9 real hours.
                 clock("luis", "in", local("2026-10-24", "22:00")),
@@ -71,7 +71,7 @@ def test_report_rules_and_edge_cases(db_url: str, source: str) -> None:
         )
         now = local("2026-12-01", "12:00")
         report = await build_report(
-            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now, source=read
+            stores, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now, source=read
         )
         got = [
             (d.person_uid, d.day.isoformat(), d.worked, d.flags)
@@ -95,28 +95,28 @@ def test_report_rules_and_edge_cases(db_url: str, source: str) -> None:
         assert report.names["ana"] == "Ana García"
 
         only = await build_report(
-            repo, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now, source=read
+            stores, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now, source=read
         )
         assert [(d.person_uid, d.worked) for d in only.days] == [("luis", 9 * H)]
         with pytest.raises(NotFoundError):
-            await build_report(repo, RULES, date(2026, 10, 1), date(2026, 10, 2), uid="nobody")
+            await build_report(stores, RULES, date(2026, 10, 1), date(2026, 10, 2), uid="nobody")
 
     run(db_url, body)
 
 
 def test_an_empty_range(db_url: str) -> None:
-    async def body(repo: Repository) -> None:
-        await repo.record_events([clock("ana", "in", local("2026-11-02", "08:00"))])
-        report = await build_report(repo, RULES, date(2026, 6, 1), date(2026, 6, 30))
+    async def body(stores: Stores) -> None:
+        await stores.swipes.record_events([clock("ana", "in", local("2026-11-02", "08:00"))])
+        report = await build_report(stores, RULES, date(2026, 6, 1), date(2026, 6, 30))
         assert report.days == [] and report.months == []
 
     run(db_url, body)
 
 
 def test_who_is_here(db_url: str) -> None:
-    async def body(repo: Repository) -> None:
+    async def body(stores: Stores) -> None:
         # 2026-11-23 is a Monday.
-        await repo.replace_timetable(
+        await stores.timetable.replace_timetable(
             [
                 row("ana", 1, "08:15", "14:45", "Lab 1"),
                 row("luis", 1, "08:15", "10:15", "Lab 2"),
@@ -124,7 +124,7 @@ def test_who_is_here(db_url: str) -> None:
                 row("pau", 7, "22:00", "06:00", "Porteria"),  # Sunday night
             ]
         )
-        await repo.record_events(
+        await stores.swipes.record_events(
             [
                 clock("pau", "in", local("2026-11-22", "21:50")),
                 clock("ana", "in", local("2026-11-23", "08:05")),
@@ -133,11 +133,11 @@ def test_who_is_here(db_url: str) -> None:
                 clock("luis", "out", local("2026-11-23", "09:30")),
             ]
         )
-        at_night = await presence(repo, RULES, local("2026-11-23", "03:00"))
+        at_night = await presence(stores, RULES, local("2026-11-23", "03:00"))
         assert [(r.uid, r.room, r.present) for r in at_night.scheduled] == [
             ("pau", "Porteria", True)
         ]
-        at_ten = await presence(repo, RULES, local("2026-11-23", "10:00"))
+        at_ten = await presence(stores, RULES, local("2026-11-23", "10:00"))
         assert [(r.uid, r.name, r.present) for r in at_ten.scheduled] == [
             ("ana", "Ana García", True),
             ("luis", "Luis Pérez", False),
@@ -145,8 +145,8 @@ def test_who_is_here(db_url: str) -> None:
         # Eva is in, scheduled in an excluded room: listed nowhere. Pau never clocked
         # out, but his shift ended at 06:00 and only today's events count: not in.
         assert at_ten.unscheduled_in == []
-        await repo.record_events([clock("luis", "in", local("2026-11-23", "11:30"))])
-        at_noon = await presence(repo, RULES, local("2026-11-23", "12:00"))
+        await stores.swipes.record_events([clock("luis", "in", local("2026-11-23", "11:30"))])
+        at_noon = await presence(stores, RULES, local("2026-11-23", "12:00"))
         assert [r.uid for r in at_noon.scheduled] == ["ana"]
         # Eva's excluded block is over and she is still in; Luis came back unscheduled.
         assert [(r.uid, r.present) for r in at_noon.unscheduled_in] == [
@@ -158,13 +158,13 @@ def test_who_is_here(db_url: str) -> None:
 
 
 def test_export_cursor_continuity(db_url: str) -> None:
-    async def body(repo: Repository) -> None:
+    async def body(stores: Stores) -> None:
         def export(since: int, limit: int | None = None) -> AsyncIterator[StoredEvent]:
-            return export_events(repo, since, limit, settle=timedelta(0))
+            return export_events(stores, since, limit, settle=timedelta(0))
 
         start = local("2026-11-23", "08:00")
         first = [clock("ana", "in" if i % 2 == 0 else "out", start + i * H) for i in range(25)]
-        await repo.record_events(first)
+        await stores.swipes.record_events(first)
         everything = [e async for e in export(0)]
         assert len(everything) == 25
         # Pages of 7 from the last id of the previous page cover it exactly once.
@@ -179,7 +179,7 @@ def test_export_cursor_continuity(db_url: str) -> None:
         assert [e.event_key for e in everything] == [e.event_key for e in first]
         # New events after the cursor: the next run gets exactly those.
         later = [clock("luis", "in", start + 30 * H), clock("luis", "out", start + 31 * H)]
-        await repo.record_events(later)
+        await stores.swipes.record_events(later)
         fresh = [e async for e in export(cursor)]
         assert [e.event_key for e in fresh] == [e.event_key for e in later]
         assert all(e.id > cursor for e in fresh)
@@ -188,9 +188,9 @@ def test_export_cursor_continuity(db_url: str) -> None:
 
 
 def test_export_stops_before_events_too_recent_to_be_settled(db_url: str) -> None:
-    async def body(repo: Repository) -> None:
+    async def body(stores: Stores) -> None:
         start = local("2026-11-23", "08:00")
-        await repo.record_events([clock("ana", "in", start + i * H) for i in range(6)])
+        await stores.swipes.record_events([clock("ana", "in", start + i * H) for i in range(6)])
         # Age every row but the 5th by an hour, as if only that one were just stored.
         engine = create_engine(normalise_url(db_url), connect_timeout=5, pool_size=1)
         try:
@@ -205,9 +205,9 @@ def test_export_stops_before_events_too_recent_to_be_settled(db_url: str) -> Non
                         )
         finally:
             await engine.dispose()
-        settled = [e.id async for e in export_events(repo, 0, settle=timedelta(minutes=30))]
+        settled = [e.id async for e in export_events(stores, 0, settle=timedelta(minutes=30))]
         assert settled == ids[:4]  # not past the recent one, though the 6th is old
-        assert [e.id async for e in export_events(repo, 0, settle=timedelta(0))] == ids
+        assert [e.id async for e in export_events(stores, 0, settle=timedelta(0))] == ids
 
     run(db_url, body)
 
@@ -222,18 +222,18 @@ def test_timetable_import_validates_every_row_and_writes_nothing_on_a_bad_file(
     other = tmp_path / "other.csv"
     other.write_text("ana,Fri,10:00,11:00,Lab 9\n")
 
-    async def body(repo: Repository) -> None:
-        done = await import_timetable(repo, good)
+    async def body(stores: Stores) -> None:
+        done = await import_timetable(stores, good)
         assert (done.rows, done.uids, done.problems) == (2, ["ana", "luis"], [])
-        before = await repo.timetable()
-        failed = await import_timetable(repo, bad)
+        before = await stores.timetable.timetable()
+        failed = await import_timetable(stores, bad)
         assert [p.line for p in failed.problems] == [2, 3]
-        assert await repo.timetable() == before
-        dry = await import_timetable(repo, other, dry_run=True)
-        assert dry.rows == 1 and await repo.timetable() == before
+        assert await stores.timetable.timetable() == before
+        dry = await import_timetable(stores, other, dry_run=True)
+        assert dry.rows == 1 and await stores.timetable.timetable() == before
         # Only Ana's rows are replaced; Luis keeps his.
-        await import_timetable(repo, other)
-        assert await repo.timetable() == [
+        await import_timetable(stores, other)
+        assert await stores.timetable.timetable() == [
             row("ana", 5, "10:00", "11:00", "Lab 9"),
             row("luis", 7, "22:00", "06:00", ""),
         ]

@@ -1,6 +1,6 @@
-"""Helpers for store tests: open a repository, and look at the database directly.
+"""Helpers for store tests: open the stores, and look at the database directly.
 
-The direct look goes through the plain synchronous drivers, not the repository, so
+The direct look goes through the plain synchronous drivers, not the stores, so
 that "nothing was written" is checked independently of the code under test.
 """
 
@@ -16,20 +16,20 @@ from typing import Any
 import psycopg
 
 from gateway.domain import ClockEvent, Direction, Outcome
-from gateway.store.repository import Repository
+from gateway.store.stores import Stores
 
 
 @asynccontextmanager
-async def open_repo(
+async def open_stores(
     url: str, *, init: bool = True, connect_timeout: float = 3.0
-) -> AsyncIterator[Repository]:
-    repo = Repository.from_url(url, connect_timeout=connect_timeout)
+) -> AsyncIterator[Stores]:
+    stores = Stores.open(url, connect_timeout=connect_timeout)
     try:
         if init:
-            await repo.init_schema()
-        yield repo
+            await stores.db.init_schema()
+        yield stores
     finally:
-        await repo.close()
+        await stores.close()
 
 
 def sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -18,7 +18,7 @@ import pytest
 from gateway.cli.main import main
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import ExitCode
-from tests.store.support import count, open_repo
+from tests.store.support import count, open_stores
 from tests.support.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,8 +88,8 @@ def _tap(url: str, card_key: str) -> None:
     """Stands in for a tap of an unknown card: what the daemon records."""
 
     async def record() -> None:
-        async with open_repo(url, init=False) as repo:
-            await repo.record_unknown(
+        async with open_stores(url, init=False) as stores:
+            await stores.swipes.record_unknown(
                 UnknownSwipe(card_key, "entrance", "0badc0de", datetime.now(UTC))
             )
 
@@ -98,8 +98,8 @@ def _tap(url: str, card_key: str) -> None:
 
 def _holder(url: str, card_key: str) -> Person | None:
     async def find() -> Person | None:
-        async with open_repo(url, init=False) as repo:
-            return await repo.find_person_by_card(card_key)
+        async with open_stores(url, init=False) as stores:
+            return await stores.swipes.find_person_by_card(card_key)
 
     return asyncio.run(find())
 
@@ -152,9 +152,9 @@ def test_refusals_get_their_own_exit_codes(sqlite_cli: Cli) -> None:
 
 
 async def _enrol_zoe(url: str) -> None:
-    async with open_repo(url) as repo:
-        await repo.add_person("zoe", "Zoe")
-        await repo.assign_card("CAFEBABE", "zoe")
+    async with open_stores(url) as stores:
+        await stores.people.add_person("zoe", "Zoe")
+        await stores.people.assign_card("CAFEBABE", "zoe")
 
 
 def test_import_checks_every_row_before_writing(sqlite_cli: Cli, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.models import TimetableEntry
-from tests.store.support import event, open_repo
+from tests.store.support import event, open_stores
 from tests.support.pgcluster import PgCluster
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "DATABASE.md"
@@ -35,9 +35,9 @@ def grant_statements(dbname: str) -> list[str]:
 async def test_the_daemon_role_can_record_and_nothing_more(
     pg_cluster: PgCluster, pg_url: str
 ) -> None:
-    async with open_repo(pg_url) as admin:
-        await admin.add_person("ana", "Ana")
-        await admin.assign_card("04A1B2C3", "ana")
+    async with open_stores(pg_url) as admin:
+        await admin.people.add_person("ana", "Ana")
+        await admin.people.assign_card("04A1B2C3", "ana")
     dbname = pg_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for statement in grant_statements(dbname):
@@ -47,23 +47,25 @@ async def test_the_daemon_role_can_record_and_nothing_more(
     daemon_url = pg_cluster.url(dbname).replace("postgres:", f"{ROLE}:", 1)
     daemon_url = daemon_url.replace(":test-secret@", f":{ROLE_PASSWORD}@")
 
-    async with open_repo(daemon_url, init=False) as daemon:
-        assert await daemon.check() == 1
-        assert await daemon.find_person_by_card("04A1B2C3") == Person("ana", "Ana")
-        assert await daemon.card_directory() == {"04A1B2C3": Person("ana", "Ana")}
+    async with open_stores(daemon_url, init=False) as daemon:
+        assert await daemon.db.check() == 1
+        assert await daemon.swipes.find_person_by_card("04A1B2C3") == Person("ana", "Ana")
+        assert await daemon.swipes.card_directory() == {"04A1B2C3": Person("ana", "Ana")}
         swipe = event()
-        assert await daemon.record_events([swipe]) == [True]
-        assert await daemon.record_events([swipe]) == [False]
+        assert await daemon.swipes.record_events([swipe]) == [True]
+        assert await daemon.swipes.record_events([swipe]) == [False]
         for _ in range(2):
-            await daemon.record_unknown(
+            await daemon.swipes.record_unknown(
                 UnknownSwipe("CAFEBABE", "entrance", None, swipe.received_at)
             )
 
         refused: list[Callable[[], Awaitable[object]]] = [
-            lambda: daemon.add_person("bob", "Bob"),
-            lambda: daemon.assign_card("DEADBEEF", "ana"),
-            lambda: daemon.revoke_card("04A1B2C3"),
-            lambda: daemon.replace_timetable([TimetableEntry("ana", 1, time(8), time(9))]),
+            lambda: daemon.people.add_person("bob", "Bob"),
+            lambda: daemon.people.assign_card("DEADBEEF", "ana"),
+            lambda: daemon.people.revoke_card("04A1B2C3"),
+            lambda: daemon.timetable.replace_timetable(
+                [TimetableEntry("ana", 1, time(8), time(9))]
+            ),
         ]
         for operation in refused:
             with pytest.raises(DatabaseUnavailableError, match="permission denied"):
@@ -71,7 +73,7 @@ async def test_the_daemon_role_can_record_and_nothing_more(
 
     with psycopg.connect(daemon_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("DELETE FROM clock_events")
-    async with open_repo(pg_url, init=False) as admin:
-        [row] = await admin.unknown_swipes()
+    async with open_stores(pg_url, init=False) as admin:
+        [row] = await admin.people.unknown_swipes()
         assert row.count == 2
-        assert len(await admin.events_since(0)) == 1
+        assert len(await admin.events.events_since(0)) == 1

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
 from gateway.store.tables import metadata
-from tests.store.support import open_repo, sql
+from tests.store.support import open_stores, sql
 from tests.support.pgcluster import PgCluster
 
 SCHEMA_SQL = Path(__file__).resolve().parents[2] / "schema.sql"
@@ -203,9 +203,9 @@ BAD_ROWS = [
 
 async def test_the_database_refuses_bad_rows(db_url: str) -> None:
     # One database for all the rows: each statement is its own transaction.
-    async with open_repo(db_url) as repo:
-        await repo.add_person("ana", "Ana")
-        await repo.assign_card("DEADBEEF", "ana")
+    async with open_stores(db_url) as stores:
+        await stores.people.add_person("ana", "Ana")
+        await stores.people.assign_card("DEADBEEF", "ana")
     accepted = []
     for what, statement in BAD_ROWS:
         try:

@@ -12,35 +12,35 @@ import psycopg
 import pytest
 
 from gateway.errors import DatabaseUnavailableError
-from gateway.store.repository import Repository
-from tests.store.support import count, event, open_repo
+from gateway.store.stores import Stores
+from tests.store.support import count, event, open_stores
 from tests.support.pgcluster import PgCluster, free_port, start_cluster
 
-Operation = Callable[[Repository], Awaitable[object]]
+Operation = Callable[[Stores], Awaitable[object]]
 OPERATIONS: dict[str, Operation] = {
-    "check": lambda r: r.check(),
-    "find_person_by_card": lambda r: r.find_person_by_card("04A1B2C3"),
-    "record_events": lambda r: r.record_events([event()]),
-    "add_person": lambda r: r.add_person("ana", "Ana"),
-    "card_directory": lambda r: r.card_directory(),
+    "check": lambda s: s.db.check(),
+    "find_person_by_card": lambda s: s.swipes.find_person_by_card("04A1B2C3"),
+    "record_events": lambda s: s.swipes.record_events([event()]),
+    "add_person": lambda s: s.people.add_person("ana", "Ana"),
+    "card_directory": lambda s: s.swipes.card_directory(),
 }
 
 
 async def _expect_unavailable(url: str, secret: str) -> list[str]:
     messages = []
-    repo = Repository.from_url(url, connect_timeout=3.0)
+    stores = Stores.open(url, connect_timeout=3.0)
     try:
         for name, operation in OPERATIONS.items():
             started = time.monotonic()
             with pytest.raises(DatabaseUnavailableError) as info:
-                await operation(repo)
+                await operation(stores)
             message = str(info.value)
             assert "\n" not in message, name
             assert secret not in message, name
             assert time.monotonic() - started < 10, name
             messages.append(message)
     finally:
-        await repo.close()
+        await stores.close()
     return messages
 
 
@@ -60,39 +60,39 @@ async def test_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     url = f"sqlite:///{blocker / 'gateway.db'}"
-    repo = Repository.from_url(url)
+    stores = Stores.open(url)
     try:
         with pytest.raises(DatabaseUnavailableError, match="cannot create"):
-            await repo.init_schema()
+            await stores.db.init_schema()
         await _expect_unavailable(url, "no-secret-here")
     finally:
-        await repo.close()
+        await stores.close()
 
 
 async def test_check_does_not_create_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.db"
-    async with open_repo(f"sqlite:///{path}", init=False) as repo:
+    async with open_stores(f"sqlite:///{path}", init=False) as stores:
         with pytest.raises(DatabaseUnavailableError, match="no database file"):
-            await repo.check()
+            await stores.db.check()
     assert not path.exists()
 
 
 @pytest.mark.postgres
-async def test_a_server_restart_is_survived_by_the_same_repository() -> None:
+async def test_a_server_restart_is_survived_by_the_same_stores() -> None:
     # Its own cluster: stopping the shared one would break other tests.
     cluster = await asyncio.to_thread(start_cluster)
     try:
         url = await asyncio.to_thread(cluster.create_database, "restart")
-        async with open_repo(url) as repo:
-            await repo.add_person("ana", "Ana")
-            assert await repo.record_events([event()]) == [True]
+        async with open_stores(url) as stores:
+            await stores.people.add_person("ana", "Ana")
+            assert await stores.swipes.record_events([event()]) == [True]
             await asyncio.to_thread(cluster.stop)
             with pytest.raises(DatabaseUnavailableError):
-                await repo.record_events([event()])
+                await stores.swipes.record_events([event()])
             await asyncio.to_thread(cluster.start)
             await asyncio.to_thread(cluster.wait_ready)
             # Pooled connections died with the server; the pool notices and reconnects.
-            assert await repo.record_events([event()]) == [True]
+            assert await stores.swipes.record_events([event()]) == [True]
         assert count(url, "clock_events") == 2
     finally:
         await asyncio.to_thread(cluster.destroy)
@@ -104,16 +104,16 @@ async def test_a_cancelled_write_leaves_all_or_nothing(db_url: str) -> None:
     On SQLite the cancellation completes only when the driver's thread gives up
     waiting for the lock, after connect_timeout (the busy timeout): keep it short.
     """
-    async with open_repo(db_url, connect_timeout=1.0) as repo:
-        await repo.add_person("ana", "Ana")
+    async with open_stores(db_url, connect_timeout=1.0) as stores:
+        await stores.people.add_person("ana", "Ana")
         swipe = event()
         with WriterBlocked(db_url), pytest.raises(TimeoutError):
-            await asyncio.wait_for(repo.record_events([swipe]), timeout=0.5)
+            await asyncio.wait_for(stores.swipes.record_events([swipe]), timeout=0.5)
         # Retrying the same event afterwards stores it exactly once.
-        first = await repo.record_events([swipe])
+        first = await stores.swipes.record_events([swipe])
         assert first in ([True], [False])
-        assert await repo.record_events([swipe]) == [False]
-        assert await repo.find_person_by_card("04A1B2C3") is None
+        assert await stores.swipes.record_events([swipe]) == [False]
+        assert await stores.swipes.find_person_by_card("04A1B2C3") is None
     assert count(db_url, "clock_events") == 1
 
 

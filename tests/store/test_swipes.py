@@ -1,4 +1,4 @@
-"""Repository.record_swipes: the swipe path's lookup and insert in one transaction,
+"""SwipeStore.record_swipes: the swipe path's lookup and insert in one transaction,
 on PostgreSQL (one statement) and SQLite (SQLAlchemy Core) alike."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.domain import Direction, Outcome, Person, SwipeRecord
+from gateway.domain import ClockEvent, Direction, Outcome, Person
 from gateway.errors import InvalidInputError
-from tests.store.support import count, open_repo, sql
+from tests.store.support import count, open_stores, sql
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 ANA, BOB, GONE, NOBODY = "04A1B2C3", "04112233445566", "CAFEBABE", "DEADBEEF"
 
 
-def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> SwipeRecord:
-    return SwipeRecord(
+def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> ClockEvent:
+    return ClockEvent(
         event_key=uuid.uuid5(uuid.NAMESPACE_OID, f"{card}/{n}"),
         card_key=card,
         direction=Direction.IN if n % 2 else Direction.OUT,
@@ -30,13 +30,13 @@ def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> SwipeRec
 
 
 async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str) -> None:
-    async with open_repo(db_url) as repo:
+    async with open_stores(db_url) as stores:
         for uid, name in (("ana", "Ana"), ("bob", "Bob"), ("gone", "Gone")):
-            await repo.add_person(uid, name)
-        await repo.assign_card(ANA, "ana")
-        await repo.assign_card(BOB, "bob")
-        await repo.assign_card(GONE, "gone")
-        await repo.revoke_card(GONE)
+            await stores.people.add_person(uid, name)
+        await stores.people.assign_card(ANA, "ana")
+        await stores.people.assign_card(BOB, "bob")
+        await stores.people.assign_card(GONE, "gone")
+        await stores.people.revoke_card(GONE)
         batch = [
             swipe(ANA, 1),
             swipe(NOBODY, 2),
@@ -46,12 +46,12 @@ async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str
             swipe(NOBODY, 6),  # the same unknown card twice in one batch
         ]
         ana, bob = Person("ana", "Ana"), Person("bob", "Bob")
-        assert await repo.record_swipes(batch) == [ana, None, bob, None, ana, None]
+        assert await stores.swipes.record_swipes(batch) == [ana, None, bob, None, ana, None]
         # A retransmitted batch stores nothing new and answers the same.
-        assert await repo.record_swipes(batch) == [ana, None, bob, None, ana, None]
+        assert await stores.swipes.record_swipes(batch) == [ana, None, bob, None, ana, None]
         sql(db_url, "UPDATE people SET active = false WHERE uid = 'bob'")
-        assert await repo.record_swipes([swipe(BOB, 7)]) == [None]
-        assert await repo.record_swipes([]) == []
+        assert await stores.swipes.record_swipes([swipe(BOB, 7)]) == [None]
+        assert await stores.swipes.record_swipes([]) == []
     rows = sql(
         db_url, "SELECT event_key, person_uid, card_key, outcome FROM clock_events ORDER BY id"
     )
@@ -71,16 +71,24 @@ async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str
 
 
 async def test_concurrent_batches_and_a_refused_batch_store_nothing_wrong(db_url: str) -> None:
-    async with open_repo(db_url) as repo:
-        await repo.add_person("ana", "Ana")
-        await repo.assign_card(ANA, "ana")
+    async with open_stores(db_url) as stores:
+        await stores.people.add_person("ana", "Ana")
+        await stores.people.assign_card(ANA, "ana")
         results = await asyncio.gather(
-            *(repo.record_swipes([swipe(ANA, 10 * b + i) for i in range(5)]) for b in range(4))
+            *(
+                stores.swipes.record_swipes([swipe(ANA, 10 * b + i) for i in range(5)])
+                for b in range(4)
+            )
         )
         assert all(p == Person("ana", "Ana") for batch in results for p in batch)
-        bad = SwipeRecord(
-            uuid.uuid4(), ANA, Direction.IN, "bad\nreader", None, T0, Outcome.RECORDED
+        bad = ClockEvent(
+            event_key=uuid.uuid4(),
+            card_key=ANA,
+            direction=Direction.IN,
+            reader="bad\nreader",
+            reader_hw_id=None,
+            received_at=T0,
         )
         with pytest.raises(InvalidInputError, match="reader"):
-            await repo.record_swipes([swipe(ANA, 100), bad])
+            await stores.swipes.record_swipes([swipe(ANA, 100), bad])
     assert count(db_url, "clock_events") == 20

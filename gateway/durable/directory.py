@@ -3,13 +3,19 @@
 The daemon answers swipes from it when the database does not answer in time. It is
 refreshed from the database at start and periodically, and written atomically (tmp
 file, fsync, rename), so a daemon restarted during an outage still knows every card
-it knew before. A missing or damaged file gives an empty directory and a log event,
-never a failed start: the daemon then answers unknown cards with KO until the
+it knew before. The event loop changes the directory; the disk is touched from a
+thread: `save()` builds the file's bytes on the loop and only writes them in the
+thread, `load()` reads the file in the thread and installs what it holds on the loop,
+so no thread ever touches the directory while the loop changes it.
+
+A missing or damaged file gives an empty directory and a log event, never a failed
+start: the daemon then answers unknown cards with KO until the
 database is back, which is honest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -18,23 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from gateway.domain import Person
+from gateway.durable.atomic import atomic_write
 from gateway.logs import get_logger
-from gateway.store.spool import atomic_write
 
 FILE_NAME = "card-directory.json"
 FORMAT_VERSION = 1
 
 
-def log() -> Any:
-    """The logger, bound at each use: a module-level one would miss configure_logging."""
-    return get_logger("directory")
+log = get_logger("directory")
 
 
 class CardDirectory:
     """card key -> Person, with the wall-clock time of the last full refresh.
 
-    Plain in-memory operations are synchronous and cheap; `load_file` and `save_file`
-    touch the disk, so async callers run them in a thread (`asyncio.to_thread`).
+    Plain in-memory operations are synchronous and cheap; `load` and `save` touch the
+    disk in a thread. Use from one event loop.
     """
 
     def __init__(self, state_dir: Path) -> None:
@@ -77,42 +81,47 @@ class CardDirectory:
         }
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def save_file(self) -> None:
+    async def save(self) -> None:
         """Write the directory atomically; OSError propagates (callers log it)."""
+        data = self.to_bytes()  # on the loop: the loop is what changes the directory
         started = time.monotonic()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, self.to_bytes())
-        log().debug(
+        await asyncio.to_thread(_write, self.path, data)
+        log.debug(
             "directory_saved",
             path=str(self.path),
             cards=len(self._cards),
             ms=round((time.monotonic() - started) * 1000, 1),
         )
 
-    def load_file(self) -> bool:
+    async def load(self) -> bool:
         """Load the saved directory; False (and an empty directory) if there is none usable."""
         try:
-            raw = self.path.read_bytes()
+            raw = await asyncio.to_thread(self.path.read_bytes)
         except FileNotFoundError:
-            log().info("directory_file_missing", path=str(self.path))
+            log.info("directory_file_missing", path=str(self.path))
             return False
         except OSError as exc:
-            log().error("directory_file_unreadable", path=str(self.path), error=str(exc))
+            log.error("directory_file_unreadable", path=str(self.path), error=str(exc))
             return False
         try:
             cards, refreshed_at = _parse(raw)
         except ValueError as exc:
-            log().error("directory_file_invalid", path=str(self.path), error=str(exc))
+            log.error("directory_file_invalid", path=str(self.path), error=str(exc))
             return False
         self._cards = cards
         self.refreshed_at = refreshed_at
-        log().info(
+        log.info(
             "directory_loaded",
             path=str(self.path),
             cards=len(cards),
             age_s=None if (age := self.age_s()) is None else round(age),
         )
         return True
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
 
 
 def _parse(raw: bytes) -> tuple[dict[str, Person], datetime | None]:

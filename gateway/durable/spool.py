@@ -4,14 +4,15 @@ An event is appended and fsync'd before the caller may answer the reader OK, and
 stays on disk until the database has committed it. The layout is deliberately plain:
 
     <dir>/seg-000000000001.log   append-only segment files, one record after another
-    <dir>/checkpoint             {"segment": n, "offset": o}: everything before is replayed
+    <dir>/checkpoint             (segment, offset): everything before is replayed
     <dir>/dead-letter.jsonl      events the database refused for good (never deleted)
 
 A record is `magic(2) | payload length(4) | crc32(payload)(4) | payload`, the payload a
 compact JSON array. A write torn by a power cut fails the length or checksum test and
 is skipped (and logged), never mis-read; the reader then resynchronises on the next
-magic whose record checks out. The checkpoint is replaced atomically (tmp + fsync +
-rename), and a segment is deleted only once the checkpoint has moved past it, so a
+magic whose record checks out. The checkpoint is two fixed slots overwritten in place,
+alternately, each with a sequence number and a CRC (see _Checkpoint), and a segment
+is deleted only once the checkpoint has moved past it, so a
 crash at any instant either replays an event again (the database ignores a known
 event key) or has not yet dropped it: unreplayed events are never deleted.
 
@@ -32,6 +33,7 @@ import os
 import struct
 import uuid
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.domain import ClockEvent, Direction, Outcome, StoreUnavailableError
+from gateway.durable.atomic import fsync_dir, write_all
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
 
@@ -54,17 +57,14 @@ LOCK = "lock"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def log() -> Any:
-    """The logger, bound at each use: a module-level one would miss configure_logging."""
-    return get_logger("spool")
+log = get_logger("spool")
 
 
 class SpoolError(StoreUnavailableError):
     """The spool cannot take the event; `reason` is a short machine word for logs."""
 
     def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason)
 
 
 class SpoolFullError(SpoolError):
@@ -101,6 +101,8 @@ class SpoolBatch:
 
 
 def encode_event(event: ClockEvent) -> bytes:
+    if event.person_uid is None:
+        raise ValueError("an event without its person cannot be spooled")
     micros = (event.received_at - _EPOCH) // timedelta(microseconds=1)
     fields = [
         RECORD_VERSION,
@@ -224,34 +226,6 @@ def _resync(buf: bytes, view: memoryview, start: int) -> int | None:
 # -- file helpers (run in the spool thread) -----------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def describe_os_error(exc: OSError) -> tuple[str, str]:
     """(reason word, one-line message) for an OSError on the spool."""
     reasons = {
@@ -312,7 +286,7 @@ class _Checkpoint:
             if best is None or seq > best[0]:
                 best = (seq, Position(segment, offset))
         if best is None:
-            log().error("spool_checkpoint_unreadable", path=str(self.path), action="replay_all")
+            log.error("spool_checkpoint_unreadable", path=str(self.path), action="replay_all")
             return None
         self.seq = best[0]
         return best[1]
@@ -326,7 +300,7 @@ class _Checkpoint:
                 try:
                     os.pwrite(fd, bytes(2 * self.SLOT.size), 0)
                     os.fsync(fd)
-                    _fsync_dir(self.path.parent)
+                    fsync_dir(self.path.parent)
                 except OSError:
                     os.close(fd)
                     raise
@@ -371,12 +345,12 @@ class _Files:
         try:
             self.ckpt.prepare()
         except OSError as exc:  # the drainer retries: events wait, none is lost
-            log().error("spool_checkpoint_unwritable", path=str(self.ckpt.path), error=str(exc))
+            log.error("spool_checkpoint_unwritable", path=str(self.ckpt.path), error=str(exc))
         for old in [n for n in self.segments if n < cursor.segment]:
             try:
                 self._delete(old)  # replayed before a crash that came before its deletion
             except OSError as exc:  # a read-only disk: harmless, reading skips it
-                log().warning("spool_segment_not_deleted", segment=old, error=str(exc))
+                log.warning("spool_segment_not_deleted", segment=old, error=str(exc))
                 self.segments.remove(old)
         count = skipped = 0
         for number in self.segments:
@@ -416,7 +390,7 @@ class _Files:
         path = self.dir / _segment_name(number)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _fsync_dir(self.dir)  # the new file's name must survive a power cut too
+            fsync_dir(self.dir)  # the new file's name must survive a power cut too
         except OSError:
             os.close(fd)
             path.unlink(missing_ok=True)
@@ -431,7 +405,7 @@ class _Files:
         assert self.fd is not None
         start = self.size
         try:
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
             os.fdatasync(self.fd)
         except OSError:
             # The caller answers KO: take back what may have reached the file so that
@@ -493,7 +467,7 @@ class _Files:
         for number in done:
             self._delete(number)
         if done:
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     def dead_letter(self, entries: list[dict[str, Any]]) -> None:
         lines = b"".join(
@@ -502,7 +476,7 @@ class _Files:
         )
         fd = os.open(self.dir / DEAD_LETTER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            _write_all(fd, lines)
+            write_all(fd, lines)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -579,6 +553,7 @@ class Spool:
         max_events: int = 1_000_000,
         warn_ratio: float = 0.9,
         segment_bytes: int = SEGMENT_BYTES,
+        on_durable: Callable[[], None] | None = None,
     ) -> None:
         self.directory = directory
         self.max_events = max_events
@@ -596,7 +571,9 @@ class Spool:
         self._broken: SpoolError | None = None  # set when the directory cannot be used
         self._warned = False
         self._dead_letters = 0
-        self.appended = asyncio.Event()  # set after each successful append (drainer wake-up)
+        # Called after each group commit: the owner's wake-up (the drainer's), so that
+        # it hears of records that became readable even if their appender gave up.
+        self._on_durable = on_durable
 
     # -- lifecycle
     async def open(self) -> None:
@@ -612,7 +589,7 @@ class Spool:
             # cannot is refused honestly with this error.
             reason, _ = describe_os_error(exc)
             self._broken = SpoolError(f"spool unusable: {exc.strerror or exc}", reason)
-            log().error(
+            log.error(
                 "spool_unavailable", directory=str(self.directory), reason=reason, error=str(exc)
             )
             return
@@ -621,8 +598,8 @@ class Spool:
         self._durable = count
         self._dead_letters = await self._run(self._files.dead_letter_count)
         if skipped:
-            log().error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
-        log().info("spool_opened", directory=str(self.directory), depth=count, max=self.max_events)
+            log.error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
+        log.info("spool_opened", directory=str(self.directory), depth=count, max=self.max_events)
         self._check_warn()
 
     async def close(self) -> None:
@@ -665,7 +642,7 @@ class Spool:
         depth = self.depth
         if depth >= self.warn_at and not self._warned:
             self._warned = True
-            log().warning("spool_near_full", depth=depth, max=self.max_events)
+            log.warning("spool_near_full", depth=depth, max=self.max_events)
         elif depth < self.warn_at * 0.9:
             self._warned = False
 
@@ -675,16 +652,17 @@ class Spool:
         if self._executor is None:
             raise SpoolError("spool is not open", "closed")
         if self._broken is not None:
-            log().error("spool_write_failed", reason=self._broken.reason, error=str(self._broken))
+            log.error("spool_write_failed", reason=self._broken.reason, error=str(self._broken))
             raise self._broken
         if self.depth >= self.max_events:
-            log().error("spool_full", depth=self.depth, max=self.max_events)
+            log.error("spool_full", depth=self.depth, max=self.max_events)
             raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
         try:
             record = frame(encode_event(event))
-        except ValueError as exc:  # an event far larger than any real one
-            log().error("spool_write_failed", reason="too_large", error=str(exc))
-            raise SpoolError(f"spool write failed: {exc}", "too_large") from None
+        except ValueError as exc:  # far larger than any real event, or no person (a bug)
+            reason = "too_large" if event.person_uid is not None else "internal"
+            log.error("spool_write_failed", reason=reason, error=str(exc))
+            raise SpoolError(f"spool write failed: {exc}", reason) from None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((record, future))
         if self._flusher is None:
@@ -700,7 +678,7 @@ class Spool:
                     end = await self._run(self._files.append, b"".join(r for r, _ in batch))
                 except OSError as exc:
                     reason, message = describe_os_error(exc)
-                    log().error(
+                    log.error(
                         "spool_write_failed",
                         reason=reason,
                         error=str(exc),
@@ -710,7 +688,7 @@ class Spool:
                     _settle(batch, SpoolError(message, reason))
                     continue
                 except Exception as exc:  # a bug or a closed spool: still never a false OK
-                    log().error("spool_write_failed", reason="internal", error=repr(exc))
+                    log.error("spool_write_failed", reason="internal", error=repr(exc))
                     _settle(batch, SpoolError(f"spool write failed: {exc}", "internal"))
                     continue
                 finally:
@@ -720,7 +698,8 @@ class Spool:
                 self.fsyncs += 1
                 _settle(batch, None)
                 self._check_warn()
-                self.appended.set()
+                if self._on_durable is not None:
+                    self._on_durable()
         finally:
             self._flusher = None
 
@@ -733,7 +712,7 @@ class Spool:
             self._files.read, self._read_pos, self._durable_end, limit
         )
         if skipped:
-            log().error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
+            log.error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
         records = []
         for raw in payloads:
             try:
@@ -766,7 +745,7 @@ class Spool:
             entry["reader"] = record.event.reader
         await self._disk(self._files.dead_letter, [entry])
         self._dead_letters += 1
-        log().error("spool_dead_letter", reason=reason, **{k: entry.get(k) for k in ("event_key",)})
+        log.error("spool_dead_letter", reason=reason, **{k: entry.get(k) for k in ("event_key",)})
 
 
 def _settle(batch: list[tuple[bytes, asyncio.Future[None]]], error: Exception | None) -> None:

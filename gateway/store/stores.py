@@ -1,0 +1,43 @@
+"""All the stores of one database, opened from one URL.
+
+`Stores.open(url)` gives a Database and one store per aggregate over it; `close()`
+closes them all. Nothing connects until the first query.
+"""
+
+from __future__ import annotations
+
+from gateway.store.database import Database
+from gateway.store.events import EventStore
+from gateway.store.people import PeopleStore
+from gateway.store.swipes import SwipeStore
+from gateway.store.timetable import TimetableStore
+
+
+class Stores:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.swipes = SwipeStore(db)
+        self.people = PeopleStore(db)
+        self.timetable = TimetableStore(db)
+        self.events = EventStore(db)
+
+    @classmethod
+    def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:
+        """The stores of a postgresql:// or sqlite:/// URL; connects lazily."""
+        return cls(Database(url, connect_timeout=connect_timeout, pool_size=pool_size))
+
+    @classmethod
+    async def open_checked(cls, url: str) -> Stores:
+        """The stores of a database whose schema is known to be there (else the
+        one-line DatabaseUnavailableError of Database.check)."""
+        stores = cls.open(url)
+        try:
+            await stores.db.check()
+        except BaseException:
+            await stores.close()
+            raise
+        return stores
+
+    async def close(self) -> None:
+        await self.swipes.close()
+        await self.db.close()
