@@ -3,7 +3,9 @@
 A failing or flapping port must not disturb the other readers (one supervisor per
 reader; no blocking close on the event loop). The tapping reader's p99 with the
 replugging going on is compared with its p99 without it, in alternating blocks so
-that both see the same background load.
+that both see the same background load. Then the replugged reader's own figure: how
+long after the cable is back the daemon has the port open again, for unplugs of a few
+lengths (the reconnect backoff, capped at 1 s, makes that depend on the length).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from gateway.emulator import VirtualReader
 # person cannot see 5 ms, and a quiet p99 of 2 ms would otherwise be a hair trigger).
 RATIO_LIMIT = 1.5
 ABSOLUTE_MS = 5.0
+# Unplugged for these long (s), in turn: short ones meet a small backoff, long ones its cap.
+DOWN_S = (0.3, 0.8, 1.5, 2.5)
+REOPEN_TIMEOUT_S = 10.0
 
 
 async def _replug_every_second(reader: VirtualReader, stop: asyncio.Event) -> int:
@@ -52,6 +57,7 @@ async def run_replug(env: BenchEnv, quick: bool) -> list[Row]:
             cycles += await replugging
         # The replugged reader must come back.
         await asyncio.wait_for(flapper.wait_online(), timeout=15.0)
+        reopen = await _reopen_times(flapper, 1 if quick else 3)
     quiet_p99 = ms(percentile(quiet.latencies, 99))
     noisy_p99 = ms(percentile(noisy.latencies, 99))
     r = row(
@@ -79,4 +85,27 @@ async def run_replug(env: BenchEnv, quick: bool) -> list[Row]:
             "ms",
             floor=ms(percentile(quiet.latencies, 50)),
         ),
+        row(
+            "replug: port reopened after, p50",
+            ms(percentile(reopen, 50)),
+            "ms",
+            note=f"{len(reopen)} replugs after {', '.join(f'{d:g}' for d in DOWN_S)} s unplugged",
+        ),
+        row("replug: port reopened after, max", ms(max(reopen)), "ms"),
     ]
+
+
+async def _reopen_times(reader: VirtualReader, rounds: int) -> list[float]:
+    """Seconds from plugging the cable back to the daemon opening the port, per replug."""
+    times = []
+    for _ in range(rounds):
+        for down_s in DOWN_S:
+            await reader.unplug()
+            await asyncio.sleep(down_s)
+            opens = reader.opens
+            started = time.monotonic()
+            await reader.replug()
+            await reader.wait_opened(opens, timeout=REOPEN_TIMEOUT_S)
+            times.append(time.monotonic() - started)
+            await reader.wait_online(timeout=REOPEN_TIMEOUT_S)
+    return times

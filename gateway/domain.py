@@ -17,8 +17,31 @@ from gateway.errors import InvalidInputError
 
 
 class Direction(StrEnum):
+    """Clocking in or out: the one type for it, parsed once from the configuration.
+
+    It is the reader's configured role; the wire's `Role` (with its UNSET) stays in
+    gateway.protocol, and the link alone translates between the two.
+    """
+
     IN = "in"
     OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingSwipe:
+    """One new SWIPE as a reader's link hands it to the clocking service."""
+
+    reader: str  # the configured reader name
+    direction: Direction  # from the configuration, never from the reader or a toggle
+    hardware_id: bytes  # the reader's, from HELLO
+    session: int  # the reader's boot session id, from HELLO
+    seq: int
+    uid: bytes
+    received_at: datetime  # when the gateway received it (aware, UTC)
+
+    @property
+    def card_key(self) -> str:
+        return card_key_from_uid(self.uid)
 
 
 class Outcome(StrEnum):

@@ -108,6 +108,7 @@ class VirtualReader:
         self.link_path = Path(link_path) if link_path is not None else None
         self.reset_on_open = reset_on_open
         self.opens = 0  # times the host opened (flushed) the port
+        self._opened = asyncio.Event()  # set at each open; see wait_opened()
         self.frames_dropped = 0  # frames written while nobody could take them
         self._log = get_logger("emulator", reader=name)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -225,6 +226,13 @@ class VirtualReader:
         async with asyncio.timeout(timeout):
             await self._offline.wait()
 
+    async def wait_opened(self, after: int, timeout: float | None = None) -> None:
+        """Wait until the host has opened the port more than `after` times in all."""
+        async with asyncio.timeout(timeout):
+            while self.opens <= after:
+                self._opened.clear()
+                await self._opened.wait()
+
     async def tap(self, uid: bytes, timeout: float = 10.0) -> TapResult:
         """Tap a card and wait for the RESULT (or for the reader to give up)."""
         loop = self._require_loop()
@@ -236,7 +244,8 @@ class VirtualReader:
             self._taps[seq] = future
             self._after_input()
             try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(future)
             except TimeoutError:
                 self._machine.abandon(loop.time())
                 self._after_input()
@@ -313,6 +322,7 @@ class VirtualReader:
             # The host flushed its input: it has just opened the port, and whatever we
             # had queued for it is gone, as on a real line.
             self.opens += 1
+            self._opened.set()
             self._drop_backlog()
             self._machine.host_opened(now, reset=self.reset_on_open)
         self._after_input()

@@ -177,7 +177,8 @@ class Demo:
         if daemon.returncode is None:
             daemon.send_signal(signal.SIGTERM)
             try:
-                return await asyncio.wait_for(daemon.wait(), 10)
+                async with asyncio.timeout(10):
+                    return await daemon.wait()
             except TimeoutError:
                 daemon.kill()
                 await daemon.wait()

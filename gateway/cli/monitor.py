@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from gateway.cli.common import add_json_option
+from gateway.domain import Direction
 from gateway.errors import GatewayError, UsageError
+from gateway.link.machine import GatewayMachine, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
-from gateway.link.session import GatewaySession, Note, Process, Send
-from gateway.protocol import DecodeError, Decoder, Message, Role, Status
+from gateway.protocol import DecodeError, Decoder, Message, Status
 
 MONITOR_TEXT = "Monitor only\nNot recorded"
 
@@ -100,9 +101,9 @@ class _Printer:
 async def _run(args: argparse.Namespace) -> int:
     printer = _Printer(args.json)
     decoder = Decoder()
-    session = (
-        GatewaySession(
-            Role.IN if args.respond == "in" else Role.OUT,
+    machine = (
+        GatewayMachine(
+            Direction(args.respond),
             heartbeat_ms=1000,
             idle_text="Monitor mode",
         )
@@ -112,22 +113,22 @@ async def _run(args: argparse.Namespace) -> int:
     port: SerialPort | None = None
 
     def execute(actions: list[Any]) -> None:
-        assert session is not None and port is not None
+        assert machine is not None and port is not None
         for action in actions:
             if isinstance(action, Send):
                 for item in Decoder().feed(action.data):
                     printer.frame("tx", item)
                 port.write(action.data)
             elif isinstance(action, Process):
-                execute(session.complete(action, Status.KO, MONITOR_TEXT, time.monotonic()))
+                execute(machine.complete(action, Status.KO, MONITOR_TEXT, time.monotonic()))
             elif isinstance(action, Note) and action.level != "debug":
                 printer.note(f"{action.event} {action.fields or ''}".rstrip())
 
     def on_data(data: bytes) -> None:
         for item in decoder.feed(data):
             printer.frame("rx", item)
-        if session is not None:
-            execute(session.receive(data, time.monotonic()))
+        if machine is not None:
+            execute(machine.receive(data, time.monotonic()))
 
     try:
         port = await SerialPort.open(args.port, args.baud, on_data)
@@ -138,17 +139,18 @@ async def _run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if session is not None:
-        execute(session.opened(time.monotonic()))
+    if machine is not None:
+        execute(machine.opened(time.monotonic()))
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     try:
         while not stop.is_set() and not port.lost.done():
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            if session is not None:
-                execute(session.tick(time.monotonic()))
+            if machine is not None:
+                execute(machine.tick(time.monotonic()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
+                async with asyncio.timeout(0.1):
+                    await stop.wait()
         if port.lost.done():
             printer.note(f"port lost: {port.lost.result() or 'closed'}")
             return 1

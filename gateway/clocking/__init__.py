@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from gateway.clocking.messages import Messages, fit_lcd, lcd_ascii
-from gateway.clocking.service import ClockingService, Reply, ReplyOutcome, SwipeInput
+from gateway.clocking.service import ClockingService, Reply, ReplyOutcome
 
 __all__ = [
     "ClockingService",
     "Messages",
     "Reply",
     "ReplyOutcome",
-    "SwipeInput",
     "fit_lcd",
     "lcd_ascii",
 ]

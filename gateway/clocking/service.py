@@ -1,6 +1,6 @@
 """A swipe becomes a clock event and the reply the reader shows.
 
-The service knows no port and no SQL: it gets a `SwipeInput` from a link and talks to
+The service knows no port and no SQL: it gets an `IncomingSwipe` from a link and talks to
 storage only through `gateway.domain.EventSink`. Its promises: OK only after the sink
 said the event is durable; an unknown card is KO and the sink puts it on the enrolment
 list; the same card on the same reader within the duplicate window is stored as a
@@ -13,9 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from gateway.clocking.messages import Messages, unavailable_key
 from gateway.domain import (
@@ -23,35 +21,15 @@ from gateway.domain import (
     Direction,
     Durability,
     EventSink,
+    IncomingSwipe,
     Outcome,
     StoreUnavailableError,
-    card_key_from_uid,
     event_key_for,
 )
 from gateway.logs import get_logger
 from gateway.protocol import Status
 
-
-def log() -> Any:
-    """Bound at each use: a module-level logger would miss configure_logging."""
-    return get_logger("clocking")
-
-
-@dataclass(frozen=True)
-class SwipeInput:
-    """One new SWIPE as a link hands it over."""
-
-    reader: str  # configured reader name
-    direction: Direction  # from the configuration, never from the reader or a toggle
-    hardware_id: bytes
-    session: int
-    seq: int
-    uid: bytes
-    received_at: datetime  # aware, UTC
-
-    @property
-    def card_key(self) -> str:
-        return card_key_from_uid(self.uid)
+log = get_logger("clocking")
 
 
 class ReplyOutcome(StrEnum):
@@ -91,12 +69,12 @@ class ClockingService:
         # purpose: after a restart the worst case is one extra stored clock event.
         self._last_counted: dict[tuple[str, str], float] = {}
 
-    async def handle(self, swipe: SwipeInput) -> Reply:
+    async def handle(self, swipe: IncomingSwipe) -> Reply:
         """The reply for a new swipe; never raises (except cancellation)."""
         try:
             return await self._handle(swipe)
         except StoreUnavailableError as exc:
-            log().error(
+            log.error(
                 "swipe_not_stored",
                 reader=swipe.reader,
                 card_key=swipe.card_key,
@@ -106,7 +84,7 @@ class ClockingService:
             text = self.messages.render(unavailable_key(exc.reason))
             return Reply(Status.KO, text, ReplyOutcome.STORE_UNAVAILABLE)
         except Exception as exc:  # any failure is a KO on the LCD, never a crash
-            log().error(
+            log.error(
                 "swipe_failed",
                 reader=swipe.reader,
                 card_key=swipe.card_key,
@@ -116,7 +94,7 @@ class ClockingService:
             key = "in_error" if swipe.direction is Direction.IN else "out_error"
             return Reply(Status.KO, self.messages.render(key), ReplyOutcome.ERROR)
 
-    async def _handle(self, swipe: SwipeInput) -> Reply:
+    async def _handle(self, swipe: IncomingSwipe) -> Reply:
         card_key = swipe.card_key
         window_key = (swipe.reader, card_key)
         now = self._now()
@@ -171,7 +149,3 @@ class ClockingService:
             self._last_counted = {
                 k: t for k, t in self._last_counted.items() if now - t < self.duplicate_window_s
             }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

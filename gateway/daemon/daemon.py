@@ -16,14 +16,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.clocking import ClockingService, Messages, SwipeInput
+from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.notify import Notifier
-from gateway.domain import Direction, StoreUnavailableError
+from gateway.daemon.supervise import Supervisor
+from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
-from gateway.link import Answer, IncomingSwipe, Link, LinkState
+from gateway.link import Answer, Link, LinkState, PathWatcher
 from gateway.logs import get_logger
-from gateway.protocol import Role
 from gateway.recording.recorder import Recorder
 from gateway.status import (
     LIVENESS_EVERY_S,
@@ -41,10 +41,7 @@ STALL_WARN_S = 0.25
 # Spooled events are already fsync'd; beyond this the recorder's stop is abandoned.
 RECORDER_STOP_S = 5.0
 
-
-def _log() -> Any:
-    # Bound at each use: the CLI configures logging after this module is imported.
-    return get_logger("daemon")
+log = get_logger("daemon")
 
 
 class Daemon:
@@ -59,7 +56,9 @@ class Daemon:
         self.service: ClockingService | None = None
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.supervisor = Supervisor()
+        # One inotify watch for all links: a replugged reader is back at once.
+        self.watcher = PathWatcher()
         self._state_since: dict[str, tuple[str, datetime]] = {}
         self._last_outcome: dict[str, str] = {}
         self._last_status_line = ""
@@ -74,7 +73,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
-        _log().info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
+        log.info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
         self.stores = Stores.open(config.database.url)
         offline = await self._check_database(self.stores.db)
         self.recorder = Recorder(self.stores.swipes, config.state_dir, config)
@@ -99,12 +98,13 @@ class Daemon:
         for reader in config.readers:
             self._start_link(reader)
         if not config.readers:
-            _log().warning("no_readers", hint="add [[readers]] to the configuration")
-        self._spawn(self._status_loop())
-        if self.notifier.watchdog_s:
-            self._spawn(self._watchdog_loop(self.notifier.watchdog_s))
+            log.warning("no_readers", hint="add [[readers]] to the configuration")
+        self.supervisor.keep("status", self._status_loop, critical=True)
+        watchdog_s = self.notifier.watchdog_s
+        if watchdog_s:
+            self.supervisor.keep("watchdog", lambda: self._watchdog_loop(watchdog_s), critical=True)
         self.notifier.send(READY="1", STATUS=self._status_line())
-        _log().info(
+        log.info(
             "daemon_ready",
             readers=[r.name for r in config.readers],
             database="offline" if offline else "ok",
@@ -116,34 +116,39 @@ class Daemon:
     async def _check_database(self, db: Database) -> DatabaseUnavailableError | None:
         """None if the database answers; else the error, and the daemon tries offline."""
         try:
-            version = await asyncio.wait_for(db.check(), timeout=10)
+            async with asyncio.timeout(10):
+                version = await db.check()
         except (DatabaseUnavailableError, TimeoutError) as exc:
             error = (
                 exc
                 if isinstance(exc, DatabaseUnavailableError)
                 else DatabaseUnavailableError(f"database {db.url} did not answer in 10 s")
             )
-            _log().warning("database_unavailable_at_start", error=str(error))
+            log.warning("database_unavailable_at_start", error=str(error))
             return error
-        _log().info("database_ok", url=db.url, schema_version=version)
+        log.info("database_ok", url=db.url, schema_version=version)
         return None
 
     async def _shutdown(self) -> None:
-        _log().info("daemon_stopping", in_flight=sum(ln.in_flight for ln in self.links.values()))
+        log.info("daemon_stopping", in_flight=sum(ln.in_flight for ln in self.links.values()))
         self.notifier.send(STOPPING="1", STATUS="stopping")
         # Links first, all at once: each finishes its in-flight swipes, then closes.
         await asyncio.gather(*(link.stop() for link in self.links.values()))
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop()  # failures were logged when they happened
+        self.watcher.close()
         if self.recorder is not None:
             try:
                 # Bounded: systemd's stop timeout must never be what ends the daemon.
-                await asyncio.wait_for(self.recorder.stop(), RECORDER_STOP_S)
+                async with asyncio.timeout(RECORDER_STOP_S):
+                    await self.recorder.stop()
             except TimeoutError:
-                _log().error("recorder_stop_timeout", timeout_s=RECORDER_STOP_S)
+                log.error(
+                    "recorder_stop_timeout",
+                    timeout_s=RECORDER_STOP_S,
+                    hint="spooled events are safe and replayed at the next start",
+                )
+            except Exception as exc:  # logged plainly, and the rest of the stop goes on
+                log.error("recorder_stop_failed", error=repr(exc), exc_info=True)
         if self.stores is not None:
             await self.stores.close()
         with contextlib.suppress(OSError):
@@ -151,7 +156,7 @@ class Daemon:
                 write_status, self.config.state_dir, self._snapshot(stopped=True)
             )
         self.notifier.close()
-        _log().info("daemon_stopped")
+        log.info("daemon_stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -159,31 +164,22 @@ class Daemon:
     # -- links -----------------------------------------------------------------------
     def _start_link(self, reader: ReaderConfig) -> None:
         messages = self.service.messages if self.service else _messages(self.config)
+        idle = "idle_in" if Direction(reader.role) is Direction.IN else "idle_out"
         link = Link(
             reader,
             self._handle,
             heartbeat_ms=self.config.heartbeat_ms,
-            idle_text=messages.render("idle_in" if reader.role == "in" else "idle_out"),
+            idle_text=messages.render(idle),
             refuse_text=messages.render("role_refused"),
             refuse_mismatch=self.config.on_role_mismatch == "refuse",
+            watcher=self.watcher,
         )
         self.links[reader.name] = link
         link.start()
 
     async def _handle(self, swipe: IncomingSwipe) -> Answer:
         assert self.service is not None
-        direction = Direction.IN if swipe.role is Role.IN else Direction.OUT
-        reply = await self.service.handle(
-            SwipeInput(
-                reader=swipe.reader,
-                direction=direction,
-                hardware_id=swipe.hardware_id,
-                session=swipe.session,
-                seq=swipe.seq,
-                uid=swipe.uid,
-                received_at=swipe.received_at,
-            )
-        )
+        reply = await self.service.handle(swipe)
         self._last_outcome[swipe.reader] = reply.outcome.value
         return Answer(
             reply.status,
@@ -198,12 +194,12 @@ class Daemon:
 
     # -- reload ----------------------------------------------------------------------
     def _spawn_reload(self) -> None:
-        self._spawn(self.reload())
+        self.supervisor.once("reload", self.reload())
 
     async def reload(self) -> None:
         """Apply a new configuration file; keep the old one if the new one is invalid."""
         if self.service is None:
-            _log().warning("reload_ignored", reason="still starting; send SIGHUP again later")
+            log.warning("reload_ignored", reason="still starting; send SIGHUP again later")
             return
         async with self._reload_lock:  # one reload at a time, however many SIGHUPs
             self.notifier.send(RELOADING="1")
@@ -218,7 +214,7 @@ class Daemon:
             new = await asyncio.to_thread(load_config, self.config_path)
             messages = _messages(new)
         except GatewayError as exc:
-            _log().error("reload_refused", error=str(exc), kept=old.source)
+            log.error("reload_refused", error=str(exc), kept=old.source)
             return
         for what, before, after in (
             ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
@@ -226,7 +222,7 @@ class Daemon:
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
         ):
             if before != after:
-                _log().warning("reload_needs_restart", key=what, running=before, configured=after)
+                log.warning("reload_needs_restart", key=what, running=before, configured=after)
         old_readers = {r.name: r for r in old.readers}
         new_readers = {r.name: r for r in new.readers}
         changed = [n for n in old_readers if n in new_readers and old_readers[n] != new_readers[n]]
@@ -241,7 +237,7 @@ class Daemon:
         self.service.show_offline = new_config.spool.show_offline
         for name in (*changed, *added):
             self._start_link(new_readers[name])
-        _log().info(
+        log.info(
             "config_reloaded",
             source=new.source,
             added=added,
@@ -259,7 +255,7 @@ class Daemon:
             prev = self._state_since.get(name)
             if prev is None or prev[0] != state:
                 self._state_since[name] = (state, now)
-            session = link.session
+            machine = link.machine
             out.append(
                 ReaderStatus(
                     name=name,
@@ -267,8 +263,8 @@ class Daemon:
                     role=link.config.role,
                     link_state=state,
                     since=self._state_since[name][1],
-                    hardware_id=session.hardware_id.hex() if session.hardware_id else None,
-                    firmware=".".join(map(str, session.fw_version)) if session.fw_version else None,
+                    hardware_id=machine.hardware_id.hex() if machine.hardware_id else None,
+                    firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
                     last_swipe_at=link.last_swipe_at,
                     last_swipe=self._last_outcome.get(name),
                 )
@@ -281,6 +277,8 @@ class Daemon:
 
     def _status_line(self) -> str:
         parts = [f"{name} {link.state.value}" for name, link in self.links.items()]
+        if not self.supervisor.healthy:
+            parts.insert(0, f"UNHEALTHY ({self.supervisor.given_up} keeps failing)")
         if self.recorder is not None:
             stats = self.recorder.stats()
             parts.append("db ok" if stats.database_ok else "db OFFLINE")
@@ -306,41 +304,42 @@ class Daemon:
                 written = None  # retry at the next tick
                 if str(exc) != self._status_error:  # once per problem, not every second
                     self._status_error = str(exc)
-                    _log().warning("status_write_failed", error=str(exc))
+                    log.warning("status_write_failed", error=str(exc))
             else:
                 if self._status_error is not None:
                     self._status_error = None
-                    _log().info("status_write_ok")
+                    log.info("status_write_ok")
             line = self._status_line()
             if line != self._last_status_line:
                 self._last_status_line = line
                 self.notifier.send(STATUS=line)
                 silent = [n for n, ln in self.links.items() if ln.state is LinkState.SILENT]
                 if silent:
-                    _log().warning("readers_silent", readers=silent)
+                    log.warning("readers_silent", readers=silent)
             slept = time.monotonic()
             await asyncio.sleep(STATUS_EVERY_S)
             late = time.monotonic() - slept - STATUS_EVERY_S
             if late > STALL_WARN_S:
                 # Every reader waited this long too: worth an operator's attention.
-                _log().warning("event_loop_stall", late_ms=round(late * 1000, 1))
+                log.warning("event_loop_stall", late_ms=round(late * 1000, 1))
 
     async def _watchdog_loop(self, interval_s: float) -> None:
         # Pinged from the event loop itself: a stalled loop stops the pings and systemd
-        # restarts the service, which is exactly what the watchdog is for.
+        # restarts the service, which is exactly what the watchdog is for. So does a
+        # critical loop that the supervisor could not keep alive.
+        told = False
         while True:
-            self.notifier.send(WATCHDOG="1")
+            if self.supervisor.healthy:
+                self.notifier.send(WATCHDOG="1")
+            elif not told:
+                told = True
+                log.critical(
+                    "watchdog_pings_stopped",
+                    task=self.supervisor.given_up,
+                    hint="systemd restarts the service when WatchdogSec passes",
+                )
+                self.notifier.send(STATUS=f"unhealthy: {self.supervisor.given_up} keeps failing")
             await asyncio.sleep(interval_s)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log().error("daemon_task_failed", error=repr(task.exception()))
 
 
 def _raise_fd_limit() -> int:

@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
 
 from gateway.logs import get_logger
 
-
-def log() -> Any:
-    """Bound at each use: a module-level logger would miss configure_logging."""
-    return get_logger("notify")
+log = get_logger("notify")
 
 
 class Notifier:
@@ -47,7 +43,7 @@ class Notifier:
         try:
             self._socket.sendto(text.encode("utf-8", "replace"), self._address)
         except OSError as exc:  # a full or vanished socket must never stop the daemon
-            log().warning("notify_failed", error=str(exc))
+            log.warning("notify_failed", error=str(exc))
             return False
         return True
 

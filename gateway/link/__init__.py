@@ -1,16 +1,16 @@
-"""Serial links to the readers: the serial adapter, the sans-IO session, the supervised link."""
+"""Serial links to the readers: the serial adapter, the sans-IO machine, the supervised link."""
 
 from __future__ import annotations
 
-from gateway.link.link import Answer, IncomingSwipe, Link, LinkState, SwipeHandler
-from gateway.link.session import GatewaySession, State
+from gateway.link.link import Answer, Link, SwipeHandler
+from gateway.link.machine import GatewayMachine, LinkState
+from gateway.link.watch import PathWatcher
 
 __all__ = [
     "Answer",
-    "GatewaySession",
-    "IncomingSwipe",
+    "GatewayMachine",
     "Link",
     "LinkState",
-    "State",
+    "PathWatcher",
     "SwipeHandler",
 ]

@@ -1,10 +1,10 @@
 """One supervised link per reader: open, handshake, serve swipes, survive unplugging.
 
-The link owns the port and a `GatewaySession`; it turns the session's actions into
+The link owns the port and a `GatewayMachine`; it turns the machine's actions into
 writes, swipe tasks and log events. A swipe is handled in its own task, so neither a
 slow database nor the link being stopped can cut a reply in half; the reply is written
 if the port is still there, and otherwise the reader's retransmission gets it from the
-session's cache after the reconnect.
+machine's cache of answers after the reconnect.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from gateway.config import ReaderConfig
+from gateway.domain import Direction, IncomingSwipe
+from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
-from gateway.link.session import Action, GatewaySession, Note, Process, Send, State
+from gateway.link.watch import PathWatcher
 from gateway.logs import get_logger
-from gateway.protocol import Role, Status
+from gateway.protocol import Status
 
 BACKOFF_START_S = 0.05
 BACKOFF_MAX_S = 1.0
@@ -33,17 +34,6 @@ STOP_GRACE_S = 4.0
 # Heartbeat deadlines are rounded up to interval / this: at most 1/8 interval late,
 # far inside the 3.5 intervals after which the reader calls the gateway gone.
 TICK_GRID_PER_INTERVAL = 8
-
-
-@dataclass(frozen=True)
-class IncomingSwipe:
-    reader: str
-    role: Role
-    hardware_id: bytes
-    session: int
-    seq: int
-    uid: bytes
-    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -58,16 +48,6 @@ class Answer:
 SwipeHandler = Callable[[IncomingSwipe], Awaitable[Answer]]
 
 
-class LinkState(StrEnum):
-    STARTING = "starting"
-    DOWN = "down"  # port absent or unusable; retrying
-    AWAIT_HELLO = "await_hello"
-    READY = "ready"
-    SILENT = "silent"  # port open, reader quiet for 3.5 heartbeat intervals
-    REFUSED = "refused"  # wrong role and configured to refuse
-    STOPPED = "stopped"
-
-
 class Link:
     def __init__(
         self,
@@ -78,31 +58,34 @@ class Link:
         idle_text: str = "",
         refuse_text: str = "",
         refuse_mismatch: bool = False,
+        watcher: PathWatcher | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
-        self.role = Role.IN if config.role == "in" else Role.OUT
+        # The configured role ("in"/"out") as the one type for it, from here on.
+        self.direction = Direction(config.role)
         self.handler = handler
-        self.session = GatewaySession(
-            self.role,
+        self.machine = GatewayMachine(
+            self.direction,
             heartbeat_ms=heartbeat_ms,
             idle_text=idle_text,
             refuse_text=refuse_text,
             refuse_mismatch=refuse_mismatch,
         )
         self.log = get_logger("link", reader=config.name, port=config.port)
+        # Wakes the backoff when the port's path appears; None: the backoff alone.
+        self._watcher = watcher
         self._port: SerialPort | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._down_since: float | None = None
+        self._ever_up = False
         self._down_reason: str | None = None
         # Figures for the status file and the operator.
         self.swipes = 0
         self.reconnects = 0
-        self.last_latency_ms: float | None = None
         self.last_swipe_at: datetime | None = None
-        self.connected_since: datetime | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> asyncio.Task[None]:
@@ -134,41 +117,18 @@ class Link:
             return LinkState.STOPPED
         if self._port is None or not self._port.is_open:
             return LinkState.DOWN if self._task else LinkState.STARTING
-        if self.session.refused:
-            return LinkState.REFUSED
-        if self.session.state is State.AWAIT_HELLO:
-            return LinkState.AWAIT_HELLO
-        return LinkState.READY if self.session.alive else LinkState.SILENT
-
-    def snapshot(self) -> dict[str, Any]:
-        s = self.session
-        return {
-            "name": self.name,
-            "port": self.config.port,
-            "role": self.config.role,
-            "state": self.state.value,
-            "hardware_id": s.hardware_id.hex() if s.hardware_id else None,
-            "session": s.session,
-            "firmware": ".".join(map(str, s.fw_version)) if s.fw_version else None,
-            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
-            "reconnects": self.reconnects,
-            "swipes": self.swipes,
-            "last_swipe_at": self.last_swipe_at.isoformat() if self.last_swipe_at else None,
-            "last_latency_ms": self.last_latency_ms,
-            "down_reason": self._down_reason if self.state is LinkState.DOWN else None,
-        }
+        return self.machine.state
 
     # -- the supervising loop --------------------------------------------------------
     async def _run(self) -> None:
         backoff = BACKOFF_START_S
-        ever_up = False
         while not self._stopping:
             try:
                 port = await SerialPort.open(self.config.port, self.config.baud, self._on_data)
             except PortError as exc:
                 self._went_down(str(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                woken = await self._pause(backoff, missing=exc.missing)
+                backoff = BACKOFF_START_S if woken else min(backoff * 2, BACKOFF_MAX_S)
                 continue
             except Exception as exc:  # a bug must not end the link for good: log, retry
                 self.log.error("link_open_failed", error=repr(exc), exc_info=True)
@@ -176,46 +136,62 @@ class Link:
                 await asyncio.sleep(BACKOFF_MAX_S)
                 continue
             backoff = BACKOFF_START_S
-            self._port = port
-            self.connected_since = datetime.now(UTC)
+            try:
+                await self._connected(port)
+            except Exception as exc:  # the same: the port is closed, the link goes on
+                self.log.error("link_failed", error=repr(exc), exc_info=True)
+                self._went_down(f"internal error: {exc!r}")
+                await asyncio.sleep(BACKOFF_MAX_S)
+
+    async def _pause(self, delay: float, *, missing: bool) -> bool:
+        """The backoff's sleep, cut short when the port's path appears: True if it did."""
+        if self._watcher is None:
+            await asyncio.sleep(delay)
+            return False
+        return await self._watcher.wait(self.config.port, delay, was_missing=missing)
+
+    async def _connected(self, port: SerialPort) -> None:
+        """Serve an open port until it is lost; it is closed whatever happens."""
+        self._port = port
+        try:
             fields: dict[str, Any] = {"device": os.path.realpath(self.config.port)}
-            if self._down_since is not None and ever_up:
+            if self._down_since is not None and self._ever_up:
                 self.reconnects += 1
                 fields["down_s"] = round(time.monotonic() - self._down_since, 3)
                 self.log.info("link_reconnected", **fields)
             else:
                 self.log.info("link_up", **fields)
-            ever_up = True
+            self._ever_up = True
             self._down_since = None
-            self._execute(self.session.opened(time.monotonic()))
+            self._execute(self.machine.opened(time.monotonic()))
             error = await self._serve(port)
+        finally:
             self._port = None
-            self.connected_since = None
             await port.close()
-            if not self._stopping:
-                self._went_down(error or "port closed")
+        if not self._stopping:
+            self._went_down(error or "port closed")
 
     async def _serve(self, port: SerialPort) -> str | None:
         """Heartbeats and liveness until the port is lost; returns why it was lost."""
         # A plain timer per deadline: asyncio.wait() on the port's future every interval
         # cost a waiter future, callbacks and a timeout per reader per heartbeat. The
-        # loop's clock is time.monotonic(), the session's.
+        # loop's clock is time.monotonic(), the machine's.
         loop = asyncio.get_running_loop()
         timer: asyncio.TimerHandle | None = None
 
         # Deadlines are rounded up to a grid shared by all links, so the heartbeats of
         # hundreds of idle readers go out in a few wake-ups a second, not one each.
-        grid = self.session.interval / TICK_GRID_PER_INTERVAL
+        grid = self.machine.interval / TICK_GRID_PER_INTERVAL
 
         def schedule() -> asyncio.TimerHandle:
             now = time.monotonic()
-            due = max(self.session.next_deadline(now), now + 0.01)
+            due = max(self.machine.next_deadline(now), now + 0.01)
             return loop.call_at(math.ceil(due / grid) * grid, tick)
 
         def tick() -> None:
             nonlocal timer
             try:
-                self._execute(self.session.tick(time.monotonic()))
+                self._execute(self.machine.tick(time.monotonic()))
             finally:  # a failing tick must not stop the heartbeats for good
                 timer = schedule()
 
@@ -238,7 +214,7 @@ class Link:
 
     # -- bytes in, actions out ---------------------------------------------------------
     def _on_data(self, data: bytes) -> None:
-        self._execute(self.session.receive(data, time.monotonic()))
+        self._execute(self.machine.receive(data, time.monotonic()))
 
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -258,7 +234,7 @@ class Link:
         received_at = datetime.now(UTC)
         swipe = IncomingSwipe(
             reader=self.name,
-            role=self.role,
+            direction=self.direction,
             hardware_id=proc.hardware_id,
             session=proc.session,
             seq=proc.swipe.seq,
@@ -270,16 +246,15 @@ class Link:
         except Exception as exc:  # the handler should not raise; if it does, still KO
             self.log.error("swipe_handler_failed", error=repr(exc), exc_info=True)
             answer = Answer(Status.KO, "Error", {"outcome": "error"})
-        actions = self.session.complete(proc, answer.status, answer.text, time.monotonic())
+        actions = self.machine.complete(proc, answer.status, answer.text, time.monotonic())
         written = self._port is not None and self._port.is_open
         self._execute(actions)
         latency_ms = round((time.monotonic() - started) * 1000, 2)
         self.swipes += 1
-        self.last_latency_ms = latency_ms
         self.last_swipe_at = received_at
         self.log.info(
             "swipe",
-            direction=self.config.role,
+            direction=self.direction.value,
             seq=proc.swipe.seq,
             card_key=proc.swipe.card_key,
             status=answer.status.name,

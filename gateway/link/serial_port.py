@@ -26,7 +26,14 @@ BY_ID_DIR = Path("/dev/serial/by-id")
 
 
 class PortError(Exception):
-    """The port could not be opened or used; the message says why in one line."""
+    """The port could not be opened or used; the message says why in one line.
+
+    `missing`: the path did not exist (unplugged), as opposed to busy or forbidden.
+    """
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class _Protocol(asyncio.Protocol):
@@ -117,17 +124,32 @@ class SerialPort:
 
     @classmethod
     async def open(cls, path: str, baud: int, on_data: Callable[[bytes], None]) -> SerialPort:
-        """Open exclusively (a second process gets a clear error, not half the bytes)."""
+        """Open exclusively (a second process gets a clear error, not half the bytes).
+
+        Whatever happens after the open itself (cancellation included), the port is
+        either handed over in a SerialPort or closed: a leaked descriptor would hold
+        the exclusive lock, and every later open of the reader would say "in use".
+        """
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[Exception | None] = loop.create_future()
+        # Opening can block (a USB device being torn down): never on the loop's thread.
+        opening = loop.run_in_executor(None, _open_port, path, baud)
         try:
-            # Opening can block (a USB device being torn down): never on the loop's thread.
-            port = await loop.run_in_executor(None, _open_port, path, baud)
+            # Shielded: cancelling the wait must not drop a port the thread then opens.
+            port = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortError(_describe_open_error(path, exc)) from None
-        transport, _ = await serial_asyncio_fast.connection_for_serial(
-            loop, lambda: _Protocol(on_data, lost), port
-        )
+            missing = not os.path.exists(path)
+            raise PortError(_describe_open_error(path, exc, missing), missing=missing) from None
+        try:
+            transport, _ = await serial_asyncio_fast.connection_for_serial(
+                loop, lambda: _Protocol(on_data, lost), port
+            )
+        except BaseException:
+            port.close()
+            raise
         return cls(path, transport, lost)
 
     @property
@@ -147,17 +169,25 @@ class SerialPort:
             if not self._transport.is_closing():
                 self._transport.close()
             try:
-                await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+                async with asyncio.timeout(_CLOSE_GRACE_S):
+                    await asyncio.shield(self.lost)
             except TimeoutError:
                 # Bytes stuck for a device that is gone: drop them.
                 self._transport.abort()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.lost), _CLOSE_GRACE_S)
+                    async with asyncio.timeout(_CLOSE_GRACE_S):
+                        await asyncio.shield(self.lost)
 
 
-def _describe_open_error(path: str, exc: BaseException) -> str:
+def _close_opened(opening: asyncio.Future[_Port]) -> None:
+    """The open finished after its caller gave up: close what it opened."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
+def _describe_open_error(path: str, exc: BaseException, missing: bool) -> str:
     text = str(exc)
-    if not os.path.exists(path):
+    if missing:
         return f"{path}: no such device (unplugged?)"
     if "exclusively lock" in text or "Resource temporarily unavailable" in text:
         return f"{path}: in use by another process"

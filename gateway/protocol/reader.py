@@ -45,7 +45,9 @@ NO_ANSWER_SCREEN = ["No answer", "Try again"]
 READY_TEXT = "Ready"
 
 
-class LinkState(Enum):
+class ReaderState(Enum):
+    """Where the reader stands with the gateway (the gateway's view is gateway.link.LinkState)."""
+
     CONNECTING = "connecting"  # sending HELLO every second
     REFUSED = "refused"  # HELLO_ACK said no: HELLO every 5 s
     ONLINE = "online"
@@ -124,7 +126,7 @@ class ReaderMachine:
     fw_version: tuple[int, int, int] = FIRMWARE_VERSION
 
     def __post_init__(self) -> None:
-        self.state = LinkState.CONNECTING
+        self.state = ReaderState.CONNECTING
         self.heartbeat_s = DEFAULT_HEARTBEAT_MS / 1000
         self.idle_text = ""
         self.lcd: list[str] = list(CONNECTING_SCREEN)
@@ -196,7 +198,7 @@ class ReaderMachine:
         """
         if reset:
             self.reboot(now)
-        elif self.state is not LinkState.ONLINE:
+        elif self.state is not ReaderState.ONLINE:
             self._hello_at = now
             self.poll(now)
 
@@ -212,13 +214,13 @@ class ReaderMachine:
             self._show_idle()
         # Each timer compares `now` with exactly the sum next_deadline() returns: written
         # as a difference, float rounding could leave a deadline due but never fired.
-        if self.state is LinkState.ONLINE and now >= self._last_rx + self._gone_after():
+        if self.state is ReaderState.ONLINE and now >= self._last_rx + self._gone_after():
             self._events.append(Offline())
             self._go_connecting(now, OFFLINE_SCREEN)
-        if self.state is not LinkState.ONLINE and now >= self._hello_at:
+        if self.state is not ReaderState.ONLINE and now >= self._hello_at:
             self._send(Hello(self.role, self.session, self.hardware_id, self.fw_version), now)
             self.counters.hellos_sent += 1
-            retry = HELLO_REFUSED_RETRY_S if self.state is LinkState.REFUSED else HELLO_RETRY_S
+            retry = HELLO_REFUSED_RETRY_S if self.state is ReaderState.REFUSED else HELLO_RETRY_S
             self._hello_at = now + retry
         pending = self._pending
         if pending is not None and now >= pending.next_try_at:
@@ -227,10 +229,10 @@ class ReaderMachine:
             else:
                 # While offline the slot passes without a send; the SWIPE goes out as soon
                 # as the gateway acknowledges HELLO again.
-                if self.state is LinkState.ONLINE:
+                if self.state is ReaderState.ONLINE:
                     self._send_swipe(pending, now)
                 pending.next_try_at = now + SWIPE_RETRY_S
-        if self.state is LinkState.ONLINE and now >= self._last_tx + self.heartbeat_s:
+        if self.state is ReaderState.ONLINE and now >= self._last_tx + self.heartbeat_s:
             self._send(Heartbeat(), now)
             self.counters.heartbeats_sent += 1
 
@@ -247,7 +249,7 @@ class ReaderMachine:
     def next_deadline(self) -> float:
         """The latest time `poll` must be called (an input may make it earlier)."""
         times = []
-        if self.state is LinkState.ONLINE:
+        if self.state is ReaderState.ONLINE:
             times.append(self._last_tx + self.heartbeat_s)
             times.append(self._last_rx + self._gone_after())
         else:
@@ -260,7 +262,7 @@ class ReaderMachine:
 
     @property
     def online(self) -> bool:
-        return self.state is LinkState.ONLINE
+        return self.state is ReaderState.ONLINE
 
     @property
     def pending_seq(self) -> int | None:
@@ -281,23 +283,23 @@ class ReaderMachine:
         self.counters.swipes_sent += 1
 
     def _go_connecting(self, now: float, screen: list[str]) -> None:
-        self.state = LinkState.CONNECTING
+        self.state = ReaderState.CONNECTING
         self._hello_at = now
         self._screen_until = None
         self.lcd = list(screen)
 
     def _hello_ack(self, ack: HelloAck, now: float) -> None:
         if not ack.accepted:
-            self.state = LinkState.REFUSED
+            self.state = ReaderState.REFUSED
             self._hello_at = now + HELLO_REFUSED_RETRY_S
             self._set_lcd(ack.text)
             self._events.append(Refused(ack.text))
             return
         self.heartbeat_s = ack.heartbeat_ms / 1000
         self.idle_text = ack.text
-        if self.state is LinkState.ONLINE:
+        if self.state is ReaderState.ONLINE:
             return  # a repeated ACK (our HELLO was retried): nothing new
-        self.state = LinkState.ONLINE
+        self.state = ReaderState.ONLINE
         if self._screen_until is None:
             self._show_idle()
         self._events.append(Online(ack.heartbeat_ms, ack.role, ack.text))
@@ -326,7 +328,7 @@ class ReaderMachine:
             pending = self._pending
             if (
                 pending is not None
-                and self.state is LinkState.ONLINE
+                and self.state is ReaderState.ONLINE
                 and pending.sends < SWIPE_RETRIES + 1
             ):
                 self._send_swipe(pending, now)
@@ -365,7 +367,7 @@ class ReaderMachine:
         self.lcd = ([*lines, "", ""])[:2]
 
     def _show_idle(self) -> None:
-        if self.state is LinkState.ONLINE:
+        if self.state is ReaderState.ONLINE:
             self._set_lcd(self.idle_text or READY_TEXT)
-        elif self.state is LinkState.CONNECTING:
+        elif self.state is ReaderState.CONNECTING:
             self.lcd = list(CONNECTING_SCREEN)

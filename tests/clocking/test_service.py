@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clocking import ClockingService, Messages, ReplyOutcome, SwipeInput
+from gateway.clocking import ClockingService, Messages, ReplyOutcome
 from gateway.config import parse_config
 from gateway.domain import (
     ClockEvent,
     Direction,
     Durability,
+    IncomingSwipe,
     StoreUnavailableError,
     SwipeStored,
     event_key_for,
@@ -47,11 +48,11 @@ class Env:
         reader: str = "entrance",
         direction: Direction = Direction.IN,
         seq: int | None = None,
-    ) -> SwipeInput:
+    ) -> IncomingSwipe:
         if seq is None:
             self.seq += 1
             seq = self.seq
-        return SwipeInput(reader, direction, HW, 7, seq, uid, datetime.now(UTC))
+        return IncomingSwipe(reader, direction, HW, 7, seq, uid, datetime.now(UTC))
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
         with contextlib.closing(sqlite3.connect(self.db)) as conn:
@@ -202,7 +203,7 @@ def test_store_unavailable_is_ko_never_ok_with_its_reason(
 ) -> None:
     error = StoreUnavailableError("cannot store", reason)
     service = ClockingService(BrokenSink(error), Messages(locale), 5.0)
-    swipe = SwipeInput("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
+    swipe = IncomingSwipe("entrance", Direction.IN, HW, 1, 1, ANA, datetime.now(UTC))
     reply = asyncio.run(service.handle(swipe))
     assert (reply.status, reply.outcome) == (Status.KO, ReplyOutcome.STORE_UNAVAILABLE)
     assert reply.text == text
@@ -210,7 +211,7 @@ def test_store_unavailable_is_ko_never_ok_with_its_reason(
 
 def test_any_internal_failure_is_ko_with_the_error_text() -> None:
     service = ClockingService(BrokenSink(RuntimeError("bug"), lookup_fails=True), Messages("es"), 5)
-    swipe = SwipeInput("exit", Direction.OUT, HW, 1, 1, ANA, datetime.now(UTC))
+    swipe = IncomingSwipe("exit", Direction.OUT, HW, 1, 1, ANA, datetime.now(UTC))
     reply = asyncio.run(service.handle(swipe))
     assert (reply.status, reply.outcome, reply.text) == (
         Status.KO,

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ReaderConfig
+from gateway.domain import Direction, IncomingSwipe
 from gateway.emulator import VirtualReader
-from gateway.link import Answer, IncomingSwipe, Link, LinkState
+from gateway.link import Answer, Link, LinkState
 from gateway.link.serial_port import PortError, SerialPort
-from gateway.protocol import Role, Status
+from gateway.protocol import Status
 
 UID = bytes.fromhex("04A1B2C3")
 
@@ -52,8 +53,8 @@ def test_swipe_goes_to_the_handler_with_config_role_and_reader_identity(tmp_path
             assert reader.lcd == ["Ready", ""] or reader.lcd[0] == "Ready"
             tap = await reader.tap(UID)
             assert (tap.status, tap.text) == (Status.OK, "In - Ana")
-            assert [(s.role, s.uid, s.seq, s.hardware_id) for s in seen] == [
-                (Role.IN, UID, 1, reader.hardware_id)
+            assert [(s.direction, s.uid, s.seq, s.hardware_id) for s in seen] == [
+                (Direction.IN, UID, 1, reader.hardware_id)
             ]
             assert link.state is LinkState.READY and link.swipes == 1
             await link.stop()

@@ -7,11 +7,15 @@ import contextlib
 import os
 import pty
 import resource
+import threading
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+import serial_asyncio_fast
 
 from gateway.link.serial_port import PortError, SerialPort
 
@@ -98,5 +102,74 @@ def test_unplug_is_reported_and_the_port_released(tmp_path: Path) -> None:
             assert open_fds() == before - 1  # our master is gone too, the port released
         with pytest.raises(PortError, match="no such device"):
             await SerialPort.open(str(link), 115200, lambda d: None)
+
+    asyncio.run(go())
+
+
+class HeldExecutor(ThreadPoolExecutor):
+    """Runs each job, then holds on to its result until released: an open that returns late."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.release = threading.Event()
+        self.done: list[object] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def held() -> Any:
+            result = fn(*args, **kwargs)
+            self.done.append(result)
+            self.release.wait(10)
+            return result
+
+        return super().submit(held)
+
+
+def ignore(data: bytes) -> None:
+    pass
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def test_an_open_cancelled_while_the_thread_opens_closes_the_port(tmp_path: Path) -> None:
+    async def go() -> None:
+        held = HeldExecutor()
+        asyncio.get_running_loop().set_default_executor(held)
+        with pty_pair(tmp_path / "p"):
+            before = open_fds()
+            opening = asyncio.create_task(SerialPort.open(str(tmp_path / "p"), 115200, ignore))
+            await until(lambda: bool(held.done))  # the thread has the port open
+            assert open_fds() == before + 1
+            opening.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await opening
+            held.release.set()
+            await until(lambda: open_fds() == before)
+            # Not held exclusively by a leaked descriptor: it opens again.
+            port = await SerialPort.open(str(tmp_path / "p"), 115200, ignore)
+            await port.close()
+
+    asyncio.run(go())
+
+
+def test_a_failing_connection_setup_closes_the_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> object:
+        raise RuntimeError("setup failed")
+
+    async def go() -> None:
+        with pty_pair(tmp_path / "p"):
+            before = open_fds()
+            with monkeypatch.context() as patch:
+                patch.setattr(serial_asyncio_fast, "connection_for_serial", broken)
+                with pytest.raises(RuntimeError, match="setup failed"):
+                    await SerialPort.open(str(tmp_path / "p"), 115200, ignore)
+            assert open_fds() == before
+            port = await SerialPort.open(str(tmp_path / "p"), 115200, ignore)
+            await port.close()
 
     asyncio.run(go())

@@ -21,11 +21,11 @@ from gateway.protocol.crc import crc16
 from gateway.protocol.reader import (
     NO_ANSWER_SCREEN,
     OFFLINE_SCREEN,
-    LinkState,
     Offline,
     Online,
     ReaderEvent,
     ReaderMachine,
+    ReaderState,
     Rebooted,
     Refused,
     SwipeDone,
@@ -92,7 +92,7 @@ def test_hello_at_start_and_every_second_until_acknowledged() -> None:
     hellos = sim.sent_of(Hello)
     assert [round(t - 100.0, 6) for t, _ in hellos] == [0.0, 1.0, 2.0, 3.0]
     assert hellos[0][1] == Hello(Role.IN, 42, HW, (1, 0, 0))
-    assert sim.m.state is LinkState.CONNECTING
+    assert sim.m.state is ReaderState.CONNECTING
     assert sim.m.counters.hellos_sent == 4
 
 
@@ -210,7 +210,7 @@ def test_gateway_gone_after_three_and_a_half_intervals() -> None:
 def test_refused_retries_every_five_seconds() -> None:
     sim = Sim()
     sim.receive(HelloAck(False, Role.OUT, 1000, "Wrong reader"))
-    assert sim.m.state is LinkState.REFUSED and sim.m.lcd == ["Wrong reader", ""]
+    assert sim.m.state is ReaderState.REFUSED and sim.m.lcd == ["Wrong reader", ""]
     assert Refused("Wrong reader") in sim.events
     sim.sent.clear()
     sim.advance(11.0)

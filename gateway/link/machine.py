@@ -1,17 +1,21 @@
 """The gateway's side of one reader link, without any I/O (docs/PROTOCOL.md section 5).
 
-`GatewaySession` eats bytes and the current time and returns actions: bytes to write,
-swipes to process, things worth logging. The link (gateway/link/link.py) performs them.
-Keeping the state machine here makes it testable byte by byte without ports or asyncio.
+`GatewayMachine` is the gateway's protocol state machine for one reader (the reader's
+own is `gateway.protocol.reader.ReaderMachine`). It eats bytes and the current time and
+returns actions: bytes to write, swipes to process, things worth logging. The link
+(gateway/link/link.py) performs them. Keeping the state machine here makes it testable
+byte by byte without ports or asyncio. "Session" means one thing only: the reader's
+boot session id, announced in HELLO (section 3).
 """
 
 from __future__ import annotations
 
-import enum
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from gateway.domain import Direction
 from gateway.protocol import (
     GONE_AFTER_INTERVALS,
     NAK_MIN_INTERVAL_S,
@@ -28,6 +32,7 @@ from gateway.protocol import (
     Status,
     Swipe,
     encode,
+    message_seq,
 )
 
 # Answered swipes remembered per session; the reader is stop-and-wait, so the last one
@@ -35,9 +40,24 @@ from gateway.protocol import (
 _ANSWERED_KEPT = 16
 
 
-class State(enum.Enum):
+class LinkState(StrEnum):
+    """One reader's link as the gateway sees it (the status file's `link_state`).
+
+    The machine knows AWAIT_HELLO, READY, SILENT and REFUSED; the link adds what only
+    it can know: STARTING, DOWN and STOPPED.
+    """
+
+    STARTING = "starting"
+    DOWN = "down"  # port absent or unusable; retrying
     AWAIT_HELLO = "await_hello"
     READY = "ready"
+    SILENT = "silent"  # port open, reader quiet for 3.5 heartbeat intervals
+    REFUSED = "refused"  # wrong role and configured to refuse
+    STOPPED = "stopped"
+
+
+# The configured direction as the wire spells it in HELLO_ACK (section 5.2).
+_WIRE_ROLE = {Direction.IN: Role.IN, Direction.OUT: Role.OUT}
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,7 @@ class Send:
 
 @dataclass(frozen=True)
 class Process:
-    """A new swipe: answer it with `GatewaySession.complete()` once it is handled."""
+    """A new swipe: answer it with `GatewayMachine.complete()` once it is handled."""
 
     swipe: Swipe
     hardware_id: bytes
@@ -68,28 +88,27 @@ class Note:
 Action = Send | Process | Note
 
 
-class GatewaySession:
+class GatewayMachine:
     def __init__(
         self,
-        role: Role,
+        direction: Direction,
         *,
         heartbeat_ms: int,
         idle_text: str = "",
         refuse_text: str = "",
         refuse_mismatch: bool = False,
     ) -> None:
-        if role not in (Role.IN, Role.OUT):
-            raise ValueError("a configured reader is IN or OUT")
-        self.role = role
+        self.direction = direction
+        self.role = _WIRE_ROLE[direction]
         self.interval = heartbeat_ms / 1000.0
         self.heartbeat_ms = heartbeat_ms
         self.idle_text = idle_text
         self.refuse_text = refuse_text
         self.refuse_mismatch = refuse_mismatch
         self.decoder = Decoder()
-        self.state = State.AWAIT_HELLO
+        self._ready = False  # HELLO accepted since the port was opened
         self.hardware_id: bytes | None = None
-        self.session: int | None = None
+        self.session: int | None = None  # the reader's boot session id, from HELLO
         self.fw_version: tuple[int, int, int] | None = None
         self.refused = False
         self.alive = False  # a valid frame within the last 3.5 intervals
@@ -100,11 +119,20 @@ class GatewaySession:
         self._answered: OrderedDict[int, bytes] = OrderedDict()
         self._hello_ack = b""
 
+    @property
+    def state(self) -> LinkState:
+        """AWAIT_HELLO, READY, SILENT or REFUSED."""
+        if self.refused:
+            return LinkState.REFUSED
+        if not self._ready:
+            return LinkState.AWAIT_HELLO
+        return LinkState.READY if self.alive else LinkState.SILENT
+
     # -- lifecycle -----------------------------------------------------------------
     def opened(self, now: float) -> list[Action]:
         """The port was (re)opened: forget everything, flush the reader's receiver."""
         self.decoder.reset()
-        self.state = State.AWAIT_HELLO
+        self._ready = False
         self.refused = False
         self.alive = False
         self.last_rx = now
@@ -126,12 +154,12 @@ class GatewaySession:
 
     def _alive(self, now: float, actions: list[Action]) -> None:
         self.last_rx = now
-        if not self.alive and self.state is State.READY:
+        if not self.alive and self._ready:
             actions.append(Note("reader_back"))
-        self.alive = self.state is State.READY
+        self.alive = self._ready
 
     def _bad_frame(self, err: DecodeError, now: float, actions: list[Action]) -> None:
-        if self.state is State.AWAIT_HELLO:
+        if not self._ready:
             # Boot noise after a reset: dropped silently (section 5.1).
             actions.append(Note("frame_dropped", "debug", {"error": err.describe()}))
             return
@@ -153,8 +181,8 @@ class GatewaySession:
             actions.append(
                 Note("reader_nak", "warning", {"reason": msg.reason.name, "seq": msg.seq})
             )
-        elif self.state is not State.READY:
-            self._nak(Nak(NakReason.NOT_READY, 0, _seq_of(msg)), now, actions)
+        elif not self._ready:
+            self._nak(Nak(NakReason.NOT_READY, 0, message_seq(msg)), now, actions)
         elif isinstance(msg, Swipe):
             self._swipe(msg, now, actions)
         elif isinstance(msg, Heartbeat):
@@ -164,7 +192,7 @@ class GatewaySession:
 
     def _hello(self, hello: Hello, now: float, actions: list[Action]) -> None:
         same = hello.hardware_id == self.hardware_id and hello.session == self.session
-        if same and self.state is State.READY:
+        if same and self._ready:
             # Our HELLO_ACK was lost: the same answer again (section 5.1).
             actions.append(self._send(self._hello_ack, now))
             return
@@ -196,11 +224,11 @@ class GatewaySession:
             )
         if mismatch and self.refuse_mismatch:
             ack = HelloAck(False, self.role, self.heartbeat_ms, self.refuse_text)
-            self.state = State.AWAIT_HELLO
+            self._ready = False
             self.refused = True
         else:
             ack = HelloAck(True, self.role, self.heartbeat_ms, self.idle_text)
-            self.state = State.READY
+            self._ready = True
             self.refused = False
             self.alive = True
         self._hello_ack = encode(ack)
@@ -235,7 +263,7 @@ class GatewaySession:
     def tick(self, now: float) -> list[Action]:
         """Heartbeat when we have been quiet; notice a reader that went silent."""
         actions: list[Action] = []
-        if self.state is not State.READY:
+        if not self._ready:
             return actions
         if now - self.last_tx >= self.interval:
             actions.append(self._send(_HEARTBEAT, now))
@@ -248,7 +276,7 @@ class GatewaySession:
 
     def next_deadline(self, now: float) -> float:
         """When `tick` next has something to do (at the latest one interval from now)."""
-        if self.state is not State.READY:
+        if not self._ready:
             return now + self.interval
         due = self.last_tx + self.interval
         if self.alive:
@@ -262,7 +290,3 @@ class GatewaySession:
 
 # The same bytes every time: encoded once, not once per reader per interval.
 _HEARTBEAT = encode(Heartbeat())
-
-
-def _seq_of(msg: Message) -> int:
-    return msg.seq if isinstance(msg, Swipe | Result | Nak) else 0
