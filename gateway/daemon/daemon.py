@@ -20,7 +20,7 @@ from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.notify import Notifier
 from gateway.daemon.supervise import Supervisor
-from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
+from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError, hardware_id_text
 from gateway.errors import ConfigError, DatabaseUnavailableError, GatewayError
 from gateway.link import Answer, Link, LinkState, PathWatcher
 from gateway.logs import get_logger
@@ -263,7 +263,9 @@ class Daemon:
                     role=link.config.role,
                     link_state=state,
                     since=self._state_since[name][1],
-                    hardware_id=machine.hardware_id.hex() if machine.hardware_id else None,
+                    hardware_id=hardware_id_text(machine.hardware_id)
+                    if machine.hardware_id
+                    else None,
                     firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
                     last_swipe_at=link.last_swipe_at,
                     last_swipe=self._last_outcome.get(name),
