@@ -61,6 +61,7 @@ UNAVAILABLE_KEYS = {
     "read_only": "disk_error",
     "permission_denied": "disk_error",
     "io_error": "disk_error",
+    "spool_gone": "disk_error",  # the spool files were deleted or replaced under us
 }
 STORE_KEYS = ("disk_full", "disk_error", "not_ready")
 assert all(set(t) == {*MESSAGE_KEYS, *STORE_KEYS} for t in LOCALES.values())
