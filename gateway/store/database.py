@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.logs import get_logger
@@ -57,8 +57,13 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        """ "postgresql" or "sqlite"."""
+        """Either "postgresql" or "sqlite"."""
         return self._dialect
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine (for work that tx() does not cover, e.g. schema steps)."""
+        return self._engine
 
     async def close(self) -> None:
         await self._engine.dispose()

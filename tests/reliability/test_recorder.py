@@ -250,3 +250,20 @@ async def test_unusable_spool_directory_still_starts(db_url: str, tmp_path: Path
     assert await recorder.record_event(make_event(1)) is Durability.DATABASE
     await recorder.stop()
     await stores.close()
+
+
+async def test_an_append_whose_caller_gave_up_is_still_replayed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The spool tells the recorder's wake-up when records become durable, not the
+    appender: an appender cancelled mid-fsync must not leave its record unreplayed."""
+    stores = await seeded_stores(db_url)
+    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
+    await recorder.start()
+    append = asyncio.ensure_future(recorder.spool.append(make_event(1)))
+    await asyncio.sleep(0)  # queued for the spool's writer thread
+    append.cancel()
+    await wait_for(lambda: recorder.stats().spool_depth == 0)
+    assert await stored_keys(stores) == [make_event(1).event_key]
+    await recorder.stop()
+    await stores.close()
