@@ -1,13 +1,30 @@
--- clock-gateway database schema, version 1, for PostgreSQL 13 and newer.
+-- clock-gateway database schema, version 2, for PostgreSQL 13 and newer.
 --
--- Safe to apply any number of times (`clock-gateway db init` does exactly that):
--- every object is created only if it is missing, and the version row is inserted
--- only once. gateway/store/tables.py mirrors this file as SQLAlchemy Core metadata;
+-- This file makes a fresh database, and is safe to apply any number of times
+-- (`clock-gateway db init` does exactly that): every object is created only if it is
+-- missing, and the version row is inserted only once. A database of an older version is
+-- brought here by `clock-gateway db upgrade` (the steps in gateway/store/upgrades/), never
+-- by this file, which would skip the existing tables and so leave their new columns out:
+-- it refuses such a database before changing anything.
+--
+-- gateway/store/tables.py mirrors this file as SQLAlchemy Core metadata;
 -- tests/store/test_schema_drift.py proves the two are identical on a real server,
 -- so change both together. Constraint and index names are explicit for the same reason.
+-- A change here is a new schema version: add its upgrade step for both backends.
 --
 -- All times are timestamptz and the gateway writes them in UTC.
 -- The least-privilege role for the daemon is in docs/DATABASE.md.
+
+-- Refuse a database of another version before touching anything (see above).
+DO $$
+BEGIN
+    IF to_regclass('schema_version') IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 2) THEN
+            RAISE EXCEPTION 'schema version is not 2: see clock-gateway db check / db upgrade';
+        END IF;
+    END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS schema_version (
     -- Exactly one row: the CHECK on the key makes a second row impossible.
@@ -18,7 +35,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     CONSTRAINT schema_version_single_row CHECK (id = 1)
 );
 
-INSERT INTO schema_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING;
+INSERT INTO schema_version (id, version) VALUES (1, 2) ON CONFLICT (id) DO NOTHING;
 
 -- People who may clock in; uid is the stable identifier admins type (e.g. 'ana.garcia').
 CREATE TABLE IF NOT EXISTS people (
@@ -26,6 +43,9 @@ CREATE TABLE IF NOT EXISTS people (
     name text NOT NULL,
     active boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- Set when the person's personal data was erased (name pseudonymised); the row stays
+    -- because events refer to it.
+    erased_at timestamptz,
     CONSTRAINT people_pkey PRIMARY KEY (uid),
     CONSTRAINT people_uid_not_empty CHECK (uid <> ''),
     CONSTRAINT people_name_not_empty CHECK (name <> '')
@@ -66,18 +86,29 @@ CREATE TABLE IF NOT EXISTS clock_events (
     stored_at timestamptz NOT NULL DEFAULT now(),
     -- 'duplicate': a repeated tap inside the duplicate window, kept but not counted.
     outcome text NOT NULL DEFAULT 'recorded',
+    -- Which gateway recorded it (its configured id).
+    gateway_id text NOT NULL DEFAULT 'default',
+    -- 'import': brought over from another system, whose own key is source_id.
+    source text NOT NULL DEFAULT 'reader',
+    source_id text,
     CONSTRAINT clock_events_pkey PRIMARY KEY (id),
     CONSTRAINT clock_events_event_key_key UNIQUE (event_key),
     CONSTRAINT clock_events_person_uid_fkey FOREIGN KEY (person_uid) REFERENCES people (uid),
     CONSTRAINT clock_events_card_key_format
         CHECK (card_key ~ '^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$'),
     CONSTRAINT clock_events_direction_valid CHECK (direction IN ('in', 'out')),
-    CONSTRAINT clock_events_outcome_valid CHECK (outcome IN ('recorded', 'duplicate'))
+    CONSTRAINT clock_events_outcome_valid CHECK (outcome IN ('recorded', 'duplicate')),
+    CONSTRAINT clock_events_source_valid CHECK (source IN ('reader', 'import'))
 );
 
 CREATE INDEX IF NOT EXISTS clock_events_person_received
     ON clock_events (person_uid, received_at);
 CREATE INDEX IF NOT EXISTS clock_events_received ON clock_events (received_at);
+CREATE INDEX IF NOT EXISTS clock_events_gateway_received
+    ON clock_events (gateway_id, received_at);
+-- An imported event is stored once, however often the import runs.
+CREATE UNIQUE INDEX IF NOT EXISTS clock_events_source_id
+    ON clock_events (source, source_id) WHERE source_id IS NOT NULL;
 
 -- Cards seen on a reader that nobody holds: the enrolment list (`clock-gateway cards unknown`).
 CREATE TABLE IF NOT EXISTS unknown_swipes (
@@ -87,6 +118,7 @@ CREATE TABLE IF NOT EXISTS unknown_swipes (
     count integer NOT NULL,
     last_reader text NOT NULL,
     last_reader_hw_id text,
+    last_gateway_id text NOT NULL DEFAULT 'default',
     CONSTRAINT unknown_swipes_pkey PRIMARY KEY (card_key),
     CONSTRAINT unknown_swipes_card_key_format
         CHECK (card_key ~ '^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$'),
@@ -109,3 +141,127 @@ CREATE TABLE IF NOT EXISTS timetable (
 );
 
 CREATE INDEX IF NOT EXISTS timetable_weekday ON timetable (weekday);
+
+-- Fleet status: one row per gateway, upserted by its daemon. readers is a JSON list of
+-- {name, role, state, last_swipe_at}.
+CREATE TABLE IF NOT EXISTS gateways (
+    id text NOT NULL,
+    version text NOT NULL,
+    hostname text NOT NULL,
+    started_at timestamptz NOT NULL,
+    heartbeat_at timestamptz NOT NULL,
+    spool_depth integer NOT NULL DEFAULT 0,
+    last_write_at timestamptz,
+    readers text NOT NULL DEFAULT '[]',
+    CONSTRAINT gateways_pkey PRIMARY KEY (id)
+);
+
+-- Logins of the web app; password_hash is a salted slow hash, never the password.
+CREATE TABLE IF NOT EXISTS admins (
+    username text NOT NULL,
+    password_hash text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT admins_pkey PRIMARY KEY (username),
+    CONSTRAINT admins_username_not_empty CHECK (username <> '')
+);
+
+-- Who changed what, from where. actor is an admin's username or 'cli:<os user>';
+-- action e.g. 'person.add', 'card.assign', 'correction.add', 'login.failed';
+-- details is JSON.
+CREATE TABLE IF NOT EXISTS audit_log (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL,
+    address text,
+    action text NOT NULL,
+    target text,
+    details text NOT NULL DEFAULT '{}',
+    CONSTRAINT audit_log_pkey PRIMARY KEY (id)
+);
+
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+
+-- Corrections leave the raw events alone: 'add' supplies a missed punch (direction and
+-- when), 'void' sets a mistaken event aside; reports apply them on top of the events.
+CREATE TABLE IF NOT EXISTS corrections (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    person_uid text NOT NULL,
+    kind text NOT NULL,
+    direction text,
+    at timestamptz,
+    event_id bigint,
+    reason text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT corrections_pkey PRIMARY KEY (id),
+    CONSTRAINT corrections_person_uid_fkey FOREIGN KEY (person_uid) REFERENCES people (uid),
+    CONSTRAINT corrections_event_id_fkey FOREIGN KEY (event_id) REFERENCES clock_events (id),
+    CONSTRAINT corrections_kind_valid CHECK (kind IN ('add', 'void')),
+    CONSTRAINT corrections_direction_valid CHECK (direction IN ('in', 'out')),
+    CONSTRAINT corrections_reason_not_empty CHECK (reason <> ''),
+    CONSTRAINT corrections_shape CHECK (
+        (kind = 'add' AND direction IS NOT NULL AND at IS NOT NULL AND event_id IS NULL)
+        OR (kind = 'void' AND event_id IS NOT NULL AND at IS NULL)
+    )
+);
+
+CREATE INDEX IF NOT EXISTS corrections_person_at ON corrections (person_uid, at);
+
+-- Wall-clock steps a gateway noticed (NTP corrections, a wrong clock set by hand):
+-- step_s is wall minus monotonic drift, negative when the clock went back.
+CREATE TABLE IF NOT EXISTS clock_steps (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    gateway_id text NOT NULL,
+    detected_at timestamptz NOT NULL,
+    step_s double precision NOT NULL,
+    CONSTRAINT clock_steps_pkey PRIMARY KEY (id)
+);
+
+CREATE INDEX IF NOT EXISTS clock_steps_detected_at ON clock_steps (detected_at);
+
+-- PostgreSQL only: wake listeners instead of having them poll. The web board LISTENs on
+-- clock_gateway_events; gateways LISTEN on clock_gateway_cards and refresh their card
+-- directory at once. Statement-level, empty payload: one notification per transaction
+-- (PostgreSQL folds identical ones), whatever the number of rows.
+CREATE OR REPLACE FUNCTION clock_gateway_notify_events() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('clock_gateway_events', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION clock_gateway_notify_cards() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('clock_gateway_cards', '');
+    RETURN NULL;
+END
+$$;
+
+-- CREATE TRIGGER has no IF NOT EXISTS before PostgreSQL 14, and OR REPLACE would lock
+-- the table on every db init: create each trigger only when it is missing.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'clock_events_notify'
+                   AND tgrelid = 'clock_events'::regclass) THEN
+        CREATE TRIGGER clock_events_notify AFTER INSERT ON clock_events
+            FOR EACH STATEMENT EXECUTE FUNCTION clock_gateway_notify_events();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'unknown_swipes_notify'
+                   AND tgrelid = 'unknown_swipes'::regclass) THEN
+        CREATE TRIGGER unknown_swipes_notify AFTER INSERT ON unknown_swipes
+            FOR EACH STATEMENT EXECUTE FUNCTION clock_gateway_notify_events();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'cards_notify'
+                   AND tgrelid = 'cards'::regclass) THEN
+        CREATE TRIGGER cards_notify AFTER INSERT OR UPDATE OR DELETE ON cards
+            FOR EACH STATEMENT EXECUTE FUNCTION clock_gateway_notify_cards();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'people_notify'
+                   AND tgrelid = 'people'::regclass) THEN
+        CREATE TRIGGER people_notify AFTER INSERT OR UPDATE OR DELETE ON people
+            FOR EACH STATEMENT EXECUTE FUNCTION clock_gateway_notify_cards();
+    END IF;
+END
+$$;

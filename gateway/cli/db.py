@@ -1,4 +1,5 @@
-"""`clock-gateway db init|check`: create the schema, and see whether the database is usable."""
+"""`clock-gateway db init|check|upgrade`: create the schema, see whether the database is
+usable, and bring an older schema to the current version."""
 
 from __future__ import annotations
 
@@ -6,25 +7,27 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.errors import DatabaseUnavailableError
 from gateway.store.oneshot import with_stores
 
 if TYPE_CHECKING:
     from gateway.store.stores import Stores
+    from gateway.store.upgrade import UpgradeResult
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "db",
-        help="create or check the database",
-        description="Create the database schema, or check that the database is usable.",
+        help="create, check or upgrade the database",
+        description="Create the database schema, check that the database is usable, "
+        "or upgrade an older schema.",
     )
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     init = sub.add_parser(
         "init",
         help="create the tables if they are missing (safe to run again)",
         description="Apply schema.sql (PostgreSQL) or create the SQLite file and its tables. "
-        "Existing tables and data are left as they are.",
+        "Existing tables and data are left as they are. A database with an older schema "
+        "is refused: 'db upgrade' brings it up to date.",
     )
     add_config_option(init)
     add_json_option(init)
@@ -33,7 +36,8 @@ def register(subparsers: Any) -> None:
         "check",
         help="is the database reachable, and which schema version does it have?",
         description="Connect to the configured database and read its schema version. "
-        "Exits 0 if the gateway can use it, 6 if it cannot.",
+        "Exits 0 if the gateway can use it, 6 if it cannot (unreachable, no schema, or a "
+        "schema that needs 'db upgrade').",
     )
     add_config_option(check)
     add_json_option(check)
@@ -52,6 +56,20 @@ def register(subparsers: Any) -> None:
     )
     add_config_option(grant)
     grant.set_defaults(func=_grant)
+    upgrade = sub.add_parser(
+        "upgrade",
+        help="bring an older schema to this version of clock-gateway",
+        description="Apply the upgrade steps from the database's schema version to the "
+        "current one, each in its own transaction, keeping every row. Safe to run again, "
+        "and at the same time as another upgrade (they take turns). Use the schema "
+        "owner's URL. A schema newer than this clock-gateway knows is refused (exit 6).",
+    )
+    upgrade.add_argument(
+        "--dry-run", action="store_true", help="show the steps that would run; change nothing"
+    )
+    add_config_option(upgrade)
+    add_json_option(upgrade)
+    upgrade.set_defaults(func=_upgrade)
 
 
 async def _initialise(stores: Stores) -> tuple[str, str, int]:
@@ -78,20 +96,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # check() refuses a schema of another version, with the command that mends it.
     config = config_from_args(args)
     url, dialect, version = with_stores(config, _inspect)
-    from gateway.store.tables import SCHEMA_VERSION  # here: loads SQLAlchemy
-
-    if version < SCHEMA_VERSION:
-        raise DatabaseUnavailableError(
-            f"{url}: schema version {version} is older than {SCHEMA_VERSION}: "
-            "run 'clock-gateway db init'"
-        )
-    if version > SCHEMA_VERSION:
-        raise DatabaseUnavailableError(
-            f"{url}: schema version {version} is newer than this clock-gateway "
-            f"understands ({SCHEMA_VERSION}): upgrade clock-gateway"
-        )
     _report(args, url, dialect, version, "reachable")
     return 0
 
@@ -111,4 +118,41 @@ def _grant(args: argparse.Namespace) -> int:
         print(f"{statement};")
     verb = "would be granted (dry run)" if args.dry_run else "granted"
     print(f"-- role {args.role}: daemon privileges on database {database} {verb}")
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    dry_run: bool = args.dry_run
+
+    async def work(stores: Stores) -> tuple[str, str, UpgradeResult]:
+        db = stores.db
+        return db.url, db.dialect, await db.upgrade_schema(dry_run=dry_run)
+
+    url, dialect, result = with_stores(config, work)
+    if args.json:
+        print_json(
+            {
+                "url": url,
+                "backend": dialect,
+                "from_version": result.from_version,
+                "schema_version": result.to_version,
+                "steps": result.steps,
+                "dry_run": result.dry_run,
+                "ok": True,
+            }
+        )
+    elif not result.steps:
+        print(f"{url}: schema version {result.to_version} is current, nothing to do ({dialect})")
+    elif result.dry_run:
+        print(f"{url}: schema version {result.from_version} ({dialect}); would apply:")
+        for name in result.steps:
+            print(f"  {name}")
+    else:
+        for name in result.steps:
+            print(f"applied {name}")
+        print(
+            f"{url}: upgraded from schema version {result.from_version} "
+            f"to {result.to_version} ({dialect})"
+        )
     return 0

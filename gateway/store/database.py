@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -25,14 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.logs import get_logger
 from gateway.redact import redact_url
-from gateway.store import failures
+from gateway.store import failures, upgrade
 from gateway.store.engine import SQLITE_WRITE, create_engine, normalise_url, sqlite_path
 from gateway.store.tables import SCHEMA_VERSION, metadata, people, schema_version
 
 log = get_logger("store")
-
-# Serialises concurrent `db init` runs on one PostgreSQL database.
-_INIT_LOCK_KEY = 0x636C6F636B  # "clock"
 
 
 class Database:
@@ -132,6 +129,7 @@ class Database:
                         f"cannot create {folder}: {exc.strerror}"
                     ) from None
             async with self.tx(write=True) as conn:
+                await upgrade.refuse_other_version(conn, self._where)
                 await conn.run_sync(metadata.create_all)
                 present = await conn.scalar(select(func.count()).select_from(schema_version))
                 if not present:
@@ -144,7 +142,8 @@ class Database:
                     "schema.sql is missing from the installed package: reinstall clock-gateway"
                 ) from None
             async with self.tx(write=True) as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
+                await upgrade.lock(conn, self._dialect)
+                await upgrade.refuse_other_version(conn, self._where)
                 # Straight to psycopg without parameters: through SQLAlchemy, a '%' in
                 # the file (a comment saying "100%") would be taken for a placeholder.
                 driver = (await conn.get_raw_connection()).driver_connection
@@ -154,18 +153,30 @@ class Database:
         log.info("schema_ready", url=self._where, version=SCHEMA_VERSION)
 
     async def check(self) -> int:
-        """The schema version; DatabaseUnavailableError if unreachable or uninitialised."""
+        """The schema version, if this clock-gateway can use it; else
+        DatabaseUnavailableError: unreachable, uninitialised, or a schema version other
+        than SCHEMA_VERSION (the message names the command that mends it)."""
+        self._require_file()
+        async with self.tx() as conn:
+            version = await conn.scalar(select(schema_version.c.version))
+        return upgrade.require_current(None if version is None else int(version), self._where)
+
+    async def upgrade_schema(self, *, dry_run: bool = False) -> upgrade.UpgradeResult:
+        """Bring the schema to SCHEMA_VERSION, one transaction per step (upgrade.py)."""
+        self._require_file()
+        try:
+            async with self._engine.connect() as conn:
+                return await upgrade.upgrade(conn, self._dialect, self._where, dry_run=dry_run)
+        except GatewayError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            log.debug("database_error", url=self._where, error=failures.reason(exc))
+            raise self._unavailable(exc) from None
+
+    def _require_file(self) -> None:
         path = self._sqlite_file
         if path is not None and not path.exists():
             # Connecting would create an empty file; say what is wrong instead.
             raise DatabaseUnavailableError(
                 f"no database file at {path}: run 'clock-gateway db init'"
             )
-        async with self.tx() as conn:
-            version = await conn.scalar(select(schema_version.c.version))
-        if version is None:
-            raise DatabaseUnavailableError(
-                f"database {self._where} has an empty schema_version table: "
-                "run 'clock-gateway db init'"
-            )
-        return int(version)

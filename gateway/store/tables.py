@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKeyConstraint,
     Identity,
     Index,
@@ -38,7 +39,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
 
-SCHEMA_VERSION = 1
+# Bumped with every change to schema.sql; gateway/store/upgrades/ holds one step per
+# version after 1, for each backend.
+SCHEMA_VERSION = 2
 
 # The card-key format as a PostgreSQL regular expression (see gateway.domain).
 CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
@@ -132,6 +135,7 @@ people = Table(
     Column("name", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    Column("erased_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("uid", name="people_pkey"),
     CheckConstraint("uid <> ''", name="people_uid_not_empty"),
     CheckConstraint("name <> ''", name="people_name_not_empty"),
@@ -174,15 +178,29 @@ clock_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("stored_at", UtcDateTime, nullable=False, server_default=_now()),
     Column("outcome", Text, nullable=False, server_default=text("'recorded'")),
+    # Version 2 added the columns below; an upgrade appends them, so they stay last.
+    Column("gateway_id", Text, nullable=False, server_default=text("'default'")),
+    Column("source", Text, nullable=False, server_default=text("'reader'")),
+    Column("source_id", Text, nullable=True),
     PrimaryKeyConstraint("id", name="clock_events_pkey"),
     UniqueConstraint("event_key", name="clock_events_event_key_key"),
     ForeignKeyConstraint(["person_uid"], ["people.uid"], name="clock_events_person_uid_fkey"),
     _key_check("clock_events"),
     CheckConstraint("direction IN ('in', 'out')", name="clock_events_direction_valid"),
     CheckConstraint("outcome IN ('recorded', 'duplicate')", name="clock_events_outcome_valid"),
+    CheckConstraint("source IN ('reader', 'import')", name="clock_events_source_valid"),
 )
 Index("clock_events_person_received", clock_events.c.person_uid, clock_events.c.received_at)
 Index("clock_events_received", clock_events.c.received_at)
+Index("clock_events_gateway_received", clock_events.c.gateway_id, clock_events.c.received_at)
+Index(
+    "clock_events_source_id",
+    clock_events.c.source,
+    clock_events.c.source_id,
+    unique=True,
+    postgresql_where=clock_events.c.source_id.is_not(None),
+    sqlite_where=clock_events.c.source_id.is_not(None),
+)
 
 unknown_swipes = Table(
     "unknown_swipes",
@@ -193,6 +211,7 @@ unknown_swipes = Table(
     Column("count", Integer, nullable=False),
     Column("last_reader", Text, nullable=False),
     Column("last_reader_hw_id", Text, nullable=True),
+    Column("last_gateway_id", Text, nullable=False, server_default=text("'default'")),
     PrimaryKeyConstraint("card_key", name="unknown_swipes_pkey"),
     _key_check("unknown_swipes"),
     CheckConstraint("count > 0", name="unknown_swipes_count_positive"),
@@ -214,13 +233,93 @@ timetable = Table(
 )
 Index("timetable_weekday", timetable.c.weekday)
 
+gateways = Table(
+    "gateways",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("hostname", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("spool_depth", Integer, nullable=False, server_default=text("0")),
+    Column("last_write_at", UtcDateTime, nullable=True),
+    Column("readers", Text, nullable=False, server_default=text("'[]'")),
+    PrimaryKeyConstraint("id", name="gateways_pkey"),
+)
+
+admins = Table(
+    "admins",
+    metadata,
+    Column("username", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("username", name="admins_pkey"),
+    CheckConstraint("username <> ''", name="admins_username_not_empty"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("at", UtcDateTime, nullable=False, server_default=_now()),
+    Column("actor", Text, nullable=False),
+    Column("address", Text, nullable=True),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=True),
+    Column("details", Text, nullable=False, server_default=text("'{}'")),
+    PrimaryKeyConstraint("id", name="audit_log_pkey"),
+)
+Index("audit_log_at", audit_log.c.at)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    _id(),
+    Column("person_uid", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("direction", Text, nullable=True),
+    Column("at", UtcDateTime, nullable=True),
+    Column("event_id", _BigId, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id", name="corrections_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="corrections_person_uid_fkey"),
+    ForeignKeyConstraint(["event_id"], ["clock_events.id"], name="corrections_event_id_fkey"),
+    CheckConstraint("kind IN ('add', 'void')", name="corrections_kind_valid"),
+    CheckConstraint("direction IN ('in', 'out')", name="corrections_direction_valid"),
+    CheckConstraint("reason <> ''", name="corrections_reason_not_empty"),
+    CheckConstraint(
+        "(kind = 'add' AND direction IS NOT NULL AND at IS NOT NULL AND event_id IS NULL) "
+        "OR (kind = 'void' AND event_id IS NOT NULL AND at IS NULL)",
+        name="corrections_shape",
+    ),
+)
+Index("corrections_person_at", corrections.c.person_uid, corrections.c.at)
+
+clock_steps = Table(
+    "clock_steps",
+    metadata,
+    _id(),
+    Column("gateway_id", Text, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("step_s", Double, nullable=False),
+    PrimaryKeyConstraint("id", name="clock_steps_pkey"),
+)
+Index("clock_steps_detected_at", clock_steps.c.detected_at)
+
 __all__ = [
     "CARD_KEY_PATTERN",
     "SCHEMA_VERSION",
     "CardKeyFormat",
     "UtcDateTime",
+    "admins",
+    "audit_log",
     "cards",
     "clock_events",
+    "clock_steps",
+    "corrections",
+    "gateways",
     "metadata",
     "people",
     "schema_version",

@@ -17,6 +17,7 @@ import pytest
 
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
+from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import event, open_stores
 from tests.support.pgcluster import PgCluster
 
@@ -74,7 +75,7 @@ async def test_the_recipe_as_the_owner_role(pg_cluster: PgCluster, tmp_path: Pat
 
     # The daemon can do its job...
     async with open_stores(daemon_url, init=False) as stores:
-        assert await stores.db.check() == 1
+        assert await stores.db.check() == SCHEMA_VERSION
         assert await stores.swipes.find_person_by_card("04A1B2C3") == Person("ana", "Ana")
         swipe = event()
         assert await stores.swipes.record_events([swipe]) == [True]

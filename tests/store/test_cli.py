@@ -18,6 +18,7 @@ import pytest
 from gateway.cli.main import main
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import ExitCode
+from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import count, open_stores
 from tests.support.pgcluster import free_port
 
@@ -107,7 +108,7 @@ def _holder(url: str, card_key: str) -> Person | None:
 def test_enrolment_by_tapping_a_card(cli: Cli) -> None:
     missing = cli("db", "check", code=ExitCode.DB_UNAVAILABLE)
     assert "db init" in missing.stderr and "test-secret" not in missing.stderr
-    assert cli.json("db", "init")["schema_version"] == 1
+    assert cli.json("db", "init")["schema_version"] == SCHEMA_VERSION
     assert cli("users", "add", "ana", "Ana García").stdout.strip() == "added ana (Ana García)"
 
     _tap(cli.url, "04a1b2c3d4e5f6")
@@ -123,7 +124,7 @@ def test_enrolment_by_tapping_a_card(cli: Cli) -> None:
 def test_refusals_get_their_own_exit_codes(sqlite_cli: Cli) -> None:
     cli = sqlite_cli
     cli("db", "init")
-    assert "schema version 1" in cli("db", "check").stdout
+    assert f"schema version {SCHEMA_VERSION}" in cli("db", "check").stdout
     assert "No unknown cards yet" in cli("cards", "unknown").stdout
     cli("users", "add", "ana", "Ana")
     cli("users", "add", "ana", "Someone Else", code=ExitCode.CONFLICT)

@@ -13,6 +13,7 @@ from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.grants import grant_daemon
 from gateway.store.models import TimetableEntry
+from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import event, open_stores
 from tests.support.pgcluster import PgCluster
 
@@ -41,7 +42,7 @@ async def test_the_daemon_role_can_record_and_nothing_more(
     daemon_url = daemon_url.replace(":test-secret@", f":{ROLE_PASSWORD}@")
 
     async with open_stores(daemon_url, init=False) as daemon:
-        assert await daemon.db.check() == 1
+        assert await daemon.db.check() == SCHEMA_VERSION
         assert await daemon.swipes.find_person_by_card("04A1B2C3") == Person("ana", "Ana")
         assert await daemon.swipes.card_directory() == {"04A1B2C3": Person("ana", "Ana")}
         swipe = event()
@@ -64,9 +65,35 @@ async def test_the_daemon_role_can_record_and_nothing_more(
             with pytest.raises(DatabaseUnavailableError, match="permission denied"):
                 await operation()
 
-    with psycopg.connect(daemon_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("DELETE FROM clock_events")
+    with psycopg.connect(daemon_url) as conn:
+        # Its fleet-status row (an upsert, twice) and a clock step it noticed.
+        for depth in (0, 3):
+            conn.execute(
+                "INSERT INTO gateways (id, version, hostname, started_at, heartbeat_at, "
+                "spool_depth) VALUES ('gw1', '0.1.0', 'host', now(), now(), %s) "
+                "ON CONFLICT (id) DO UPDATE SET spool_depth = excluded.spool_depth, "
+                "heartbeat_at = excluded.heartbeat_at",
+                (depth,),
+            )
+        conn.execute(
+            "INSERT INTO clock_steps (gateway_id, detected_at, step_s) VALUES ('gw1', now(), -2.5)"
+        )
+    for statement in (
+        "DELETE FROM clock_events",
+        "SELECT password_hash FROM admins",
+        "SELECT * FROM audit_log",
+        "INSERT INTO corrections (person_uid, kind, event_id, reason, created_by) "
+        "VALUES ('ana', 'void', 1, 'x', 'gw')",
+    ):
+        with (
+            psycopg.connect(daemon_url) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute(statement)  # type: ignore[call-overload]
     async with open_stores(pg_url, init=False) as admin:
         [row] = await admin.people.unknown_swipes()
         assert row.count == 2
         assert len(await admin.events.events_since(0)) == 1
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT spool_depth FROM gateways").fetchall() == [(3,)]
+        assert conn.execute("SELECT count(*) FROM clock_steps").fetchone() == (1,)

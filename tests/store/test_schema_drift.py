@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
-from gateway.store.tables import metadata
+from gateway.store.tables import SCHEMA_VERSION, metadata
 from tests.store.support import open_stores, sql
 from tests.support.pgcluster import PgCluster
 
@@ -49,8 +49,17 @@ def two_databases(pg_cluster: PgCluster) -> Iterator[tuple[str, str]]:
             conn.execute('DROP DATABASE IF EXISTS "drift_from_core"')
 
 
+def _partial(index: dict[str, Any]) -> str:
+    """The WHERE of a partial index, as either backend reports it."""
+    options = index.get("dialect_options", {})
+    return str(options.get("postgresql_where", options.get("sqlite_where")))
+
+
 def snapshot(url: str) -> dict[str, Any]:
-    """Everything the inspector can see, in a comparable form."""
+    """Everything the inspector can see, in a comparable form (PostgreSQL or SQLite).
+
+    tests/store/test_upgrade.py compares upgraded databases with fresh ones through it.
+    """
     engine = _sync_engine(url)
     try:
         insp = inspect(engine)
@@ -60,7 +69,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "columns": [
                     (
                         c["name"],
-                        str(c["type"].compile(dialect=postgresql.dialect())),
+                        str(c["type"].compile(dialect=engine.dialect)),
                         c["nullable"],
                         c.get("default"),
                         dict(c["identity"]) if c.get("identity") else None,
@@ -88,7 +97,7 @@ def snapshot(url: str) -> dict[str, Any]:
                         i["name"],
                         tuple(i["column_names"]),
                         bool(i["unique"]),
-                        str(i.get("dialect_options", {}).get("postgresql_where")),
+                        _partial(i),
                     )
                     for i in insp.get_indexes(name)
                 ),
@@ -145,7 +154,7 @@ def test_applying_schema_sql_again_keeps_the_data(pg_url: str) -> None:
         assert conn.execute("SELECT uid FROM people").fetchall() == [("ana",)]
         assert conn.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (
             1,
-            1,
+            SCHEMA_VERSION,
         )
 
 
@@ -198,7 +207,45 @@ BAD_ROWS = [
         "VALUES ('ana', 1, '08:00:00', '08:00:00')",
     ),
     ("schema version", "INSERT INTO schema_version (id, version) VALUES (2, 2)"),
+    (
+        "event source",
+        "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+        "received_at, source) VALUES ('00000000000000000000000000000002', 'ana', 'DEADBEEF', "
+        "'in', 'r', '2026-11-01 00:00:00', 'web')",
+    ),
+    (
+        "event imported twice",
+        "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+        "received_at, source, source_id) VALUES ('00000000000000000000000000000003', 'ana', "
+        "'DEADBEEF', 'in', 'r', '2026-11-01 00:00:00', 'import', 'old-1')",
+    ),
+    ("admin", "INSERT INTO admins (username, password_hash) VALUES ('', 'x')"),
+    *(
+        (
+            f"correction {what}",
+            "INSERT INTO corrections (person_uid, kind, direction, at, event_id, reason, "
+            f"created_by) VALUES ({values}, 'admin')",
+        )
+        for what, values in [
+            ("kind", "'ana', 'edit', 'in', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("direction", "'ana', 'add', 'up', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("add without time", "'ana', 'add', 'in', NULL, NULL, 'forgot'"),
+            ("add with event", "'ana', 'add', 'in', '2026-11-01 08:00:00', 1, 'forgot'"),
+            ("void without event", "'ana', 'void', NULL, NULL, NULL, 'mistake'"),
+            ("void with time", "'ana', 'void', NULL, '2026-11-01 08:00:00', 1, 'mistake'"),
+            ("reason", "'ana', 'add', 'in', '2026-11-01 08:00:00', NULL, ''"),
+            ("person", "'ghost', 'add', 'in', '2026-11-01 08:00:00', NULL, 'forgot'"),
+            ("event", "'ana', 'void', NULL, NULL, 999, 'mistake'"),
+        ]
+    ),
 ]
+
+# An imported event (id 1) that the rows above may refer to or collide with.
+_IMPORTED = (
+    "INSERT INTO clock_events (event_key, person_uid, card_key, direction, reader, "
+    "received_at, source, source_id) VALUES ('00000000000000000000000000000001', 'ana', "
+    "'DEADBEEF', 'in', 'r', '2026-11-01 00:00:00', 'import', 'old-1')"
+)
 
 
 async def test_the_database_refuses_bad_rows(db_url: str) -> None:
@@ -206,6 +253,7 @@ async def test_the_database_refuses_bad_rows(db_url: str) -> None:
     async with open_stores(db_url) as stores:
         await stores.people.add_person("ana", "Ana")
         await stores.people.assign_card("DEADBEEF", "ana")
+    sql(db_url, _IMPORTED)
     accepted = []
     for what, statement in BAD_ROWS:
         try:
@@ -221,3 +269,12 @@ async def test_the_database_refuses_bad_rows(db_url: str) -> None:
         "INSERT INTO timetable (person_uid, weekday, start_time, end_time) "
         "VALUES ('ana', 7, '22:00:00', '06:00:00')",
     )
+    for values in (
+        "'ana', 'add', 'out', '2026-11-01 17:00:00', NULL, 'forgot'",
+        "'ana', 'void', NULL, NULL, 1, 'mistake'",
+    ):
+        sql(
+            db_url,
+            "INSERT INTO corrections (person_uid, kind, direction, at, event_id, reason, "
+            f"created_by) VALUES ({values}, 'admin')",
+        )
