@@ -26,6 +26,7 @@ from gateway.status import (
     StatusSnapshot,
     daemon_state,
     read_status,
+    status_age,
     status_path,
     to_json,
 )
@@ -71,7 +72,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneInfo) -> None:
-    updated = _ago(snap.updated_at, now)
+    updated = _span_s(status_age(snap, now))  # monotonic: immune to clock steps
     if state is DaemonState.RUNNING:
         print(f"clock-gateway is running (pid {snap.pid}, up {_span(now - snap.started_at)})")
     elif state is DaemonState.NOT_RESPONDING:

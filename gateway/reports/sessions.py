@@ -68,6 +68,7 @@ class DayReport:
     late_minutes: int  # summed over the day's late blocks; 0 when on time
     absent: bool  # a finished timetable block with no presence at all
     open_since: datetime | None  # clocked in and, as far as we know, still in
+    clock_step: bool = False  # the gateway's wall clock was stepped this day: check it
 
     @property
     def flags(self) -> list[str]:
@@ -85,6 +86,8 @@ class DayReport:
             out.append("absent")
         if self.open_since is not None:
             out.append("open")
+        if self.clock_step:
+            out.append("clock-step")
         return out
 
 
