@@ -105,8 +105,8 @@ def test_a_large_import_lets_other_writers_in(env: Path) -> None:
             started = time.monotonic()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                "INSERT INTO unknown_swipes VALUES (?, '2026-01-01', '2026-01-01', 1, 'r', NULL)"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO unknown_swipes (card_key, first_seen, last_seen, count, last_reader)"
+                " VALUES (?, '2026-01-01', '2026-01-01', 1, 'r') ON CONFLICT DO NOTHING",
                 (f"05{n:06X}",),
             )
             conn.execute("COMMIT")
