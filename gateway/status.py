@@ -69,6 +69,7 @@ class StatusSnapshot:
     # of a boot), so that a stepped wall clock neither fakes nor hides a stuck daemon.
     updated_mono: float | None = None
     boot_id: str | None = None
+    spool_error: str | None = None  # the spool cannot take appends (e.g. its files gone)
 
 
 def snapshot_of(
@@ -98,6 +99,7 @@ def snapshot_of(
         last_db_write_at=stats.last_db_write_at,
         directory_age_s=stats.directory_age_s,
         directory_cards=stats.directory_cards,
+        spool_error=stats.spool_error,
     )
 
 
@@ -147,6 +149,7 @@ def to_json(snapshot: StatusSnapshot) -> dict[str, Any]:
         "updated_at": _stamp(snapshot.updated_at),
         "stopped_at": _stamp(snapshot.stopped_at),
         "version": snapshot.version,
+        "spool_error": snapshot.spool_error,
         "updated_mono": snapshot.updated_mono,
         "boot_id": snapshot.boot_id,
         "format": FORMAT_VERSION,
@@ -240,6 +243,7 @@ def from_json(doc: Any) -> StatusSnapshot:
         updated_at=updated,
         stopped_at=_when(doc.get("stopped_at")),
         version=str(doc.get("version", "")),
+        spool_error=_opt_str(doc.get("spool_error")),
         updated_mono=_opt_float(doc.get("updated_mono")),
         boot_id=_opt_str(doc.get("boot_id")),
     )

@@ -99,6 +99,9 @@ def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneIn
         spool += f" (max {snap.spool_max})"
     if snap.dead_letters:
         spool += f"; {snap.dead_letters} refused by the database (see spool/dead-letter.jsonl)"
+    if snap.spool_error:
+        # Loud: swipes the database cannot take are refused (KO) until a restart.
+        spool = f"UNUSABLE ({snap.spool_error}): swipes are KO while the database is away; {spool}"
     print(f"spool:      {spool}")
     age = (
         "never refreshed"

@@ -848,6 +848,11 @@ class Spool:
     def dead_letters(self) -> int:
         return self._dead_letters
 
+    @property
+    def error(self) -> str | None:
+        """Why the spool cannot take appends (e.g. 'spool_gone'), or None if it can."""
+        return None if self._broken is None else self._broken.reason
+
     def _check_warn(self) -> None:
         depth = self.depth
         if depth >= self.warn_at and not self._warned:

@@ -66,6 +66,7 @@ class RecorderStats:
     directory_cards: int
     database_ok: bool
     unknown_pending: int
+    spool_error: str | None = None  # the spool cannot take appends: why
 
 
 class Recorder:
@@ -246,6 +247,7 @@ class Recorder:
             directory_cards=len(self.directory),
             database_ok=self._health.ok,
             unknown_pending=self._drainer.unknown_pending,
+            spool_error=self.spool.error,
         )
 
     # -- database state --------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,23 @@ def _record_ends(path: Path) -> list[int]:
 
 def _records_in(path: Path) -> list[int]:
     return _record_ends(path)
+
+
+async def test_status_shows_a_spool_whose_files_are_gone(tmp_path: Path) -> None:
+    from gateway.status import from_json, snapshot_of, to_json
+
+    state = tmp_path / "state"
+    spool = Spool(state / "spool")
+    await spool.open()
+    await spool.append(make_event(0))
+    shutil.rmtree(state)
+    with pytest.raises(SpoolError):
+        await spool.append(make_event(1))
+    assert spool.error == "spool_gone"
+    await spool.close()
+
+    from gateway.recording.recorder import RecorderStats
+
+    stats = RecorderStats(1, 10, 0, None, None, 0, False, 0, spool_error=spool.error)
+    snapshot = snapshot_of(datetime.now(UTC), (), stats)
+    assert from_json(to_json(snapshot)).spool_error == "spool_gone"
