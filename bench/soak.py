@@ -7,7 +7,9 @@ SIGKILLed and restarted, a reader's cable pulled and put back, or `clock_events`
 locked by another connection. At the end every acknowledged tap must be in
 PostgreSQL exactly once, in each reader's order (the same checks as the tests, from
 tests/reliability/rig.py). PostgreSQL runs with fsync on, as in production.
-Prints one JSON line of figures; exits 1 if an invariant is broken.
+Prints one JSON line of figures; exits 1 if an invariant is broken. `--fuzz-minutes N`
+first runs the seeded serial fuzz of the test suite (tests/support/serial_fuzz.py) for
+N minutes: hostile and mutated frames into the gateway's link machine.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import psycopg
 from gateway.logs import configure_logging
 from tests.reliability.rig import Rig
 from tests.support.pgcluster import PgCluster, start_cluster
+from tests.support.serial_fuzz import fuzz
 
 
 async def fault(kind: str, rig: Rig, cluster: PgCluster, url: str, rng: random.Random) -> None:
@@ -101,8 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="random seed")
+    parser.add_argument(
+        "--fuzz-minutes",
+        type=float,
+        default=0.0,
+        help="first run the seeded serial fuzz (tests/support/serial_fuzz.py) this long; "
+        "with --minutes 0, only the fuzz",
+    )
     args = parser.parse_args(argv)
     configure_logging("warning", json=True, stream=sys.stderr)
+    if args.fuzz_minutes > 0:
+        figures = fuzz(args.seed, args.fuzz_minutes * 60)
+        print(json.dumps({"fuzz": {**figures.__dict__, "ok": figures.ok}}), flush=True)
+        if not figures.ok:
+            return 1
+    if args.minutes <= 0:
+        return 0
     return asyncio.run(soak(args.minutes, args.seed))
 
 

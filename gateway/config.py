@@ -9,9 +9,11 @@ in the file.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import socket
+import string
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
+from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
 
 Role = Literal["in", "out"]
 RoleMismatch = Literal["trust-config", "refuse"]
@@ -54,6 +57,12 @@ MESSAGE_KEYS = (
     "role_refused",
 )
 SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 1000000)
+# Values that would break a promise are refused, not just odd ones. The protocol
+# promises a RESULT within 3 s: the database wait plus a spool append must fit.
+MAX_WAIT_S = 2.5
+MAX_DUPLICATE_WINDOW_S = 3600.0  # a longer window would swallow real punches
+MIN_DIRECTORY_REFRESH_S = 1.0  # faster is a query loop against the database
+MAX_DIRECTORY_REFRESH_S = 86400.0
 _READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -266,30 +275,31 @@ def load_config(explicit: str | None = None) -> Config:
     return parse_config(data, str(path))
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe to log or print."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
-
-
 T = TypeVar("T")
 
 
 class _Section:
-    """Reads one TOML table, remembering which keys were used to reject unknown ones."""
+    """Reads one TOML table, remembering which keys were used to reject unknown ones.
 
-    def __init__(self, source: str, prefix: str, data: Any) -> None:
+    Problems are collected in `problems` (shared by every section of one file), not
+    raised, so that one run of `config check` lists every mistake of the file.
+    """
+
+    def __init__(self, source: str, prefix: str, data: Any, problems: list[ConfigError]) -> None:
         self.source = source
         self.prefix = prefix
+        self.problems = problems
         if not isinstance(data, dict):
-            raise ConfigError(source, prefix or None, "must be a table")
+            problems.append(ConfigError(source, prefix or None, "must be a table"))
+            data = {}
         self.data: dict[str, Any] = data
         self.seen: set[str] = set()
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
-    def fail(self, name: str, problem: str) -> ConfigError:
-        return ConfigError(self.source, self.key(name), problem)
+    def fail(self, name: str, problem: str) -> None:
+        self.problems.append(ConfigError(self.source, self.key(name), problem))
 
     def get(
         self,
@@ -300,29 +310,31 @@ class _Section:
         required: bool = False,
         check: Callable[[Any], str | None] | None = None,
     ) -> Any:
+        """The value, or `default` after recording the problem with it."""
         self.seen.add(name)
         if name not in self.data:
             if required:
-                raise self.fail(name, "missing (required)")
+                self.fail(name, "missing (required)")
             return default
         value = self.data[name]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         # bool is an int in Python; a TOML `true` is never a number here.
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(_type_name(k) for k in kinds)
-            raise self.fail(name, f"must be {names}, got {_type_name(type(value))} {value!r}")
+            self.fail(name, f"must be {names}, got {_type_name(type(value))} {value!r}")
+            return default
         if check and (problem := check(value)):
-            raise self.fail(name, problem)
+            self.fail(name, problem)
+            return default
         return value
 
     def table(self, name: str) -> _Section:
         self.seen.add(name)
-        return _Section(self.source, self.key(name), self.data.get(name, {}))
+        return _Section(self.source, self.key(name), self.data.get(name, {}), self.problems)
 
     def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key")
+        for unknown in sorted(set(self.data) - self.seen):
+            self.fail(unknown, "unknown key")
 
 
 def _type_name(kind: type) -> str:
@@ -347,8 +359,51 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else f"must be greater than 0, got {value}"
 
 
+def _seconds(lowest: float, highest: float, why: str = "") -> Callable[[Any], str | None]:
+    """A finite number of seconds within [lowest, highest] (TOML allows nan and inf)."""
+
+    def check(value: Any) -> str | None:
+        if math.isfinite(value) and lowest <= value <= highest:
+            return None
+        return f"must be from {lowest:g} to {highest:g} seconds{why}, got {value}"
+
+    return check
+
+
+def template_problem(template: str) -> str | None:
+    """Why a message template cannot be used, or None; `run` and `config check` agree.
+
+    Only the fields {name} and {card} exist; positional fields ({0}), attribute or
+    index access ({name.upper}) and conversions are refused.
+    """
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"bad template {template!r}: {exc}"
+    for _text, field_name, spec, conversion in fields:
+        if field_name is None:
+            continue
+        if field_name not in ("name", "card") or spec or conversion:
+            shown = "{" + field_name + ("!" + conversion if conversion else "") + "}"
+            return f"bad template {template!r}: unknown field {shown} (use {{name}} or {{card}})"
+    return None
+
+
 def _non_negative(value: Any) -> str | None:
     return None if value >= 0 else f"must be 0 or more, got {value}"
+
+
+def _wait_s(value: Any) -> str | None:
+    if math.isfinite(value) and 0 < value <= MAX_WAIT_S:
+        return None
+    return (
+        f"must be more than 0 and at most {MAX_WAIT_S:g} seconds (the reader is promised "
+        f"an answer within 3 s), got {value}"
+    )
+
+
+def _state_dir(value: Any) -> str | None:
+    return None if value.strip() else "must not be empty (leave it out for the default)"
 
 
 def _timezone(value: Any) -> str | None:
@@ -360,9 +415,26 @@ def _timezone(value: Any) -> str | None:
 
 
 def _database_url(value: Any) -> str | None:
-    if re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
+    if not re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
+        return "must be a postgresql://... or sqlite:///... URL"
+    return database_url_problem(value)
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the URL's host part (its port), or None; never names a secret."""
+    # The host part follows the userinfo's last '@' (see gateway.redact).
+    hostpart = url.partition("://")[2].rpartition("@")[2]
+    netloc = re.split(r"[/?]", hostpart, maxsplit=1)[0]
+    if netloc.startswith("["):  # [IPv6]:port
+        port = netloc.partition("]")[2]
+        colon, port = port[:1], port[1:]
+    else:
+        _host, colon, port = netloc.partition(":")
+    if not colon:
         return None
-    return "must be a postgresql://... or sqlite:///... URL"
+    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
+        return None
+    return f"bad port {port[:20]!r} in the URL: use a number from 1 to 65535"
 
 
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -414,11 +486,12 @@ def parse_listen(value: str) -> tuple[str, int] | None:
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> Config:
-    """Validate a parsed TOML document; raise ConfigError on the first problem."""
-    root = _Section(source, "", dict(data))
+    """Validate a parsed TOML document; raise one ConfigError listing every problem."""
+    problems: list[ConfigError] = []
+    root = _Section(source, "", dict(data), problems)
 
     gw = root.table("gateway")
-    state_dir_raw = gw.get("state_dir", str)
+    state_dir_raw = gw.get("state_dir", str, check=_state_dir)
     state_dir = (
         Path(state_dir_raw).expanduser()
         if state_dir_raw
@@ -426,7 +499,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     )
     timezone = gw.get("timezone", str, "UTC", check=_timezone)
     log_level = gw.get("log_level", str, "info", check=_one_of(LOG_LEVELS))
-    window = float(gw.get("duplicate_window_s", (int, float), 5.0, check=_non_negative))
+    window = float(
+        gw.get("duplicate_window_s", (int, float), 5.0, check=_seconds(0, MAX_DUPLICATE_WINDOW_S))
+    )
     mismatch = gw.get(
         "on_role_mismatch", str, "trust-config", check=_one_of(("trust-config", "refuse"))
     )
@@ -444,15 +519,20 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     url = db.get("url", str, check=_database_url)
     if env_url:
         if problem := _database_url(env_url):
-            raise ConfigError(f"${ENV_DATABASE_URL}", None, problem)
+            problems.append(ConfigError(f"${ENV_DATABASE_URL}", None, problem))
         url = env_url
     if not url:
         url = f"sqlite:///{state_dir / 'clock-gateway.db'}"
     database = DatabaseConfig(
         url=url,
-        wait_s=float(db.get("wait_s", (int, float), 1.0, check=_positive)),
+        wait_s=float(db.get("wait_s", (int, float), 1.0, check=_wait_s)),
         directory_refresh_s=float(
-            db.get("directory_refresh_s", (int, float), 60.0, check=_positive)
+            db.get(
+                "directory_refresh_s",
+                (int, float),
+                60.0,
+                check=_seconds(MIN_DIRECTORY_REFRESH_S, MAX_DIRECTORY_REFRESH_S),
+            )
         ),
     )
     db.finish()
@@ -460,7 +540,11 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     msgs = root.table("messages")
     locale = msgs.get("locale", str, "en", check=_one_of(LOCALES))
     tpl = msgs.table("templates")
-    templates = {key: tpl.get(key, str) for key in MESSAGE_KEYS if key in tpl.data}
+    templates = {
+        key: tpl.get(key, str, "", check=template_problem)
+        for key in MESSAGE_KEYS
+        if key in tpl.data
+    }
     tpl.finish()
     msgs.finish()
 
@@ -483,7 +567,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     rooms = pr.get("excluded_rooms", list, [])
     for i, room in enumerate(rooms):
         if not isinstance(room, str):
-            raise pr.fail(f"excluded_rooms[{i}]", "must be a string")
+            pr.fail(f"excluded_rooms[{i}]", "must be a string")
     presence = PresenceConfig(
         excluded_rooms=tuple(rooms),
         late_grace_min=pr.get("late_grace_min", int, 5, check=_non_negative),
@@ -518,6 +602,8 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
 
     readers = _parse_readers(root, source)
     root.finish()
+    if problems:
+        raise ConfigError.many(source, problems)
 
     return Config(
         source=source,
@@ -622,7 +708,7 @@ def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
     names: set[str] = set()
     ports: set[str] = set()
     for i, entry in enumerate(raw):
-        sec = _Section(source, f"readers[{i}]", entry)
+        sec = _Section(source, f"readers[{i}]", entry, root.problems)
         name = sec.get(
             "name",
             str,
@@ -646,10 +732,10 @@ def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
             ),
         )
         sec.finish()
-        if name in names:
-            raise sec.fail("name", f"duplicate reader name {name!r}")
-        if port in ports:
-            raise sec.fail("port", f"port {port!r} is already used by another reader")
+        if name is not None and name in names:
+            sec.fail("name", f"duplicate reader name {name!r}")
+        if port is not None and port in ports:
+            sec.fail("port", f"port {port!r} is already used by another reader")
         names.add(name)
         ports.add(port)
         readers.append(ReaderConfig(name=name, port=port, role=role, baud=baud))

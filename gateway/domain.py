@@ -190,6 +190,12 @@ def card_key_from_uid(uid: bytes) -> str:
 _EVENT_NAMESPACE = uuid.UUID("6f1c3d2a-8b1e-4c55-9a57-2f0d4c7e9b10")
 
 
+def hardware_id_text(hardware_id: bytes) -> str:
+    """How a reader's hardware id is logged, stored and shown: 16 upper-case hex digits
+    (docs/PROTOCOL.md section 4.2)."""
+    return hardware_id.hex().upper()
+
+
 def event_key_for(hardware_id: bytes, session: int, seq: int, card_key: str) -> uuid.UUID:
     """The idempotency key of a swipe: the same (reader, session, seq, card) gives the same key.
 
@@ -197,4 +203,6 @@ def event_key_for(hardware_id: bytes, session: int, seq: int, card_key: str) -> 
     gateway restart; the card key is part of it so that a reader that reuses a session
     id by mistake cannot swallow another card's swipe.
     """
+    # Lower-case hex here, for good: the key of a swipe must never change, or a
+    # retransmission or replay after an upgrade would be stored twice.
     return uuid.uuid5(_EVENT_NAMESPACE, f"{hardware_id.hex()}/{session}/{seq}/{card_key}")

@@ -51,6 +51,17 @@ class ConfigError(GatewayError):
         self.source = source
         self.key = key
         self.problem = problem
+        self.problems: list[ConfigError] = [self]
+
+    @classmethod
+    def many(cls, source: str, problems: list[ConfigError]) -> ConfigError:
+        """One error for all the problems of a file, still a single line of text."""
+        if len(problems) == 1:
+            return problems[0]
+        listed = "; ".join(f"{p.key}: {p.problem}" if p.key else p.problem for p in problems)
+        error = cls(source, None, f"{len(problems)} problems: {listed}")
+        error.problems = list(problems)
+        return error
 
 
 class NotFoundError(GatewayError):

@@ -3,8 +3,9 @@
 JSON lines when stderr is not a terminal (journald, files, pipes), a readable
 console renderer when it is. Every event has `event`, `level`, an ISO-8601 UTC
 `timestamp` and `logger` (which part of the gateway speaks); callers bind context
-such as `reader` and `port`. Anything that looks like a URL with a password is
-redacted before it is rendered.
+such as `reader` and `port`. Anything that looks
+like a URL or a libpq string with a password is redacted (gateway.redact) before it
+is rendered, in nested values and exception texts too.
 
 Modules keep one logger at module level, `log = get_logger("spool")`: structlog
 hands out a lazy proxy that assembles the real logger from the configuration in
@@ -15,7 +16,6 @@ force at each call, so a logger created at import time follows a
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import structlog
 
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
+from gateway.redact import redact_text
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -68,12 +69,23 @@ def add_logger_name(
     return event_dict
 
 
+def _redacted(value: Any, depth: int = 0) -> Any:
+    # Strings anywhere in the event, nested lists and dicts included (a reader list,
+    # an error's details), through the URL parser of gateway.redact.
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth < 4 and isinstance(value, list | tuple):
+        return type(value)(_redacted(v, depth + 1) for v in value)
+    if depth < 4 and isinstance(value, dict):
+        return {k: _redacted(v, depth + 1) for k, v in value.items()}
+    return value
+
+
 def _redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
-        if isinstance(value, str) and "://" in value:
-            event_dict[key] = _URL_PASSWORD.sub(r"\1:***@", value)
+        event_dict[key] = _redacted(value)
     return event_dict
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -64,6 +65,11 @@ class StatusSnapshot:
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     stopped_at: datetime | None = None  # set by a clean shutdown
     version: str = ""
+    # Liveness by the monotonic clock (CLOCK_MONOTONIC is one clock for every process
+    # of a boot), so that a stepped wall clock neither fakes nor hides a stuck daemon.
+    updated_mono: float | None = None
+    boot_id: str | None = None
+    spool_error: str | None = None  # the spool cannot take appends (e.g. its files gone)
 
 
 def snapshot_of(
@@ -93,6 +99,7 @@ def snapshot_of(
         last_db_write_at=stats.last_db_write_at,
         directory_age_s=stats.directory_age_s,
         directory_cards=stats.directory_cards,
+        spool_error=stats.spool_error,
     )
 
 
@@ -117,7 +124,9 @@ def status_path(state_dir: Path) -> Path:
 def write_status(state_dir: Path, snapshot: StatusSnapshot) -> None:
     """Replace the status file atomically (blocking: async callers use a thread)."""
     path = status_path(state_dir)
-    snapshot = replace(snapshot, updated_at=datetime.now(UTC))
+    snapshot = replace(
+        snapshot, updated_at=datetime.now(UTC), updated_mono=time.monotonic(), boot_id=boot_id()
+    )
     data = json.dumps(to_json(snapshot), ensure_ascii=False, indent=1).encode("utf-8")
     state_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data, durable=False)
@@ -140,6 +149,9 @@ def to_json(snapshot: StatusSnapshot) -> dict[str, Any]:
         "updated_at": _stamp(snapshot.updated_at),
         "stopped_at": _stamp(snapshot.stopped_at),
         "version": snapshot.version,
+        "spool_error": snapshot.spool_error,
+        "updated_mono": snapshot.updated_mono,
+        "boot_id": snapshot.boot_id,
         "format": FORMAT_VERSION,
     }
 
@@ -165,7 +177,16 @@ def _stamp(value: datetime | None) -> str | None:
 def same_content(a: StatusSnapshot, b: StatusSnapshot) -> bool:
     """Whether two snapshots differ only in what ages by itself (the write time and the
     card directory's age): nothing worth a rewrite before the next liveness refresh."""
-    return replace(a, updated_at=b.updated_at, directory_age_s=b.directory_age_s) == b
+    return (
+        replace(
+            a,
+            updated_at=b.updated_at,
+            directory_age_s=b.directory_age_s,
+            updated_mono=b.updated_mono,
+            boot_id=b.boot_id,
+        )
+        == b
+    )
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -222,6 +243,9 @@ def from_json(doc: Any) -> StatusSnapshot:
         updated_at=updated,
         stopped_at=_when(doc.get("stopped_at")),
         version=str(doc.get("version", "")),
+        spool_error=_opt_str(doc.get("spool_error")),
+        updated_mono=_opt_float(doc.get("updated_mono")),
+        boot_id=_opt_str(doc.get("boot_id")),
     )
 
 
@@ -234,6 +258,18 @@ def _when(value: Any) -> datetime | None:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def boot_id() -> str | None:
+    """This boot's id: monotonic times compare only within one boot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
 
 
 # -- liveness ---------------------------------------------------------------------------
@@ -259,10 +295,26 @@ def _not_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def daemon_state(snapshot: StatusSnapshot, now: datetime | None = None) -> DaemonState:
+def daemon_state(
+    snapshot: StatusSnapshot, now: datetime | None = None, *, mono_now: float | None = None
+) -> DaemonState:
     if snapshot.stopped_at is not None:
         return DaemonState.STOPPED
     if not pid_alive(snapshot.pid):
         return DaemonState.GONE
-    age = ((now or datetime.now(UTC)) - snapshot.updated_at).total_seconds()
-    return DaemonState.NOT_RESPONDING if age > STALE_AFTER_S else DaemonState.RUNNING
+    return (
+        DaemonState.NOT_RESPONDING
+        if status_age(snapshot, now, mono_now=mono_now) > STALE_AFTER_S
+        else DaemonState.RUNNING
+    )
+
+
+def status_age(
+    snapshot: StatusSnapshot, now: datetime | None = None, *, mono_now: float | None = None
+) -> float:
+    """Seconds since the daemon last wrote its status: by the monotonic clock when the
+    file is from this boot (a wall clock stepped by an hour must not make a running
+    daemon look stuck, or a stuck one look alive), else by the wall clock."""
+    if snapshot.updated_mono is not None and snapshot.boot_id and snapshot.boot_id == boot_id():
+        return (time.monotonic() if mono_now is None else mono_now) - snapshot.updated_mono
+    return ((now or datetime.now(UTC)) - snapshot.updated_at).total_seconds()

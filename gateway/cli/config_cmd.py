@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.config import Config, redact_url
+from gateway.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +43,13 @@ def summary(config: Config) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        if len(exc.problems) > 1:  # one per line for people, then the one-line summary
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+        raise
     print(f"{config.source}: OK ({len(config.readers)} reader(s))")
     return 0
 

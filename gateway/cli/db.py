@@ -42,6 +42,20 @@ def register(subparsers: Any) -> None:
     add_config_option(check)
     add_json_option(check)
     check.set_defaults(func=_check)
+    grant = sub.add_parser(
+        "grant-daemon",
+        help="give an existing PostgreSQL role exactly what the daemon needs",
+        description="Run as the database's owner (the role of 'db init'), after a superuser "
+        "created ROLE ('sudo -u postgres createuser --pwprompt ROLE'). Grants CONNECT "
+        "(revoked from PUBLIC), reading people and cards, and inserting events without "
+        "their id or stored time; see docs/DATABASE.md. Safe to run again.",
+    )
+    grant.add_argument("role", metavar="ROLE", help="the daemon's login role")
+    grant.add_argument(
+        "--dry-run", action="store_true", help="print the statements, change nothing"
+    )
+    add_config_option(grant)
+    grant.set_defaults(func=_grant)
     upgrade = sub.add_parser(
         "upgrade",
         help="bring an older schema to this version of clock-gateway",
@@ -86,6 +100,24 @@ def _check(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     url, dialect, version = with_stores(config, _inspect)
     _report(args, url, dialect, version, "reachable")
+    return 0
+
+
+def _grant(args: argparse.Namespace) -> int:
+    from gateway.store.grants import grant_daemon, plan_daemon_grants  # loads SQLAlchemy
+
+    config = config_from_args(args)
+
+    async def work(stores: Stores) -> tuple[str, list[str]]:
+        act = plan_daemon_grants if args.dry_run else grant_daemon
+        plan = await act(stores.db, args.role)
+        return plan.database, plan.statements
+
+    database, statements = with_stores(config, work)
+    for statement in statements:
+        print(f"{statement};")
+    verb = "would be granted (dry run)" if args.dry_run else "granted"
+    print(f"-- role {args.role}: daemon privileges on database {database} {verb}")
     return 0
 
 

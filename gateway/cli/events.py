@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import io
 import json
 import os
@@ -13,10 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.cli import argtypes
 from gateway.cli.common import add_config_option, add_gateway_option, config_from_args
 from gateway.cli.retention import add_purge_action
 from gateway.config import Config
-from gateway.errors import GatewayError, InvalidInputError, UsageError
+from gateway.csvout import csv_writer
+from gateway.errors import GatewayError, InvalidInputError
 from gateway.reports import render
 from gateway.reports.service import DEFAULT_SETTLE, export_events
 from gateway.store.stores import Stores
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
     add_config_option(exp)
     exp.add_argument(
         "--since-id",
-        type=int,
+        type=argtypes.event_id,
         metavar="N",
         help="export events with id > N (default: the cursor file's id, else 0)",
     )
@@ -48,11 +49,11 @@ def register(subparsers: Any) -> None:
         help="read the starting id from PATH and store the last exported id there",
     )
     exp.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    exp.add_argument("--limit", type=int, metavar="N", help="at most N events")
+    exp.add_argument("--limit", type=argtypes.count, metavar="N", help="at most N events")
     add_gateway_option(exp)
     exp.add_argument(
         "--settle",
-        type=float,
+        type=argtypes.seconds(MAX_SETTLE_S),
         default=DEFAULT_SETTLE.total_seconds(),
         metavar="SECONDS",
         help="leave out events stored less than this long ago, so that the cursor never "
@@ -70,9 +71,10 @@ def read_cursor(path: Path) -> int:
         return 0
     except OSError as exc:
         raise GatewayError(f"{path}: cannot read the cursor: {exc.strerror}") from None
-    if not text.isdigit():
-        raise InvalidInputError(f"{path}: the cursor must be an event id, got {text[:40]!r}")
-    return int(text)
+    try:
+        return argtypes.ascii_int(text, lowest=0, highest=argtypes.MAX_ID, what="the cursor")
+    except ValueError as exc:
+        raise InvalidInputError(f"{path}: {exc} (an event id)") from None
 
 
 def write_cursor(path: Path, last_id: int) -> None:
@@ -91,6 +93,8 @@ def write_cursor(path: Path, last_id: int) -> None:
 # Output goes out in batches, each written off the event loop (a slow pipe must not
 # stall the database reads).
 FLUSH_EVERY = 1000
+# A settle time longer than a week is a typo, not a policy (and a huge one overflows).
+MAX_SETTLE_S = 7 * 86400.0
 
 
 async def _flush(buffer: io.StringIO) -> None:
@@ -110,12 +114,6 @@ def _export(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     cursor = Path(args.cursor_file) if args.cursor_file else None
     since = args.since_id if args.since_id is not None else (read_cursor(cursor) if cursor else 0)
-    if since < 0:
-        raise UsageError("--since-id must be 0 or more")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError("--limit must be 1 or more")
-    if args.settle < 0:
-        raise UsageError("--settle must be 0 or more")
     settle = timedelta(seconds=args.settle)
     last, count = asyncio.run(_write(config, since, args.limit, args.format, settle, args.gateway))
     sys.stdout.flush()
@@ -137,14 +135,14 @@ async def _write(
     stores = await Stores.open_checked(config.database.url)  # checks the schema is there
     last, count = since, 0
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     if fmt == "csv":
         writer.writerow(render.EXPORT_COLUMNS)
     try:
         async for event in export_events(stores, since, limit, settle=settle, gateway=gateway):
             row = render.export_row(event, zone)
             if fmt == "csv":
-                writer.writerow(["" if row[c] is None else row[c] for c in render.EXPORT_COLUMNS])
+                writer.writerow([row[c] for c in render.EXPORT_COLUMNS])
             else:
                 buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             last, count = event.id, count + 1

@@ -12,6 +12,7 @@ from gateway.cli.commands import COMMANDS
 from gateway.cli.state_owner import hand_back_state_files
 from gateway.errors import ExitCode, GatewayError
 from gateway.logs import configure_logging, get_logger
+from gateway.redact import redact_text
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except GatewayError as exc:
-        print(f"clock-gateway: error: {exc}", file=sys.stderr)
+        print(f"clock-gateway: error: {redact_text(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
@@ -72,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except Exception as exc:  # the last line of defence: one line for people, details in the log
         get_logger("cli").error("internal_error", exc_info=True)
-        print(f"clock-gateway: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"clock-gateway: internal error: {type(exc).__name__}: {redact_text(str(exc))}",
+            file=sys.stderr,
+        )
         return int(ExitCode.FAILURE)
     finally:
         hand_back_state_files()

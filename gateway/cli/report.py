@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import sys
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from gateway.cli.common import (
     print_table,
 )
 from gateway.config import Config
+from gateway.csvout import csv_writer
 from gateway.errors import UsageError
 from gateway.reports import render
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
@@ -71,7 +71,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(render.report_json(report))
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = csv_writer(sys.stdout)
         writer.writerow(render.CSV_COLUMNS)
         writer.writerows(render.report_csv_rows(report))
     else:

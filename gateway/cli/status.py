@@ -26,6 +26,7 @@ from gateway.status import (
     StatusSnapshot,
     daemon_state,
     read_status,
+    status_age,
     status_path,
     to_json,
 )
@@ -81,7 +82,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneInfo) -> None:
-    updated = _ago(snap.updated_at, now)
+    updated = _span_s(status_age(snap, now))  # monotonic: immune to clock steps
     if state is DaemonState.RUNNING:
         print(f"clock-gateway is running (pid {snap.pid}, up {_span(now - snap.started_at)})")
     elif state is DaemonState.NOT_RESPONDING:
@@ -108,6 +109,9 @@ def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneIn
         spool += f" (max {snap.spool_max})"
     if snap.dead_letters:
         spool += f"; {snap.dead_letters} refused by the database (see spool/dead-letter.jsonl)"
+    if snap.spool_error:
+        # Loud: swipes the database cannot take are refused (KO) until a restart.
+        spool = f"UNUSABLE ({snap.spool_error}): swipes are KO while the database is away; {spool}"
     print(f"spool:      {spool}")
     age = (
         "never refreshed"

@@ -17,10 +17,16 @@ from gateway.cli.common import (
 )
 from gateway.cli.person_actions import add_person_actions
 from gateway.domain import Person
-from gateway.errors import ConflictError, InvalidInputError, NotFoundError
+from gateway.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+)
 from gateway.store.audit import Actor
 from gateway.store.models import ImportResult, PersonRow
 from gateway.store.oneshot import with_stores
+from gateway.store.people import ImportConflicts
 from gateway.store.people_csv import parse_people_csv
 
 if TYPE_CHECKING:
@@ -116,6 +122,12 @@ def _describe(result: ImportResult) -> str:
     return text
 
 
+def _line_number(problem: str) -> int:
+    """The line a problem names ('line 12: ...'), for listing them in file order."""
+    head = problem.split(":", 1)[0].removeprefix("line ")
+    return int(head) if head.isascii() and head.isdigit() else 0
+
+
 def _import(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     path = Path(args.file)
@@ -128,14 +140,15 @@ def _import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
     rows, problems = parse_people_csv(content)
-    if problems:
-        for problem in problems:
-            print(f"{path}: {problem}", file=sys.stderr)
-        raise InvalidInputError(f"{path}: {len(problems)} bad row(s); nothing was imported")
-    if not rows:
+    if not rows and not problems:
         raise InvalidInputError(f"{path}: no rows to import")
 
     async def work(stores: Stores) -> list[ImportResult]:
+        # The file's own mistakes and its conflicts with what is stored, listed
+        # together: one run shows everything to fix.
+        _results, conflicts = await stores.people.check_import(rows)
+        if problems or conflicts:
+            raise ImportConflicts(conflicts)
         results = await stores.people.import_people(rows, dry_run=args.dry_run)
         if not args.dry_run:
             await stores.audit.record(
@@ -145,8 +158,26 @@ def _import(args: argparse.Namespace) -> int:
 
     try:
         results = with_stores(config, work)
+    except ImportConflicts as exc:
+        every = sorted([*problems, *exc.problems], key=_line_number)
+        for problem in every:
+            print(f"{path}: {problem}", file=sys.stderr)
+        # Conflicts alone exit as conflicts (5); any malformed row as bad input (7).
+        kind = InvalidInputError if problems else ConflictError
+        raise kind(
+            f"{path}: {len({_line_number(p) for p in every})} bad row(s); nothing was imported"
+        ) from None
+    except DatabaseUnavailableError:
+        if not problems:
+            raise
+        for problem in problems:  # the file's own mistakes need no database
+            print(f"{path}: {problem}", file=sys.stderr)
+        raise InvalidInputError(
+            f"{path}: {len(problems)} bad row(s) (conflicts not checked: the database is "
+            "unavailable); nothing was imported"
+        ) from None
     except (ConflictError, InvalidInputError, NotFoundError) as exc:
-        raise type(exc)(f"{path}: {exc.message}; nothing was imported") from None
+        raise type(exc)(f"{path}: {exc.message}") from None
     if args.json:
         print_json({"dry_run": args.dry_run, "rows": [asdict(r) for r in results]})
         return 0

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from anyascii import anyascii
 
-from gateway.config import MESSAGE_KEYS
+from gateway.config import MESSAGE_KEYS, template_problem
 from gateway.errors import ConfigError
 from gateway.protocol import LCD_COLS, LCD_ROWS
 
@@ -61,6 +61,7 @@ UNAVAILABLE_KEYS = {
     "read_only": "disk_error",
     "permission_denied": "disk_error",
     "io_error": "disk_error",
+    "spool_gone": "disk_error",  # the spool files were deleted or replaced under us
 }
 assert all(set(t) == set(MESSAGE_KEYS) for t in LOCALES.values())
 
@@ -140,12 +141,9 @@ class Messages:
         self.locale = locale
         self._templates = {**LOCALES[locale], **(overrides or {})}
         for key, template in self._templates.items():
-            try:
-                template.format(name="x", card="x")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ConfigError(
-                    "messages", f"templates.{key}", f"bad template {template!r}: {exc}"
-                ) from None
+            # The same check as the configuration's, so `config check` is as strict as run.
+            if problem := template_problem(template):
+                raise ConfigError("messages", f"templates.{key}", problem)
         # The same person gets the same text every day: transliterating and fitting it
         # again on each swipe was a visible share of the daemon's CPU per swipe.
         self._rendered: dict[tuple[str, str, str], str] = {}

@@ -26,6 +26,7 @@ from gateway.domain import (
     Outcome,
     StoreUnavailableError,
     event_key_for,
+    hardware_id_text,
 )
 from gateway.logs import get_logger
 from gateway.protocol import Status
@@ -112,7 +113,7 @@ class ClockingService:
                 card_key=card_key,
                 direction=swipe.direction,
                 reader=swipe.reader,
-                reader_hw_id=swipe.hardware_id.hex(),
+                reader_hw_id=hardware_id_text(swipe.hardware_id),
                 received_at=swipe.received_at,
                 outcome=Outcome.DUPLICATE if duplicate else Outcome.RECORDED,
                 gateway_id=self.gateway_id,

@@ -18,10 +18,11 @@ from typing import Any
 
 from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
+from gateway.daemon.clockwatch import ClockStep, watch_clock
 from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
 from gateway.daemon.supervise import Supervisor
-from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError
+from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError, hardware_id_text
 from gateway.errors import (
     ConfigError,
     DatabaseUnavailableError,
@@ -39,6 +40,7 @@ from gateway.status import (
     snapshot_of,
     write_status,
 )
+from gateway.store.clock_steps import ClockStepStore
 from gateway.store.database import Database
 from gateway.store.stores import Stores
 
@@ -48,6 +50,10 @@ STALL_WARN_S = 0.25
 RECORDER_STOP_S = 5.0
 
 log = get_logger("daemon")
+
+
+# Which gateway noticed a clock step; one per database until fleet ids arrive.
+CLOCK_STEP_GATEWAY = "default"
 
 
 class Daemon:
@@ -121,6 +127,7 @@ class Daemon:
         if not config.readers:
             log.warning("no_readers", hint="add [[readers]] to the configuration")
         self.supervisor.keep("status", self._status_loop, critical=True)
+        self.supervisor.keep("clock", lambda: watch_clock(self._record_clock_step), critical=False)
         watchdog_s = self.notifier.watchdog_s
         if watchdog_s:
             self.supervisor.keep("watchdog", lambda: self._watchdog_loop(watchdog_s), critical=True)
@@ -133,6 +140,18 @@ class Daemon:
         await self._stop.wait()
         await self._shutdown()
         return 0
+
+    async def _record_clock_step(self, step: ClockStep) -> None:
+        """Into clock_steps (schema v2) for the reports; the log line is already out."""
+        if self.stores is None:
+            return
+        try:
+            async with asyncio.timeout(10):
+                await ClockStepStore(self.stores.db).record(
+                    CLOCK_STEP_GATEWAY, step.detected_at, step.step_s
+                )
+        except Exception as exc:  # a database away or a version-1 schema: logged, not fatal
+            log.warning("clock_step_not_recorded", step_s=step.step_s, error=str(exc))
 
     async def _check_database(self, db: Database) -> DatabaseUnavailableError | None:
         """None if the database answers; else the error, and the daemon tries offline."""
@@ -301,7 +320,9 @@ class Daemon:
                     role=link.config.role,
                     link_state=state,
                     since=self._state_since[name][1],
-                    hardware_id=machine.hardware_id.hex() if machine.hardware_id else None,
+                    hardware_id=hardware_id_text(machine.hardware_id)
+                    if machine.hardware_id
+                    else None,
                     firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
                     last_swipe_at=link.last_swipe_at,
                     last_swipe=self._last_outcome.get(name),

@@ -8,13 +8,25 @@ stays on disk until the database has committed it. The layout is deliberately pl
     <dir>/dead-letter.jsonl      events the database refused for good (never deleted)
 
 A record is `magic(2) | payload length(4) | crc32(payload)(4) | payload`, the payload a
-compact JSON array. A write torn by a power cut fails the length or checksum test and
-is skipped (and logged), never mis-read; the reader then resynchronises on the next
-magic whose record checks out. The checkpoint is two fixed slots overwritten in place,
-alternately, each with a sequence number and a CRC (see _Checkpoint), and a segment
-is deleted only once the checkpoint has moved past it, so a
-crash at any instant either replays an event again (the database ignores a known
-event key) or has not yet dropped it: unreplayed events are never deleted.
+compact JSON array: `[2, seq, event fields...]` (record version 2), where `seq` numbers
+the records of the spool 1, 2, 3... without a gap, so that a deleted segment or a cut
+tail is reported with the number of records missing. Version-1 records (`[1, event
+fields...]`, no number) from an older release are still read and replayed.
+`<dir>/appended` holds the highest number appended (rewritten in place after each
+group commit, without an fsync of its own: it can only lag the data, never lead it),
+which is how a tail cut at a record boundary is noticed.
+
+A write torn by a power cut fails the length or checksum test and is skipped (and
+logged), never mis-read; the reader then resynchronises on the next magic whose
+record checks out. The checkpoint is two fixed slots overwritten in place,
+alternately, each with a sequence number, the number of the last replayed record and
+a CRC (see _Checkpoint), and a segment is deleted only once the checkpoint has moved
+past it, so a crash at any instant either replays an event again (the database ignores a known
+event key) or has not yet dropped it: unreplayed events are never deleted. A checkpoint
+that does not fit the data (a segment that is not there, an offset past the end) is
+reported and deletes nothing: everything is replayed. A segment written to that is no
+longer the file at its path (deleted, replaced, its directory removed) makes the
+append fail (KO, `spool_file_gone`), never a false OK.
 
 All file I/O runs in one dedicated thread, so the event loop never blocks on a disk,
 and appends that arrive while an fsync is running are written together with the next
@@ -56,8 +68,9 @@ HEADER = struct.Struct(">2sII")  # magic, payload length, crc32 of the payload
 MAX_PAYLOAD = 4096  # far above any real event; a larger length is corruption
 SEGMENT_BYTES = 4 * 1024 * 1024  # roll to a new segment file beyond this size
 READ_CHUNK = 256 * 1024
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # written; version 1 (no sequence number) is still read
 CHECKPOINT = "checkpoint"
+HIGH_WATER = "appended"
 DEAD_LETTER = "dead-letter.jsonl"
 LOCK = "lock"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,6 +88,10 @@ class SpoolError(StoreUnavailableError):
 
 class SpoolFullError(SpoolError):
     pass
+
+
+class SpoolGoneError(Exception):
+    """The file being appended to is no longer the one at its path (deleted, replaced)."""
 
 
 class SpoolLockedError(GatewayError):
@@ -101,17 +118,31 @@ class SpoolRecord:
 class SpoolBatch:
     records: list[SpoolRecord]
     end: Position  # commit this once the records are in the database
+    last_seq: int | None = None  # the number of the batch's last numbered record
 
 
 # -- record codec (pure) ------------------------------------------------------------
 
 
-def encode_event(event: ClockEvent) -> bytes:
+def encode_event(event: ClockEvent, seq: int | None = None) -> bytes:
+    """The record payload: version 2 with `seq`, else the version-1 layout (tests, tools)."""
+    tail = event_fields(event)
+    if seq is None:
+        return b"[1," + tail[1:]
+    return numbered(tail, seq)
+
+
+def numbered(fields: bytes, seq: int) -> bytes:
+    """A version-2 payload from event_fields() and the record's sequence number."""
+    return b"[2,%d," % seq + fields[1:]
+
+
+def event_fields(event: ClockEvent) -> bytes:
+    """The event's fields as a JSON array (without version and number)."""
     if event.person_uid is None:
         raise ValueError("an event without its person cannot be spooled")
     micros = (event.received_at - _EPOCH) // timedelta(microseconds=1)
     fields = [
-        RECORD_VERSION,
         event.event_key.hex,
         event.person_uid,
         event.card_key,
@@ -126,24 +157,50 @@ def encode_event(event: ClockEvent) -> bytes:
 
 
 def decode_event(payload: bytes, gateway_id: str = DEFAULT_GATEWAY_ID) -> ClockEvent:
-    """The event in a payload; ValueError when it is not a version-1 event.
+    """The event in a payload; ValueError when it is not a version-1 or -2 event."""
+    return decode_record(payload, gateway_id)[1]
 
-    Records written before gateways had ids have nine fields: they were made by this
-    gateway, so they get `gateway_id`, this gateway's id, when they are replayed.
+
+def record_seq(payload: bytes) -> int | None:
+    """The sequence number of a version-2 payload without decoding the rest; else None."""
+    if not payload.startswith(b"[2,"):
+        return None
+    end = payload.find(b",", 3)
+    digits = payload[3:end]
+    return int(digits) if end > 3 and digits.isdigit() else None
+
+
+def decode_record(
+    payload: bytes, gateway_id: str = DEFAULT_GATEWAY_ID
+) -> tuple[int | None, ClockEvent]:
+    """(sequence number or None for version 1, event); ValueError when undecodable.
+
+    Records written before gateways had ids end after the outcome: this gateway made
+    them, so they get `gateway_id`, this gateway's id, when they are replayed.
     """
     try:
         fields = json.loads(payload.decode("utf-8"))
-        if isinstance(fields, list) and len(fields) == 10:
+        seq = None
+        if isinstance(fields, list) and fields[:1] == [2]:
+            seq = fields[1]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise ValueError("record number expected")
+            fields = fields[2:]
+        elif isinstance(fields, list) and fields[:1] == [1]:
+            fields = fields[1:]
+        else:
+            raise ValueError(f"unsupported record {str(fields)[:20]!r}")
+        if len(fields) == 9:
             *fields, gateway_id = fields
-        version, key, person, card, direction, reader, hw_id, micros, outcome = fields
-        if version != RECORD_VERSION or not isinstance(micros, int):
-            raise ValueError(f"unsupported record {fields[:1]!r}")
+        key, person, card, direction, reader, hw_id, micros, outcome = fields
+        if not isinstance(micros, int):
+            raise ValueError("time field expected")
         for text in (key, person, card, reader, gateway_id):
             if not isinstance(text, str):
                 raise ValueError("text field expected")
         if hw_id is not None and not isinstance(hw_id, str):
             raise ValueError("hardware id must be text")
-        return ClockEvent(
+        return seq, ClockEvent(
             event_key=uuid.UUID(hex=key),
             person_uid=person,
             card_key=card,
@@ -274,13 +331,18 @@ class _Checkpoint:
     step older, is used; replaying that step again is harmless.
     """
 
-    SLOT = struct.Struct(">4sQQQI")  # magic, sequence, segment, offset, crc32
-    MAGIC = b"CKP1"
+    # magic, slot sequence, segment, offset, number of the last replayed record
+    # (0: unknown), crc32. Version 1 slots (no record number, 32 bytes) are still read.
+    SLOT = struct.Struct(">4sQQQQI")
+    MAGIC = b"CKP2"
+    SLOT_V1 = struct.Struct(">4sQQQI")
+    MAGIC_V1 = b"CKP1"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.fd: int | None = None
         self.seq = 0
+        self.record_seq: int | None = None  # of the last replayed record, when known
 
     def load(self) -> Position | None:
         try:
@@ -289,30 +351,36 @@ class _Checkpoint:
             return None
         if not data.strip(b"\0"):
             return None  # created but never written: nothing was replayed yet
-        best: tuple[int, Position] | None = None
-        for at in (0, self.SLOT.size):
-            chunk = data[at : at + self.SLOT.size]
-            if len(chunk) < self.SLOT.size:
-                continue
-            magic, seq, segment, offset, crc = self.SLOT.unpack(chunk)
-            if magic != self.MAGIC or zlib.crc32(chunk[:-4]) != crc:
-                continue
-            if best is None or seq > best[0]:
-                best = (seq, Position(segment, offset))
+        best: tuple[int, Position, int] | None = None
+        for slot, magic_wanted in ((self.SLOT, self.MAGIC), (self.SLOT_V1, self.MAGIC_V1)):
+            for at in (0, slot.size):
+                chunk = data[at : at + slot.size]
+                if len(chunk) < slot.size:
+                    continue
+                magic, seq, segment, offset, *rest = slot.unpack(chunk)
+                if magic != magic_wanted or zlib.crc32(chunk[:-4]) != rest[-1]:
+                    continue
+                record = rest[0] if len(rest) == 2 else 0
+                if best is None or seq > best[0]:
+                    best = (seq, Position(segment, offset), record)
+            if best is not None:
+                break  # a valid version-2 slot wins over what is left of version 1
         if best is None:
             log.error("spool_checkpoint_unreadable", path=str(self.path), action="replay_all")
             return None
         self.seq = best[0]
+        self.record_seq = best[2] or None
         return best[1]
 
     def prepare(self) -> int:
         """Create the file now, while there is room: later writes allocate nothing."""
         if self.fd is None:
-            fresh = not self.path.exists() or self.path.stat().st_size < 2 * self.SLOT.size
+            size = self.path.stat().st_size if self.path.exists() else 0
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            if fresh:
+            if size < 2 * self.SLOT.size:
                 try:
-                    os.pwrite(fd, bytes(2 * self.SLOT.size), 0)
+                    # Extend only: a version-1 file's slots stay readable until replaced.
+                    os.pwrite(fd, bytes(2 * self.SLOT.size - size), size)
                     os.fsync(fd)
                     fsync_dir(self.path.parent)
                 except OSError:
@@ -321,12 +389,55 @@ class _Checkpoint:
             self.fd = fd
         return self.fd
 
-    def store(self, pos: Position) -> None:
+    def store(self, pos: Position, record_seq: int | None = None) -> None:
         fd = self.prepare()
         self.seq += 1
-        body = self.SLOT.pack(self.MAGIC, self.seq, pos.segment, pos.offset, 0)[:-4]
+        if record_seq is not None:
+            self.record_seq = record_seq
+        body = self.SLOT.pack(
+            self.MAGIC, self.seq, pos.segment, pos.offset, self.record_seq or 0, 0
+        )[:-4]
         os.pwrite(fd, body + struct.pack(">I", zlib.crc32(body)), (self.seq % 2) * self.SLOT.size)
         os.fdatasync(fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _HighWater:
+    """The highest record number appended, rewritten in place after each group commit.
+
+    No fsync of its own: it is written after the records' fdatasync, so it may lag
+    them after a power cut (a cut tail then goes unnoticed) but never leads them (no
+    false alarm). It survives a process crash in the page cache.
+    """
+
+    LAYOUT = struct.Struct(">4sQI")
+    MAGIC = b"HWM1"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def load(self) -> int | None:
+        try:
+            data = self.path.read_bytes()[: self.LAYOUT.size]
+        except FileNotFoundError:
+            return None
+        if len(data) < self.LAYOUT.size:
+            return None
+        magic, seq, crc = self.LAYOUT.unpack(data)
+        if magic != self.MAGIC or zlib.crc32(data[:-4]) != crc:
+            return None
+        return int(seq)
+
+    def store(self, seq: int) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        body = self.LAYOUT.pack(self.MAGIC, seq, 0)[:-4]
+        os.pwrite(self.fd, body + struct.pack(">I", zlib.crc32(body)), 0)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -343,50 +454,86 @@ class _Files:
         self.segments: list[int] = []
         self.fd: int | None = None  # the segment being appended to
         self.ckpt = _Checkpoint(directory / CHECKPOINT)
+        self.high_water = _HighWater(directory / HIGH_WATER)
         self.lock_fd: int | None = None
         self.active = 0
         self.size = 0
+        self.next_seq = 1  # the number the next appended record gets
 
     # recovery
-    def recover(self) -> tuple[Position, Position, int, int]:
-        """(checkpoint, durable end, unreplayed records, skipped garbage bytes)."""
+    def recover(self) -> tuple[Position, Position, int, int, int | None]:
+        """(checkpoint, durable end, unreplayed records, skipped garbage bytes, number of
+        the last replayed record)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         self.segments = sorted(
             n for p in self.dir.iterdir() if (n := _segment_number(p.name)) is not None
         )
-        cursor = self._read_checkpoint()
+        # A checkpoint file with anything in it: replay may not start at record 1.
+        try:
+            had_checkpoint = bool(self.ckpt.path.read_bytes().strip(b"\0"))
+        except FileNotFoundError:
+            had_checkpoint = False
+        cursor, fits = self._read_checkpoint()
+        replayed_seq = self.ckpt.record_seq if fits else None
         try:
             self.ckpt.prepare()
         except OSError as exc:  # the drainer retries: events wait, none is lost
             log.error("spool_checkpoint_unwritable", path=str(self.ckpt.path), error=str(exc))
-        for old in [n for n in self.segments if n < cursor.segment]:
+        # Segments before a checkpoint that fits the data were replayed before a crash
+        # that came before their deletion. A checkpoint that does not fit deletes nothing.
+        for old in [n for n in self.segments if fits and n < cursor.segment]:
             try:
-                self._delete(old)  # replayed before a crash that came before its deletion
+                self._delete(old)
             except OSError as exc:  # a read-only disk: harmless, reading skips it
                 log.warning("spool_segment_not_deleted", segment=old, error=str(exc))
                 self.segments.remove(old)
         count = skipped = 0
+        # Numbering starts at 1 in a new spool; after a checkpoint that does not fit,
+        # or one from before numbering, where it stands is not known.
+        first_expected = (
+            replayed_seq + 1 if replayed_seq is not None else (None if had_checkpoint else 1)
+        )
+        numbers = _Numbering(first_expected)
         for number in self.segments:
             start = cursor.offset if number == cursor.segment else 0
             data = (self.dir / _segment_name(number)).read_bytes()[start:]
             parsed = parse_records(data, final=True)
             count += len(parsed.records)
             skipped += parsed.skipped
+            for _end, payload in parsed.records:
+                numbers.saw(record_seq(payload), number)
+        numbers.tail(self.high_water.load())
+        # After a reported loss at the tail, numbering goes on from what is on disk,
+        # so the same loss is not reported again once new records follow.
+        self.next_seq = numbers.found + 1
         last = self.segments[-1] if self.segments else cursor.segment
         end_offset = self._size(last) if self.segments else cursor.offset
         self.active = last
-        return cursor, Position(last, end_offset), count, skipped
+        return cursor, Position(last, end_offset), count, skipped, replayed_seq
 
-    def _read_checkpoint(self) -> Position:
+    def _read_checkpoint(self) -> tuple[Position, bool]:
+        """Where replay starts, and whether the checkpoint fits the data on disk."""
         first = self.segments[0] if self.segments else 0
         pos = self.ckpt.load()
         if pos is None:
             # Replaying from the start is safe: the database ignores known event keys.
-            return Position(first, 0)
-        if pos.segment not in self.segments and any(n > pos.segment for n in self.segments):
-            return Position(min(n for n in self.segments if n > pos.segment), 0)
-        return pos
+            return Position(first, 0), True
+        if not self.segments:
+            return pos, True  # nothing on disk to lose (a cut is reported by numbers)
+        if pos.segment in self.segments and pos.offset <= self._size(pos.segment):
+            return pos, True
+        # A checkpoint naming a segment that is not there, or an offset past its end,
+        # does not describe this data: keep every segment and replay them all (events
+        # are idempotent); never delete what may not have been replayed.
+        log.error(
+            "spool_checkpoint_mismatch",
+            checkpoint_segment=pos.segment,
+            checkpoint_offset=pos.offset,
+            segments=f"{self.segments[0]}..{self.segments[-1]} ({len(self.segments)})",
+            action="keep_and_replay_all",
+        )
+        return Position(first, 0), False
 
     def _size(self, number: int) -> int:
         return (self.dir / _segment_name(number)).stat().st_size
@@ -412,7 +559,9 @@ class _Files:
         self.segments.append(number)
         self.fd, self.active, self.size = fd, number, 0
 
-    def append(self, data: bytes) -> Position:
+    def append(self, data: bytes, last_seq: int) -> Position:
+        """Write and fsync `data` (records numbered up to `last_seq`); raise OSError, or
+        SpoolGoneError when the file written is no longer the one at its path."""
         # Each start of the daemon writes a new segment: fsync'd data is never rewritten.
         if self.fd is None or self.size >= self.segment_bytes:
             self._roll()
@@ -421,6 +570,7 @@ class _Files:
         try:
             write_all(self.fd, data)
             os.fdatasync(self.fd)
+            self._check_same_file()
         except OSError:
             # The caller answers KO: take back what may have reached the file so that
             # it is not replayed later. If even that fails, the next append starts a
@@ -433,7 +583,26 @@ class _Files:
                 self.fd = None
             raise
         self.size = start + len(data)
+        self.next_seq = last_seq + 1
+        with contextlib.suppress(OSError):  # only a help for spotting a cut tail later
+            self.high_water.store(last_seq)
         return Position(self.active, self.size)
+
+    def _check_same_file(self) -> None:
+        """The data just fsync'd must be in the file at our path: a segment deleted or
+        replaced, or a whole state directory removed (and recreated by someone else),
+        leaves us writing to a file nobody will ever read."""
+        assert self.fd is not None
+        mine = os.fstat(self.fd)
+        path = self.dir / _segment_name(self.active)
+        try:
+            there = os.stat(path)
+        except FileNotFoundError:
+            there = None
+        if there is None or (there.st_ino, there.st_dev) != (mine.st_ino, mine.st_dev):
+            os.close(self.fd)
+            self.fd = None
+            raise SpoolGoneError(f"{path} was deleted or replaced while in use")
 
     # reading
     def read(self, pos: Position, end: Position, limit: int) -> tuple[list[bytes], Position, int]:
@@ -475,8 +644,8 @@ class _Files:
             pos = Position(pos.segment, pos.offset + parsed.consumed)
         return out, pos, skipped
 
-    def checkpoint(self, pos: Position) -> None:
-        self.ckpt.store(pos)
+    def checkpoint(self, pos: Position, record_seq: int | None = None) -> None:
+        self.ckpt.store(pos, record_seq)
         done = [n for n in self.segments if n < pos.segment and n != self.active]
         for number in done:
             self._delete(number)
@@ -533,9 +702,49 @@ class _Files:
             os.close(self.fd)
             self.fd = None
         self.ckpt.close()
+        self.high_water.close()
         if self.lock_fd is not None:
             os.close(self.lock_fd)  # releases the lock
             self.lock_fd = None
+
+
+class _Numbering:
+    """Checks record numbers while the spool is read at start: a gap (a deleted
+    segment, records cut out) or a tail shorter than the highest number appended (a
+    cut at a record boundary) is logged with the number of records missing."""
+
+    def __init__(self, expected: int | None) -> None:
+        self.expected = expected
+        self.found = 0 if expected is None else expected - 1  # highest number seen
+        self.missing = 0
+
+    def saw(self, seq: int | None, segment: int) -> None:
+        if seq is None:
+            return  # a version-1 record: no number
+        if self.expected is not None and seq > self.expected:
+            gap = seq - self.expected
+            self.missing += gap
+            log.error(
+                "spool_records_missing",
+                missing=gap,
+                first_missing=self.expected,
+                segment=segment,
+                why="a gap in the record numbers (a segment deleted, or records cut out)",
+            )
+        # A number going back (a write taken back after an error) is not a loss.
+        self.expected = seq + 1
+        self.found = max(self.found, seq)
+
+    def tail(self, appended: int | None) -> None:
+        if appended is not None and appended > self.found:
+            gap = appended - self.found
+            self.missing += gap
+            log.error(
+                "spool_records_missing",
+                missing=gap,
+                first_missing=self.found + 1,
+                why="the spool ends before the last record appended (its tail was cut)",
+            )
 
 
 def _skipped_before(parsed: Parsed, end: int) -> int:
@@ -580,7 +789,9 @@ class Spool:
         self._read_pos = Position(0, 0)  # handed to the drainer, maybe not committed yet
         self._durable_end = Position(0, 0)
         self._durable = 0  # records on disk after the checkpoint
+        # Event fields waiting for the next group commit, which numbers and frames them.
         self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._replayed_seq: int | None = None  # number of the last committed record
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight = 0  # records in the write being fsync'd right now
         self.fsyncs = 0  # successful group commits, for stats and tests
@@ -596,7 +807,7 @@ class Spool:
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         try:
-            cursor, end, count, skipped = await self._run(self._files.recover)
+            cursor, end, count, skipped, replayed = await self._run(self._files.recover)
         except SpoolLockedError:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -611,6 +822,7 @@ class Spool:
             )
             return
         self._cursor = self._read_pos = cursor
+        self._replayed_seq = replayed
         self._durable_end = end
         self._durable = count
         self._dead_letters = await self._run(self._files.dead_letter_count)
@@ -660,6 +872,11 @@ class Spool:
         """Open, usable, and its last write did not fail (for /healthz; full is apart)."""
         return self._executor is not None and self._broken is None and not self._write_failed
 
+    @property
+    def error(self) -> str | None:
+        """Why the spool cannot take appends (e.g. 'spool_gone'), or None if it can."""
+        return None if self._broken is None else self._broken.reason
+
     def _check_warn(self) -> None:
         depth = self.depth
         if depth >= self.warn_at and not self._warned:
@@ -680,7 +897,9 @@ class Spool:
             log.error("spool_full", depth=self.depth, max=self.max_events)
             raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
         try:
-            record = frame(encode_event(event))
+            record = event_fields(event)
+            if len(record) + 24 > MAX_PAYLOAD:  # 24: version and number, at most
+                raise ValueError(f"record of {len(record)} bytes exceeds {MAX_PAYLOAD}")
         except ValueError as exc:  # far larger than any real event, or no person (a bug)
             reason = "too_large" if event.person_uid is not None else "internal"
             log.error("spool_write_failed", reason=reason, error=str(exc))
@@ -696,8 +915,27 @@ class Spool:
             while self._pending:
                 batch, self._pending = self._pending, []
                 self._in_flight = len(batch)
+                # Numbered here, in file order; a failed write uses no number.
+                first = self._files.next_seq
+                data = b"".join(
+                    frame(numbered(fields, first + i)) for i, (fields, _) in enumerate(batch)
+                )
+                last = first + len(batch) - 1
                 try:
-                    end = await self._run(self._files.append, b"".join(r for r, _ in batch))
+                    end = await self._run(self._files.append, data, last)
+                except SpoolGoneError as exc:
+                    # Never a false OK: the swipes are in a file nobody will read.
+                    self._broken = SpoolError(f"spool files gone: {exc}", "spool_gone")
+                    log.error(
+                        "spool_file_gone",
+                        error=str(exc),
+                        events=len(batch),
+                        directory=str(self.directory),
+                        action="every swipe the database cannot take is answered KO "
+                        "until the gateway is restarted",
+                    )
+                    _settle(batch, self._broken)
+                    continue
                 except OSError as exc:
                     reason, message = describe_os_error(exc)
                     log.error(
@@ -738,17 +976,19 @@ class Spool:
         if skipped:
             log.error("spool_garbage_skipped", bytes=skipped, directory=str(self.directory))
         records = []
+        last_seq = None
         for raw in payloads:
+            last_seq = record_seq(raw) or last_seq
             try:
                 records.append(SpoolRecord(decode_event(raw, self.gateway_id), raw))
             except ValueError:
                 records.append(SpoolRecord(None, raw))
         self._read_pos = pos
-        return SpoolBatch(records, pos)
+        return SpoolBatch(records, pos, last_seq)
 
     async def commit(self, batch: SpoolBatch) -> None:
         """Mark a batch replayed (only after the database committed it)."""
-        await self._disk(self._files.checkpoint, batch.end)
+        await self._disk(self._files.checkpoint, batch.end, batch.last_seq)
         self._cursor = batch.end
         self._durable -= len(batch.records)
         self._check_warn()

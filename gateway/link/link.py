@@ -26,6 +26,7 @@ from gateway.link.serial_port import PortError, SerialPort
 from gateway.link.watch import PathWatcher, PortWatch
 from gateway.logs import get_logger
 from gateway.protocol import Status
+from gateway.protocol.constants import HEARTBEAT_LATE_MAX
 
 BACKOFF_START_S = 0.05
 BACKOFF_MAX_S = 1.0
@@ -34,6 +35,8 @@ STOP_GRACE_S = 4.0
 # Heartbeat deadlines are rounded up to interval / this: at most 1/8 interval late,
 # far inside the 3.5 intervals after which the reader calls the gateway gone.
 TICK_GRID_PER_INTERVAL = 8
+# The rounding is the lateness PROTOCOL.md 5.3 allows, with room for a busy loop.
+assert 1 / TICK_GRID_PER_INTERVAL <= HEARTBEAT_LATE_MAX / 2
 
 
 @dataclass(frozen=True)

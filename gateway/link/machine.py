@@ -10,12 +10,12 @@ boot session id, announced in HELLO (section 3).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from gateway.domain import Direction
+from gateway.domain import Direction, hardware_id_text
 from gateway.protocol import (
     GONE_AFTER_INTERVALS,
     NAK_MIN_INTERVAL_S,
@@ -25,6 +25,7 @@ from gateway.protocol import (
     Hello,
     HelloAck,
     Message,
+    MessageType,
     Nak,
     NakReason,
     Result,
@@ -38,6 +39,8 @@ from gateway.protocol import (
 # Answered swipes remembered per session; the reader is stop-and-wait, so the last one
 # is what matters, a few more cost nothing and cover a reader that retries late.
 _ANSWERED_KEPT = 16
+# Bad frames are logged as one summary per reader per this many seconds.
+BAD_FRAME_SUMMARY_S = 10.0
 
 
 class LinkState(StrEnum):
@@ -115,9 +118,15 @@ class GatewayMachine:
         self.last_rx = 0.0
         self.last_tx = 0.0
         self._last_nak = float("-inf")
-        self._in_flight: set[int] = set()
-        self._answered: OrderedDict[int, bytes] = OrderedDict()
+        # Swipes are known by (seq, UID): a reader that reuses a seq with another card
+        # gets that card processed, never the first card's RESULT (PROTOCOL.md 5.3).
+        self._in_flight: set[tuple[int, bytes]] = set()
+        self._answered: OrderedDict[tuple[int, bytes], bytes] = OrderedDict()
         self._hello_ack = b""
+        # Bad frames are summarised: the first of a quiet period is logged on its own,
+        # the rest are counted by reason and logged once per BAD_FRAME_SUMMARY_S.
+        self._bad_counts: Counter[str] = Counter()
+        self._bad_since: float | None = None
 
     @property
     def state(self) -> LinkState:
@@ -159,13 +168,42 @@ class GatewayMachine:
         self.alive = self._ready
 
     def _bad_frame(self, err: DecodeError, now: float, actions: list[Action]) -> None:
-        if not self._ready:
-            # Boot noise after a reset: dropped silently (section 5.1).
-            actions.append(Note("frame_dropped", "debug", {"error": err.describe()}))
+        self._note_bad_frame(err, now, actions)
+        if err.reason is NakReason.BAD_PAYLOAD and err.detail == MessageType.NAK:
+            return  # a NAK is never answered, not even a malformed one (section 4.7)
+        if not self._ready and err.reason is not NakReason.UNSUPPORTED_VERSION:
+            # Boot noise after a reset: dropped silently (section 5.1). Another version
+            # with a valid CRC is not noise: it is told what we speak, HELLO or not.
             return
-        actions.append(Note("bad_frame", "warning", {"error": err.describe()}))
         # A bad CRC on a SWIPE makes the reader retransmit at once instead of after 1 s.
         self._nak(err.to_nak(), now, actions)
+
+    def _note_bad_frame(self, err: DecodeError, now: float, actions: list[Action]) -> None:
+        # One noisy line at 115200 baud is thousands of bad frames a second: logging
+        # each would drown the swipe and spool alerts (journald drops beyond its rate).
+        if self._bad_since is None:
+            self._bad_since = now
+            event, level = ("bad_frame", "warning") if self._ready else ("frame_dropped", "debug")
+            actions.append(Note(event, level, {"error": err.describe()}))
+            return
+        self._bad_counts[err.reason.name] += 1
+        self._flush_bad_frames(now, actions)
+
+    def _flush_bad_frames(self, now: float, actions: list[Action], *, force: bool = False) -> None:
+        if self._bad_since is None or (not force and now - self._bad_since < BAD_FRAME_SUMMARY_S):
+            return
+        if self._bad_counts:
+            fields = {
+                "count": sum(self._bad_counts.values()),
+                "reasons": dict(self._bad_counts),
+                "window_s": round(now - self._bad_since, 1),
+            }
+            # Before HELLO it is boot noise, or a reader that sends nothing but noise.
+            actions.append(Note("bad_frames", "warning" if self._ready else "info", fields))
+            self._bad_counts.clear()
+            self._bad_since = now  # the next window starts now; its first is counted
+        else:
+            self._bad_since = None  # a quiet window: the next bad frame is logged at once
 
     def _nak(self, nak: Nak, now: float, actions: list[Action]) -> None:
         if now - self._last_nak < NAK_MIN_INTERVAL_S:
@@ -204,7 +242,7 @@ class GatewayMachine:
         self.session = hello.session
         self.fw_version = hello.fw_version
         fields: dict[str, Any] = {
-            "hardware_id": hello.hardware_id.hex(),
+            "hardware_id": hardware_id_text(hello.hardware_id),
             "session": hello.session,
             "firmware": ".".join(map(str, hello.fw_version)),
             "announced_role": hello.role.name,
@@ -236,15 +274,22 @@ class GatewayMachine:
         actions.append(self._send(self._hello_ack, now))
 
     def _swipe(self, swipe: Swipe, now: float, actions: list[Action]) -> None:
-        if swipe.seq in self._in_flight:
+        key = (swipe.seq, swipe.uid)
+        if key in self._in_flight:
             return  # its RESULT is on the way
-        cached = self._answered.get(swipe.seq)
+        cached = self._answered.get(key)
         if cached is not None:
             actions.append(Note("swipe_retransmitted", "info", {"seq": swipe.seq}))
             actions.append(self._send(cached, now))
             return
+        if any(seq == swipe.seq for seq, _uid in (*self._in_flight, *self._answered)):
+            # A reader bug (a seq is never reused): handled as a new swipe, as it would
+            # be after a gateway restart; its event key includes the card.
+            actions.append(
+                Note("swipe_seq_reused", "warning", {"seq": swipe.seq, "card": swipe.card_key})
+            )
         assert self.hardware_id is not None and self.session is not None
-        self._in_flight.add(swipe.seq)
+        self._in_flight.add(key)
         actions.append(Process(swipe, self.hardware_id, self.session))
 
     def complete(self, proc: Process, status: Status, text: str, now: float) -> list[Action]:
@@ -252,9 +297,10 @@ class GatewayMachine:
         if proc.hardware_id != self.hardware_id or proc.session != self.session:
             # The reader rebooted meanwhile; its new session may reuse this seq.
             return [Note("result_dropped", "info", {"seq": proc.swipe.seq, "why": "new session"})]
-        self._in_flight.discard(proc.swipe.seq)
+        key = (proc.swipe.seq, proc.swipe.uid)
+        self._in_flight.discard(key)
         data = encode(Result(proc.swipe.seq, status, text))
-        self._answered[proc.swipe.seq] = data
+        self._answered[key] = data
         while len(self._answered) > _ANSWERED_KEPT:
             self._answered.popitem(last=False)
         return [self._send(data, now)]
@@ -263,6 +309,7 @@ class GatewayMachine:
     def tick(self, now: float) -> list[Action]:
         """Heartbeat when we have been quiet; notice a reader that went silent."""
         actions: list[Action] = []
+        self._flush_bad_frames(now, actions)
         if not self._ready:
             return actions
         if now - self.last_tx >= self.interval:

@@ -29,6 +29,9 @@ MAX_HEARTBEAT_MS = 60000
 HELLO_RETRY_S = 1.0
 HELLO_REFUSED_RETRY_S = 5.0
 GONE_AFTER_INTERVALS = 3.5
+# A heartbeat MAY be this much of an interval late (PROTOCOL.md 5.3): the gateway rounds
+# its timers up to a grid of interval/8 shared by all readers (1.125 typically).
+HEARTBEAT_LATE_MAX = 0.25
 SWIPE_RETRY_S = 1.0
 SWIPE_RETRIES = 5  # retransmissions after the first send: 6 sends in all
 CARD_ABSENT_S = 0.5

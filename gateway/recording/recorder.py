@@ -69,6 +69,7 @@ class RecorderStats:
     spool_writable: bool = True
     spool_oldest_at: datetime | None = None  # the oldest spooled event's receipt, if known
     spool_replayed: int = 0  # events replayed from the spool since the start
+    spool_error: str | None = None  # the spool cannot take appends: why
 
 
 class Recorder:
@@ -253,6 +254,7 @@ class Recorder:
             spool_writable=self.spool.writable,
             spool_oldest_at=self._drainer.oldest_at,
             spool_replayed=self._drainer.replayed,
+            spool_error=self.spool.error,
         )
 
     def cards_changed(self, reason: str) -> None:

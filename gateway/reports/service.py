@@ -8,7 +8,7 @@ as events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from gateway.errors import InvalidInputError, NotFoundError
@@ -19,6 +19,7 @@ from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
 from gateway.reports.timetable_import import ImportOutcome as ImportOutcome
 from gateway.reports.timetable_import import import_timetable as import_timetable
+from gateway.store.clock_steps import ClockStepStore
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -98,10 +99,25 @@ async def build_report(
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
+    stepped = await _stepped_days(stores, rules, start, end)
+    if stepped:
+        days = [replace(d, clock_step=True) if d.day in stepped else d for d in days]
     log.debug(
         "report_built", events=count, days=len(days), first=str(first_day), last=str(last_day)
     )
     return Report(first_day, last_day, rules, now, names, days, month_totals(days))
+
+
+async def _stepped_days(stores: Stores, rules: Rules, start: datetime, end: datetime) -> set[date]:
+    """Local days a wall-clock step touched: the day it was noticed, and the days of
+    the wall times it skipped or repeated (a step back by an hour at 00:30 repeats
+    23:30-00:30 of the day before)."""
+    days: set[date] = set()
+    for detected_at, step_s in await ClockStepStore(stores.db).between(start, end):
+        before = detected_at - timedelta(seconds=step_s)
+        for moment in (detected_at, before):
+            days.add(moment.astimezone(rules.zone).date())
+    return days
 
 
 async def presence(

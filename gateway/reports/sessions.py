@@ -71,6 +71,7 @@ class DayReport:
     open_since: datetime | None  # clocked in and, as far as we know, still in
     imported: int = 0  # of the day's events, how many came from the original system
     corrected: bool = False  # a correction added or voided a punch of this day
+    clock_step: bool = False  # the gateway's wall clock was stepped this day: check it
 
     @property
     def flags(self) -> list[str]:
@@ -92,6 +93,8 @@ class DayReport:
             out.append("imported")
         if self.corrected:
             out.append("corrected")
+        if self.clock_step:
+            out.append("clock-step")
         return out
 
 

@@ -27,7 +27,12 @@ for _number, _names in enumerate(
     for _name in _names:
         _WEEKDAYS[_name] = _number
 
-_TIME = re.compile(r"^(\d{1,2})[:.h](\d{2})(?::(\d{2}))?$")
+# ASCII digits only: `\d` would take full-width and other scripts' digits too.
+_TIME = re.compile(r"^([0-9]{1,2})[:.h]([0-9]{2})(?::([0-9]{2}))?$")
+# Dates a report or a query may name: wide enough for any real record, narrow
+# enough that a day's lookback and a session's length never overflow a date.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 def _fold(text: str) -> str:
@@ -38,6 +43,9 @@ def _fold(text: str) -> str:
 
 def parse_weekday(text: str) -> int:
     """ISO weekday 1..7 from '1'..'7', 'Mon'..'Sun', 'Monday', 'lun'..'dom', 'lunes'..."""
+    if any(c.isdigit() and not c.isascii() for c in text):
+        # NFKD folding would turn '１' or '𝟙' into '1': a digit must be ASCII.
+        raise InvalidInputError(f"bad weekday {text!r}: use 1-7 (1 = Monday), Mon..Sun or lun..dom")
     folded = _fold(text)
     if folded.isdigit() and 1 <= int(folded) <= 7:
         return int(folded)
@@ -57,10 +65,22 @@ def parse_clock_time(text: str) -> time:
 
 
 def parse_date(text: str) -> date:
+    raw = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if not raw.isascii():
+            raise ValueError
+        day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidInputError(f"bad date {text!r}: use YYYY-MM-DD") from None
+    _check_range(day, text)
+    return day
+
+
+def _check_range(day: date, text: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInputError(
+            f"date {text.strip()!r} is out of range: use a date from {FIRST_DAY} to {LAST_DAY}"
+        )
 
 
 def parse_instant(text: str, zone: tzinfo, *, today: date) -> datetime:
@@ -75,11 +95,14 @@ def parse_instant(text: str, zone: tzinfo, *, today: date) -> datetime:
         local = datetime.combine(today, parse_clock_time(raw), tzinfo=zone)
         return local.astimezone(UTC)
     try:
+        if not raw.isascii():
+            raise ValueError
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInputError(
             f"bad time {text!r}: use HH:MM, 'YYYY-MM-DD HH:MM' or ISO-8601 with an offset"
         ) from None
+    _check_range(parsed.date(), text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)

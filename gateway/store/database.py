@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.logs import get_logger
+from gateway.redact import redact_url
 from gateway.store import failures, upgrade
 from gateway.store.engine import SQLITE_WRITE, create_engine, normalise_url, sqlite_path
 from gateway.store.tables import SCHEMA_VERSION, metadata, people, schema_version
@@ -37,8 +38,8 @@ class Database:
     def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> None:
         self.sa_url: URL = normalise_url(url)
         self.connect_timeout = connect_timeout
-        # As the person wrote it (driver names are ours to add), password hidden.
-        self._where = make_url(url).render_as_string(hide_password=True)
+        # As the person wrote it (driver names are ours to add), every secret masked.
+        self._where = redact_url(url)
         self._dialect = self.sa_url.get_backend_name()
         path = sqlite_path(self.sa_url)
         self._sqlite_file = path

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from gateway.config import redact_url
+from gateway.config import database_url_problem, redact_url
 from gateway.errors import ConfigError
 
 # Execution option that marks a connection as about to write (see _sqlite_begin).
@@ -28,9 +28,11 @@ SQLITE_WRITE = "clock_gateway_write"
 
 def normalise_url(url: str) -> URL:
     """The async-driver URL: postgres[ql]:// -> postgresql+psycopg://, sqlite -> aiosqlite."""
+    if problem := database_url_problem(url):
+        raise ConfigError("database URL", None, problem)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError("database URL", None, f"cannot parse {redact_url(url)!r}") from None
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):

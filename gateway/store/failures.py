@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import exc as sa_exc
 
-from gateway.config import redact_url
 from gateway.errors import DatabaseUnavailableError
+from gateway.redact import redact_text
 
 _UNDEFINED_TABLE = "42P01"  # PostgreSQL SQLSTATE
 _MAX_REASON = 240
@@ -19,9 +17,8 @@ def reason(error: BaseException) -> str:
     text = " ".join(str(original).split())
     if not text:
         text = type(original).__name__
-    text = redact_url(text)
-    # libpq quotes connection strings as key=value pairs; never echo a password.
-    text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+    # URLs and libpq key=value strings alike: never echo a password.
+    text = redact_text(text)
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 

@@ -19,8 +19,31 @@ from gateway.store.tables import cards, people, unknown_swipes
 ACTIVE_CARD = cards.c.revoked_at.is_(None)
 
 
-class _DryRun(Exception):
-    """Raised inside a transaction to roll it back on purpose."""
+# Rows per write transaction of an import, and per IN (...) list when checking it.
+IMPORT_BATCH = 500
+
+
+class ImportConflicts(ConflictError):
+    """Every conflict of an import with what is stored, each naming its line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{shown}{more}")
+        self.problems = problems
+
+
+def _normalised(row: PersonImport) -> PersonImport:
+    """The row as stored: uid and name checked, the card key in its one spelling."""
+    try:
+        key = normalise_card_key(row.card_key) if row.card_key else None
+        return PersonImport(row.line, validate.uid(row.uid), validate.name(row.name), key)
+    except GatewayError as exc:
+        raise type(exc)(f"line {row.line}: {exc.message}") from None
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class PeopleStore:
@@ -95,23 +118,103 @@ class PeopleStore:
             for r in rows
         ]
 
+    async def check_import(
+        self, rows: Sequence[PersonImport]
+    ) -> tuple[list[ImportResult], list[str]]:
+        """What importing `rows` would do, and every conflict with what is stored.
+
+        A uid that exists with the same name is left as it is; with another name it is
+        a conflict, as is a card held by someone else or given to an inactive person.
+        Reads in chunks, in linear time; writes nothing.
+        """
+        rows = [_normalised(r) for r in rows]
+        existing: dict[str, tuple[str, bool]] = {}
+        holders: dict[str, tuple[str, str]] = {}
+        uids = sorted({r.uid for r in rows})
+        keys = sorted({r.card_key for r in rows if r.card_key})
+        async with self._db.tx() as conn:
+            for chunk in _chunks(uids, IMPORT_BATCH):
+                query = select(people.c.uid, people.c.name, people.c.active).where(
+                    people.c.uid.in_(chunk)
+                )
+                for r in await conn.execute(query):
+                    existing[r.uid] = (r.name, r.active)
+            for chunk in _chunks(keys, IMPORT_BATCH):
+                query = (
+                    select(cards.c.card_key, people.c.uid, people.c.name)
+                    .join(people, cards.c.person_uid == people.c.uid)
+                    .where(cards.c.card_key.in_(chunk), ACTIVE_CARD)
+                )
+                for r in await conn.execute(query):
+                    holders[r.card_key] = (r.uid, r.name)
+        results: list[ImportResult] = []
+        problems: list[str] = []
+        for row in rows:
+            known = existing.get(row.uid)
+            if known is None:
+                person = "added"
+            elif known[0] == row.name:
+                person = "unchanged"
+            else:
+                problems.append(
+                    f"line {row.line}: uid {row.uid!r} already exists with name {known[0]!r}"
+                )
+                person = "conflict"
+            card = None
+            if row.card_key:
+                holder = holders.get(row.card_key)
+                if holder is None:
+                    card = "assigned"
+                    if known is not None and not known[1]:
+                        problems.append(f"line {row.line}: person {row.uid!r} is inactive")
+                elif holder[0] == row.uid:
+                    card = "unchanged"
+                else:
+                    problems.append(
+                        f"line {row.line}: card {row.card_key} is held by {holder[0]} "
+                        f"({holder[1]!r}): revoke it first with 'cards revoke {row.card_key}'"
+                    )
+                    card = "conflict"
+            results.append(ImportResult(line=row.line, uid=row.uid, person=person, card=card))
+        return results, problems
+
     async def import_people(
         self, rows: Sequence[PersonImport], *, dry_run: bool = False
     ) -> list[ImportResult]:
-        """Add people and their cards in one transaction: all rows or none.
-
-        A uid that exists with the same name is left as it is; with another name it
-        is a conflict. Errors name the row's line. dry_run checks and rolls back.
+        """Add people and their cards: every row is checked first (ImportConflicts lists
+        every conflict, and nothing is written), then written in transactions of
+        IMPORT_BATCH rows, so that the daemon's own writes get in between (a 100,000-row
+        import in one transaction held SQLite's write lock for minutes). A conflict that
+        appears during the writing (someone else assigned a card meanwhile) stops it with
+        the rows before written; the import is idempotent, so running it again finishes it.
         """
-        results: list[ImportResult] = []
-        try:
-            async with self._db.tx(write=True) as conn:
-                for row in rows:
-                    results.append(await _import_row(conn, row))
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
+        rows = [_normalised(r) for r in rows]
+        results, problems = await self.check_import(rows)
+        if problems:
+            raise ImportConflicts(problems)
+        if dry_run:
+            return results
+        for first in range(0, len(rows), IMPORT_BATCH):
+            batch = list(zip(rows[first : first + IMPORT_BATCH], results[first:], strict=False))
+            try:
+                async with self._db.tx(write=True) as conn:
+                    new_people = [
+                        {"uid": r.uid, "name": r.name} for r, x in batch if x.person == "added"
+                    ]
+                    if new_people:
+                        await conn.execute(insert(people), new_people)
+                    new_cards = [
+                        {"card_key": r.card_key, "person_uid": r.uid}
+                        for r, x in batch
+                        if x.card == "assigned"
+                    ]
+                    if new_cards:
+                        await conn.execute(insert(cards), new_cards)
+            except IntegrityError:
+                raise ConflictError(
+                    f"lines {batch[0][0].line}-{batch[-1][0].line}: changed by someone else "
+                    "during the import; the rows before them were imported: run it again"
+                ) from None
         return results
 
 
@@ -155,23 +258,3 @@ async def _assign(conn: AsyncConnection, key: str, uid: str) -> bool:
     except IntegrityError:  # assigned by someone else since the check above
         raise ConflictError(f"card {key} was just assigned to someone else") from None
     return True
-
-
-async def _import_row(conn: AsyncConnection, row: PersonImport) -> ImportResult:
-    try:
-        uid, name = validate.uid(row.uid), validate.name(row.name)
-        key = normalise_card_key(row.card_key) if row.card_key else None
-        existing = await conn.scalar(select(people.c.name).where(people.c.uid == uid))
-        if existing is None:
-            await _insert_person(conn, uid, name)
-            person = "added"
-        elif existing == name:
-            person = "unchanged"
-        else:
-            raise ConflictError(f"uid {uid!r} already exists with name {existing!r}")
-        card = None
-        if key is not None:
-            card = "assigned" if await _assign(conn, key, uid) else "unchanged"
-    except GatewayError as exc:
-        raise type(exc)(f"line {row.line}: {exc.message}") from None
-    return ImportResult(line=row.line, uid=uid, person=person, card=card)

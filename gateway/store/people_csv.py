@@ -6,29 +6,76 @@ with its line number, so a person can fix the whole file in one go.
 
 from __future__ import annotations
 
-import csv
-import io
+import unicodedata
 
+from gateway.csvin import csv_rows, sniff_delimiter
 from gateway.domain import normalise_card_key
 from gateway.errors import GatewayError
 from gateway.store import validate
 from gateway.store.models import PersonImport
 
+# Column names a header row may use (folded: lower case, no accents, '_' for spaces),
+# English and Spanish, as spreadsheets and other systems export them.
 _HEADER_NAMES = {
-    "uid": "uid",
-    "name": "name",
-    "card_key": "card_key",
-    "card": "card_key",
-    "key": "card_key",
+    **dict.fromkeys(
+        (
+            "uid",
+            "id",
+            "user",
+            "user_id",
+            "userid",
+            "username",
+            "login",
+            "usuario",
+            "identificador",
+            "codigo",
+        ),
+        "uid",
+    ),
+    **dict.fromkeys(
+        (
+            "name",
+            "fullname",
+            "full_name",
+            "display_name",
+            "nombre",
+            "nombre_completo",
+            "nombre_y_apellidos",
+            "apellidos_y_nombre",
+            "apellidos_nombre",
+        ),
+        "name",
+    ),
+    **dict.fromkeys(
+        ("card_key", "card", "key", "card_uid", "tarjeta", "clave", "llave"),
+        "card_key",
+    ),
 }
 
 
-def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    try:
-        # Spreadsheets in Spanish locales save with ';'.
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+def _fold(cell: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", cell.strip().lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "_".join(plain.replace("-", " ").split())
+
+
+def _header(cells: list[str], line: int) -> tuple[list[str] | None, str | None]:
+    """(column order, problem) if the row is a header; (None, None) if it is data.
+
+    A row is a header when one of its cells is a column name: a person named "id"
+    is far less likely than a header `id,fullname` (imported as such before).
+    """
+    folded = [_fold(c) for c in cells]
+    known = [f for f in folded if f in _HEADER_NAMES]
+    if not known:
+        return None, None
+    unknown = [c for c, f in zip(cells, folded, strict=True) if f and f not in _HEADER_NAMES]
+    if unknown:
+        return [], f"line {line}: unknown column {unknown[0]!r}"
+    columns = [_HEADER_NAMES[f] for f in folded if f]
+    if sorted(set(columns)) != sorted(columns) or not {"uid", "name"} <= set(columns):
+        return [], f"line {line}: the header needs one uid and one name column, got {cells}"
+    return columns, None
 
 
 def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
@@ -38,30 +85,28 @@ def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
     column names is a header and may put the columns in any order.
     """
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel writes
-    reader = csv.reader(io.StringIO(text), _dialect(text[:4096]))
     columns = ["uid", "name", "card_key"]
     rows: list[PersonImport] = []
     problems: list[str] = []
     seen_uid: dict[str, int] = {}
     seen_key: dict[str, int] = {}
     first = True
-    for cells in reader:
-        line = reader.line_num
-        cells = [c.strip() for c in cells]
-        if not any(cells):
+    for row in csv_rows(text, delimiter=sniff_delimiter(text[:4096])):
+        line, cells = row.line, row.cells
+        if row.problem:
+            problems.append(f"line {line}: {row.problem}")
             continue
         # Trailing empty cells are spreadsheet noise, but "bob," still lacks a name.
         while len(cells) > 2 and not cells[-1]:
             cells.pop()
         if first:
             first = False
-            lowered = [c.lower().replace(" ", "_") for c in cells]
-            if "uid" in lowered and "name" in lowered:
-                unknown = [c for c in lowered if c not in _HEADER_NAMES]
-                if unknown:
-                    problems.append(f"line {line}: unknown column {unknown[0]!r}")
-                    return [], problems
-                columns = [_HEADER_NAMES[c] for c in lowered]
+            header, problem = _header(cells, line)
+            if problem:
+                problems.append(problem)
+                return [], problems
+            if header is not None:
+                columns = header
                 continue
         if len(cells) > len(columns) or len(cells) < 2:
             problems.append(

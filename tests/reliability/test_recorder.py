@@ -47,7 +47,9 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> No
 async def test_live_events_are_group_committed(db_url: str, tmp_path: Path) -> None:
     stores = await seeded_stores(db_url, connect_timeout=5)
     swipes = CountingSwipeStore(stores.db)
-    recorder = Recorder(swipes, tmp_path, make_config(tmp_path, db_url, database={"wait_s": 5}))
+    recorder = Recorder(
+        swipes, tmp_path, make_config(tmp_path, db_url, database={"wait_s": 2.5})
+    )  # the most config allows
     await recorder.start()
     events = [make_event(i, reader=r) for i in range(100) for r in ("entrance", "exit")]
     results = await asyncio.gather(*(recorder.record_event(e) for e in events))

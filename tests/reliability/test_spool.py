@@ -284,7 +284,8 @@ async def test_checkpoint_survives_a_torn_slot(tmp_path: Path) -> None:
     await spool.close()
     path = tmp_path / CHECKPOINT
     data = bytearray(path.read_bytes())
-    newer = 0 if data[4:12] > data[36:44] else 32
+    size = _Checkpoint.SLOT.size
+    newer = 0 if data[4:12] > data[size + 4 : size + 12] else size
     data[newer + 20] ^= 0xFF  # a power cut tore the newest slot
     path.write_bytes(bytes(data))
     again = Spool(tmp_path)

@@ -1,0 +1,40 @@
+"""Wall-clock steps the daemons noticed (schema v2's `clock_steps`), for the reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from gateway.errors import DatabaseUnavailableError
+from gateway.store import failures
+from gateway.store.database import Database
+from gateway.store.tables import clock_steps
+
+
+class ClockStepStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, gateway_id: str, detected_at: datetime, step_s: float) -> None:
+        async with self._db.tx(write=True) as conn:
+            await conn.execute(
+                insert(clock_steps).values(
+                    gateway_id=gateway_id, detected_at=detected_at, step_s=step_s
+                )
+            )
+
+    async def between(self, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+        """(detected_at, step_s) of the steps in [start, end); none on a version-1 schema."""
+        query = (
+            select(clock_steps.c.detected_at, clock_steps.c.step_s)
+            .where(clock_steps.c.detected_at >= start, clock_steps.c.detected_at < end)
+            .order_by(clock_steps.c.detected_at)
+        )
+        try:
+            async with self._db.tx() as conn:
+                return [(r.detected_at, float(r.step_s)) for r in await conn.execute(query)]
+        except DatabaseUnavailableError as exc:
+            if failures.is_missing_schema(exc.__cause__ or exc) or "clock_steps" in str(exc):
+                return []  # a version-1 schema has no clock_steps: nothing to flag
+            raise
