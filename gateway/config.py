@@ -588,13 +588,15 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
             raise ConfigError(f"${ENV_NOTIFY_URL}", None, problem)
         notify_url = env_notify
     fleet = FleetConfig(
-        heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=_positive)),
-        silent_after_s=float(fl.get("silent_after_s", (int, float), 120.0, check=_positive)),
+        heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=_seconds(1, 3600))),
+        silent_after_s=float(
+            fl.get("silent_after_s", (int, float), 120.0, check=_seconds(2, 7 * 86400))
+        ),
         notify_url=notify_url or None,
     )
-    fl.finish()
     if fleet.silent_after_s <= fleet.heartbeat_s:
-        raise ConfigError(source, "fleet.silent_after_s", "must be longer than fleet.heartbeat_s")
+        fl.fail("silent_after_s", "must be longer than fleet.heartbeat_s")
+    fl.finish()
     og = root.table("original")
     original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
@@ -638,16 +640,19 @@ def _spans(
     if raw is None:
         return default
     if not raw:
-        raise section.fail(name, 'must list at least one "HH:MM-HH:MM"')
+        section.fail(name, 'must list at least one "HH:MM-HH:MM"')
+        return default
     spans = []
     for i, item in enumerate(raw):
         match = _SPAN.match(item) if isinstance(item, str) else None
         values = [int(g) for g in match.groups()] if match else []
         if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
-            raise section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
+            section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
+            return default
         start, end = time(values[0], values[1]), time(values[2], values[3])
         if start == end:
-            raise section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
+            section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
+            return default
         spans.append((start, end))
     return tuple(spans)
 

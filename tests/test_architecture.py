@@ -12,7 +12,7 @@ from pathlib import Path
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 
-FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout"}
+FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
     "protocol",
     "link",
@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"errors"},
     "config": {"errors", "domain", "redact"},
     "csvout": {"errors"},
+    "csvin": {"errors"},
     "protocol": set(),
     "link": {"protocol"} | FOUNDATION,
     "clocking": {"protocol"} | FOUNDATION,

@@ -104,7 +104,8 @@ def test_parse_listen(value: str, expected: tuple[str, int] | None) -> None:
         ({"metrics": {"listen": "9108"}}, "metrics.listen: must be HOST:PORT"),
         ({"metrics": {"listen": 9108}}, "metrics.listen: must be a string"),
         ({"metrics": {"port": 9108}}, "metrics.port: unknown key"),
-        ({"fleet": {"heartbeat_s": 0}}, "fleet.heartbeat_s: must be greater than 0"),
+        ({"fleet": {"heartbeat_s": 0}}, "fleet.heartbeat_s: must be from 1 to 3600 seconds"),
+        ({"fleet": {"heartbeat_s": float("inf")}}, "fleet.heartbeat_s: must be from 1"),
         ({"fleet": {"silent_after_s": 10}}, "fleet.silent_after_s: must be longer than"),
     ],
 )

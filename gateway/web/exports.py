@@ -1,11 +1,9 @@
 """The month report as a CSV or an xlsx download, safe to open in a spreadsheet.
 
-Formula injection: a cell whose text starts with `=`, `+`, `-`, `@`, a tab or a
-carriage return is taken for a formula by spreadsheets (a name typed as
-`=HYPERLINK(...)` would run when HR opens the file). In the CSV such text gets a
-leading apostrophe, which spreadsheets show as text; in the xlsx every text cell is
-written as a string cell, which is never evaluated, and gets the same apostrophe so a
-copy-paste elsewhere stays harmless.
+Formula injection: cells go through gateway.csvout.neutralise, the project's one rule
+(a text starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+apostrophe). In the xlsx every text cell is also written as a string cell, which is
+never evaluated.
 
 The CSV is UTF-8 with a byte-order mark (without it a Spanish Excel reads UTF-8 as
 Windows-1252 and garbles every accent), `;`-separated for the `es` locale (the list
@@ -14,21 +12,13 @@ separator of a Spanish Excel, where `,` is the decimal comma) and `,` otherwise.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.csvout import csv_writer, neutralise
 from gateway.reports import render
 from gateway.reports.service import Report
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def rows(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
@@ -40,7 +30,7 @@ def rows(report: Report) -> tuple[Sequence[str], list[list[Any]]]:
 def report_csv(report: Report, locale: str) -> bytes:
     headers, body = rows(report)
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";" if locale == "es" else ",", lineterminator="\r\n")
+    writer = csv_writer(out, delimiter=";" if locale == "es" else ",", lineterminator="\r\n")
     writer.writerow(headers)
     writer.writerows(body)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
