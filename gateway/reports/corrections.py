@@ -44,6 +44,7 @@ class CorrectedPunch:
     correction_id: int
     outcome: Outcome = Outcome.RECORDED
     id: int | None = None  # not an event
+    source: str = "correction"  # neither a reader's tap nor an imported one
 
 
 def _added(corrections: Sequence[CorrectionFacts]) -> list[CorrectedPunch]:

@@ -209,7 +209,7 @@ def test_an_old_schema_is_refused_at_start_even_with_a_card_directory(tmp_path: 
     # A current database first, so that the daemon saves its card directory...
     assert run_cli("db", "init", "--config", str(cfg)).returncode == 0
     seed(f"sqlite:///{db}", [("ana", "Ana", "04A1B2C3")])
-    with DaemonProcess(cfg).start() as daemon:
+    with DaemonProcess(cfg) as daemon:
         daemon.wait_event("directory_refreshed", timeout=30)
         assert daemon.stop(timeout=30) == 0, daemon.stderr_lines[-5:]
     # ...then the same file as version 1 (an older backup put back, say).
