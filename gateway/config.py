@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
 
@@ -70,8 +71,11 @@ _READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 class ReaderConfig:
     name: str
     port: str
-    role: Role
+    role: Direction  # parsed here, once: the link and the daemon use it as it is
     baud: int = 115200
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Direction(self.role))
 
 
 @dataclass(frozen=True)
@@ -743,5 +747,7 @@ def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
             sec.fail("port", f"port {port!r} is already used by another reader")
         names.add(name)
         ports.add(port)
-        readers.append(ReaderConfig(name=name, port=port, role=role, baud=baud))
+        # A bad role was recorded as a problem and the whole file is refused below;
+        # "in" only keeps this (discarded) reader constructible meanwhile.
+        readers.append(ReaderConfig(name=name, port=port, role=role or "in", baud=baud))
     return tuple(readers)

@@ -211,7 +211,7 @@ class Daemon:
     # -- links -----------------------------------------------------------------------
     def _start_link(self, reader: ReaderConfig) -> None:
         messages = self.service.messages if self.service else _messages(self.config)
-        idle = "idle_in" if Direction(reader.role) is Direction.IN else "idle_out"
+        idle = "idle_in" if reader.role is Direction.IN else "idle_out"
         link = Link(
             reader,
             self._handle,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.config import ReaderConfig
-from gateway.domain import Direction, IncomingSwipe
+from gateway.domain import IncomingSwipe
 from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
 from gateway.link.watch import PathWatcher, PortWatch
@@ -66,7 +66,7 @@ class Link:
         self.config = config
         self.name = config.name
         # The configured role ("in"/"out") as the one type for it, from here on.
-        self.direction = Direction(config.role)
+        self.direction = config.role
         self.handler = handler
         self.machine = GatewayMachine(
             self.direction,

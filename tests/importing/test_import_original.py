@@ -228,7 +228,8 @@ def test_import_twice_gives_the_originals_counts_who_and_report(
     assert all(r["last_event_imported"] for r in got["scheduled"] if r["last_event"])
     export = cli(tmp_path, pg_url, "events", "export", "--settle", "0", "--limit", "3").stdout
     header, *rows = export.strip().splitlines()
-    assert header.endswith(",outcome,gateway_id,source") and all(r.endswith(",import") for r in rows)
+    assert header.endswith(",outcome,gateway_id,source")
+    assert all(r.endswith(",import") for r in rows)
     assert any(d[1] for d in ours.values()) and any(d[2] for d in ours.values())
     assert ours == original_days(data)
 

@@ -31,7 +31,7 @@ async def ok_handler(swipe: IncomingSwipe) -> Answer:
 
 def make_link(path: Path, role: str, handler: Callable[[IncomingSwipe], Awaitable[Answer]]) -> Link:
     return Link(
-        ReaderConfig(name=path.name, port=str(path), role=role),  # type: ignore[arg-type]
+        ReaderConfig(name=path.name, port=str(path), role=Direction(role)),
         handler,
         heartbeat_ms=1000,
         idle_text="Ready",
