@@ -748,6 +748,7 @@ def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
         names.add(name)
         ports.add(port)
         # A bad role was recorded as a problem and the whole file is refused below;
-        # "in" only keeps this (discarded) reader constructible meanwhile.
-        readers.append(ReaderConfig(name=name, port=port, role=role or "in", baud=baud))
+        # IN only keeps this (discarded) reader constructible meanwhile.
+        direction = Direction(role) if role else Direction.IN
+        readers.append(ReaderConfig(name=name, port=port, role=direction, baud=baud))
     return tuple(readers)
