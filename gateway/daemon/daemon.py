@@ -211,13 +211,13 @@ class Daemon:
     # -- links -----------------------------------------------------------------------
     def _start_link(self, reader: ReaderConfig) -> None:
         messages = self.service.messages if self.service else _messages(self.config)
-        idle = "idle_in" if reader.role is Direction.IN else "idle_out"
+        idle_text, refuse_text = _link_texts(messages, reader)
         link = Link(
             reader,
             self._handle,
             heartbeat_ms=self.config.heartbeat_ms,
-            idle_text=messages.render(idle),
-            refuse_text=messages.render("role_refused"),
+            idle_text=idle_text,
+            refuse_text=refuse_text,
             refuse_mismatch=self.config.on_role_mismatch == "refuse",
             watcher=self.watcher,
         )
@@ -283,6 +283,17 @@ class Daemon:
         old_readers = {r.name: r for r in old.readers}
         new_readers = {r.name: r for r in new.readers}
         changed = [n for n in old_readers if n in new_readers and old_readers[n] != new_readers[n]]
+        # The idle screen and the refusal reach a reader only in HELLO_ACK: a reader would
+        # keep the old language until its next HELLO. Restart the links whose texts changed;
+        # the reader announces itself again at once and shows the new texts.
+        changed += [
+            name
+            for name, link in self.links.items()
+            if name in new_readers
+            and name not in changed
+            and (link.machine.idle_text, link.machine.refuse_text)
+            != _link_texts(messages, new_readers[name])
+        ]
         removed = [n for n in old_readers if n not in new_readers]
         added = [n for n in new_readers if n not in old_readers]
         stops = [self.links.pop(n) for n in (*removed, *changed) if n in self.links]
@@ -415,6 +426,12 @@ def _raise_fd_limit() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             return target
     return int(soft)
+
+
+def _link_texts(messages: Messages, reader: ReaderConfig) -> tuple[str, str]:
+    """The idle screen and the refusal a reader is sent in HELLO_ACK."""
+    idle = "idle_in" if reader.role is Direction.IN else "idle_out"
+    return messages.render(idle), messages.render("role_refused")
 
 
 def _messages(config: Config) -> Messages:

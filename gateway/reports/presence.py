@@ -6,8 +6,9 @@ when their latest counted event of the current shift is a clock-in: the shift st
 at local midnight, or `EARLY_ARRIVAL` before the start of the covering row when that
 is earlier (so a night shift clocked in at 21:55 is still "in" at 02:00). With the
 "shift" rule (the original system's), it starts at the start of the configured shift
-the instant falls in. Suppressed duplicates do not count. People who are in but have
-no covering row (in any room) are listed apart as unscheduled.
+the instant falls in. Suppressed duplicates do not count. People who are in but are
+not expected (no covering row, or only rows in excluded rooms) are listed apart as
+unscheduled, so that everyone in is listed somewhere: a roll call.
 """
 
 from __future__ import annotations
@@ -132,17 +133,22 @@ def who(
         )
 
     # A person with several covering rows is listed once, under the first row that
-    # is not in an excluded room; one scheduled only in excluded rooms is not listed.
+    # is not in an excluded room. One covered only by excluded rooms is not expected,
+    # so never absent; but when they are in they are listed with the unscheduled, in
+    # their room: `who` must serve as a roll call of everyone in the building.
     scheduled = []
+    excluded_only: dict[str, TimetableEntry] = {}
     for uid, rows in by_person.items():
         included = [entry for entry, _ in rows if entry.room not in rules.excluded_rooms]
         if included:
             scheduled.append(row(uid, included[0]))
+        else:
+            excluded_only[uid] = rows[0][0]
     scheduled.sort(key=lambda r: (r.room, r.name, r.uid))
     unscheduled = [
-        row(uid, None)
+        row(uid, excluded_only.get(uid))
         for uid, last in sorted(latest.items())
-        if uid not in by_person and last.direction == Direction.IN
+        if (uid not in by_person or uid in excluded_only) and last.direction == Direction.IN
     ]
     unscheduled.sort(key=lambda r: (r.name, r.uid))
     return WhoReport(

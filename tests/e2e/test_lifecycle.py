@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.clocking.messages import Messages
 from gateway.errors import ExitCode
 from gateway.protocol import Heartbeat, Role, Status
 from gateway.status import read_status
@@ -124,6 +125,39 @@ def test_sighup_adds_a_reader_and_keeps_the_others(tmp_path: Path, pg_url: str) 
         assert daemon.stop() == 0
     entrance.close()
     side.close()
+
+
+def test_sighup_that_changes_the_language_changes_the_idle_screen(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The idle screen travels only in HELLO_ACK: after a reload to another locale the
+    reader must be sent it again, not keep the old language until it next resets."""
+    seed(pg_url, [("ana", "Ana", "04A1B2C3")])
+    entrance = PtyReader(tmp_path, "entrance", Role.IN).plug()
+    state = tmp_path / "state"
+    readers = [("entrance", entrance.port, "in")]
+    cfg = write_config(tmp_path / "c.toml", database_url=pg_url, state_dir=state, readers=readers)
+    with DaemonProcess(cfg) as daemon:
+        daemon.wait_ready()
+        english = entrance.wait_online(20).text
+        write_config(
+            cfg,
+            database_url=pg_url,
+            state_dir=state,
+            readers=readers,
+            messages={"locale": "es"},
+        )
+        entrance.acked.clear()
+        mark = daemon.mark()
+        daemon.signal(signal.SIGHUP)
+        done = daemon.wait_event("config_reloaded", after=mark, timeout=20)
+        assert done["changed"] == ["entrance"]
+        spanish = entrance.wait_online(20).text
+        assert spanish != english and spanish == Messages("es").render("idle_in")
+        result = entrance.swipe(ANA)
+        assert result.status == Status.OK and result.text.startswith("Entrada")
+        assert daemon.stop(timeout=30) == 0
+    entrance.close()
 
 
 def _collect(

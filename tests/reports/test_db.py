@@ -142,9 +142,10 @@ def test_who_is_here(db_url: str) -> None:
             ("ana", "Ana García", True),
             ("luis", "Luis Pérez", False),
         ]
-        # Eva is in, scheduled in an excluded room: listed nowhere. Pau never clocked
-        # out, but his shift ended at 06:00 and only today's events count: not in.
-        assert at_ten.unscheduled_in == []
+        # Eva is in, scheduled in an excluded room: not expected, but on the roll call
+        # with her room. Pau never clocked out, but his shift ended at 06:00 and only
+        # today's events count: not in.
+        assert [(r.uid, r.room) for r in at_ten.unscheduled_in] == [("eva", "Guardia")]
         await stores.swipes.record_events([clock("luis", "in", local("2026-11-23", "11:30"))])
         at_noon = await presence(stores, RULES, local("2026-11-23", "12:00"))
         assert [r.uid for r in at_noon.scheduled] == ["ana"]

@@ -53,10 +53,14 @@ def test_no_event_today_is_absent_even_if_in_yesterday() -> None:
     assert not ana.present and ana.last_event is None
 
 
-def test_excluded_rooms_are_left_out_and_not_called_unscheduled() -> None:
+def test_excluded_rooms_are_not_expected_but_who_is_in_is_listed() -> None:
+    # eva's only row now is in an excluded room: never absent...
+    report = ask("2026-11-23 10:00", [])
+    assert "eva" not in [r.uid for r in report.scheduled + report.unscheduled_in]
+    # ...but in, she is on the roll call, with her room.
     report = ask("2026-11-23 10:00", [clock("eva", "in", local("2026-11-23", "08:55"))])
     assert "eva" not in [r.uid for r in report.scheduled]
-    assert report.unscheduled_in == []
+    assert [(r.uid, r.room, r.present) for r in report.unscheduled_in] == [("eva", "Guardia", True)]
 
 
 def test_in_but_not_scheduled() -> None:
