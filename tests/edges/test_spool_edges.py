@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.durable.spool import (
-    CHECKPOINT,
-    Position,
-    Spool,
-    SpoolError,
-    _Checkpoint,
-    encode_event,
-    frame,
-)
+from gateway.durable.record import encode_event, frame
+from gateway.durable.segments import CHECKPOINT, Checkpoint, Position
+from gateway.durable.spool import Spool, SpoolError
 from tests.reliability.support import make_event
 
 
@@ -84,7 +78,7 @@ async def test_checkpoint_beyond_the_data_keeps_and_replays(tmp_path: Path, bad:
     for i in range(50):
         await spool.append(make_event(i))
     await spool.close()
-    checkpoint = _Checkpoint(tmp_path / CHECKPOINT)
+    checkpoint = Checkpoint(tmp_path / CHECKPOINT)
     checkpoint.load()
     checkpoint.store(bad)
     checkpoint.close()
@@ -191,7 +185,7 @@ async def test_an_old_spool_without_numbers_still_replays(tmp_path: Path) -> Non
 
 
 def _record_ends(path: Path) -> list[int]:
-    from gateway.durable.spool import parse_records
+    from gateway.durable.record import parse_records
 
     return [end for end, _ in parse_records(path.read_bytes(), final=True).records]
 

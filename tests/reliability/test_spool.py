@@ -12,20 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from gateway.durable.spool import (
-    CHECKPOINT,
-    DEAD_LETTER,
-    HEADER,
-    Spool,
-    SpoolError,
-    SpoolFullError,
-    SpoolLockedError,
-    _Checkpoint,
-    decode_event,
-    encode_event,
-    frame,
-    parse_records,
-)
+from gateway.durable.record import HEADER, decode_event, encode_event, frame, parse_records
+from gateway.durable.segments import CHECKPOINT, DEAD_LETTER, Checkpoint
+from gateway.durable.spool import Spool, SpoolError, SpoolFullError, SpoolLockedError
 from tests.reliability.support import make_event, remount
 
 
@@ -180,7 +169,7 @@ async def test_segments_roll_and_are_deleted_only_after_commit(tmp_path: Path) -
     batch = await spool.read_batch(30)
     assert len(segments(tmp_path)) > 5  # read is not enough
     await spool.commit(batch)
-    checkpoint = _Checkpoint(tmp_path / CHECKPOINT).load()
+    checkpoint = Checkpoint(tmp_path / CHECKPOINT).load()
     assert checkpoint is not None
     remaining = segments(tmp_path)
     assert all(int(p.name[4:-4]) >= checkpoint.segment for p in remaining)
@@ -284,7 +273,7 @@ async def test_checkpoint_survives_a_torn_slot(tmp_path: Path) -> None:
     await spool.close()
     path = tmp_path / CHECKPOINT
     data = bytearray(path.read_bytes())
-    size = _Checkpoint.SLOT.size
+    size = Checkpoint.SLOT.size
     newer = 0 if data[4:12] > data[size + 4 : size + 12] else size
     data[newer + 20] ^= 0xFF  # a power cut tore the newest slot
     path.write_bytes(bytes(data))

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from gateway.domain import DEFAULT_GATEWAY_ID
-from gateway.durable.spool import Spool, decode_event, encode_event, frame
+from gateway.durable.record import decode_event, encode_event, frame
+from gateway.durable.spool import Spool
 from tests.reliability.support import make_event
 
 
