@@ -24,6 +24,7 @@ from gateway.domain import (
 )
 from gateway.protocol import Status
 from gateway.recording.recorder import Recorder
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.support.wait import wait_until_async
 
@@ -69,8 +70,8 @@ async def environment(tmp_path: Path, locale: str = "en") -> AsyncIterator[Env]:
     )
     stores = Stores.open(config.database.url)
     await stores.db.init_schema()
-    await stores.people.add_person("ana", "Ana Núñez")
-    await stores.people.assign_card("04A1B2C3", "ana")
+    await stores.lifecycle.add_person("ana", "Ana Núñez", Actor.cli())
+    await stores.lifecycle.assign_card("04A1B2C3", "ana", Actor.cli())
     recorder = Recorder(stores.swipes, config.state_dir, config)
     await recorder.start()
     # Let the background directory refresh finish first: stopping the Recorder while that

@@ -15,6 +15,7 @@ import pytest
 
 from gateway.config import Config, parse_config
 from gateway.domain import ClockEvent, Direction
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.support.pgcluster import free_port
 
@@ -50,8 +51,8 @@ async def seeded_stores(url: str, connect_timeout: float = 2.0) -> Stores:
     """Stores with the schema and Ana holding card 04A1B2C3."""
     stores = Stores.open(url, connect_timeout=connect_timeout)
     await stores.db.init_schema()
-    await stores.people.add_person("ana", "Ana")
-    await stores.people.assign_card(CARD, "ana")
+    await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+    await stores.lifecycle.assign_card(CARD, "ana", Actor.cli())
     return stores
 
 
