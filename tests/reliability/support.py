@@ -23,12 +23,15 @@ CARD = "04A1B2C3"
 _T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
-def make_event(n: int, reader: str = "entrance", person: str = "ana") -> ClockEvent:
-    """The n-th event of a reader: distinct key, increasing time."""
+def make_event(
+    n: int, reader: str = "entrance", person: str = "ana", card: str = CARD
+) -> ClockEvent:
+    """The n-th event of a reader: distinct key, increasing time. As a swipe
+    (Recorder.record_swipe) its person is ignored: the holder of `card` is looked up."""
     return ClockEvent(
         event_key=uuid.uuid5(uuid.NAMESPACE_OID, f"{reader}/{person}/{n}"),
         person_uid=person,
-        card_key=CARD,
+        card_key=card,
         direction=Direction.IN if reader == "entrance" else Direction.OUT,
         reader=reader,
         reader_hw_id="0102030405060708",
