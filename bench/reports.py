@@ -33,6 +33,7 @@ from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.presence import lookback_start
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, presence
+from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 
@@ -116,7 +117,7 @@ async def _seed(
 ) -> float:
     await stores.db.init_schema()
     for p in range(people):
-        await stores.people.add_person(f"p{p:04d}", f"Person {p}")
+        await stores.lifecycle.add_person(f"p{p:04d}", f"Person {p}", Actor.cli())
     await stores.timetable.replace_timetable(entries)
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):

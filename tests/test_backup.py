@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from gateway.cli.main import main
 from gateway.domain import UnknownSwipe
 from gateway.durable.spool import Spool
+from gateway.store.audit import Actor
 from gateway.store.engine import normalise_url
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
@@ -41,8 +42,8 @@ async def seed(url: str, first_event: int, count: int) -> None:
         await stores.db.init_schema()
         for uid, card in CARDS.items():
             if await stores.swipes.find_person_by_card(card) is None:
-                await stores.people.add_person(uid, uid.title())
-                await stores.people.assign_card(card, uid)
+                await stores.lifecycle.add_person(uid, uid.title(), Actor.cli())
+                await stores.lifecycle.assign_card(card, uid, Actor.cli())
         await stores.swipes.record_events(
             [make_event(n, person="bea") for n in range(first_event, first_event + count)]
         )

@@ -298,14 +298,15 @@ class Demo:
         )
 
     async def _seed(self) -> None:
+        from gateway.store.audit import Actor
         from gateway.store.stores import Stores
 
         stores = Stores.open(f"sqlite:///{self.db}")
         try:
             await stores.db.init_schema()
             for uid, name, card in PEOPLE:
-                await stores.people.add_person(uid, name)
-                await stores.people.assign_card(card, uid)
+                await stores.lifecycle.add_person(uid, name, Actor.cli())
+                await stores.lifecycle.assign_card(card, uid, Actor.cli())
             if self.web_port is not None:
                 await stores.timetable.replace_timetable(_timetable_now())
         finally:

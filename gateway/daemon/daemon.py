@@ -40,7 +40,6 @@ from gateway.status import (
     snapshot_of,
     write_status,
 )
-from gateway.store.clock_steps import ClockStepStore
 from gateway.store.database import Database
 from gateway.store.stores import Stores
 
@@ -147,7 +146,7 @@ class Daemon:
             return
         try:
             async with asyncio.timeout(10):
-                await ClockStepStore(self.stores.db).record(
+                await self.stores.clock_steps.record(
                     CLOCK_STEP_GATEWAY, step.detected_at, step.step_s
                 )
         except Exception as exc:  # a database away or a version-1 schema: logged, not fatal

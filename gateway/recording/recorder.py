@@ -1,23 +1,24 @@
 """The Recorder: the daemon's EventSink, keeping every acknowledged swipe.
 
-Where an event goes:
+Each swipe takes one of three routes, chosen once by route.choose_route from the
+database's health, the spool's backlog and whether the Recorder runs:
 
 - the database, through a group-commit writer (group_writer.py): swipes from all
   readers that arrive while a transaction runs are written together in the next one,
   and that one transaction also looks their cards up, so that a revoked card is
   refused at once while the database answers. The caller waits at most
   `database.wait_s`;
-- the local spool (fsync'd) when the database fails or does not answer in time, and
-  also whenever the spool still holds events, so that a reader's events reach the
-  database in the order they were made;
+- the local spool (fsync'd) when the database is away, and also whenever the spool
+  still holds events, so that a reader's events reach the database in the order they
+  were made; a database route whose database fails or does not answer in time ends
+  here too;
 - nowhere, with StoreUnavailableError, when neither can take it: the reader is told
   KO, never a false OK.
 
-The drainer (drainer.py) replays the spool; the refresher (refresher.py) keeps the
-last-known card directory, which answers when the database does not answer within
-the wait: a known card's event is spooled, an unknown card waits in memory for the
-enrolment list. While a backlog is being replayed, a swipe's card is looked up in the
-database on its own and its event spooled.
+On the spool route the card's holder comes from the database on its own while it
+answers (a backlog is being replayed), else from the last-known card directory that
+the refresher (refresher.py) keeps: a known card's event is spooled, an unknown card
+waits in memory for the enrolment list. The drainer (drainer.py) replays the spool.
 
 The recorder owns the drainer's wake-up (an asyncio.Event): the spool calls it after
 each durable append, and every database failure sets it.
@@ -49,6 +50,7 @@ from gateway.logs import get_logger
 from gateway.recording.drainer import Drainer
 from gateway.recording.group_writer import GroupWriter
 from gateway.recording.refresher import DirectoryRefresher
+from gateway.recording.route import Route, choose_route
 from gateway.recording.storage import DatabaseHealth, SwipeStorage, is_permanent
 
 log = get_logger("recorder")
@@ -92,12 +94,11 @@ class Recorder:
         self._refresher = DirectoryRefresher(
             storage, self.directory, self._health, config.database.directory_refresh_s
         )
-        # Two group-commit writers: swipes (lookup and insert in one transaction) and,
-        # for the rarer two-step path, events of already known holders.
+        # The group-commit writer of the database route: lookup and insert in one
+        # transaction, the swipes of all readers together.
         self._swipes = GroupWriter[ClockEvent, Person | None](
             storage.record_swipes, lanes=storage.swipe_lanes
         )
-        self._events = GroupWriter[ClockEvent, bool](storage.record_events)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
@@ -132,7 +133,6 @@ class Recorder:
         try:
             async with asyncio.timeout(self._wait_s):
                 await self._swipes.wait_idle()
-                await self._events.wait_idle()
         except TimeoutError:
             # Said, not hidden: those writes go on without us (a late commit is
             # harmless, and each of their swipes was answered from the spool or KO).
@@ -144,47 +144,48 @@ class Recorder:
 
     # -- EventSink -------------------------------------------------------------------
     async def record_swipe(self, swipe: ClockEvent) -> SwipeStored:
-        """The swipe path: one group-committed transaction looks the card up and stores
-        the event; the directory answers only when the database does not."""
-        if not self._started:
-            raise StoreUnavailableError("the recorder is not running", "not_running")
-        await self._wait_handover()
-        if self._health.ok and self.spool.depth == 0:
+        """The swipe path: its route chosen once (route.py), then followed here."""
+        handover = self._drainer.handover
+        if handover is not None and self._started and self._health.ok:
+            # The drainer is replaying the last of the backlog: a short wait here lets
+            # this event go to the database instead of chasing the drainer's tail.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_s / 2):
+                    await asyncio.shield(handover)
+        route = choose_route(self._started, self._health.ok, self.spool.depth)
+        refused: Exception | None = None
+        if route is Route.DATABASE:
             try:
                 person = await self._answer(self._swipes.submit(swipe))
             except Exception as exc:
                 if is_permanent(exc):
-                    # Refused data (rare): the two-step path below deals with it as
-                    # it always did (a bad card key is an error, a refused event is
-                    # spooled and dead-lettered).
-                    return await self._record_in_steps(swipe)
-                self._health.failed("record", exc)
+                    # Refused data (rare): a bad card key is an error (the lookup
+                    # below raises it again), a refused event is kept in the spool
+                    # and dead-lettered by the drainer.
+                    refused = exc
+                else:
+                    self._health.failed("record", exc)  # on to the spool, card from the directory
             else:
                 self._health.wrote(self.spool.depth)
                 self.directory.remember(swipe.card_key, person)
                 return SwipeStored(person, None if person is None else Durability.DATABASE)
-        elif self._health.ok:
-            # A backlog: the event queues behind it in the spool (the reader's order
-            # holds), but the card is still checked in the database while it answers.
-            return await self._record_in_steps(swipe)
-        person = self.directory.get(swipe.card_key)
-        if person is None:
-            await self.record_unknown(swipe.unknown())
-            return SwipeStored(None, None, from_cache=True)
-        await self.spool.append(swipe.with_person(person.uid))  # SpoolError: logged there
-        return SwipeStored(person, Durability.SPOOL, from_cache=True)
-
-    async def _record_in_steps(self, swipe: ClockEvent) -> SwipeStored:
-        lookup = await self.lookup_card(swipe.card_key)
-        if lookup.person is None or not lookup.person.active:
-            await self.record_unknown(swipe.unknown())
+        elif route is Route.KO:
+            raise StoreUnavailableError("the recorder is not running", "not_running")
+        # The spool route: the card checked in the database while it answers, else in
+        # the last-known directory.
+        lookup = await self._holder(swipe.card_key)
+        person = lookup.person
+        if person is None or not person.active:
+            await self._enrol(swipe.unknown())
             return SwipeStored(None, None, lookup.from_cache)
-        durability = await self.record_event(swipe.with_person(lookup.person.uid))
-        return SwipeStored(lookup.person, durability, lookup.from_cache)
+        if refused is not None:
+            log.error("event_refused", event_key=str(swipe.event_key), error=str(refused))
+        await self.spool.append(swipe.with_person(person.uid))  # SpoolError: logged there
+        return SwipeStored(person, Durability.SPOOL, lookup.from_cache)
 
-    async def lookup_card(self, card_key: str) -> CardLookup:
-        """The card's holder on its own (a transaction of its own); the directory's
-        answer when the database does not answer in time."""
+    async def _holder(self, card_key: str) -> CardLookup:
+        """The card's holder from the database on its own (a transaction of its own) if
+        it answers in time, else from the directory. A refused key raises."""
         if self._health.ok:
             try:
                 person = await self._bounded(self._storage.find_person_by_card(card_key))
@@ -192,44 +193,15 @@ class Recorder:
                 if is_permanent(exc):
                     raise
                 self._health.failed("lookup", exc)
+                log.debug("card_from_directory", card=card_key)
             else:
                 self.directory.remember(card_key, person)
                 return CardLookup(person)
-        person = self.directory.get(card_key)
-        log.debug("card_from_directory", card=card_key, known=person is not None)
-        return CardLookup(person, from_cache=True)
+        return CardLookup(self.directory.get(card_key), from_cache=True)
 
-    async def record_event(self, event: ClockEvent) -> Durability:
-        """Make one event of a known holder durable: the database, or the spool."""
-        if not self._started:
-            raise StoreUnavailableError("the recorder is not running", "not_running")
-        await self._wait_handover()
-        # With a backlog, the event queues behind it so that the reader's order holds.
-        if self._health.ok and self.spool.depth == 0:
-            try:
-                await self._answer(self._events.submit(event))
-            except Exception as exc:
-                if is_permanent(exc):
-                    # Kept locally; the drainer moves it to the dead-letter file.
-                    log.error("event_refused", event_key=str(event.event_key), error=str(exc))
-                else:
-                    self._health.failed("record", exc)
-            else:
-                self._health.wrote(self.spool.depth)
-                return Durability.DATABASE
-        await self.spool.append(event)  # SpoolError: logged by the spool, with the reason
-        return Durability.SPOOL
-
-    async def _wait_handover(self) -> None:
-        handover = self._drainer.handover
-        if handover is not None and self._health.ok:
-            # The drainer is replaying the last of the backlog: a short wait here lets
-            # this event go to the database instead of chasing the drainer's tail.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._wait_s / 2):
-                    await asyncio.shield(handover)
-
-    async def record_unknown(self, swipe: UnknownSwipe) -> None:
+    async def _enrol(self, swipe: UnknownSwipe) -> None:
+        """An unknown card onto the enrolment list; while the database is away it
+        waits in the drainer's memory (best effort, see Drainer.defer_unknown)."""
         if self._health.ok:
             try:
                 await self._bounded(self._storage.record_unknown(swipe))

@@ -1,9 +1,9 @@
 """What the recording units need from the database, and what they know of its health.
 
 `SwipeStorage` is the swipe path's whole surface: gateway.store.swipes.SwipeStore
-implements it; tests may substitute anything that does. `DatabaseHealth` is the one
-place that decides whether the database is "up" for the recorder, the drainer and
-the directory refresher alike.
+implements it, and so does the recording units' in-memory test double
+(tests/support/storage.py). `DatabaseHealth` is the one place that decides whether
+the database is "up" for the recorder, the drainer and the directory refresher alike.
 """
 
 from __future__ import annotations

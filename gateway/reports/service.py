@@ -19,7 +19,6 @@ from gateway.reports.rules import Rules
 from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
 from gateway.reports.timetable_import import ImportOutcome as ImportOutcome
 from gateway.reports.timetable_import import import_timetable as import_timetable
-from gateway.store.clock_steps import ClockStepStore
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -113,7 +112,7 @@ async def _stepped_days(stores: Stores, rules: Rules, start: datetime, end: date
     the wall times it skipped or repeated (a step back by an hour at 00:30 repeats
     23:30-00:30 of the day before)."""
     days: set[date] = set()
-    for detected_at, step_s in await ClockStepStore(stores.db).between(start, end):
+    for detected_at, step_s in await stores.clock_steps.between(start, end):
         before = detected_at - timedelta(seconds=step_s)
         for moment in (detected_at, before):
             days.add(moment.astimezone(rules.zone).date())

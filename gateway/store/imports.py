@@ -22,8 +22,8 @@ from sqlalchemy import delete, insert, select, text
 from gateway.errors import ConflictError
 from gateway.store import validate
 from gateway.store.database import Database
+from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.models import TimetableEntry
-from gateway.store.people import ACTIVE_CARD
 from gateway.store.tables import cards, clock_events, people, timetable
 
 _CHUNK = 500  # rows per statement, far below both databases' parameter limits

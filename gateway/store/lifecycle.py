@@ -28,13 +28,17 @@ from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.store import validate
 from gateway.store.audit import Actor, write_audit
 from gateway.store.database import Database
-from gateway.store.people import ACTIVE_CARD
-from gateway.store.people import _assign as assign
-from gateway.store.people import _insert_person as insert_person
+from gateway.store.holdings import ACTIVE_CARD, assign_card, insert_person
+from gateway.store.models import PersonRow
 from gateway.store.tables import audit_log, cards, clock_events, corrections, people, timetable
 
 ERASED_NAME = "(erased)"
 ERASED_PREFIX = "erased-"
+
+
+def is_erased(person: PersonRow) -> bool:
+    """A pseudonym left by `erase`: kept for its events, nothing to manage about it."""
+    return person.name == ERASED_NAME and person.uid.startswith(ERASED_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,10 @@ class PurgeResult:
 
 
 class LifecycleStore:
-    """Every change an admin makes to people and cards, each with its audit row in the
-    same transaction: add_person, assign_card, revoke_card (with PeopleStore's checks),
-    rename, set_active, erase, purge_events."""
+    """Every change made to a person or a card, and the retention purge, each with its
+    audit row in the same transaction: the one door for these writes, whoever makes
+    them (the web, the CLI, the demo). add_person, assign_card, revoke_card, rename,
+    set_active, erase, purge_events."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -63,7 +68,7 @@ class LifecycleStore:
         """Give a card to a person (a no-op, not audited, if they already hold it)."""
         key, uid = normalise_card_key(card_key), validate.uid(uid)
         async with self._db.tx(write=True) as conn:
-            if await assign(conn, key, uid):
+            if await assign_card(conn, key, uid):
                 await write_audit(conn, actor, "card.assign", uid, {"card": key})
 
     async def revoke_card(self, card_key: str, actor: Actor) -> str:

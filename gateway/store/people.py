@@ -1,23 +1,20 @@
-"""People and their cards: enrolment, the unknown-card list and CSV imports."""
+"""People and their cards as read (the lists, the enrolment list of unknown cards),
+and the bulk import of people and cards."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.domain import Person, normalise_card_key
-from gateway.errors import ConflictError, GatewayError, NotFoundError
+from gateway.domain import normalise_card_key
+from gateway.errors import ConflictError, GatewayError
 from gateway.store import validate
 from gateway.store.database import Database
+from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.models import ImportResult, PersonImport, PersonRow, UnknownSwipeRow
 from gateway.store.tables import cards, people, unknown_swipes
-
-# A card's current assignment: revoked ones stay in the table as its history.
-ACTIVE_CARD = cards.c.revoked_at.is_(None)
-
 
 # Rows per write transaction of an import, and per IN (...) list when checking it.
 IMPORT_BATCH = 500
@@ -47,37 +44,13 @@ def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 class PeopleStore:
-    """add_person, assign_card, revoke_card, people, unknown_swipes, import_people."""
+    """people, unknown_swipes, check_import, import_people.
+
+    Reads, and the bulk import; a single person or card changes only through the
+    audited LifecycleStore (its audit row in the same transaction)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def add_person(self, uid: str, name: str) -> Person:
-        uid, name = validate.uid(uid), validate.name(name)
-        async with self._db.tx(write=True) as conn:
-            await _insert_person(conn, uid, name)
-        return Person(uid=uid, name=name, active=True)
-
-    async def assign_card(self, card_key: str, uid: str) -> None:
-        """Give a card to a person; a no-op if they already hold it."""
-        key, uid = normalise_card_key(card_key), validate.uid(uid)
-        async with self._db.tx(write=True) as conn:
-            await _assign(conn, key, uid)
-
-    async def revoke_card(self, card_key: str) -> str:
-        """End the current assignment of a card; returns the former holder's uid."""
-        key = normalise_card_key(card_key)
-        stmt = (
-            update(cards)
-            .where(cards.c.card_key == key, ACTIVE_CARD)
-            .values(revoked_at=func.now())
-            .returning(cards.c.person_uid)
-        )
-        async with self._db.tx(write=True) as conn:
-            holder = (await conn.execute(stmt)).scalar()
-        if holder is None:
-            raise NotFoundError(f"card {key} is not assigned to anyone")
-        return str(holder)
 
     async def people(self, *, without_card: bool = False) -> list[PersonRow]:
         """Everyone, with their active cards; only those with none if without_card."""
@@ -216,45 +189,3 @@ class PeopleStore:
                     "during the import; the rows before them were imported: run it again"
                 ) from None
         return results
-
-
-async def _insert_person(conn: AsyncConnection, uid: str, name: str) -> None:
-    existing = await conn.scalar(select(people.c.name).where(people.c.uid == uid))
-    if existing is not None:
-        raise ConflictError(f"a person with uid {uid!r} already exists ({existing})")
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(people).values(uid=uid, name=name))
-    except IntegrityError:  # added by someone else since the check above
-        raise ConflictError(f"a person with uid {uid!r} already exists") from None
-
-
-async def _assign(conn: AsyncConnection, key: str, uid: str) -> bool:
-    """Assign within a transaction; False if the person already held the card."""
-    person = (
-        await conn.execute(select(people.c.name, people.c.active).where(people.c.uid == uid))
-    ).first()
-    if person is None:
-        raise NotFoundError(f"no person with uid {uid!r}: add them with 'users add'")
-    if not person.active:
-        raise ConflictError(f"person {uid!r} ({person.name}) is inactive")
-    holder = (
-        await conn.execute(
-            select(people.c.uid, people.c.name)
-            .join(cards, cards.c.person_uid == people.c.uid)
-            .where(cards.c.card_key == key, ACTIVE_CARD)
-        )
-    ).first()
-    if holder is not None:
-        if holder.uid == uid:
-            return False
-        raise ConflictError(
-            f"card {key} is held by {holder.uid} ({holder.name}): "
-            f"revoke it first with 'cards revoke {key}'"
-        )
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(cards).values(card_key=key, person_uid=uid))
-    except IntegrityError:  # assigned by someone else since the check above
-        raise ConflictError(f"card {key} was just assigned to someone else") from None
-    return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gateway.store.admins import AdminStore
 from gateway.store.audit import AuditStore
+from gateway.store.clock_steps import ClockStepStore
 from gateway.store.corrections import CorrectionStore
 from gateway.store.database import Database
 from gateway.store.events import EventStore
@@ -28,6 +29,7 @@ class Stores:
         self.events = EventStore(db)
         self.gateways = GatewayStore(db)
         self.imports = ImportStore(db)
+        self.clock_steps = ClockStepStore(db)
         # The web's and the admin commands' (schema v2): every change with its audit row.
         self.admins = AdminStore(db)
         self.audit = AuditStore(db)

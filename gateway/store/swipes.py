@@ -20,7 +20,7 @@ from gateway.store import validate
 from gateway.store.card_changes import CardChangeListener
 from gateway.store.database import Database
 from gateway.store.engine import normalise_url
-from gateway.store.people import ACTIVE_CARD
+from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.swipes_pg import PgSwipeWriter
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
 

@@ -19,10 +19,7 @@ from gateway.config import Config
 from gateway.errors import DatabaseUnavailableError, GatewayError
 from gateway.logs import get_logger
 from gateway.reports.rules import Rules
-from gateway.store.admins import AdminStore
-from gateway.store.audit import Actor, AuditStore
-from gateway.store.corrections import CorrectionStore
-from gateway.store.lifecycle import LifecycleStore
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from gateway.web import security
 from gateway.web.i18n import flag_label, translator
@@ -35,6 +32,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 @dataclass
 class WebContext:
+    """The handlers reach every store through `stores` (ctx.stores.<store>), and only so."""
+
     config: Config
     stores: Stores
     hub: Hub
@@ -44,10 +43,6 @@ class WebContext:
     env: jinja2.Environment = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admins: AdminStore = self.stores.admins
-        self.audit: AuditStore = self.stores.audit
-        self.corrections: CorrectionStore = self.stores.corrections
-        self.lifecycle: LifecycleStore = self.stores.lifecycle
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every template, whatever its name
@@ -122,7 +117,7 @@ async def logged_in(request: Request) -> str | None:
     user, fingerprint = request.session.get("user"), request.session.get("fp")
     if not isinstance(user, str) or not isinstance(fingerprint, str):
         return None
-    stored = await ctx_of(request).admins.password_hash(user)
+    stored = await ctx_of(request).stores.admins.password_hash(user)
     if stored is None or security.hash_fingerprint(stored) != fingerprint:
         request.session.pop("user", None)
         request.session.pop("fp", None)

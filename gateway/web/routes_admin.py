@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.status import StatusFileError, daemon_state, read_status
+from gateway.store.gateways import GatewayRow
 from gateway.web.context import actor, admin, ctx_of, form_action, render
 
 RECENT_DAYS = 31
@@ -37,26 +35,13 @@ async def readers_page(request: Request) -> Response:
     )
 
 
-async def _gateways(request: Request) -> list[dict[str, Any]]:
-    """The fleet table (schema v2), one row per gateway; [] when it cannot be read."""
-    from gateway.store import tables
-
-    table = getattr(tables, "gateways", None)
-    if table is None:
-        return []
+async def _gateways(request: Request) -> list[GatewayRow]:
+    """The fleet table, one row per gateway by id; [] when it cannot be read (the page
+    still shows this gateway's own readers)."""
     try:
-        async with ctx_of(request).stores.db.tx() as conn:
-            rows = (await conn.execute(select(table).order_by(table.c.id))).all()
+        return await ctx_of(request).stores.gateways.all()
     except GatewayError:
         return []
-    result = []
-    for r in rows:
-        try:
-            readers = json.loads(r.readers)
-        except ValueError:
-            readers = []
-        result.append({**r._mapping, "readers": readers if isinstance(readers, list) else []})
-    return result
 
 
 @admin
@@ -74,7 +59,7 @@ async def corrections_page(request: Request) -> Response:
             )
         ]
         events.reverse()
-    listed = await ctx.corrections.recent(uid=uid, limit=200)
+    listed = await ctx.stores.corrections.recent(uid=uid, limit=200)
     voided = {c.event_id for c in listed if c.kind == "void"}
     today = datetime.now(ctx.zone).date()
     return render(
@@ -105,7 +90,7 @@ async def add_correction(request: Request) -> Response:
 
     async def act() -> str:
         at = _local_instant(str(form.get("date", "")), str(form.get("time", "")), request)
-        new = await ctx_of(request).corrections.add_missing(
+        new = await ctx_of(request).stores.corrections.add_missing(
             uid, str(form.get("direction", "")), at, str(form.get("reason", "")), actor(request)
         )
         return f"#{new}"
@@ -123,7 +108,7 @@ async def void_event(request: Request) -> Response:
             event_id = int(str(form.get("event_id", "")))
         except ValueError:
             raise InvalidInputError("bad event id") from None
-        new = await ctx_of(request).corrections.void(
+        new = await ctx_of(request).stores.corrections.void(
             event_id, str(form.get("reason", "")), actor(request)
         )
         return f"#{new}"
@@ -135,5 +120,5 @@ async def void_event(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     before = request.query_params.get("before")
     before_id = int(before) if before and before.isdigit() else None
-    rows = await ctx_of(request).audit.recent(limit=100, before_id=before_id)
+    rows = await ctx_of(request).stores.audit.recent(limit=100, before_id=before_id)
     return render(request, "audit.html", rows=rows, more=rows[-1].id if len(rows) == 100 else None)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.store.lifecycle import ERASED_NAME, ERASED_PREFIX
-from gateway.store.models import PersonRow
+from gateway.store.lifecycle import is_erased
 from gateway.web.board import unknown_cards
 from gateway.web.context import actor, admin, ctx_of, form_action, render
 
@@ -17,7 +16,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 async def people_page(request: Request) -> Response:
     ctx = ctx_of(request)
     # Erased people stay as pseudonyms for their events; nothing to manage about them.
-    everyone = [p for p in await ctx.stores.people.people() if not _erased(p)]
+    everyone = [p for p in await ctx.stores.people.people() if not is_erased(p)]
     # Read now, not the live topic's last copy: right after an assignment that copy
     # may still list the card just assigned.
     unknown = await unknown_cards(ctx.stores, ctx.zone)
@@ -29,10 +28,6 @@ async def people_page(request: Request) -> Response:
         without_card=[p for p in everyone if p.active and not p.cards],
         unknown=unknown["cards"],
     )
-
-
-def _erased(person: PersonRow) -> bool:
-    return person.name == ERASED_NAME and person.uid.startswith(ERASED_PREFIX)
 
 
 @admin
@@ -51,7 +46,7 @@ async def add_person(request: Request) -> Response:
     uid, name = await _field(request, "uid"), await _field(request, "name")
 
     async def act() -> str:
-        await ctx_of(request).lifecycle.add_person(uid, name, actor(request))
+        await ctx_of(request).stores.lifecycle.add_person(uid, name, actor(request))
         return f"+ {uid.strip()} ({' '.join(name.split())})"
 
     return await form_action(request, "/people", act)
@@ -62,7 +57,7 @@ async def assign_card(request: Request) -> Response:
     card, uid = await _field(request, "card"), await _field(request, "uid")
 
     async def act() -> str:
-        await ctx_of(request).lifecycle.assign_card(card, uid, actor(request))
+        await ctx_of(request).stores.lifecycle.assign_card(card, uid, actor(request))
         return f"{card} → {uid}"
 
     return await form_action(request, "/people", act)
@@ -73,7 +68,7 @@ async def revoke_card(request: Request) -> Response:
     card = await _field(request, "card")
 
     async def act() -> str:
-        former = await ctx_of(request).lifecycle.revoke_card(card, actor(request))
+        former = await ctx_of(request).stores.lifecycle.revoke_card(card, actor(request))
         return f"{card} ✕ {former}"
 
     return await form_action(request, "/people", act)
@@ -84,7 +79,7 @@ async def rename_person(request: Request) -> Response:
     uid, name = await _field(request, "uid"), await _field(request, "name")
 
     async def act() -> str:
-        old = await ctx_of(request).lifecycle.rename(uid, name, actor(request))
+        old = await ctx_of(request).stores.lifecycle.rename(uid, name, actor(request))
         return f"{old} → {' '.join(name.split())}"
 
     return await form_action(request, "/people", act)
@@ -95,7 +90,7 @@ async def set_active(request: Request) -> Response:
     uid, active = await _field(request, "uid"), await _field(request, "active") == "1"
 
     async def act() -> str:
-        await ctx_of(request).lifecycle.set_active(uid, active, actor(request))
+        await ctx_of(request).stores.lifecycle.set_active(uid, active, actor(request))
         return f"{uid}: {'active' if active else 'inactive'}"
 
     return await form_action(request, "/people", act)
@@ -106,7 +101,7 @@ async def erase_person(request: Request) -> Response:
     uid = await _field(request, "uid")
 
     async def act() -> str:
-        pseudonym = await ctx_of(request).lifecycle.erase(uid, actor(request))
+        pseudonym = await ctx_of(request).stores.lifecycle.erase(uid, actor(request))
         return f"{uid} → {pseudonym}"
 
     return await form_action(request, "/people", act)

@@ -82,14 +82,14 @@ async def login(request: Request) -> Response:
             error="too_many",
             seconds=max(1, round(wait)),
         )
-    stored = await ctx.admins.password_hash(username)
+    stored = await ctx.stores.admins.password_hash(username)
     # argon2 takes tens of milliseconds of CPU on purpose: off the event loop.
     ok = await asyncio.to_thread(security.verify_password, stored, password)
     if not ok:
         ctx.throttle.failed(*keys)
         # The name tried, only if it is an admin's: a password typed into the
         # username field by mistake must not land in the audit log.
-        await ctx.audit.record(
+        await ctx.stores.audit.record(
             Actor("anonymous", client_address(request)),
             "login.failed",
             username if stored is not None else None,
@@ -103,7 +103,7 @@ async def login(request: Request) -> Response:
     request.session.update(
         user=username, fp=security.hash_fingerprint(stored), csrf=security.new_csrf_token()
     )
-    await ctx.audit.record(Actor(username, client_address(request)), "login", username)
+    await ctx.stores.audit.record(Actor(username, client_address(request)), "login", username)
     return redirect(next_url)
 
 

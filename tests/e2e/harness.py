@@ -46,6 +46,7 @@ from gateway.protocol import (
     Swipe,
     encode,
 )
+from gateway.store.audit import Actor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,9 +91,9 @@ def seed(url: str, people: Iterable[tuple[str, str, str | None]]) -> None:
         try:
             await stores.db.init_schema()
             for uid, name, card in people:
-                await stores.people.add_person(uid, name)
+                await stores.lifecycle.add_person(uid, name, Actor.cli())
                 if card:
-                    await stores.people.assign_card(card, uid)
+                    await stores.lifecycle.assign_card(card, uid, Actor.cli())
         finally:
             await stores.close()
 

@@ -20,7 +20,7 @@ from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report
 from gateway.status import DaemonState, StatusSnapshot, boot_id, daemon_state
-from gateway.store.clock_steps import ClockStepStore
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -89,7 +89,7 @@ async def test_reports_flag_the_days_a_step_touched(tmp_path: Path) -> None:
     stores = Stores.open(f"sqlite:///{tmp_path / 'clock.db'}")
     try:
         await stores.db.init_schema()
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         day = date(2026, 11, 23)
 
         def local(hh: int, mm: int) -> datetime:
@@ -105,7 +105,7 @@ async def test_reports_flag_the_days_a_step_touched(tmp_path: Path) -> None:
             [_event(datetime(2026, 11, 25, 9, tzinfo=UTC), Direction.IN)]
         )
         # Noticed at what the stepped clock called 07:10 (really 08:10).
-        await ClockStepStore(stores.db).record("default", local(7, 10), -3600.0)
+        await stores.clock_steps.record("default", local(7, 10), -3600.0)
         config = parse_config({"gateway": {"timezone": "Europe/Madrid"}}, "<test>")
         rules = Rules.from_config(config)
         report = await build_report(stores, rules, day, day + timedelta(days=2))

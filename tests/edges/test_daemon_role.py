@@ -17,6 +17,7 @@ import pytest
 
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
+from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import event, open_stores
 from tests.support.pgcluster import PgCluster
@@ -90,7 +91,7 @@ async def test_the_recipe_as_the_owner_role(pg_cluster: PgCluster, tmp_path: Pat
                 UnknownSwipe("CAFEBABE", "entrance", None, swipe.received_at)
             )
         with pytest.raises(DatabaseUnavailableError, match="permission denied"):
-            await stores.people.add_person("bob", "Bob")
+            await stores.lifecycle.add_person("bob", "Bob", Actor.cli())
 
     # ...and nothing more: no id, no stored time, no update, no reading events back.
     now = datetime.now(UTC)

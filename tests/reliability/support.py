@@ -15,6 +15,7 @@ import pytest
 
 from gateway.config import Config, parse_config
 from gateway.domain import ClockEvent, Direction
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.support.pgcluster import free_port
 
@@ -22,12 +23,15 @@ CARD = "04A1B2C3"
 _T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
-def make_event(n: int, reader: str = "entrance", person: str = "ana") -> ClockEvent:
-    """The n-th event of a reader: distinct key, increasing time."""
+def make_event(
+    n: int, reader: str = "entrance", person: str = "ana", card: str = CARD
+) -> ClockEvent:
+    """The n-th event of a reader: distinct key, increasing time. As a swipe
+    (Recorder.record_swipe) its person is ignored: the holder of `card` is looked up."""
     return ClockEvent(
         event_key=uuid.uuid5(uuid.NAMESPACE_OID, f"{reader}/{person}/{n}"),
         person_uid=person,
-        card_key=CARD,
+        card_key=card,
         direction=Direction.IN if reader == "entrance" else Direction.OUT,
         reader=reader,
         reader_hw_id="0102030405060708",
@@ -50,8 +54,8 @@ async def seeded_stores(url: str, connect_timeout: float = 2.0) -> Stores:
     """Stores with the schema and Ana holding card 04A1B2C3."""
     stores = Stores.open(url, connect_timeout=connect_timeout)
     await stores.db.init_schema()
-    await stores.people.add_person("ana", "Ana")
-    await stores.people.assign_card(CARD, "ana")
+    await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+    await stores.lifecycle.assign_card(CARD, "ana", Actor.cli())
     return stores
 
 

@@ -1,4 +1,6 @@
-"""The Recorder over a real Stores (SQLite and PostgreSQL) and a real spool."""
+"""The Recorder over a real Stores (SQLite and PostgreSQL) and a real spool: real
+outages, locks and refusals. Its routes case by case, over an in-memory storage, are
+in tests/recording."""
 
 from __future__ import annotations
 
@@ -6,20 +8,20 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.domain import ClockEvent, Durability, StoreUnavailableError, UnknownSwipe
+from gateway.domain import ClockEvent, Durability, Person
 from gateway.durable.directory import FILE_NAME as DIRECTORY_FILE
 from gateway.durable.spool import DEAD_LETTER, Spool
 from gateway.recording.recorder import Recorder
 from gateway.store.stores import Stores
 from gateway.store.swipes import SwipeStore
 from tests.reliability.support import (
-    CARD,
     closed_port_url,
     make_config,
     make_event,
@@ -31,13 +33,13 @@ from tests.support.wait import described, wait_until_async
 
 
 class CountingSwipeStore(SwipeStore):
-    """The real swipe store, counting the transactions that record events."""
+    """The real swipe store, counting the transactions that record swipes."""
 
     transactions = 0
 
-    async def record_events(self, events: Sequence[ClockEvent]) -> list[bool]:
+    async def record_swipes(self, swipes: Sequence[ClockEvent]) -> list[Person | None]:
         self.transactions += 1
-        return await super().record_events(events)
+        return await super().record_swipes(swipes)
 
 
 async def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
@@ -52,13 +54,13 @@ async def test_live_events_are_group_committed(db_url: str, tmp_path: Path) -> N
     )  # the most config allows
     await recorder.start()
     events = [make_event(i, reader=r) for i in range(100) for r in ("entrance", "exit")]
-    results = await asyncio.gather(*(recorder.record_event(e) for e in events))
-    assert set(results) == {Durability.DATABASE}
+    results = await asyncio.gather(*(recorder.record_swipe(e) for e in events))
+    assert {r.durability for r in results} == {Durability.DATABASE}
     assert sorted(map(str, await stored_keys(stores))) == sorted(str(e.event_key) for e in events)
     assert swipes.transactions < 50  # 200 concurrent swipes shared transactions
     stats = recorder.stats()
     assert stats.spool_depth == 0 and stats.database_ok and stats.last_db_write_at
-    assert (await recorder.lookup_card(CARD)).person is not None
+    assert all(r.person is not None for r in results)
     await recorder.stop()
     await stores.close()
 
@@ -80,12 +82,12 @@ async def test_database_away_at_start_answers_from_saved_directory(tmp_path: Pat
         await recorder.start()
         await wait_for(lambda: not recorder.stats().database_ok)
     assert any(e["event"] == "directory_refresh_failed" for e in logs)
-    lookup = await recorder.lookup_card(CARD)
-    assert lookup.from_cache and lookup.person is not None and lookup.person.name == "Ana"
-    assert (await recorder.lookup_card("DEADBEEF")).person is None
     started = time.monotonic()
-    assert await recorder.record_event(make_event(1)) is Durability.SPOOL
+    stored = await recorder.record_swipe(make_event(1))
+    assert stored.durability is Durability.SPOOL
     assert time.monotonic() - started < 0.3 * 2
+    assert stored.from_cache and stored.person is not None and stored.person.name == "Ana"
+    assert (await recorder.record_swipe(make_event(2, card="DEADBEEF"))).person is None
     stats = recorder.stats()
     assert stats.spool_depth == 1 and not stats.database_ok
     assert stats.directory_cards == 1 and stats.directory_age_s is not None
@@ -103,19 +105,19 @@ async def test_outage_spools_then_drains_in_order_exactly_once(
     sent: list[ClockEvent] = []
     for i in range(30):
         sent.append(make_event(i))
-        assert await recorder.record_event(sent[-1]) is Durability.DATABASE
+        assert (await recorder.record_swipe(sent[-1])).durability is Durability.DATABASE
     await asyncio.to_thread(own_cluster.stop)
     for i in range(30, 130):
         sent.append(make_event(i))
-        assert await recorder.record_event(sent[-1]) is Durability.SPOOL
+        assert (await recorder.record_swipe(sent[-1])).durability is Durability.SPOOL
     # The same swipe told twice (a retransmission after a restart) is stored once.
-    assert await recorder.record_event(sent[-1]) is Durability.SPOOL
+    assert (await recorder.record_swipe(sent[-1])).durability is Durability.SPOOL
     assert recorder.stats().spool_depth == 101
     await asyncio.to_thread(own_cluster.start)
     await wait_for(lambda: recorder.stats().spool_depth == 0)
     # New live swipes go straight to the database again.
     sent.append(make_event(130))
-    assert await recorder.record_event(sent[-1]) is Durability.DATABASE
+    assert (await recorder.record_swipe(sent[-1])).durability is Durability.DATABASE
     assert await stored_keys(stores) == [e.event_key for e in sent]
     assert recorder.stats().database_ok
     await recorder.stop()
@@ -127,13 +129,13 @@ async def test_slow_postgres_is_answered_within_the_wait(own_pg_url: str, tmp_pa
     stores = await seeded_stores(own_pg_url)
     recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, own_pg_url))
     await recorder.start()
-    assert await recorder.record_event(make_event(0)) is Durability.DATABASE
+    assert (await recorder.record_swipe(make_event(0))).durability is Durability.DATABASE
     blocker = await psycopg.AsyncConnection.connect(own_pg_url)
     await blocker.execute("LOCK TABLE clock_events IN ACCESS EXCLUSIVE MODE")
     latencies = []
     for i in range(1, 21):
         started = time.monotonic()
-        assert await recorder.record_event(make_event(i)) is Durability.SPOOL
+        assert (await recorder.record_swipe(make_event(i))).durability is Durability.SPOOL
         latencies.append(time.monotonic() - started)
     assert max(latencies) < 0.3 + 0.25  # the bounded wait, plus an fsync
     await blocker.rollback()  # the lock goes away
@@ -153,7 +155,7 @@ async def test_slow_sqlite_is_answered_within_the_wait(tmp_path: Path) -> None:
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
     started = time.monotonic()
-    assert await recorder.record_event(make_event(1)) is Durability.SPOOL
+    assert (await recorder.record_swipe(make_event(1))).durability is Durability.SPOOL
     assert time.monotonic() - started < 0.3 + 0.25
     blocker.execute("COMMIT")
     blocker.close()
@@ -179,7 +181,8 @@ async def test_refused_event_goes_to_dead_letter_and_the_rest_is_stored(
     assert str(ghost.event_key) in (tmp_path / "spool" / DEAD_LETTER).read_text()
     assert any(e["event"] == "spool_dead_letter" and e["log_level"] == "error" for e in logs)
     # Refused live: kept locally (never a silent loss) and dead-lettered by the drainer.
-    assert await recorder.record_event(make_event(4, person="nobody")) is Durability.SPOOL
+    refused = replace(make_event(4), reader="entrance\x07")  # the store refuses the name
+    assert (await recorder.record_swipe(refused)).durability is Durability.SPOOL
     await wait_for(lambda: recorder.stats().dead_letters == 2)
     await recorder.stop()
     await stores.close()
@@ -204,22 +207,6 @@ async def test_replaying_what_the_database_already_has_stores_nothing_twice(
     await stores.close()
 
 
-async def test_no_database_and_full_spool_is_an_honest_refusal(tmp_path: Path) -> None:
-    away = closed_port_url()
-    stores = Stores.open(away, connect_timeout=1)
-    recorder = Recorder(
-        stores.swipes, tmp_path, make_config(tmp_path, away, spool={"max_events": 3})
-    )
-    await recorder.start()
-    for i in range(3):
-        assert await recorder.record_event(make_event(i)) is Durability.SPOOL
-    with capture_logs() as logs, pytest.raises(StoreUnavailableError):
-        await recorder.record_event(make_event(3))
-    assert any(e["event"] == "spool_full" for e in logs)
-    await recorder.stop()
-    await stores.close()
-
-
 async def test_unknown_swipes_wait_in_memory_for_the_database(
     own_cluster: PgCluster, own_pg_url: str, tmp_path: Path
 ) -> None:
@@ -227,40 +214,11 @@ async def test_unknown_swipes_wait_in_memory_for_the_database(
     recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, own_pg_url))
     await recorder.start()
     await asyncio.to_thread(own_cluster.stop)
-    swipe = UnknownSwipe("DEADBEEF", "entrance", None, make_event(0).received_at)
-    await recorder.record_unknown(swipe)
+    unknown = await recorder.record_swipe(make_event(0, card="DEADBEEF"))
+    assert (unknown.person, unknown.durability) == (None, None)
     assert recorder.stats().unknown_pending == 1
     await asyncio.to_thread(own_cluster.start)
     await wait_for(lambda: recorder.stats().unknown_pending == 0)
     assert [u.card_key for u in await stores.people.unknown_swipes()] == ["DEADBEEF"]
-    await recorder.stop()
-    await stores.close()
-
-
-async def test_unusable_spool_directory_still_starts(db_url: str, tmp_path: Path) -> None:
-    stores = await seeded_stores(db_url)
-    (tmp_path / "spool").write_text("a file where the spool directory should be")
-    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
-    with capture_logs() as logs:
-        await recorder.start()
-    assert any(e["event"] == "spool_unavailable" for e in logs)
-    assert await recorder.record_event(make_event(1)) is Durability.DATABASE
-    await recorder.stop()
-    await stores.close()
-
-
-async def test_an_append_whose_caller_gave_up_is_still_replayed(
-    db_url: str, tmp_path: Path
-) -> None:
-    """The spool tells the recorder's wake-up when records become durable, not the
-    appender: an appender cancelled mid-fsync must not leave its record unreplayed."""
-    stores = await seeded_stores(db_url)
-    recorder = Recorder(stores.swipes, tmp_path, make_config(tmp_path, db_url))
-    await recorder.start()
-    append = asyncio.ensure_future(recorder.spool.append(make_event(1)))
-    await asyncio.sleep(0)  # queued for the spool's writer thread
-    append.cancel()
-    await wait_for(lambda: recorder.stats().spool_depth == 0)
-    assert await stored_keys(stores) == [make_event(1).event_key]
     await recorder.stop()
     await stores.close()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from gateway.domain import ClockEvent, Direction, Outcome
+from gateway.store.audit import Actor
 from gateway.store.models import StoredEvent, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -70,6 +71,6 @@ async def seeded(url: str) -> Stores:
     stores = Stores.open(url)
     await stores.db.init_schema()
     for i, (uid, name) in enumerate(sorted(PEOPLE.items())):
-        await stores.people.add_person(uid, name)
-        await stores.people.assign_card(f"04A1B2{i:02X}", uid)
+        await stores.lifecycle.add_person(uid, name, Actor.cli())
+        await stores.lifecycle.assign_card(f"04A1B2{i:02X}", uid, Actor.cli())
     return stores

@@ -11,7 +11,7 @@ from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, presence
 from gateway.store.audit import Actor
-from gateway.store.lifecycle import ERASED_NAME
+from gateway.store.lifecycle import ERASED_NAME, is_erased
 from tests.reports.helpers import MADRID, clock, local
 from tests.store.support import count, open_stores, sql
 
@@ -124,6 +124,12 @@ async def test_rename_deactivate_and_erase(db_url: str) -> None:
         with pytest.raises(ConflictError, match="erased"):
             await stores.lifecycle.rename(pseudonym, "Back", ADMIN)
         assert await stores.swipes.find_person_by_card("04A1B2C3") is None
+        # The web's people page leaves pseudonyms out by the rule of the store that made them.
+        await stores.lifecycle.add_person("bob", "Bob", ADMIN)
+        assert {p.uid: is_erased(p) for p in await stores.people.people()} == {
+            pseudonym: True,
+            "bob": False,
+        }
     # Nothing names ana any more; her event and correction stay, under the pseudonym.
     for table, column in (
         ("people", "uid"),

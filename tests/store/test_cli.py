@@ -18,6 +18,7 @@ import pytest
 from gateway.cli.main import main
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import ExitCode
+from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import count, open_stores
 from tests.support.pgcluster import free_port
@@ -154,8 +155,8 @@ def test_refusals_get_their_own_exit_codes(sqlite_cli: Cli) -> None:
 
 async def _enrol_zoe(url: str) -> None:
     async with open_stores(url) as stores:
-        await stores.people.add_person("zoe", "Zoe")
-        await stores.people.assign_card("CAFEBABE", "zoe")
+        await stores.lifecycle.add_person("zoe", "Zoe", Actor.cli())
+        await stores.lifecycle.assign_card("CAFEBABE", "zoe", Actor.cli())
 
 
 def test_import_checks_every_row_before_writing(sqlite_cli: Cli, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import count, open_stores
 
@@ -16,7 +17,7 @@ async def test_init_is_idempotent_and_check_reports_the_version(db_url: str) -> 
         await asyncio.gather(
             stores.db.init_schema(), stores.db.init_schema(), stores.db.init_schema()
         )
-        await stores.people.add_person("ana", "Ana García")
+        await stores.lifecycle.add_person("ana", "Ana García", Actor.cli())
         await stores.db.init_schema()
         assert await stores.db.check() == SCHEMA_VERSION
         assert [p.uid for p in await stores.people.people()] == ["ana"]

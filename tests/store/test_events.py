@@ -8,6 +8,7 @@ import pytest
 
 from gateway.errors import InvalidInputError
 from gateway.store import events as events_module
+from gateway.store.audit import Actor
 from tests.store.support import event, open_stores
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -15,8 +16,8 @@ T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 async def test_last_event_and_the_export_cursor(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
-        await stores.people.add_person("bob", "Bob")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await stores.lifecycle.add_person("bob", "Bob", Actor.cli())
         assert await stores.events.last_event("ana") is None
         late, early = event(at=T0 + timedelta(hours=1)), event(at=T0)
         # Stored out of received order, as a spool replay can do.
@@ -41,8 +42,8 @@ async def test_events_between_streams_in_received_order(
     # ties on received_at that only the id breaks.
     monkeypatch.setattr(events_module, "_STREAM_CHUNK", 3)
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
-        await stores.people.add_person("bob", "Bob")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await stores.lifecycle.add_person("bob", "Bob", Actor.cli())
         times = [T0 + timedelta(minutes=m) for m in (5, 1, 3, 3, 3, 9, 0, 7, 3, 12)]
         events = [event("ana" if i % 2 else "bob", at=t) for i, t in enumerate(times)]
         await stores.swipes.record_events(events)

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
+from gateway.store.audit import Actor
 from gateway.store.grants import grant_daemon
 from gateway.store.models import TimetableEntry
 from gateway.store.tables import SCHEMA_VERSION
@@ -25,8 +26,8 @@ async def test_the_daemon_role_can_record_and_nothing_more(
     pg_cluster: PgCluster, pg_url: str
 ) -> None:
     async with open_stores(pg_url) as admin:
-        await admin.people.add_person("ana", "Ana")
-        await admin.people.assign_card("04A1B2C3", "ana")
+        await admin.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await admin.lifecycle.assign_card("04A1B2C3", "ana", Actor.cli())
     dbname = pg_url.rsplit("/", 1)[1]
     # The role is cluster-wide: another test may have created it already.
     with (
@@ -54,9 +55,9 @@ async def test_the_daemon_role_can_record_and_nothing_more(
             )
 
         refused: list[Callable[[], Awaitable[object]]] = [
-            lambda: daemon.people.add_person("bob", "Bob"),
-            lambda: daemon.people.assign_card("DEADBEEF", "ana"),
-            lambda: daemon.people.revoke_card("04A1B2C3"),
+            lambda: daemon.lifecycle.add_person("bob", "Bob", Actor.cli()),
+            lambda: daemon.lifecycle.assign_card("DEADBEEF", "ana", Actor.cli()),
+            lambda: daemon.lifecycle.revoke_card("04A1B2C3", Actor.cli()),
             lambda: daemon.timetable.replace_timetable(
                 [TimetableEntry("ana", 1, time(8), time(9))]
             ),

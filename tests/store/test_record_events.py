@@ -10,6 +10,7 @@ import pytest
 
 from gateway.domain import Direction, Outcome
 from gateway.errors import InvalidInputError, NotFoundError
+from gateway.store.audit import Actor
 from tests.store.support import count, event, open_stores
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -17,7 +18,7 @@ T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 async def test_events_are_stored_once_per_event_key(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         first, second = event(at=T0), event(at=T0 + timedelta(hours=8), direction=Direction.OUT)
         assert await stores.swipes.record_events([first, first, second]) == [True, False, True]
         assert await stores.swipes.record_events([second, first]) == [False, False]
@@ -45,7 +46,7 @@ async def test_events_are_stored_once_per_event_key(db_url: str) -> None:
 
 async def test_a_bad_batch_stores_nothing(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         good = event(at=T0)
         with pytest.raises(NotFoundError, match="ghost"):
             await stores.swipes.record_events([good, event("ghost", at=T0)])
@@ -63,7 +64,7 @@ async def test_times_come_back_as_the_same_instant_in_utc(db_url: str) -> None:
     madrid_summer = timezone(timedelta(hours=2))
     at = datetime(2026, 7, 1, 9, 30, 15, 123456, tzinfo=madrid_summer)
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         await stores.swipes.record_events([event(at=at)])
         got = await stores.events.last_event("ana")
     assert got is not None
@@ -74,7 +75,7 @@ async def test_times_come_back_as_the_same_instant_in_utc(db_url: str) -> None:
 
 async def test_concurrent_batches_all_land(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         batches = [
             [event(at=T0 + timedelta(seconds=i * 10 + j)) for j in range(5)] for i in range(8)
         ]
@@ -85,7 +86,7 @@ async def test_concurrent_batches_all_land(db_url: str) -> None:
 
 async def test_an_event_without_its_person_is_refused(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         nobody = replace(event(at=T0), person_uid=None)
         with pytest.raises(InvalidInputError, match="names no person"):
             await stores.swipes.record_events([event(at=T0), nobody])

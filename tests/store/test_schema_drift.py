@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
+from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION, metadata
 from tests.store.support import open_stores, sql
 from tests.support.pgcluster import PgCluster
@@ -251,8 +252,8 @@ _IMPORTED = (
 async def test_the_database_refuses_bad_rows(db_url: str) -> None:
     # One database for all the rows: each statement is its own transaction.
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
-        await stores.people.assign_card("DEADBEEF", "ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await stores.lifecycle.assign_card("DEADBEEF", "ana", Actor.cli())
     sql(db_url, _IMPORTED)
     accepted = []
     for what, statement in BAD_ROWS:

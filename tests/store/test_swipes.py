@@ -11,6 +11,7 @@ import pytest
 
 from gateway.domain import ClockEvent, Direction, Outcome, Person
 from gateway.errors import InvalidInputError
+from gateway.store.audit import Actor
 from tests.store.support import count, open_stores, sql
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -32,11 +33,11 @@ def swipe(card: str, n: int, *, outcome: Outcome = Outcome.RECORDED) -> ClockEve
 async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str) -> None:
     async with open_stores(db_url) as stores:
         for uid, name in (("ana", "Ana"), ("bob", "Bob"), ("gone", "Gone")):
-            await stores.people.add_person(uid, name)
-        await stores.people.assign_card(ANA, "ana")
-        await stores.people.assign_card(BOB, "bob")
-        await stores.people.assign_card(GONE, "gone")
-        await stores.people.revoke_card(GONE)
+            await stores.lifecycle.add_person(uid, name, Actor.cli())
+        await stores.lifecycle.assign_card(ANA, "ana", Actor.cli())
+        await stores.lifecycle.assign_card(BOB, "bob", Actor.cli())
+        await stores.lifecycle.assign_card(GONE, "gone", Actor.cli())
+        await stores.lifecycle.revoke_card(GONE, Actor.cli())
         batch = [
             swipe(ANA, 1),
             swipe(NOBODY, 2),
@@ -72,8 +73,8 @@ async def test_a_batch_is_looked_up_and_stored_in_order_exactly_once(db_url: str
 
 async def test_concurrent_batches_and_a_refused_batch_store_nothing_wrong(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
-        await stores.people.assign_card(ANA, "ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await stores.lifecycle.assign_card(ANA, "ana", Actor.cli())
         results = await asyncio.gather(
             *(
                 stores.swipes.record_swipes([swipe(ANA, 10 * b + i) for i in range(5)])

@@ -7,14 +7,15 @@ from datetime import time
 import pytest
 
 from gateway.errors import InvalidInputError, NotFoundError
+from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry
 from tests.store.support import open_stores
 
 
 async def test_the_timetable_is_replaced_whole_or_per_person(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.people.add_person("ana", "Ana")
-        await stores.people.add_person("bob", "Bob")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        await stores.lifecycle.add_person("bob", "Bob", Actor.cli())
         morning = TimetableEntry("ana", 1, time(8, 15), time(14, 45), "A1")
         night = TimetableEntry("bob", 5, time(22, 0), time(6, 0), "Lab")  # crosses midnight
         assert await stores.timetable.replace_timetable([morning, night]) == 2

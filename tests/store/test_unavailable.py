@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from gateway.errors import DatabaseUnavailableError
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.store.support import count, event, open_stores
 from tests.support.pgcluster import PgCluster, free_port, start_cluster
@@ -21,7 +22,7 @@ OPERATIONS: dict[str, Operation] = {
     "check": lambda s: s.db.check(),
     "find_person_by_card": lambda s: s.swipes.find_person_by_card("04A1B2C3"),
     "record_events": lambda s: s.swipes.record_events([event()]),
-    "add_person": lambda s: s.people.add_person("ana", "Ana"),
+    "add_person": lambda s: s.lifecycle.add_person("ana", "Ana", Actor.cli()),
     "card_directory": lambda s: s.swipes.card_directory(),
 }
 
@@ -84,7 +85,7 @@ async def test_a_server_restart_is_survived_by_the_same_stores() -> None:
     try:
         url = await asyncio.to_thread(cluster.create_database, "restart")
         async with open_stores(url) as stores:
-            await stores.people.add_person("ana", "Ana")
+            await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
             assert await stores.swipes.record_events([event()]) == [True]
             await asyncio.to_thread(cluster.stop)
             with pytest.raises(DatabaseUnavailableError):
@@ -105,7 +106,7 @@ async def test_a_cancelled_write_leaves_all_or_nothing(db_url: str) -> None:
     waiting for the lock, after connect_timeout (the busy timeout): keep it short.
     """
     async with open_stores(db_url, connect_timeout=1.0) as stores:
-        await stores.people.add_person("ana", "Ana")
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
         swipe = event()
         with WriterBlocked(db_url), pytest.raises(TimeoutError):
             await asyncio.wait_for(stores.swipes.record_events([swipe]), timeout=0.5)

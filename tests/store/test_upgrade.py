@@ -25,6 +25,7 @@ import pytest
 
 from gateway.domain import UnknownSwipe
 from gateway.errors import DatabaseUnavailableError, ExitCode
+from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from gateway.store.upgrade import sqlite_statements, steps
 from tests.store.support import count, event, open_stores, sql
@@ -407,9 +408,9 @@ async def test_notify_triggers_wake_listeners(pg_current: str) -> None:
         listener.execute("LISTEN clock_gateway_events")
         listener.execute("LISTEN clock_gateway_cards")
         async with open_stores(pg_current, init=False) as stores:
-            await stores.people.add_person("ana", "Ana")
+            await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
             _wait_for(listener, "clock_gateway_cards")
-            await stores.people.assign_card("04A1B2C3", "ana")
+            await stores.lifecycle.assign_card("04A1B2C3", "ana", Actor.cli())
             _wait_for(listener, "clock_gateway_cards")
             assert await stores.swipes.record_events([event()]) == [True]
             _wait_for(listener, "clock_gateway_events")

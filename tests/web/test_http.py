@@ -237,23 +237,30 @@ def test_demo_web_serves_the_board_until_ctrl_c() -> None:
             proc.wait(10)
 
 
-def test_an_admin_downloads_the_month_report_as_csv_and_xlsx(token_stack: Stack) -> None:
+def logged_in_opener(base: str, next_path: str) -> urllib.request.OpenerDirector:
+    """An opener holding an admin's session cookie, logged in through the login form."""
     import http.cookiejar
     import re
     import urllib.parse
-    import zipfile
 
     from tests.web.stack import ADMIN, PASSWORD
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    base = token_stack.web.url
     with opener.open(f"{base}/login", timeout=10) as page:
         found = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
     assert found is not None
-    form = {"csrf": found.group(1), "username": ADMIN, "password": PASSWORD, "next": "/reports"}
+    form = {"csrf": found.group(1), "username": ADMIN, "password": PASSWORD, "next": next_path}
     with opener.open(f"{base}/login", urllib.parse.urlencode(form).encode(), timeout=10) as done:
-        assert done.url.endswith("/reports")
+        assert done.url.endswith(next_path)
+    return opener
+
+
+def test_an_admin_downloads_the_month_report_as_csv_and_xlsx(token_stack: Stack) -> None:
+    import zipfile
+
+    base = token_stack.web.url
+    opener = logged_in_opener(base, "/reports")
     with opener.open(f"{base}/reports/download?format=csv", timeout=30) as csv_file:
         assert csv_file.headers["content-type"].startswith("text/csv")
         assert "attachment" in csv_file.headers["content-disposition"]
@@ -264,3 +271,35 @@ def test_an_admin_downloads_the_month_report_as_csv_and_xlsx(token_stack: Stack)
         data = xlsx.read()
     with zipfile.ZipFile(io.BytesIO(data)) as book:
         assert "xl/worksheets/sheet1.xml" in book.namelist()
+
+
+def test_the_readers_page_lists_the_fleet_table(token_stack: Stack) -> None:
+    """The fleet comes through GatewayStore, as `status --all` reads it."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from gateway.store.gateways import GatewayHeartbeat, GatewayReader
+    from gateway.store.stores import Stores
+
+    async def publish() -> None:
+        stores = Stores.open(token_stack.url)
+        try:
+            await stores.gateways.publish(
+                GatewayHeartbeat(
+                    id="gw-aula-12",
+                    version="9.9.9",
+                    hostname="pi-aula-12",
+                    started_at=datetime.now(UTC),
+                    spool_depth=7,
+                    readers=(GatewayReader("puerta", "in", "online"),),
+                )
+            )
+        finally:
+            await stores.close()
+
+    asyncio.run(publish())
+    opener = logged_in_opener(token_stack.web.url, "/readers")
+    with opener.open(f"{token_stack.web.url}/readers", timeout=10) as page:
+        body = page.read().decode()
+    assert "gw-aula-12" in body and "pi-aula-12 9.9.9" in body
+    assert "<td>7</td>" in body and "puerta: online" in body
