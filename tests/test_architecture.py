@@ -47,7 +47,7 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"durable", "status"} | FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,
-    "web": {"store", "reports", "status"} | FOUNDATION,
+    "web": {"store", "reports", "importing", "status"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "cli", "importing"},
     "__main__": {"cli"},
     "__init__": set(),
@@ -68,7 +68,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _all_imports(path: Path, *, members: bool = False) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, the gateway's and others'.
+
+    With `members`, `from a import b` also gives `a.b` (b may be a module: `from
+    gateway import csvin`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -84,8 +88,17 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             else:
                 name = node.module or ""
             found.append((node.lineno, name))
+            if members:
+                found += [(node.lineno, f"{name}.{a.name}") for a in node.names]
+    return found
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """The imports of the gateway's own modules."""
     return [
-        (line, name) for line, name in found if name == "gateway" or name.startswith("gateway.")
+        (line, name)
+        for line, name in _all_imports(path)
+        if name == "gateway" or name.startswith("gateway.")
     ]
 
 
@@ -113,3 +126,18 @@ def test_the_web_never_touches_a_serial_port() -> None:
             assert not name.startswith(("gateway.link", "gateway.daemon")), f"{path}:{line}"
         text = path.read_text(encoding="utf-8")
         assert "import serial" not in text, path
+
+
+# Reading files in is gateway.importing's job: the SQL side and the derived figures
+# never parse a CSV or a spreadsheet (writing a CSV goes through gateway.csvout).
+FILE_READERS = ("csv", "gateway.csvin", "openpyxl", "xlrd", "gateway.importing")
+
+
+def test_store_and_reports_read_no_files_in() -> None:
+    wrong: list[str] = []
+    for part in ("store", "reports"):
+        for path in sorted((GATEWAY / part).rglob("*.py")):
+            for line, name in _all_imports(path, members=True):
+                if any(name == r or name.startswith(f"{r}.") for r in FILE_READERS):
+                    wrong.append(f"{path.relative_to(GATEWAY.parent)}:{line}: imports {name}")
+    assert not wrong, "file readers outside gateway.importing:\n" + "\n".join(wrong)
