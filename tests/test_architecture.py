@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
+BENCH = GATEWAY.parent / "bench"
 
 FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
@@ -141,3 +142,22 @@ def test_store_and_reports_read_no_files_in() -> None:
                 if any(name == r or name.startswith(f"{r}.") for r in FILE_READERS):
                     wrong.append(f"{path.relative_to(GATEWAY.parent)}:{line}: imports {name}")
     assert not wrong, "file readers outside gateway.importing:\n" + "\n".join(wrong)
+
+
+def test_bench_imports_nothing_from_tests() -> None:
+    """The benchmarks and the tests share their real parts through bench/kit/: a
+    benchmark must run from a checkout without the test suite on the path."""
+    wrong: list[str] = []
+    for path in sorted(BENCH.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue  # bench/ has no relative imports that could reach tests/
+            for name in names:
+                if name == "tests" or name.startswith("tests."):
+                    wrong.append(f"{path.relative_to(BENCH.parent)}:{node.lineno}: {name}")
+    assert BENCH.is_dir() and not wrong, "bench/ imports tests/:\n" + "\n".join(wrong)

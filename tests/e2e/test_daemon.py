@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from bench.kit.harness import DaemonProcess, PtyReader, seed, write_config
+from bench.kit.pgcluster import PgCluster
 from gateway.protocol import NakReason, Role, Status, Swipe, cobs, encode_body
-from tests.e2e.harness import DaemonProcess, PtyReader, seed, write_config
-from tests.support.pgcluster import PgCluster
 from tests.support.wait import Deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
