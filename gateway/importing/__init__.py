@@ -9,5 +9,6 @@
   (`xlsx_bounds`);
 - `uids`: uids derived from display names, and the person a name in a file means.
 
-Writing goes through the stores (`ImportStore`, `PeopleStore`).
+Writing goes through `ImportStore`; `users import` writes the parsed rows through
+`PeopleStore` from the CLI.
 """
