@@ -1,11 +1,11 @@
 """The daemon under test: a real `clock-gateway run` subprocess with a generated config.
 
-The configuration is written by the end-to-end tests' harness (tests/e2e/harness.py);
-the process is started here rather than with the harness's DaemonProcess because that
-one parses every log line in a thread of the calling process, which is the process
-that times the swipes: here the log goes to a file. It also reads what the kernel
-knows about the process (CPU time, peak RSS), which is how the scale benchmark
-measures the daemon without touching it.
+The configuration is written by the daemon harness the end-to-end tests share
+(bench/kit/harness.py); the process is started here rather than with the harness's
+DaemonProcess because that one parses every log line in a thread of the calling
+process, which is the process that times the swipes: here the log goes to a file. It
+also reads what the kernel knows about the process (CPU time, peak RSS), which is how
+the scale benchmark measures the daemon without touching it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.kit.harness import write_config
 from bench.machine import REPO
-from tests.e2e.harness import write_config
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -12,9 +12,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.kit.pgcluster import PgCluster, start_cluster
 from gateway.store.models import PersonImport
 from gateway.store.stores import Stores
-from tests.support.pgcluster import PgCluster, start_cluster
 
 DB_NAME = "clock_gateway_bench"
 

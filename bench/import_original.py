@@ -14,11 +14,11 @@ import time
 
 import psycopg
 
+from bench.kit.original_db import SCHEMA
+from bench.kit.pgcluster import start_cluster
 from gateway.config import ORIGINAL_SLOTS
 from gateway.importing.original import import_original
 from gateway.store.stores import Stores
-from tests.support.original_db import SCHEMA
-from tests.support.pgcluster import start_cluster
 
 PEOPLE = 500
 

@@ -226,7 +226,7 @@ async def run(quick: bool = False) -> list[dict[str, Any]]:
         url = f"sqlite:///{workdir / 'reports.db'}"
         rows += await _measure("SQLite", url, PEOPLE, first, last, quick)
         try:
-            from tests.support.pgcluster import start_cluster
+            from bench.kit.pgcluster import start_cluster
         except ImportError:
             return rows  # an installed package without the test support: SQLite only
         cluster = await asyncio.to_thread(start_cluster)

@@ -6,9 +6,9 @@ fault is picked at random (seeded): PostgreSQL stopped for a while, the daemon
 SIGKILLed and restarted, a reader's cable pulled and put back, or `clock_events`
 locked by another connection. At the end every acknowledged tap must be in
 PostgreSQL exactly once, in each reader's order (the same checks as the tests, from
-tests/reliability/rig.py). PostgreSQL runs with fsync on, as in production.
+bench/kit/rig.py). PostgreSQL runs with fsync on, as in production.
 Prints one JSON line of figures; exits 1 if an invariant is broken. `--fuzz-minutes N`
-first runs the seeded serial fuzz of the test suite (tests/support/serial_fuzz.py) for
+first runs the seeded serial fuzz of the test suite (bench/kit/serial_fuzz.py) for
 N minutes: hostile and mutated frames into the gateway's link machine.
 """
 
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import psycopg
 
+from bench.kit.pgcluster import PgCluster, start_cluster
+from bench.kit.rig import Rig
+from bench.kit.serial_fuzz import fuzz
 from gateway.logs import configure_logging
-from tests.reliability.rig import Rig
-from tests.support.pgcluster import PgCluster, start_cluster
-from tests.support.serial_fuzz import fuzz
 
 
 async def fault(kind: str, rig: Rig, cluster: PgCluster, url: str, rng: random.Random) -> None:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fuzz-minutes",
         type=float,
         default=0.0,
-        help="first run the seeded serial fuzz (tests/support/serial_fuzz.py) this long; "
+        help="first run the seeded serial fuzz (bench/kit/serial_fuzz.py) this long; "
         "with --minutes 0, only the fuzz",
     )
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from tests.support.pgcluster import PgCluster, start_cluster
+from bench.kit.pgcluster import PgCluster, start_cluster
 
 _db_counter = itertools.count(1)
 

@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
+BENCH = GATEWAY.parent / "bench"
 
 FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
@@ -47,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"durable", "status"} | FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,
-    "web": {"store", "reports", "status"} | FOUNDATION,
+    "web": {"store", "reports", "importing", "status"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "cli", "importing"},
     "__main__": {"cli"},
     "__init__": set(),
@@ -68,7 +69,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _all_imports(path: Path, *, members: bool = False) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, the gateway's and others'.
+
+    With `members`, `from a import b` also gives `a.b` (b may be a module: `from
+    gateway import csvin`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -84,8 +89,17 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             else:
                 name = node.module or ""
             found.append((node.lineno, name))
+            if members:
+                found += [(node.lineno, f"{name}.{a.name}") for a in node.names]
+    return found
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """The imports of the gateway's own modules."""
     return [
-        (line, name) for line, name in found if name == "gateway" or name.startswith("gateway.")
+        (line, name)
+        for line, name in _all_imports(path)
+        if name == "gateway" or name.startswith("gateway.")
     ]
 
 
@@ -113,3 +127,37 @@ def test_the_web_never_touches_a_serial_port() -> None:
             assert not name.startswith(("gateway.link", "gateway.daemon")), f"{path}:{line}"
         text = path.read_text(encoding="utf-8")
         assert "import serial" not in text, path
+
+
+# Reading files in is gateway.importing's job: the SQL side and the derived figures
+# never parse a CSV or a spreadsheet (writing a CSV goes through gateway.csvout).
+FILE_READERS = ("csv", "gateway.csvin", "openpyxl", "xlrd", "gateway.importing")
+
+
+def test_store_and_reports_read_no_files_in() -> None:
+    wrong: list[str] = []
+    for part in ("store", "reports"):
+        for path in sorted((GATEWAY / part).rglob("*.py")):
+            for line, name in _all_imports(path, members=True):
+                if any(name == r or name.startswith(f"{r}.") for r in FILE_READERS):
+                    wrong.append(f"{path.relative_to(GATEWAY.parent)}:{line}: imports {name}")
+    assert not wrong, "file readers outside gateway.importing:\n" + "\n".join(wrong)
+
+
+def test_bench_imports_nothing_from_tests() -> None:
+    """The benchmarks and the tests share their real parts through bench/kit/: a
+    benchmark must run from a checkout without the test suite on the path."""
+    wrong: list[str] = []
+    for path in sorted(BENCH.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue  # bench/ has no relative imports that could reach tests/
+            for name in names:
+                if name == "tests" or name.startswith("tests."):
+                    wrong.append(f"{path.relative_to(BENCH.parent)}:{node.lineno}: {name}")
+    assert BENCH.is_dir() and not wrong, "bench/ imports tests/:\n" + "\n".join(wrong)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.support.pgcluster import PgCluster
+from bench.kit.pgcluster import PgCluster
 
 
 @pytest.mark.postgres

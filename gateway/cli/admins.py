@@ -13,10 +13,10 @@ import sys
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.cli.oneshot import with_stores
 from gateway.errors import InvalidInputError, UsageError
 from gateway.store.admins import AdminRow
 from gateway.store.audit import Actor
-from gateway.store.oneshot import with_stores
 from gateway.store.stores import Stores
 
 

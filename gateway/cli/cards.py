@@ -15,11 +15,11 @@ from gateway.cli.common import (
     print_json,
     print_table,
 )
+from gateway.cli.oneshot import with_stores
 from gateway.domain import Person, normalise_card_key
 from gateway.errors import UsageError
 from gateway.store.audit import Actor
 from gateway.store.models import UnknownSwipeRow
-from gateway.store.oneshot import with_stores
 
 if TYPE_CHECKING:
     from gateway.store.stores import Stores

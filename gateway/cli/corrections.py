@@ -14,10 +14,10 @@ from gateway.cli.common import (
     print_json,
     print_table,
 )
+from gateway.cli.oneshot import with_stores
 from gateway.reports.timeparse import parse_instant
 from gateway.store.audit import Actor
 from gateway.store.corrections import CorrectionRow
-from gateway.store.oneshot import with_stores
 from gateway.store.stores import Stores
 
 

@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.store.oneshot import with_stores
+from gateway.cli.oneshot import with_stores
 
 if TYPE_CHECKING:
     from gateway.store.stores import Stores

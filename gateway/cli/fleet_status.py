@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def status_all(args: argparse.Namespace) -> int:
-    from gateway.store.oneshot import with_stores
+    from gateway.cli.oneshot import with_stores
 
     config = config_from_args(args)
     silent_after = config.fleet.silent_after_s

@@ -20,7 +20,8 @@ from gateway.csvout import csv_writer
 from gateway.errors import UsageError
 from gateway.reports import render
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
-from gateway.reports.service import Report, build_report
+from gateway.reports.service import build_report
+from gateway.reports.sessions import Report
 from gateway.reports.timeparse import parse_date
 from gateway.store.stores import Stores
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.cli.oneshot import with_stores
 from gateway.config import MIN_RETENTION_YEARS
 from gateway.store.audit import Actor
 from gateway.store.lifecycle import PurgeResult, check_years
-from gateway.store.oneshot import with_stores
 from gateway.store.stores import Stores
 
 

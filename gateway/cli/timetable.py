@@ -17,8 +17,8 @@ from gateway.cli.common import (
 )
 from gateway.config import Config
 from gateway.errors import InvalidInputError
+from gateway.importing.timetable import ImportOutcome, import_timetable
 from gateway.reports import render
-from gateway.reports.service import ImportOutcome, import_timetable
 from gateway.reports.timeparse import parse_weekday
 from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry

@@ -15,6 +15,7 @@ from gateway.cli.common import (
     print_json,
     print_table,
 )
+from gateway.cli.oneshot import with_stores
 from gateway.cli.person_actions import add_person_actions
 from gateway.domain import Person
 from gateway.errors import (
@@ -23,11 +24,10 @@ from gateway.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from gateway.importing.people_csv import parse_people_csv
 from gateway.store.audit import Actor
 from gateway.store.models import ImportResult, PersonRow
-from gateway.store.oneshot import with_stores
 from gateway.store.people import ImportConflicts
-from gateway.store.people_csv import parse_people_csv
 
 if TYPE_CHECKING:
     from gateway.store.stores import Stores

@@ -81,7 +81,7 @@ class ClockingService:
             log.error(
                 "swipe_not_stored",
                 reader=swipe.reader,
-                card_key=swipe.card_key,
+                card=swipe.card_key,
                 reason=exc.reason,
                 error=str(exc) or type(exc).__name__,
             )
@@ -91,7 +91,7 @@ class ClockingService:
             log.error(
                 "swipe_failed",
                 reader=swipe.reader,
-                card_key=swipe.card_key,
+                card=swipe.card_key,
                 error=f"{type(exc).__name__}: {exc}",
                 exc_info=True,
             )

@@ -24,7 +24,7 @@ from typing import Any
 
 from gateway.domain import Direction, Outcome, normalise_card_key
 from gateway.errors import InvalidInputError
-from gateway.reports.uids import name_key
+from gateway.importing.uids import name_key
 from gateway.store import validate
 from gateway.store.models import TimetableEntry
 

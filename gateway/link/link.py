@@ -273,7 +273,7 @@ class Link:
             "swipe",
             direction=self.direction.value,
             seq=proc.swipe.seq,
-            card_key=proc.swipe.card_key,
+            card=proc.swipe.card_key,
             status=answer.status.name,
             **answer.fields,
             latency_ms=latency_ms,

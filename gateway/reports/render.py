@@ -10,8 +10,7 @@ from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from gateway.reports.presence import PresenceRow, WhoReport
-from gateway.reports.service import Report
-from gateway.reports.sessions import DayReport, MonthTotal
+from gateway.reports.sessions import DayReport, MonthTotal, Report
 from gateway.reports.timeparse import format_duration, weekday_name
 from gateway.store.models import StoredEvent, TimetableEntry
 

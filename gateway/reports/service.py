@@ -8,7 +8,7 @@ as events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from gateway.errors import InvalidInputError, NotFoundError
@@ -16,9 +16,7 @@ from gateway.logs import get_logger
 from gateway.reports import corrections
 from gateway.reports.presence import WhoReport, lookback_start, who
 from gateway.reports.rules import Rules
-from gateway.reports.sessions import DayReport, MonthTotal, ReportBuilder, month_totals
-from gateway.reports.timetable_import import ImportOutcome as ImportOutcome
-from gateway.reports.timetable_import import import_timetable as import_timetable
+from gateway.reports.sessions import Report, ReportBuilder, month_totals
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -31,17 +29,6 @@ DEFAULT_SETTLE = timedelta(seconds=5)
 # Where a report reads its events: (start, end, uid) -> events in received_at order.
 # EventStore.swipes_between (lean, what the CLI uses) and EventStore.events_between fit.
 EventSource = Callable[[datetime, datetime, str | None], AsyncIterator[SwipeFacts]]
-
-
-@dataclass(frozen=True)
-class Report:
-    first_day: date
-    last_day: date
-    rules: Rules
-    generated_at: datetime
-    names: dict[str, str]
-    days: list[DayReport]
-    months: list[MonthTotal]
 
 
 def local_midnight(day: date, rules: Rules) -> datetime:

@@ -311,3 +311,17 @@ def month_totals(days: Iterable[DayReport]) -> list[MonthTotal]:
         total.late_minutes += d.late_minutes
         total.absent_days += 1 if d.absent else 0
     return [totals[k] for k in sorted(totals)]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: the days and month totals over [first_day, last_day], with the
+    names and rules they were built with (what the renderers need, and nothing read)."""
+
+    first_day: date
+    last_day: date
+    rules: Rules
+    generated_at: datetime
+    names: dict[str, str]
+    days: list[DayReport]
+    months: list[MonthTotal]

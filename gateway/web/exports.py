@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway.csvout import csv_writer, neutralise
 from gateway.reports import render
-from gateway.reports.service import Report
+from gateway.reports.sessions import Report
 
 
 def rows(report: Report) -> tuple[Sequence[str], list[list[Any]]]:

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from gateway.errors import InvalidInputError
 from gateway.reports import render as rows
-from gateway.reports.service import Report, build_report
+from gateway.reports.service import build_report
+from gateway.reports.sessions import Report
 from gateway.reports.timeparse import format_duration
 from gateway.web import exports
 from gateway.web.context import admin, ctx_of, render

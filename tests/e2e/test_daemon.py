@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from bench.kit.harness import DaemonProcess, PtyReader, seed, write_config
+from bench.kit.pgcluster import PgCluster
 from gateway.protocol import NakReason, Role, Status, Swipe, cobs, encode_body
-from tests.e2e.harness import DaemonProcess, PtyReader, seed, write_config
-from tests.support.pgcluster import PgCluster
 from tests.support.wait import Deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -95,7 +95,7 @@ def test_in_and_out_recorded(rig: Rig) -> None:
     assert got == [("ana", "in", "entrance", "recorded"), ("bea", "out", "exit", "recorded")]
     event = rig.daemon.wait_event("swipe", after=mark, reader="entrance")
     assert event["person_uid"] == "ana" and event["outcome"] == "recorded"
-    assert event["card_key"] == "04A1B2C3" and event["direction"] == "in"
+    assert event["card"] == "04A1B2C3" and event["direction"] == "in"
     assert event["durability"] == "database" and event["latency_ms"] >= 0
 
 

@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.kit.harness import DaemonProcess, run_cli, seed, write_config
+from bench.kit.pgcluster import PgCluster, free_port
 from gateway.emulator import VirtualReader
 from gateway.protocol import Status
-from tests.e2e.harness import DaemonProcess, run_cli, seed, write_config
-from tests.support.pgcluster import PgCluster, free_port
 from tests.support.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

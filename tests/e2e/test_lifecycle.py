@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.harness import DaemonProcess, PtyReader, run_cli, seed, write_config
 from gateway.clocking.messages import Messages
 from gateway.errors import ExitCode
 from gateway.protocol import Heartbeat, Role, Status
 from gateway.status import read_status
-from tests.e2e.harness import DaemonProcess, PtyReader, run_cli, seed, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.harness import REPO_ROOT, run_cli
 from gateway.emulator import VirtualReader
-from tests.e2e.harness import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.e2e
 

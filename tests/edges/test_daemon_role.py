@@ -15,12 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.kit.pgcluster import PgCluster
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import event, open_stores
-from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.serial_fuzz import fuzz
+from bench.kit.serial_fuzz import fuzz
 
 
 @pytest.mark.parametrize("seed", [20261130, 7])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.reports.timetable_file import parse_rows
+from gateway.importing.timetable_file import parse_rows
 
 
 def _rows(count: int, people: int) -> list[tuple[int, list[str]]]:

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.cli.main import main
 from gateway.errors import ExitCode
-from gateway.store.people_csv import parse_people_csv
+from gateway.importing.people_csv import parse_people_csv
 
 
 @pytest.fixture

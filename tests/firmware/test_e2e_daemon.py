@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.harness import DaemonProcess, seed, write_config
+from bench.kit.harness import DaemonProcess, seed, write_config
 from tests.firmware.simharness import Sim
 
 pytestmark = [pytest.mark.firmware, pytest.mark.e2e, pytest.mark.postgres]

@@ -20,12 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.domain import normalise_card_key
-from gateway.errors import ExitCode, InvalidInputError
-from gateway.reports.rules import Rules
-from gateway.reports.service import presence
-from gateway.store.stores import Stores
-from tests.support.original_db import (
+from bench.kit.original_db import (
     GONE_UID,
     SHIFTS,
     SLOTS,
@@ -34,7 +29,12 @@ from tests.support.original_db import (
     generate,
     load,
 )
-from tests.support.pgcluster import PASSWORD, PgCluster
+from bench.kit.pgcluster import PASSWORD, PgCluster
+from gateway.domain import normalise_card_key
+from gateway.errors import ExitCode, InvalidInputError
+from gateway.reports.rules import Rules
+from gateway.reports.service import presence
+from gateway.store.stores import Stores
 
 pytestmark = pytest.mark.postgres
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.harness import DaemonProcess, seed, write_config
 from gateway.emulator import VirtualReader
 from gateway.protocol import Role, Status
-from tests.e2e.harness import DaemonProcess, seed, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pgcluster import PgCluster, start_cluster
+from bench.kit.pgcluster import PgCluster, start_cluster
 
 _db_counter = itertools.count(1)
 

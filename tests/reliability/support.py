@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from bench.kit.pgcluster import free_port
 from gateway.config import Config, parse_config
 from gateway.domain import ClockEvent, Direction
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
-from tests.support.pgcluster import free_port
 
 CARD = "04A1B2C3"
 _T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 emulator), PostgreSQL in a cluster of our own that the tests stop, lock and restart.
 
 Each counts the swipes the reader side saw acknowledged (status OK) against the rows
-in PostgreSQL (see rig.py). Timeouts are short so that the five stay within a few
+in PostgreSQL (see bench/kit/rig.py). Timeouts are short so that the five stay within a few
 minutes together; bench/ is the place for long soaks.
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.kit.harness import run_cli
+from bench.kit.pgcluster import PgCluster
+from bench.kit.rig import Rig, Tap, report
 from gateway.protocol import Status
-from tests.e2e.harness import run_cli
-from tests.reliability.rig import Rig, Tap, report
 from tests.reliability.support import remount, tmpfs
-from tests.support.pgcluster import PgCluster
 from tests.support.wait import Deadline
 
 pytestmark = [pytest.mark.fault, pytest.mark.e2e, pytest.mark.postgres]

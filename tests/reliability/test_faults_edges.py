@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.pgcluster import PgCluster
+from bench.kit.rig import Figures, Rig, report
 from gateway.protocol import Status
-from tests.reliability.rig import Figures, Rig, report
-from tests.support.pgcluster import PgCluster
 
 pytestmark = [pytest.mark.fault, pytest.mark.e2e, pytest.mark.postgres]
 

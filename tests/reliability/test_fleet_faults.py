@@ -25,10 +25,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.kit.pgcluster import PgCluster
+from bench.kit.rig import Figures, Rig, report
 from gateway.protocol import Status
 from gateway.status import read_status
-from tests.reliability.rig import Figures, Rig, report
-from tests.support.pgcluster import PgCluster
 from tests.support.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.fault, pytest.mark.e2e, pytest.mark.postgres]

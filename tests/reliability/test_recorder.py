@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
+from bench.kit.pgcluster import PgCluster
 from gateway.domain import ClockEvent, Durability, Person
 from gateway.durable.directory import FILE_NAME as DIRECTORY_FILE
 from gateway.durable.spool import DEAD_LETTER, Spool
@@ -28,7 +29,6 @@ from tests.reliability.support import (
     seeded_stores,
     stored_keys,
 )
-from tests.support.pgcluster import PgCluster
 from tests.support.wait import described, wait_until_async
 
 

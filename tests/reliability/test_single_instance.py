@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import DaemonProcess
-from tests.reliability.rig import Rig
+from bench.kit.harness import DaemonProcess
+from bench.kit.rig import Rig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.harness import run_cli
 from gateway.errors import ExitCode
 from gateway.recording.recorder import RecorderStats
 from gateway.status import (
@@ -25,7 +26,6 @@ from gateway.status import (
     snapshot_of,
     write_status,
 )
-from tests.e2e.harness import run_cli
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 READER = ReaderStatus(

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from bench.kit.pgcluster import free_port
 from gateway.cli.main import main
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import ExitCode
 from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import count, open_stores
-from tests.support.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

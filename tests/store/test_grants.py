@@ -9,6 +9,7 @@ from datetime import time
 import psycopg
 import pytest
 
+from bench.kit.pgcluster import PgCluster
 from gateway.domain import Person, UnknownSwipe
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.audit import Actor
@@ -16,7 +17,6 @@ from gateway.store.grants import grant_daemon
 from gateway.store.models import TimetableEntry
 from gateway.store.tables import SCHEMA_VERSION
 from tests.store.support import event, open_stores
-from tests.support.pgcluster import PgCluster
 
 ROLE, ROLE_PASSWORD = "clock_daemon", "change-me"
 

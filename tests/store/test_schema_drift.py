@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
+from bench.kit.pgcluster import PgCluster
 from gateway.store.audit import Actor
 from gateway.store.tables import SCHEMA_VERSION, metadata
 from tests.store.support import open_stores, sql
-from tests.support.pgcluster import PgCluster
 
 SCHEMA_SQL = Path(__file__).resolve().parents[2] / "schema.sql"
 

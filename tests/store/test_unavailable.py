@@ -11,11 +11,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.kit.pgcluster import PgCluster, free_port, start_cluster
 from gateway.errors import DatabaseUnavailableError
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.store.support import count, event, open_stores
-from tests.support.pgcluster import PgCluster, free_port, start_cluster
 
 Operation = Callable[[Stores], Awaitable[object]]
 OPERATIONS: dict[str, Operation] = {

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.kit.pgcluster import PASSWORD, PgCluster
 from gateway.domain import UnknownSwipe
 from gateway.errors import DatabaseUnavailableError, ExitCode
 from gateway.store.audit import Actor
@@ -30,7 +31,6 @@ from gateway.store.tables import SCHEMA_VERSION
 from gateway.store.upgrade import sqlite_statements, steps
 from tests.store.support import count, event, open_stores, sql
 from tests.store.test_schema_drift import SCHEMA_SQL, snapshot
-from tests.support.pgcluster import PASSWORD, PgCluster
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tests.support.pgcluster import free_port
+from bench.kit.pgcluster import free_port
 
 
 class TcpProxy:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.pgcluster import PgCluster
+from bench.kit.pgcluster import PgCluster
 from tests.web.stack import Stack, chromium_paths, new_browser, start_stack
 
 SHOTS_ENV = "CLOCK_GATEWAY_SCREENSHOTS"

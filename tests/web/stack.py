@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.kit.harness import REPO_ROOT, DaemonProcess, PtyReader, write_config
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.protocol import Role
 from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 from gateway.web.security import hash_password
-from tests.e2e.harness import REPO_ROOT, DaemonProcess, PtyReader, write_config
 
 ZONE = ZoneInfo("Europe/Madrid")
 ADMIN, PASSWORD = "secretaria", "correct horse battery"

@@ -17,8 +17,8 @@ from unittest import mock
 
 import pytest
 
+from bench.kit.harness import run_cli, write_config
 from gateway.cli.main import main
-from tests.e2e.harness import run_cli, write_config
 from tests.web.stack import Stack, free_port, start_stack
 
 TOKEN = "tv-entrance-0123456789"

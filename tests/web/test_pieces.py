@@ -14,8 +14,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from gateway.reports.rules import Rules
-from gateway.reports.service import Report
-from gateway.reports.sessions import DayReport
+from gateway.reports.sessions import DayReport, Report
 from gateway.web import exports, security
 from gateway.web.i18n import TEXTS, flag_label, translator
 from tests.reports.helpers import MADRID

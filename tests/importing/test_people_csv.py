@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.importing.people_csv import parse_people_csv
 from gateway.store.models import PersonImport
-from gateway.store.people_csv import parse_people_csv
 
 
 @pytest.mark.parametrize(

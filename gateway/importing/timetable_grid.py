@@ -31,9 +31,9 @@ from datetime import time
 from anyascii import anyascii
 
 from gateway.errors import InvalidInputError
+from gateway.importing.timetable_file import RowProblem
+from gateway.importing.uids import display_name
 from gateway.reports.timeparse import weekday_name
-from gateway.reports.timetable_file import RowProblem
-from gateway.reports.uids import display_name
 from gateway.store.models import TimetableEntry
 from gateway.store.validate import MAX_NAME
 

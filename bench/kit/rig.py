@@ -22,11 +22,11 @@ from typing import Any
 
 import psycopg
 
+from bench.kit.harness import DaemonProcess, seed
 from gateway.domain import card_key_from_uid, event_key_for
 from gateway.emulator import VirtualReader
 from gateway.protocol import Status
 from gateway.status import read_status
-from tests.e2e.harness import DaemonProcess, seed
 
 ANA = bytes.fromhex("04A1B2C3")
 BEA = bytes.fromhex("04112233445566")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import InvalidInputError
-from gateway.reports.spreadsheet import read_sheet
-from gateway.reports.timetable_file import parse_rows, read_rows
-from gateway.reports.timetable_grid import column_letter, looks_like_grid, parse_grid
-from gateway.reports.uids import PeopleMatcher, derive_uid, name_key
+from gateway.importing.spreadsheet import read_sheet
+from gateway.importing.timetable_file import parse_rows, read_rows
+from gateway.importing.timetable_grid import column_letter, looks_like_grid, parse_grid
+from gateway.importing.uids import PeopleMatcher, derive_uid, name_key
 from tests.support.grid_sheet import DAYS_EN, SLOTS, make_sheet, write_xls, write_xlsx
 
 

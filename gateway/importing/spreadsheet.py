@@ -5,6 +5,10 @@ CSV needs neither. Cells come back as text with their line breaks kept (the grid
 timetable puts two lines in a slot header and several in an entry); times and whole
 numbers are written the way a person would type them. Merged cells hold their value
 in the top-left cell only, which is how both libraries report them.
+
+An .xlsx is bounded before openpyxl opens it (xlsx_bounds.check_xlsx) and read
+without its claimed dimension; an .xls cannot pass 65,536 rows by 256 columns, and
+its rows are read as long as their last cell (ragged), never padded.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
+from gateway.importing.xlsx_bounds import MAX_COLUMNS, MAX_ROWS, MAX_UNPACKED, check_xlsx
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xls")
 _INSTALL = "pip install 'clock-gateway[xlsx]'"
@@ -42,13 +47,17 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
         import openpyxl  # optional extra
     except ImportError:
         raise GatewayError(f"reading .xlsx needs openpyxl: {_INSTALL} (or save as CSV)") from None
+    check_xlsx(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise InvalidInputError(f"{path}: not a readable .xlsx file ({_reason(exc)})") from None
     try:
         sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the claimed size neither pads rows nor cuts them
         return [[cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True)]
+    except Exception as exc:  # a damaged cell is found only while reading it
+        raise InvalidInputError(f"{path}: not a readable .xlsx file ({_reason(exc)})") from None
     finally:
         book.close()
 
@@ -58,27 +67,48 @@ def _xls_rows(path: Path) -> list[list[str]]:
         import xlrd  # optional extra
     except ImportError:
         raise GatewayError(f"reading .xls needs xlrd: {_INSTALL} (or save as CSV)") from None
+    size = path.stat().st_size
+    if size > MAX_UNPACKED:  # xlrd reads the whole file
+        raise InvalidInputError(
+            f"{path}: {size // 2**20} MB; at most {MAX_UNPACKED // 2**20} MB are read "
+            "(save the timetable as CSV)"
+        )
     try:
-        book = xlrd.open_workbook(str(path), on_demand=True)
+        # Ragged: a row as long as its last cell, never padded to the widest one.
+        book = xlrd.open_workbook(str(path), on_demand=True, ragged_rows=True)
+        try:
+            return _xls_sheet(path, book, xlrd)
+        finally:
+            book.release_resources()
+    except GatewayError:
+        raise
     except Exception as exc:  # xlrd raises XLRDError, struct.error, ... for a damaged file
         raise InvalidInputError(f"{path}: not a readable .xls file ({_reason(exc)})") from None
-    try:
-        sheet = book.sheet_by_index(0)
-        rows = []
-        for r in range(sheet.nrows):
-            row = []
-            for c in range(sheet.ncols):
-                cell = sheet.cell(r, c)
-                value: Any = cell.value
-                if cell.ctype == xlrd.XL_CELL_DATE:
-                    value = xlrd.xldate.xldate_as_datetime(value, book.datemode)
-                elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_BOOLEAN):
-                    value = ""
-                row.append(cell_text(value))
-            rows.append(row)
-        return rows
-    finally:
-        book.release_resources()
+
+
+def _xls_sheet(path: Path, book: Any, xlrd: Any) -> list[list[str]]:
+    sheet = book.sheet_by_index(0)
+    if sheet.nrows > MAX_ROWS:  # the format's own limits; checked as for an .xlsx
+        raise InvalidInputError(f"{path}: more than {MAX_ROWS} rows; at most that many are read")
+    rows = []
+    for r in range(sheet.nrows):
+        width = sheet.row_len(r)
+        if width > MAX_COLUMNS:
+            raise InvalidInputError(
+                f"{path}: row {r + 1} is wider than {MAX_COLUMNS} columns; at most that many "
+                "are read"
+            )
+        row = []
+        for c in range(width):
+            cell = sheet.cell(r, c)
+            value: Any = cell.value
+            if cell.ctype == xlrd.XL_CELL_DATE:
+                value = xlrd.xldate.xldate_as_datetime(value, book.datemode)
+            elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_BOOLEAN):
+                value = ""
+            row.append(cell_text(value))
+        rows.append(row)
+    return rows
 
 
 def cell_text(value: Any) -> str:

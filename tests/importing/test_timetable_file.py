@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from gateway.errors import GatewayError, InvalidInputError
+from gateway.importing.timetable_file import parse_rows, read_rows
 from gateway.reports.timeparse import parse_clock_time, parse_weekday
-from gateway.reports.timetable_file import parse_rows, read_rows
 from tests.reports.helpers import row
 
 KNOWN = {"ana", "luis"}

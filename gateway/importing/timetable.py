@@ -14,15 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gateway.errors import InvalidInputError
+from gateway.importing.spreadsheet import is_spreadsheet, read_sheet
+from gateway.importing.timetable_file import RowProblem, parse_rows, read_rows
+from gateway.importing.timetable_grid import looks_like_grid, parse_grid
+from gateway.importing.uids import PeopleMatcher
 from gateway.logs import get_logger
-from gateway.reports.spreadsheet import is_spreadsheet, read_sheet
-from gateway.reports.timetable_file import RowProblem, parse_rows, read_rows
-from gateway.reports.timetable_grid import looks_like_grid, parse_grid
-from gateway.reports.uids import PeopleMatcher
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 
-log = get_logger("reports")
+log = get_logger("import")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway.csvin import csv_rows
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
-from gateway.reports.spreadsheet import is_spreadsheet, read_sheet
+from gateway.importing.spreadsheet import is_spreadsheet, read_sheet
 from gateway.reports.timeparse import parse_clock_time, parse_weekday, weekday_name
 from gateway.store.models import TimetableEntry
 
