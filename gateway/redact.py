@@ -10,7 +10,7 @@ over the whole text that a character in the password could end early.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 MASK = "***"
 # Keys whose value is a secret (passfile names where the secret is; still masked).
@@ -23,6 +23,25 @@ _KEYWORD = re.compile(
     r"(?P<key>\b(?:ssl)?pass(?:word|file))(?P<eq>\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'?|[^\s&;,]*)",
     re.IGNORECASE,
 )
+
+
+# Secrets this process holds (database passwords), in every spelling it may meet
+# them: libpq and drivers sometimes quote a connection string in an error, and a
+# password with a space or a quote defeats any pattern over that text.
+_SECRETS: list[str] = []
+# Shorter ones would mask ordinary words in every log line; a password that short
+# is refused by any sane server policy, and the URL and keyword passes still apply.
+_SECRET_MIN_LEN = 4
+
+
+def remember_secret(secret: str) -> None:
+    """Mask `secret` (raw and percent-encoded) wherever it appears in redacted text."""
+    if len(secret) < _SECRET_MIN_LEN:
+        return
+    for spelling in (secret, quote(secret, safe=""), quote_plus(secret), quote(secret)):
+        if spelling not in _SECRETS:
+            _SECRETS.append(spelling)
+    _SECRETS.sort(key=len, reverse=True)  # a longer spelling before its own prefix
 
 
 def redact_url(url: str) -> str:
@@ -51,6 +70,9 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Free text (an error message, a log value) with every URL and libpq secret masked."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, MASK)
     if "://" not in text and "pass" not in text.lower():
         return text  # the common case, kept cheap: log processors call this per value
     text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)

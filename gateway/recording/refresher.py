@@ -5,7 +5,7 @@ directory answers meanwhile) and every `database.directory_refresh_s`, the whole
 directory is read from the database, replaces the one in memory and is saved to disk.
 
 `poke()` asks for a refresh soon: PostgreSQL notifies every gateway when cards or
-people change (gateway.store.card_changes). The refresh then waits a random
+people change (gateway.store.listen). The refresh then waits a random
 0-POKE_JITTER_S, so that a fleet of gateways does not read the whole directory in
 the same millisecond, and every poke during that wait is served by the same refresh
 (an import of 500 people is one reload). The periodic refresh stays as the fallback.

@@ -11,7 +11,7 @@ change itself is refused, in which case nothing has been written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -24,9 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.logs import get_logger
-from gateway.redact import redact_url
+from gateway.redact import redact_url, remember_secret
 from gateway.store import failures, upgrade
-from gateway.store.engine import SQLITE_WRITE, create_engine, normalise_url, sqlite_path
+from gateway.store.engine import (
+    SQLITE_WRITE,
+    create_engine,
+    libpq_conninfo,
+    normalise_url,
+    sqlite_path,
+)
+from gateway.store.listen import Listener
 from gateway.store.tables import SCHEMA_VERSION, metadata, people, schema_version
 
 log = get_logger("store")
@@ -37,6 +44,8 @@ class Database:
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> None:
         self.sa_url: URL = normalise_url(url)
+        if self.sa_url.password:
+            remember_secret(str(self.sa_url.password))
         self.connect_timeout = connect_timeout
         # As the person wrote it (driver names are ours to add), every secret masked.
         self._where = redact_url(url)
@@ -51,6 +60,36 @@ class Database:
     def url(self) -> str:
         """The database URL with the password hidden: safe to print and log."""
         return self._where
+
+    @property
+    def libpq(self) -> str:
+        """PostgreSQL: the libpq connection string (it holds the password: never log it)."""
+        return libpq_conninfo(self.sa_url)
+
+    def listener(
+        self,
+        channels: Sequence[str],
+        on_change: Callable[[str], None],
+        *,
+        name: str,
+        url: str | None = None,
+    ) -> Listener | None:
+        """A LISTEN session on `channels` (store/listen.py), on `url` if given (a direct
+        path when the database's goes through a transaction-mode pooler), else on this
+        database; None on SQLite, which has no notifications."""
+        if self._dialect != "postgresql":
+            return None
+        target = self.sa_url if url is None else normalise_url(url)
+        if target.password:
+            remember_secret(str(target.password))
+        return Listener(
+            libpq_conninfo(target),
+            channels,
+            on_change,
+            connect_timeout=self.connect_timeout,
+            where=self._where if url is None else redact_url(url),
+            name=name,
+        )
 
     @property
     def dialect(self) -> str:

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -42,6 +43,40 @@ def normalise_url(url: str) -> URL:
     raise ConfigError(
         "database URL", None, f"unsupported database {backend!r}: use postgresql:// or sqlite:///"
     )
+
+
+def libpq_conninfo(url: URL) -> str:
+    """The libpq connection string of a PostgreSQL URL, built from its parts.
+
+    The one place a URL becomes libpq parameters: make_conninfo quotes each value, so
+    a password with a space, a quote, '%', '/', ':', '?', '#' or '@' arrives intact
+    (rendering the URL back to text does not escape it, and libpq then quoted the
+    broken string, password included, in its error). Several hosts, as SQLAlchemy
+    writes them (`?host=h1:5432&host=h2:5433`), become libpq's comma lists, so
+    `target_session_attrs=read-write` can pick the primary after a failover.
+    """
+    params: dict[str, str] = {}
+    for key, value in url.query.items():
+        if key != "host":
+            params[key] = value if isinstance(value, str) else value[-1]
+    hosts = url.query.get("host")
+    if hosts:
+        pairs = [hosts] if isinstance(hosts, str) else list(hosts)
+        split = [h.rpartition(":")[::2] if ":" in h else (h, "") for h in pairs]
+        params["host"] = ",".join(name for name, _ in split)
+        if any(port for _, port in split):
+            params["port"] = ",".join(port for _, port in split)
+    elif url.host:
+        params["host"] = url.host
+    if url.port is not None and "port" not in params:
+        params["port"] = str(url.port)
+    if url.username:
+        params["user"] = url.username
+    if url.password is not None:
+        params["password"] = str(url.password)
+    if url.database:
+        params["dbname"] = url.database
+    return make_conninfo(**params)
 
 
 def sqlite_path(url: URL) -> Path | None:

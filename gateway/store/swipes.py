@@ -17,10 +17,9 @@ from gateway.domain import ClockEvent, Person, UnknownSwipe, normalise_card_key
 from gateway.errors import GatewayError, InvalidInputError, NotFoundError
 from gateway.logs import get_logger
 from gateway.store import validate
-from gateway.store.card_changes import CardChangeListener
 from gateway.store.database import Database
-from gateway.store.engine import normalise_url
 from gateway.store.holdings import ACTIVE_CARD
+from gateway.store.listen import CARDS_CHANNEL, Listener
 from gateway.store.swipes_pg import PgSwipeWriter
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
 
@@ -58,7 +57,7 @@ class SwipeStore:
         # PostgreSQL: the swipe path's one-statement transaction (see swipes_pg.py).
         self._pg = (
             PgSwipeWriter(
-                db.sa_url.set(drivername="postgresql").render_as_string(hide_password=False),
+                db.libpq,
                 connect_timeout=db.connect_timeout,
                 where=db.url,
             )
@@ -79,23 +78,11 @@ class SwipeStore:
 
     def card_change_listener(
         self, on_change: Callable[[str], None], *, url: str | None = None
-    ) -> CardChangeListener | None:
+    ) -> Listener | None:
         """A listener for card and people changes (PostgreSQL's NOTIFY), on `url` if
-        given (a direct path when the database's goes through a transaction-mode
-        pooler), else on the database's; None on SQLite, which has no notifications
-        (the periodic refresh is all there is)."""
-        if self._db.dialect != "postgresql":
-            return None
-        if url is not None:
-            target = normalise_url(url).set(drivername="postgresql")
-        else:
-            target = self._db.sa_url.set(drivername="postgresql")
-        return CardChangeListener(
-            target.render_as_string(hide_password=False),
-            on_change,
-            connect_timeout=self._db.connect_timeout,
-            where=target.render_as_string(hide_password=True),
-        )
+        given (a direct path past a transaction-mode pooler); None on SQLite, which has
+        no notifications (the periodic refresh is all there is)."""
+        return self._db.listener([CARDS_CHANNEL], on_change, name="card", url=url)
 
     async def close(self) -> None:
         """Close the PostgreSQL fast path's own connections (the Database is the caller's)."""

@@ -24,7 +24,7 @@ from gateway.store.stores import Stores
 from gateway.web import routes_admin, routes_people, routes_public, routes_reports, security
 from gateway.web.board import board_data, unknown_cards
 from gateway.web.context import HERE, WebContext, log, render
-from gateway.web.live import Hub, postgres_watcher, sqlite_watcher
+from gateway.web.live import PG_CHANNELS, Hub, listening_watcher, sqlite_watcher
 
 # Nothing from elsewhere: no CDN, no inline script, no framing; the board token must
 # not leak to other sites through the Referer header.
@@ -62,8 +62,9 @@ def _watcher(stores: Stores, hub: Hub) -> Any:
     if db.dialect == "sqlite":
         path = sqlite_path(db.sa_url)
         return None if path is None else sqlite_watcher(path, hub)
-    conninfo = db.sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return postgres_watcher(conninfo, hub)
+    return listening_watcher(
+        lambda on_change: db.listener(PG_CHANNELS, on_change, name="live"), hub
+    )
 
 
 def create_app(

@@ -6,7 +6,8 @@ every subscriber as a server-sent event. What counts as a change:
 
 - PostgreSQL: a NOTIFY on `clock_gateway_events` (schema v2's triggers on
   clock_events and unknown_swipes, from any gateway) or `clock_gateway_cards`, heard
-  on one LISTEN connection of our own. While that connection is down, a poll.
+  through the store's one LISTEN helper (gateway/store/listen.py: keepalives, a
+  ping, reconnection). While it is not listening, a poll.
 - SQLite: `PRAGMA data_version` on a connection of our own, every POLL_S. It changes
   when another connection commits, and costs a read of shared memory, not a query.
 - Our own writes (an assignment, a correction) poke the hub directly.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.logs import get_logger
+from gateway.store.listen import CARDS_CHANNEL, EVENTS_CHANNEL, Listener
 
 log = get_logger("web")
 
@@ -32,7 +34,8 @@ POLL_S = 0.25  # SQLite change check
 REFRESH_S = 15.0  # recompute anyway
 HEARTBEAT_S = 10.0  # a `tick` event at least this often: the page's sign of life
 RETRY_MS = 2000  # EventSource reconnection delay we ask browsers for
-PG_CHANNELS = ("clock_gateway_events", "clock_gateway_cards")
+POLL_DOWN_S = 2.0  # PostgreSQL: recompute this often while the LISTEN is down
+PG_CHANNELS = (EVENTS_CHANNEL, CARDS_CHANNEL)
 Watcher = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -70,7 +73,8 @@ class Topic:
     async def wait(self, timeout: float) -> None:
         """Until the next version (or failure), at most `timeout` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._next), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._next)
 
 
 class Hub:
@@ -107,7 +111,8 @@ class Hub:
             for topic in self.topics.values():
                 await topic.refresh()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), REFRESH_S)
+                async with asyncio.timeout(REFRESH_S):
+                    await self._poked.wait()
             # Cleared before computing: a change during the computation is not lost,
             # it makes one more round (changes arriving together share one).
             self._poked.clear()
@@ -161,32 +166,27 @@ def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
     return watch
 
 
-def postgres_watcher(conninfo: str, hub: Hub) -> Watcher:
-    """LISTEN on our own connection; reconnect with a growing delay, polling meanwhile."""
+def listening_watcher(
+    make_listener: Callable[[Callable[[str], None]], Listener | None], hub: Hub
+) -> Watcher:
+    """LISTEN through the store's listener (keepalives, ping, reconnect); while it is
+    not listening (or there is none), poke the hub every POLL_DOWN_S so the board
+    still moves."""
 
     async def watch() -> None:
-        import psycopg  # the PostgreSQL driver the stores already use
-
-        delay = 1.0
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True, connect_timeout=5
-                ) as conn:
-                    for channel in PG_CHANNELS:
-                        await conn.execute(f"LISTEN {channel}")
-                    log.info("live_listening", channels=list(PG_CHANNELS))
-                    delay = 1.0
-                    hub.poke()  # whatever happened while we were not listening
-                    async for _notify in conn.notifies():
-                        hub.poke()
-            except (OSError, psycopg.Error) as exc:
-                log.warning("live_listen_failed", error=str(exc), retry_s=delay)
-            # Not listening: poll until the connection is back.
-            end = time.monotonic() + delay
-            while time.monotonic() < end:
-                hub.poke()
-                await asyncio.sleep(min(2.0, delay))
-            delay = min(delay * 2, 30.0)
+        listener = make_listener(lambda _reason: hub.poke())
+        task = None
+        if listener is not None:
+            task = asyncio.create_task(listener.run(), name="web-listen")
+        try:
+            while True:
+                await asyncio.sleep(POLL_DOWN_S)
+                if listener is None or not listener.listening:
+                    hub.poke()
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     return watch

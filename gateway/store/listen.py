@@ -1,17 +1,18 @@
-"""Card changes pushed by PostgreSQL: LISTEN 'clock_gateway_cards'.
+"""LISTEN on PostgreSQL channels, on a connection of our own: the one way in for NOTIFY.
 
-Statement-level triggers on `cards` and `people` (schema v2) call
-pg_notify('clock_gateway_cards', '') after every change, so a card revoked at the
-office reaches every gateway's card directory within seconds, not at its next
-periodic refresh. The listener holds one connection of its own (a LISTEN is bound to
-its session: it cannot share a pooled one), reconnects after any failure with a
-backoff, and calls `on_change` once each time it starts listening (changes made
-while it was not listening were missed) and once per notification. The caller
-coalesces bursts (an import of 500 people is 500 notifications at most).
+Two users: the gateways' card directory (channel `clock_gateway_cards`: statement-level
+triggers on `cards` and `people` call pg_notify after every change, so a card revoked
+at the office reaches every gateway within seconds) and the web's live board
+(`clock_gateway_events` too). A LISTEN is bound to its session: it cannot share a
+pooled connection, and behind a transaction-mode pooler it needs a direct path.
+
+The listener reconnects after any failure with a short jittered backoff, and calls
+`on_change` once each time it starts listening (changes made while it was not
+listening were missed) and once per notification. The caller coalesces bursts.
 
 A TCP path that dies silently (no reset) would leave the LISTEN waiting forever:
 libpq's keepalives and a `SELECT 1` after each quiet `PING_EVERY_S` find it.
-SQLite has no notifications; there the periodic refresh is all there is.
+SQLite has no notifications; there the callers poll.
 """
 
 from __future__ import annotations
@@ -19,35 +20,48 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 
 from gateway.logs import get_logger
+from gateway.redact import redact_text
 
-CHANNEL = "clock_gateway_cards"
+CARDS_CHANNEL = "clock_gateway_cards"
+EVENTS_CHANNEL = "clock_gateway_events"
 PING_EVERY_S = 30.0
-RETRY_MIN_S = 1.0
-RETRY_MAX_S = 30.0
+# Short: after a database restart or a failover the LISTEN is back within about
+# RETRY_MAX_S of the server accepting connections (it was 16 s at a 30 s cap). The
+# jitter spreads a fleet's reconnections, so 1,000 gateways do not arrive at once.
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 4.0
 
-log = get_logger("card_changes")
+log = get_logger("listen")
 
 
-class CardChangeListener:
+class Listener:
+    """LISTEN on `channels`; logs as `<name>_listen_started` / `<name>_listen_failed`."""
+
     def __init__(
         self,
         conninfo: str,
+        channels: Sequence[str],
         on_change: Callable[[str], None],
         *,
         connect_timeout: float,
         where: str,
+        name: str,
         ping_every_s: float = PING_EVERY_S,
     ) -> None:
-        """on_change(reason): reason is 'listening' (after each (re)connect) or 'notify'."""
+        """on_change(reason): reason is 'listening' (after each (re)connect) or 'notify'.
+        `conninfo` is a libpq string or URL (it may hold the password: never logged);
+        `where` is the database as it may be logged."""
         self._conninfo = conninfo
+        self._channels = tuple(channels)
         self._on_change = on_change
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
-        self._where = where  # the URL without its password, for the log
+        self._where = where
+        self._name = name
         self._ping_every_s = ping_every_s
         self.listening = False
         self.notifications = 0
@@ -62,17 +76,18 @@ class CardChangeListener:
                 await self._listen_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # any failure: reconnect later; the periodic refresh covers
+            except Exception as exc:  # any failure: reconnect soon; the callers poll meanwhile
                 self.failures += 1
                 if not failed_before:  # once per outage, not every retry
-                    log.warning("card_listen_failed", database=self._where, error=_short(exc))
+                    log.warning(
+                        f"{self._name}_listen_failed", database=self._where, error=_short(exc)
+                    )
                 failed_before = True
             else:
                 failed_before = False
             if self.listening:
                 delay = RETRY_MIN_S  # it had worked: the next try is soon
             self.listening = False
-            # Jittered: after a database restart 1,000 gateways do not reconnect at once.
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, RETRY_MAX_S)
 
@@ -88,9 +103,10 @@ class CardChangeListener:
             keepalives_count=3,
         )
         async with conn:
-            await conn.execute(f"LISTEN {CHANNEL}")
+            for channel in self._channels:
+                await conn.execute(f"LISTEN {channel}")
             self.listening = True
-            log.info("card_listen_started", database=self._where)
+            log.info(f"{self._name}_listen_started", database=self._where, channels=self._channels)
             self._on_change("listening")
             while True:
                 async for _ in conn.notifies(timeout=self._ping_every_s):
@@ -102,5 +118,6 @@ class CardChangeListener:
 
 
 def _short(exc: BaseException) -> str:
+    """The error's first line, secrets masked (libpq may quote its connection string)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return redact_text(text[0]) if text else type(exc).__name__

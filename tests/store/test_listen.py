@@ -1,5 +1,5 @@
-"""The card-change listener against a real PostgreSQL: notifications arrive, and a lost
-session is replaced (and the change it may have missed is reported)."""
+"""The LISTEN helper (on the card channel) against a real PostgreSQL: notifications
+arrive, and a lost session is replaced (and the change it may have missed is reported)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 import psycopg
 import pytest
 
-from gateway.store.card_changes import CHANNEL, CardChangeListener
+from gateway.store.listen import CARDS_CHANNEL as CHANNEL
+from gateway.store.listen import Listener
 from tests.reliability.support import closed_port_url
 
 
@@ -24,7 +25,9 @@ async def _until(condition: object, timeout: float, what: str) -> None:
 @pytest.mark.postgres
 async def test_notifications_arrive_and_the_session_is_replaced(pg_url: str) -> None:
     seen: list[str] = []
-    listener = CardChangeListener(pg_url, seen.append, connect_timeout=2, where="test")
+    listener = Listener(
+        pg_url, [CHANNEL], seen.append, connect_timeout=2, where="test", name="card"
+    )
     task = asyncio.create_task(listener.run())
     try:
         await _until(lambda: seen == ["listening"], 10, "the first LISTEN")
@@ -51,7 +54,9 @@ async def test_notifications_arrive_and_the_session_is_replaced(pg_url: str) -> 
 
 async def test_an_unreachable_database_is_retried() -> None:
     seen: list[str] = []
-    listener = CardChangeListener(closed_port_url(), seen.append, connect_timeout=2, where="x")
+    listener = Listener(
+        closed_port_url(), [CHANNEL], seen.append, connect_timeout=2, where="x", name="card"
+    )
     task = asyncio.create_task(listener.run())
     try:
         await _until(lambda: listener.failures >= 2, 10, "a retry after the first failure")
