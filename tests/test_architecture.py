@@ -8,10 +8,12 @@ the file, the line and the rule it breaks.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 BENCH = GATEWAY.parent / "bench"
+MAP = GATEWAY.parent / "docs" / "ARCHITECTURE.md"
 
 FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
@@ -49,7 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,
     "web": {"store", "reports", "importing", "status"} | FOUNDATION,
-    "cli": BELOW_FACES | {"daemon", "web", "cli", "importing"},
+    "cli": BELOW_FACES | {"daemon", "web", "importing"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -161,3 +163,40 @@ def test_bench_imports_nothing_from_tests() -> None:
                 if name == "tests" or name.startswith("tests."):
                     wrong.append(f"{path.relative_to(BENCH.parent)}:{node.lineno}: {name}")
     assert BENCH.is_dir() and not wrong, "bench/ imports tests/:\n" + "\n".join(wrong)
+
+
+def _map_rules() -> dict[str, set[str]]:
+    """The 'Who may import whom' table of docs/ARCHITECTURE.md as rules."""
+    text = MAP.read_text(encoding="utf-8")
+    section = text.split("## Who may import whom", 1)[1].split("\n## ", 1)[0]
+    rules: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0].startswith("`"):
+            continue  # prose, the header or its rule
+        allowed: set[str] = set(re.findall(r"`([\w_]+)`", cells[1]))
+        if "foundation" in cells[1]:
+            allowed |= FOUNDATION
+        if "below the faces" in cells[1]:
+            allowed |= BELOW_FACES
+        for name in re.findall(r"`([\w_]+)`", cells[0]):
+            rules[name] = allowed
+    return rules
+
+
+def test_the_map_shows_these_rules() -> None:
+    """docs/ARCHITECTURE.md's table and ALLOWED say the same (except the package
+    `__init__`, which holds only the version)."""
+    expected = {k: v - {k} for k, v in ALLOWED.items() if k != "__init__"}
+    assert _map_rules() == expected
+
+
+def test_the_web_imports_no_sql_driver() -> None:
+    """The web reaches the database only through the stores."""
+    wrong = [
+        f"{path.relative_to(GATEWAY.parent)}:{line}: {name}"
+        for path in sorted((GATEWAY / "web").rglob("*.py"))
+        for line, name in _all_imports(path)
+        if name.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3", "aiosqlite")
+    ]
+    assert not wrong, "the web around the stores:\n" + "\n".join(wrong)

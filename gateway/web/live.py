@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from gateway.logs import get_logger
 from gateway.store.listen import CARDS_CHANNEL, EVENTS_CHANNEL, Listener
+from gateway.store.sqlite_changes import DataVersion
 
 log = get_logger("web")
 
@@ -143,25 +143,20 @@ class Hub:
 
 
 def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
-    """Poll PRAGMA data_version on a read-only connection of our own."""
+    """Poll the file's data_version (gateway/store/sqlite_changes.py)."""
 
     async def watch() -> None:
-        conn: sqlite3.Connection | None = None
+        version = DataVersion(path)
         last: int | None = None
-        while True:
-            try:
-                if conn is None:
-                    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)
-                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
-                if last is not None and version != last:
+        try:
+            while True:
+                now = version.read()
+                if last is not None and now is not None and now != last:
                     hub.poke()
-                last = version
-            except sqlite3.Error as exc:
-                log.debug("sqlite_watch_failed", error=str(exc))
-                if conn is not None:
-                    conn.close()
-                conn, last = None, None
-            await asyncio.sleep(POLL_S)
+                last = now
+                await asyncio.sleep(POLL_S)
+        finally:
+            version.close()
 
     return watch
 
