@@ -128,7 +128,7 @@ class _Output:
         )
 
 
-def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
     """Lines of stdin on a queue, None at EOF.
 
     A daemon thread reads: add_reader cannot watch a regular file, and a thread blocked
@@ -208,7 +208,7 @@ async def _work(
             for text, uid in uids:
                 await _tap(reader, text, uid, out)
             return 0
-        lines = _stdin_lines(asyncio.get_running_loop())
+        lines = stdin_lines(asyncio.get_running_loop())
         while (line := await lines.get()) is not None:
             if not line.strip():
                 continue
