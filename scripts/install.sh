@@ -13,6 +13,7 @@
 #   /etc/clock-gateway/config.toml         root:clock-gateway 0640 [SYSCONFDIR] (kept if present)
 #   /etc/clock-gateway/env                 root:root 0600, secrets (kept if present)
 #   /var/lib/clock-gateway/                clock-gateway 0750: database, spool [STATEDIR]
+#   /var/lib/clock-gateway/web-session.key clock-gateway 0600: signs the web's sessions
 #   /usr/local/share/doc/clock-gateway/    README, docs, LICENSE [DOCDIR]
 #
 # Run again to upgrade in place: the venv is refreshed, config, env, udev rules and the
@@ -106,6 +107,17 @@ keep_or_install "$SRC/systemd/env.example" "$DESTDIR$SYSCONFDIR/env" 0600 root:r
 
 # -- state: the spool, the card directory and the SQLite database live here
 install -d -m 0750 -o "$OWNER" -g "$GROUP" "$DESTDIR$STATEDIR"
+# The web's session key, made here as the service user's: a first `web` run as root
+# would make it root's, and the web service (exit 3, RestartPreventExitStatus=3) down.
+# One left root's by an older version is handed back.
+key=$DESTDIR$STATEDIR/web-session.key
+if [ ! -s "$key" ]; then
+  (umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$key.new")
+  mv "$key.new" "$key"
+  say "created $STATEDIR/web-session.key"
+fi
+chown "$OWNER:$GROUP" "$key"
+chmod 0600 "$key"
 
 # -- documentation, where the unit's Documentation= points
 install -d -m 0755 "$DESTDIR$DOCDIR" "$DESTDIR$DOCDIR/docs"
