@@ -57,10 +57,13 @@ firmware:
 # says what goes where). Run again to upgrade in place; uninstall keeps config and data.
 # DESTDIR= installs into a scratch root; PREFIX= moves the venv.
 # The scripts read these from the environment; unset or empty means the default.
-export DESTDIR PREFIX BINDIR UNITDIR UDEVDIR SYSCONFDIR STATEDIR DOCDIR SERVICE_USER PYTHON
+export DESTDIR PREFIX BINDIR UNITDIR UDEVDIR SYSCONFDIR STATEDIR DOCDIR SERVICE_USER
+# The service's venv is made with Debian's /usr/bin/python3 (install.sh), not with the
+# python3 first on PATH that the developer's .venv uses; PYTHON= only when given.
+INSTALL_PYTHON := $(if $(filter command line environment,$(origin PYTHON)),$(PYTHON))
 
 install:
-	@bash scripts/install.sh
+	@PYTHON='$(INSTALL_PYTHON)' bash scripts/install.sh
 
 uninstall:
 	@bash scripts/uninstall.sh

@@ -164,6 +164,67 @@ def test_the_units_are_hardened_to_exposure_1_5_or_less(root: Path, unit: str) -
     assert float(found.group(1)) <= 1.5, done.stdout
 
 
+def as_service_user(*command: str) -> list[str]:
+    return ["runuser", "-u", USER, "--", *command]
+
+
+def test_the_venv_is_debians_python_and_the_service_user_runs_it(root: Path) -> None:
+    cfg = (root / "opt/clock-gateway/pyvenv.cfg").read_text()
+    made_by = re.search(r"^executable = (.*)$", cfg, re.MULTILINE)
+    assert made_by and os.path.realpath(made_by.group(1)) == os.path.realpath("/usr/bin/python3")
+    done = subprocess.run(
+        as_service_user(str(root / "opt/clock-gateway/bin/clock-gateway"), "--version"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"clock-gateway \d+\.\d+\.\d+\n", done.stdout)
+
+
+def test_a_python_out_of_the_service_users_reach_is_refused_then_replaced(
+    root: Path, tmp_path: Path
+) -> None:
+    """A Python under a directory only root may enter (pyenv's in /root): the install
+    says so; the next install with Debian's Python rebuilds the venv it left."""
+    private = tmp_path / "private"  # pytest's temporary directories are root's, 0700
+    private.mkdir()
+    shutil.copy2(os.path.realpath("/usr/bin/python3"), private / "python3")
+    os.chmod(tmp_path, 0o700)
+    refused = make("install", root, PYTHON=str(private / "python3"))
+    assert refused.returncode != 0
+    last = next(line for line in refused.stderr.splitlines() if "install: error" in line)
+    assert last.startswith(
+        f"install: error: the service user {USER} cannot run /opt/clock-gateway/bin/clock-gateway:"
+    ), refused.stderr
+    assert "Permission denied" in last and "Traceback" not in refused.stderr
+
+    done = make("install", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"rebuilding the venv {root}/opt/clock-gateway: it was made by {private}" in done.stdout
+    assert f"checked: {USER} runs clock-gateway " in done.stdout
+    test_the_venv_is_debians_python_and_the_service_user_runs_it(root)
+
+
+def test_the_web_as_the_service_user_replaces_a_key_it_cannot_read(root: Path) -> None:
+    binary = str(root / "opt/clock-gateway/bin/clock-gateway")
+    state = root / "var/lib/clock-gateway"
+    key = state / "web-session.key"
+    config = _web_config(root, state)
+    done = subprocess.run(
+        [binary, "db", "init", "--config", str(config)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done
+    key.write_text("left by root: " + "x" * 40 + "\n")
+    os.chown(key, 0, 0)
+    key.chmod(0o600)
+    out = _serve_once(as_service_user(binary, "web", "--config", str(config)))
+    assert "web_session_key_replaced" in out
+    assert mode(key) == f"0600 {USER}:{USER}" and "left by root" not in key.read_text()
+
+
 def _web_config(root: Path, state: Path) -> Path:
     config = root / "web-test.toml"
     config.write_text(
