@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: all demo test lint typecheck pytest bench check-tools firmware clean install uninstall check-venv
+.PHONY: all demo test lint typecheck pytest bench tools firmware clean install uninstall check-venv
 
 all: test
 
@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml | check-venv
 demo: $(DEMO_STAMP)
 	$(BIN)/clock-gateway demo
 
-test: $(STAMP) check-tools lint typecheck pytest
+# The system tools first: python3-venv, for one, is needed to make the venv.
+test: tools $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,9 +47,10 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The tests need these system tools; say exactly how to get them.
-check-tools:
-	@bash .ci/check-tools
+# The system packages the tests need: installed when missing (apt-get, through sudo
+# when not root), listed in .ci/install-tools.
+tools:
+	@bash .ci/install-tools
 
 firmware:
 	$(MAKE) -C firmware
