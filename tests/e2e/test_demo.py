@@ -3,6 +3,7 @@ taps typed in the terminal, commands printed as they can be typed, and Ctrl-C.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -80,10 +81,8 @@ class Demo:
         self.proc.kill()
         self.proc.wait(10)
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture
