@@ -126,7 +126,7 @@ key=$DESTDIR$STATEDIR/web-session.key
 if [ ! -s "$key" ]; then
   (umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$key.new")
   mv "$key.new" "$key"
-  say "created $STATEDIR/web-session.key"
+  say "created $key"
 fi
 chown "$OWNER:$GROUP" "$key"
 chmod 0600 "$key"
