@@ -13,6 +13,7 @@
 #   /etc/clock-gateway/config.toml         root:clock-gateway 0640 [SYSCONFDIR] (kept if present)
 #   /etc/clock-gateway/env                 root:root 0600, secrets (kept if present)
 #   /var/lib/clock-gateway/                clock-gateway 0750: database, spool [STATEDIR]
+#   /var/lib/clock-gateway/web-session.key clock-gateway 0600: signs the web's sessions
 #   /usr/local/share/doc/clock-gateway/    README, docs, LICENSE [DOCDIR]
 #
 # Run again to upgrade in place: the venv is refreshed, config, env, udev rules and the
@@ -30,13 +31,15 @@ SYSCONFDIR=${SYSCONFDIR:-/etc/clock-gateway}
 STATEDIR=${STATEDIR:-/var/lib/clock-gateway}
 DOCDIR=${DOCDIR:-/usr/local/share/doc/clock-gateway}
 SERVICE_USER=${SERVICE_USER:-clock-gateway}
-PYTHON=${PYTHON:-python3}
+# Debian's own Python, not whatever python3 comes first on root's PATH: a pyenv or
+# conda Python under /root is out of the service user's reach (Permission denied).
+PYTHON=${PYTHON:-/usr/bin/python3}
 
 say() { echo "install: $*"; }
 die() { echo "install: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo make install"
-command -v "$PYTHON" >/dev/null || die "$PYTHON not found: sudo apt-get install python3"
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found: sudo apt-get install python3 python3-venv"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   die "Python 3.11 or newer is needed (Debian 12 has 3.11)"
 # Debian splits venv support out of python3; without it `python3 -m venv` fails late.
@@ -62,8 +65,18 @@ fi
 
 # -- the program: its own venv, upgraded in place
 venv=$DESTDIR$PREFIX
+# A venv is bound to the Python that made it: one made by another (an older install
+# with pyenv's, a Python since removed) is made again; the program is reinstalled anyway.
+made_by() { sed -n 's/^executable *= *//p' "$1/pyvenv.cfg" 2>/dev/null || true; }
+python_real=$("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable))')
+made=$(made_by "$venv")
+if [ -e "$venv" ] && { [ ! -x "$venv/bin/python" ] || [ -z "$made" ] ||
+     [ "$(realpath -m "$made")" != "$python_real" ]; }; then
+  say "rebuilding the venv $venv: it was made by ${made:-another Python}, not $python_real"
+  rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/python" ]; then
-  say "creating the venv $venv"
+  say "creating the venv $venv with $PYTHON"
   "$PYTHON" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -106,11 +119,30 @@ keep_or_install "$SRC/systemd/env.example" "$DESTDIR$SYSCONFDIR/env" 0600 root:r
 
 # -- state: the spool, the card directory and the SQLite database live here
 install -d -m 0750 -o "$OWNER" -g "$GROUP" "$DESTDIR$STATEDIR"
+# The web's session key, made here as the service user's: a first `web` run as root
+# would make it root's, and the web service (exit 3, RestartPreventExitStatus=3) down.
+# One left root's by an older version is handed back.
+key=$DESTDIR$STATEDIR/web-session.key
+if [ ! -s "$key" ]; then
+  (umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$key.new")
+  mv "$key.new" "$key"
+  say "created $key"
+fi
+chown "$OWNER:$GROUP" "$key"
+chmod 0600 "$key"
 
 # -- documentation, where the unit's Documentation= points
 install -d -m 0755 "$DESTDIR$DOCDIR" "$DESTDIR$DOCDIR/docs"
 install -m 0644 "$SRC/README.md" "$SRC/LICENSE" "$SRC/config.example.toml" "$DESTDIR$DOCDIR/"
 install -m 0644 "$SRC"/docs/*.md "$DESTDIR$DOCDIR/docs/"
+
+# -- the service user must be able to run what was installed (every directory on the
+# way to the venv's Python readable by it)
+if ! out=$(cd / && runuser -u "$OWNER" -- "$venv/bin/clock-gateway" --version 2>&1); then
+  die "the service user $OWNER cannot run $PREFIX/bin/clock-gateway: $(echo "$out" | tail -n 1)" \
+      "(its Python, $python_real, must be where $OWNER may read it: Debian's /usr/bin/python3)"
+fi
+say "checked: $OWNER runs $out"
 
 # -- tell the running system (real installs only)
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then

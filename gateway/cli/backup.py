@@ -36,7 +36,7 @@ from typing import Any
 from gateway import __version__
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.config import Config, redact_url
-from gateway.errors import GatewayError, InvalidInputError, UsageError
+from gateway.errors import ConflictError, GatewayError, InvalidInputError, UsageError
 
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite"
@@ -151,8 +151,8 @@ def _spool_locked(state_dir: Path) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(
+        except BlockingIOError:  # a conflict (exit 5), as the README's table says
+            raise ConflictError(
                 f"clock-gateway is running on {state_dir}: stop it first "
                 "(sudo systemctl stop clock-gateway)"
             ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
@@ -50,8 +51,24 @@ def _check(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
         raise
-    print(f"{config.source}: OK ({len(config.readers)} reader(s))")
+    warnings = missing_ports(config)
+    for warning in warnings:
+        print(f"{config.source}: warning: {warning}", file=sys.stderr)
+    noted = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"{config.source}: OK ({len(config.readers)} reader(s){noted})")
     return 0
+
+
+def missing_ports(config: Config) -> list[str]:
+    """Readers whose port is not there now. Only a warning: the daemon waits for a port
+    to appear (a reader unplugged at boot), but a path never filled in, like the
+    example's placeholder, would wait forever."""
+    return [
+        f"readers[{i}].port ({reader.name}): {reader.port} does not exist (not plugged in? "
+        "'clock-gateway ports' lists the readers' /dev/serial/by-id names)"
+        for i, reader in enumerate(config.readers)
+        if not Path(reader.port).exists()
+    ]
 
 
 def _show(args: argparse.Namespace) -> int:

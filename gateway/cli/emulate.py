@@ -39,9 +39,16 @@ def register(subparsers: Any) -> None:
         help="keep a symlink at PATH pointing to the PTY, like /dev/serial/by-id/...",
     )
     parser.add_argument(
-        "--hardware-id", metavar="HEX", help=f"{HARDWARE_ID_LEN}-byte id (default: random)"
+        "--hardware-id",
+        metavar="HEX",
+        help=f"{HARDWARE_ID_LEN}-byte id in hex (default: a hash of the name, so the same "
+        "name always gives the same id)",
     )
-    parser.add_argument("--name", default="", help="name used in logs")
+    parser.add_argument(
+        "--name",
+        default="",
+        help="name used in logs and for the hardware id (default: emulated-ROLE)",
+    )
     parser.add_argument(
         "--reset-on-open",
         action="store_true",
@@ -128,7 +135,7 @@ class _Output:
         )
 
 
-def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
     """Lines of stdin on a queue, None at EOF.
 
     A daemon thread reads: add_reader cannot watch a regular file, and a thread blocked
@@ -166,7 +173,9 @@ async def _run(args: argparse.Namespace, uids: list[tuple[str, bytes]]) -> int:
     try:
         await reader.start()
     except OSError as exc:
-        raise UsageError(f"cannot create the virtual reader: {exc}") from None
+        await reader.close()
+        at = f" at {args.link}" if args.link else ""
+        raise UsageError(f"cannot create the virtual reader{at}: {exc.strerror}") from None
     try:
         where = reader.pty_path if not args.link else f"{args.link} -> {reader.pty_path}"
         out.emit(
@@ -208,7 +217,7 @@ async def _work(
             for text, uid in uids:
                 await _tap(reader, text, uid, out)
             return 0
-        lines = _stdin_lines(asyncio.get_running_loop())
+        lines = stdin_lines(asyncio.get_running_loop())
         while (line := await lines.get()) is not None:
             if not line.strip():
                 continue
@@ -232,7 +241,18 @@ async def _announce_online(reader: VirtualReader, out: _Output) -> None:
         out.emit("offline", f"offline: the LCD shows {' / '.join(reader.lcd)!r}", lcd=reader.lcd)
 
 
+def _check_link(link: str | None) -> None:
+    """The symlink's folder must exist: say so, naming it (not the PTY it would point at)."""
+    if link is None:
+        return
+    folder = Path(link).parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"--link {link}: the folder {folder} {what}")
+
+
 def _main(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "warning")
     uids = [(text, parse_card(text)) for text in args.cards]  # bad input: exit before starting
+    _check_link(args.link)
     return asyncio.run(_run(args, uids))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,11 +44,17 @@ def make(target: str, root: Path, **extra: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    scratch = tmp_path_factory.mktemp("root")
-    done = make("install", scratch)
-    assert done.returncode == 0, done.stdout + done.stderr
-    yield scratch
+def root() -> Iterator[Path]:
+    # Not under pytest's own temporary directory (0700, root's): the service user must
+    # be able to reach the installed program, as on a real system.
+    scratch = Path(tempfile.mkdtemp(prefix="clock-gateway-root-"))
+    scratch.chmod(0o755)
+    try:
+        done = make("install", scratch)
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def mode(path: Path) -> str:
@@ -83,6 +91,8 @@ def test_layout_and_modes(root: Path) -> None:
     assert mode(root / "etc/clock-gateway/config.toml") == f"0640 root:{USER}"
     assert mode(root / "etc/clock-gateway/env") == "0600 root:root"
     assert mode(root / "var/lib/clock-gateway") == f"0750 {USER}:{USER}"
+    key = root / "var/lib/clock-gateway/web-session.key"
+    assert mode(key) == f"0600 {USER}:{USER}" and len(key.read_text().strip()) >= 32
     assert (root / "etc/clock-gateway/config.toml").read_bytes() == (
         REPO / "config.example.toml"
     ).read_bytes()
@@ -152,6 +162,134 @@ def test_the_units_are_hardened_to_exposure_1_5_or_less(root: Path, unit: str) -
     found = re.search(rf"Overall exposure level for {name}: ([\d.]+)", done.stdout)
     assert found, done.stdout + done.stderr
     assert float(found.group(1)) <= 1.5, done.stdout
+
+
+def as_service_user(*command: str) -> list[str]:
+    return ["runuser", "-u", USER, "--", *command]
+
+
+def test_the_venv_is_debians_python_and_the_service_user_runs_it(root: Path) -> None:
+    cfg = (root / "opt/clock-gateway/pyvenv.cfg").read_text()
+    made_by = re.search(r"^executable = (.*)$", cfg, re.MULTILINE)
+    assert made_by and os.path.realpath(made_by.group(1)) == os.path.realpath("/usr/bin/python3")
+    done = subprocess.run(
+        as_service_user(str(root / "opt/clock-gateway/bin/clock-gateway"), "--version"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"clock-gateway \d+\.\d+\.\d+\n", done.stdout)
+
+
+def test_a_python_out_of_the_service_users_reach_is_refused_then_replaced(
+    root: Path, tmp_path: Path
+) -> None:
+    """A Python under a directory only root may enter (pyenv's in /root): the install
+    says so; the next install with Debian's Python rebuilds the venv it left."""
+    private = tmp_path / "private"  # pytest's temporary directories are root's, 0700
+    private.mkdir()
+    shutil.copy2(os.path.realpath("/usr/bin/python3"), private / "python3")
+    os.chmod(tmp_path, 0o700)
+    refused = make("install", root, PYTHON=str(private / "python3"))
+    assert refused.returncode != 0
+    last = next(line for line in refused.stderr.splitlines() if "install: error" in line)
+    assert last.startswith(
+        f"install: error: the service user {USER} cannot run /opt/clock-gateway/bin/clock-gateway:"
+    ), refused.stderr
+    assert "Permission denied" in last and "Traceback" not in refused.stderr
+
+    done = make("install", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"rebuilding the venv {root}/opt/clock-gateway: it was made by {private}" in done.stdout
+    assert f"checked: {USER} runs clock-gateway " in done.stdout
+    test_the_venv_is_debians_python_and_the_service_user_runs_it(root)
+
+
+def test_the_web_as_the_service_user_replaces_a_key_it_cannot_read(root: Path) -> None:
+    binary = str(root / "opt/clock-gateway/bin/clock-gateway")
+    state = root / "var/lib/clock-gateway"
+    key = state / "web-session.key"
+    config = _web_config(root, state)
+    done = subprocess.run(
+        [binary, "db", "init", "--config", str(config)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done
+    key.write_text("left by root: " + "x" * 40 + "\n")
+    os.chown(key, 0, 0)
+    key.chmod(0o600)
+    out = _serve_once(as_service_user(binary, "web", "--config", str(config)))
+    assert "web_session_key_replaced" in out
+    assert mode(key) == f"0600 {USER}:{USER}" and "left by root" not in key.read_text()
+
+
+def _web_config(root: Path, state: Path) -> Path:
+    config = root / "web-test.toml"
+    config.write_text(
+        f'[gateway]\nstate_dir = "{state}"\n\n'
+        f'[database]\nurl = "sqlite:///{state}/clock-gateway.db"\n\n'
+        f"[web]\nport = {_free_port()}\n"
+    )
+    config.chmod(0o644)
+    return config
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_once(command: list[str]) -> str:
+    """Start `web`, wait for it to serve, stop it (SIGTERM); its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOCK_GATEWAY_")}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # bounded by the test's timeout; it prints within seconds
+            lines.append(line)
+            if line.startswith("serving "):
+                break
+        assert lines and lines[-1].startswith("serving "), "".join(lines)
+        proc.terminate()
+        # uvicorn stops, then re-raises the SIGTERM it caught: a clean stop to systemd.
+        assert proc.wait(30) in (0, -signal.SIGTERM), "".join(lines)
+        return "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.timeout(120)
+def test_a_web_run_as_root_leaves_the_session_key_to_the_service_user(root: Path) -> None:
+    binary = str(root / "opt/clock-gateway/bin/clock-gateway")
+    state = root / "var/lib/clock-gateway"
+    key = state / "web-session.key"
+    key.unlink()  # as before the first start: a root run creates it
+    config = _web_config(root, state)
+    done = subprocess.run(
+        [binary, "db", "init", "--config", str(config)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done
+    _serve_once([binary, "web", "--config", str(config)])
+    assert mode(key) == f"0600 {USER}:{USER}"
+
+
+def test_the_upgrade_hands_a_root_owned_session_key_back(root: Path) -> None:
+    key = root / "var/lib/clock-gateway/web-session.key"
+    before = key.read_bytes()
+    os.chown(key, 0, 0)  # what a `web` run as root did before
+    done = make("install", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert mode(key) == f"0600 {USER}:{USER}" and key.read_bytes() == before
 
 
 def test_an_upgrade_in_place_keeps_config_secrets_rules_and_spool(root: Path) -> None:
