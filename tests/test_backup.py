@@ -166,7 +166,7 @@ def test_restore_refuses_while_the_daemon_holds_the_spool(
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # what a running daemon's spool does
         capsys.readouterr()
-        assert cli("restore", str(tmp_path / "b"), "--config", str(config)) != 0
+        assert cli("restore", str(tmp_path / "b"), "--config", str(config)) == 5
     finally:
         os.close(fd)
     err = capsys.readouterr().err
