@@ -119,12 +119,12 @@ class RetentionStore:
 
 async def prefix_end(conn: AsyncConnection, before: datetime) -> int:
     """The last seal of the longest prefix of the chain that may go (0: none)."""
+    first, last = (await conn.execute(select(func.min(seals.c.seq), func.max(seals.c.seq)))).one()
+    if first is None:
+        return 0
     young = await conn.scalar(select(func.min(seals.c.seq)).where(seals.c.sealed_at >= before))
-    if young is not None:
-        end = int(young) - 1
-    else:
-        end = int(await conn.scalar(select(func.coalesce(func.max(seals.c.seq), 0))) or 0)
-    while end > 0:
+    end = int(last) if young is None else int(young) - 1
+    while end >= int(first):
         limits = [await _first_young_row(conn, kind, end, before) for kind in ROW_KINDS]
         limits.append(await _first_event_still_corrected(conn, end))
         new_end = min([end] + [seq - 1 for seq in limits if seq is not None])

@@ -256,7 +256,9 @@ def _check_moves(scan: _Scan) -> None:
     """Altered rows, told apart: values swapped between rows, or plainly changed."""
     sealed_for = {(kind, v[0]): row_id for (kind, row_id), v in scan.altered.items()}
     sealed_for.update(scan.gone)
-    for (kind, row_id), (sealed, current, seq) in sorted(scan.altered.items()):
+    for (kind, row_id), (sealed, current, seq) in sorted(
+        scan.altered.items(), key=lambda item: item[1][2]
+    ):
         other = sealed_for.get((kind, current))
         if other is not None and other != row_id:
             scan.report.add(

@@ -25,7 +25,7 @@ its xmin passed that round's xmax). A fresh process starts from zero: one full l
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,8 +145,10 @@ def link_values(link: Link) -> dict[str, Any]:
 class SealStore:
     """seal_pending, head; keeps the floors of this process between calls."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
+        # The sealing time; None: the database's clock (tests seal "years ago" with it).
+        self._clock = clock
         self._floors = dict.fromkeys(ROW_KINDS, 0)
         # PostgreSQL: the highest ids of the previous round, and (xid that must have
         # ended, highest ids) pairs waiting for it.
@@ -224,7 +226,7 @@ class SealStore:
         async with self._db.tx(write=True) as conn:
             if not await lock_chain(conn, dialect, wait=False):
                 return None
-            now = await sealing_time(conn, dialect)
+            now = self._clock() if self._clock else await sealing_time(conn, dialect)
             return await seal_rows(conn, await chain_tail(conn), found, now)
 
 
