@@ -9,11 +9,13 @@ still leaves its audit row (the record that the retention job ran).
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.config import RETENTION_BY_JURISDICTION
+from gateway.cli.envfile import ENV_ADMIN_DATABASE_URL
+from gateway.config import ENV_DATABASE_URL, RETENTION_BY_JURISDICTION
 from gateway.errors import InvalidInputError
 from gateway.store.audit import Actor
 from gateway.store.oneshot import with_stores
@@ -47,6 +49,10 @@ def cutoff(now: datetime, years: int) -> datetime:
 
 
 def _purge(args: argparse.Namespace) -> int:
+    # Only the owner's role may delete the register. Under systemd both URLs arrive in
+    # the environment (EnvironmentFile=), where the daemon's would otherwise win.
+    if admin := os.environ.get(ENV_ADMIN_DATABASE_URL):
+        os.environ[ENV_DATABASE_URL] = admin
     config = config_from_args(args)
     register = config.register
     years = register.retention_years if args.older_than is None else args.older_than
