@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from gateway.errors import InvalidInputError
 from gateway.store import chain
 from gateway.store.seals import KIND_TABLES
 
-EVENT = {
+EVENT: dict[str, Any] = {
     "id": 7,
     "event_key": uuid.UUID("12345678-1234-5678-1234-567812345678"),
     "person_uid": "ana.garcía",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,10 @@ PEOPLE = [("ana", "Ana", "04A1B2C3"), ("bea", "Bea", "04112233445566")]
 CARD = {uid: bytes.fromhex(card) for uid, _, card in PEOPLE}
 
 
-def _status(config: Path) -> dict[str, object]:
+def _register(config: Path) -> dict[str, Any]:
+    """The sealer's figures in the daemon's status ({} before the first round)."""
     done = run_cli("status", "--json", "--config", str(config))
-    return json.loads(done.stdout)["status"]  # type: ignore[no-any-return]
+    return dict(json.loads(done.stdout)["status"].get("register") or {})
 
 
 def _verify(config: Path, *args: str) -> tuple[int, str]:
@@ -51,12 +53,12 @@ def _run(tmp_path: Path, url: str) -> None:
                 assert entrance.swipe(CARD[uid]).status == Status.OK
             # Sealed within seconds while it runs (the promise is a minute).
             wait_until(
-                lambda: (_status(config).get("register") or {}).get("head_seq") == 2,  # type: ignore[union-attr]
+                lambda: _register(config).get("head_seq") == 2,
                 30,
                 "the two taps sealed",
             )
-            register = _status(config)["register"]
-            assert register["unsealed"] == 0 and register["error"] is None  # type: ignore[index]
+            register = _register(config)
+            assert register["unsealed"] == 0 and register["error"] is None
             shown = run_cli("status", "--config", str(config)).stdout
             assert "register:   0 row(s) waiting to be sealed" in shown
             code, out = _verify(config)
