@@ -4,9 +4,12 @@ recompute them with standard tools: the recipe and the code must agree."""
 from __future__ import annotations
 
 import hashlib
+import re
+import shutil
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,8 @@ import pytest
 from gateway.errors import InvalidInputError
 from gateway.store import chain
 from gateway.store.seals import KIND_TABLES
+from tests.register.support import fill
+from tests.store.support import open_stores, sql
 
 EVENT: dict[str, Any] = {
     "id": 7,
@@ -101,3 +106,19 @@ def test_differences_name_each_column() -> None:
         ("direction", "in", "out"),
         ("reader", "entrance", "exit"),
     ]
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 shell")
+async def test_the_shell_recipe_of_the_docs_gives_the_seal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    async with open_stores(url) as stores:
+        await fill(stores)
+        await stores.seals.seal_pending()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "REGISTER.md").read_text()
+    [script] = [b for b in re.findall(r"```sh\n(.*?)```", doc, re.S) if "payload_sha" in b]
+    script = script.replace("/var/lib/clock-gateway/clock-gateway.db", str(tmp_path / "g.db"))
+    script = script.replace("n=18342", "n=5")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    computed, _dash, stored, following = done.stdout.split()
+    assert computed == stored == following
+    assert stored == sql(url, "SELECT seal FROM seals WHERE seq = 5")[0][0]
