@@ -74,7 +74,8 @@ _HEAD = re.compile(r"^\s*(\d{1,18}):([0-9a-f]{64})\s*$")
 def canonical_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime in the register")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and this runs per sealed column.
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _canonical(value: Any) -> Any:

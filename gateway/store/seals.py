@@ -24,6 +24,7 @@ its xmin passed that round's xmax). A fresh process starts from zero: one full l
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ KIND_TABLES: dict[str, Table] = {
 # One sealer at a time per PostgreSQL database (the retention purge takes it too).
 SEAL_LOCK_KEY = 0x7365616C73  # "seals"
 # Rows per sealing transaction: short, so that on SQLite the swipe path's writes wait
-# a few milliseconds at most.
-SEAL_BATCH = 500
+# a few milliseconds at most, and the event loop is never busy sealing for longer than
+# that (about 25 us of CPU per row).
+SEAL_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,23 @@ async def seal_rows(
             link = chain.next_link(last, kind, int(row.id), chain.payload(kind, row._mapping), now)
             links.append(link)
             last = (link.seq, link.seal)
-    if links:
+    if links and conn.dialect.name == "postgresql":
+        # One statement for the batch (an executemany would be one per row).
+        batch = json.dumps(
+            [{**link_values(k), "sealed_at": chain.canonical_time(k.sealed_at)} for k in links],
+            ensure_ascii=False,
+        )
+        await conn.execute(_PG_INSERT, {"rows": batch})
+    elif links:
         await conn.execute(insert(seals), [link_values(k) for k in links])
     return len(links), links[-1] if links else tail
+
+
+_PG_INSERT = text(
+    "INSERT INTO seals (seq, kind, row_id, payload, prev, seal, sealed_at) "
+    "SELECT seq, kind, row_id, payload, prev, seal, sealed_at "
+    "FROM json_populate_recordset(NULL::seals, CAST(:rows AS json))"
+)
 
 
 def link_values(link: Link) -> dict[str, Any]:
