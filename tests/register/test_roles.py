@@ -42,13 +42,14 @@ def test_the_web_plan_never_grants_a_change_of_the_register() -> None:
 async def test_web_and_daemon_roles_cannot_change_the_register(
     pg_cluster: PgCluster, pg_url: str
 ) -> None:
-    web_url = _role(pg_cluster, pg_url, "clock_web")
-    daemon_url = _role(pg_cluster, pg_url, "clock_daemon")
+    # Roles are cluster-wide: names of this test's own.
+    web_url = _role(pg_cluster, pg_url, "register_web")
+    daemon_url = _role(pg_cluster, pg_url, "register_daemon")
     async with open_stores(pg_url) as owner:
         await owner.people.add_person("ana", "Ana")
         await owner.people.assign_card("04A1B2C3", "ana")
-        await grant_web(owner.db, "clock_web")
-        await grant_daemon(owner.db, "clock_daemon")
+        await grant_web(owner.db, "register_web")
+        await grant_daemon(owner.db, "register_daemon")
     async with open_stores(daemon_url, init=False) as daemon:
         assert await daemon.swipes.record_events([event("ana")]) == [True]
     async with open_stores(web_url, init=False) as web:
