@@ -1,4 +1,4 @@
--- clock-gateway database schema, version 2, for PostgreSQL 13 and newer.
+-- clock-gateway database schema, version 3, for PostgreSQL 13 and newer.
 --
 -- This file makes a fresh database, and is safe to apply any number of times
 -- (`clock-gateway db init` does exactly that): every object is created only if it is
@@ -19,8 +19,8 @@
 DO $$
 BEGIN
     IF to_regclass('schema_version') IS NOT NULL THEN
-        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 2) THEN
-            RAISE EXCEPTION 'schema version is not 2: see clock-gateway db check / db upgrade';
+        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 3) THEN
+            RAISE EXCEPTION 'schema version is not 3: see clock-gateway db check / db upgrade';
         END IF;
     END IF;
 END
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     CONSTRAINT schema_version_single_row CHECK (id = 1)
 );
 
-INSERT INTO schema_version (id, version) VALUES (1, 2) ON CONFLICT (id) DO NOTHING;
+INSERT INTO schema_version (id, version) VALUES (1, 3) ON CONFLICT (id) DO NOTHING;
 
 -- People who may clock in; uid is the stable identifier admins type (e.g. 'ana.garcia').
 CREATE TABLE IF NOT EXISTS people (
@@ -263,5 +263,79 @@ BEGIN
         CREATE TRIGGER people_notify AFTER INSERT OR UPDATE OR DELETE ON people
             FOR EACH STATEMENT EXECUTE FUNCTION clock_gateway_notify_cards();
     END IF;
+END
+$$;
+
+-- == Schema v3: the working-time register's seals (docs/REGISTER.md) =====================
+-- Kept in one block. Every clock event, correction and audit row is sealed, within a
+-- minute of being stored, into one hash chain: a background sealer (one at a time per
+-- database, under an advisory lock) appends a row here per sealed row, in the order of
+-- their ids. payload is the row's canonical JSON (gateway/store/chain.py), prev the seal
+-- before it, and seal = SHA-256 over prev, seq, kind, row_id, sealed_at and the payload's
+-- SHA-256. A 'checkpoint' seal is left by the retention purge, which removes the oldest
+-- part of the chain: it names the last seal it removed, so the rest still verifies.
+CREATE TABLE IF NOT EXISTS seals (
+    seq bigint NOT NULL,
+    kind text NOT NULL,
+    row_id bigint NOT NULL,
+    payload text NOT NULL,
+    prev text NOT NULL,
+    seal text NOT NULL,
+    sealed_at timestamptz NOT NULL,
+    CONSTRAINT seals_pkey PRIMARY KEY (seq),
+    CONSTRAINT seals_kind_row_id_key UNIQUE (kind, row_id),
+    CONSTRAINT seals_kind_valid CHECK (kind IN ('event', 'correction', 'audit', 'checkpoint')),
+    CONSTRAINT seals_seq_positive CHECK (seq > 0)
+);
+
+CREATE INDEX IF NOT EXISTS seals_sealed_at ON seals (sealed_at);
+
+-- The register is append-only: no UPDATE, no TRUNCATE, and no DELETE of a row younger
+-- than 4 years (the shortest legal retention clock-gateway supports: Spain's), so only
+-- the retention purge can delete, and only what the law no longer asks to keep. The
+-- trigger's argument is the column the age is read from. The application's roles have
+-- no UPDATE or DELETE on these tables either (gateway/store/grants.py); the owner can
+-- drop a trigger, which is what the seals are for.
+CREATE OR REPLACE FUNCTION clock_gateway_register_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz < now() - interval '4 years' THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'the working-time register is append-only: % rows are kept 4 years',
+            TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+    END IF;
+    RAISE EXCEPTION 'the working-time register is append-only: % of % refused',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END
+$$;
+
+DO $$
+DECLARE
+    guarded text[][] := ARRAY[
+        ARRAY['clock_events', 'received_at'],
+        ARRAY['corrections', 'created_at'],
+        ARRAY['audit_log', 'at'],
+        ARRAY['seals', 'sealed_at']
+    ];
+    i integer;
+BEGIN
+    FOR i IN 1 .. array_length(guarded, 1) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = guarded[i][1] || '_append_only'
+                       AND tgrelid = guarded[i][1]::regclass) THEN
+            EXECUTE format(
+                'CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH ROW '
+                'EXECUTE FUNCTION clock_gateway_register_guard(%L)',
+                guarded[i][1] || '_append_only', guarded[i][1], guarded[i][2]);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = guarded[i][1] || '_no_truncate'
+                       AND tgrelid = guarded[i][1]::regclass) THEN
+            EXECUTE format(
+                'CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
+                'EXECUTE FUNCTION clock_gateway_register_guard(%L)',
+                guarded[i][1] || '_no_truncate', guarded[i][1], guarded[i][2]);
+        END IF;
+    END LOOP;
 END
 $$;

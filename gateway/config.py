@@ -181,6 +181,24 @@ class WebConfig:
     retention_years: int = MIN_RETENTION_YEARS
 
 
+# == [register]: the working-time register (docs/REGISTER.md) ==========================
+# The legal minimum retention per jurisdiction: Spain, Estatuto de los Trabajadores art.
+# 34.9 (4 years); Portugal, Codigo do Trabalho art. 202 (5 years). The database itself
+# refuses to delete a register row younger than the smallest (store/tables.py).
+RETENTION_BY_JURISDICTION: dict[str, int] = {"ES": 4, "PT": 5}
+
+
+@dataclass(frozen=True)
+class RegisterConfig:
+    """`[register]`: whose law the register follows, and how long it is kept."""
+
+    jurisdiction: str = "ES"
+    retention_years: int = RETENTION_BY_JURISDICTION["ES"]
+    # Whether this daemon seals (on a fleet, a gateway whose database role may not
+    # read the register leaves it to the others: docs/REGISTER.md).
+    seal: bool = True
+
+
 @dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or "<defaults>"
@@ -202,6 +220,7 @@ class Config:
     fleet: FleetConfig = field(default_factory=FleetConfig)
     original: OriginalConfig = field(default_factory=OriginalConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
 
     @property
     def session_secret_path(self) -> Path:
@@ -605,6 +624,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
     web = _parse_web(root)
+    register = _parse_register(root)
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -630,6 +650,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         fleet=fleet,
         original=original,
         web=web,
+        register=register,
     )
 
 
@@ -709,6 +730,33 @@ def _parse_web(root: _Section) -> WebConfig:
     )
     sec.finish()
     return web
+
+
+def _parse_register(root: _Section) -> RegisterConfig:
+    sec = root.table("register")
+    place = sec.get("jurisdiction", str, "ES", check=_one_of(tuple(RETENTION_BY_JURISDICTION)))
+    minimum = RETENTION_BY_JURISDICTION.get(place, max(RETENTION_BY_JURISDICTION.values()))
+    years = sec.get(
+        "retention_years",
+        int,
+        None,
+        check=lambda v: (
+            None
+            if minimum <= v <= 100
+            else f"must be from {minimum} (the legal minimum in {place}) to 100, got {v}"
+        ),
+    )
+    # Before [register] existed the setting was web.retention_years: still obeyed, once.
+    web = root.data.get("web")
+    old = web.get("retention_years") if isinstance(web, dict) else None
+    if isinstance(old, int) and not isinstance(old, bool):
+        if years is None and "retention_years" not in sec.data:
+            years = max(old, minimum)
+        elif years is not None and years != old:
+            sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
+    seal = sec.get("seal", bool, True)
+    sec.finish()
+    return RegisterConfig(jurisdiction=place, retention_years=years or minimum, seal=seal)
 
 
 def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:

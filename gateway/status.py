@@ -51,6 +51,16 @@ class ReaderStatus:
 
 
 @dataclass(frozen=True)
+class RegisterStatus:
+    """The register's sealer, as the daemon last saw it (gateway/daemon/sealer.py)."""
+
+    unsealed: int = 0  # rows seen stored and not sealed yet
+    sealed_at: datetime | None = None  # the last round that found nothing left to seal
+    head_seq: int | None = None  # the chain's last seal
+    error: str | None = None  # why the last round failed (the database away, ...)
+
+
+@dataclass(frozen=True)
 class StatusSnapshot:
     pid: int
     started_at: datetime
@@ -70,6 +80,7 @@ class StatusSnapshot:
     updated_mono: float | None = None
     boot_id: str | None = None
     spool_error: str | None = None  # the spool cannot take appends (e.g. its files gone)
+    register: RegisterStatus | None = None  # None: no sealer (yet)
 
 
 def snapshot_of(
@@ -78,6 +89,7 @@ def snapshot_of(
     stats: RecorderStats | None,
     *,
     stopped: bool = False,
+    register: RegisterStatus | None = None,
 ) -> StatusSnapshot:
     """The snapshot of this process, from the recorder's stats (None before it started)."""
     now = datetime.now(UTC)
@@ -87,6 +99,7 @@ def snapshot_of(
         readers=readers,
         stopped_at=now if stopped else None,
         version=__version__,
+        register=register,
     )
     if stats is None:
         return replace(base, database_ok=False)
@@ -152,8 +165,32 @@ def to_json(snapshot: StatusSnapshot) -> dict[str, Any]:
         "spool_error": snapshot.spool_error,
         "updated_mono": snapshot.updated_mono,
         "boot_id": snapshot.boot_id,
+        "register": _register_json(snapshot.register),
         "format": FORMAT_VERSION,
     }
+
+
+def _register_json(r: RegisterStatus | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "unsealed": r.unsealed,
+        "sealed_at": _stamp(r.sealed_at),
+        "head_seq": r.head_seq,
+        "error": r.error,
+    }
+
+
+def _register_of(doc: Any) -> RegisterStatus | None:
+    if not isinstance(doc, dict):
+        return None
+    head = doc.get("head_seq")
+    return RegisterStatus(
+        unsealed=int(doc.get("unsealed", 0)),
+        sealed_at=_when(doc.get("sealed_at")),
+        head_seq=None if head is None else int(head),
+        error=_opt_str(doc.get("error")),
+    )
 
 
 def _reader_json(r: ReaderStatus) -> dict[str, Any]:
@@ -246,6 +283,7 @@ def from_json(doc: Any) -> StatusSnapshot:
         spool_error=_opt_str(doc.get("spool_error")),
         updated_mono=_opt_float(doc.get("updated_mono")),
         boot_id=_opt_str(doc.get("boot_id")),
+        register=_register_of(doc.get("register")),
     )
 
 

@@ -18,8 +18,9 @@ DOCDIR=${DOCDIR:-/usr/local/share/doc/clock-gateway}
 say() { echo "uninstall: $*"; }
 [ "$(id -u)" -eq 0 ] || { echo "uninstall: error: run as root: sudo make uninstall" >&2; exit 1; }
 
-for name in clock-gateway-web clock-gateway; do
-  unit=$DESTDIR$UNITDIR/$name.service
+for name in clock-gateway-purge.timer clock-gateway-purge.service clock-gateway-web.service \
+    clock-gateway.service; do
+  unit=$DESTDIR$UNITDIR/$name
   if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && [ -e "$unit" ]; then
     systemctl disable --now "$name" 2>/dev/null || true
   fi

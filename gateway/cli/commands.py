@@ -39,6 +39,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "monitor": Command("monitor", "decode and print the frames on a serial port live"),
     "ports": Command("ports", "list serial ports and their /dev/serial/by-id names"),
+    "register": Command(
+        "register", "verify the working-time register's seals, seal now, show the chain head"
+    ),
     "report": Command("report", "hours worked per person per day, with flags and month totals"),
     "restore": Command("backup", "put a backup made by 'backup' back (stop the service first)"),
     "run": Command("run", "run the gateway daemon: serve the configured readers"),

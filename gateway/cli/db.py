@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 
+# The schema version that brought the register's seals.
+REGISTER_VERSION = 3
+
 if TYPE_CHECKING:
     from gateway.store.stores import Stores
     from gateway.store.upgrade import UpgradeResult
@@ -55,7 +58,18 @@ def register(subparsers: Any) -> None:
         "--dry-run", action="store_true", help="print the statements, change nothing"
     )
     add_config_option(grant)
-    grant.set_defaults(func=_grant)
+    grant.set_defaults(func=_grant, web=False)
+    web = sub.add_parser(
+        "grant-web",
+        help="give an existing PostgreSQL role exactly what the web app needs",
+        description="As grant-daemon, for the web app's role: read every table, change "
+        "people, cards, the timetable and the logins, add corrections and audit rows; "
+        "never update or delete the register (events, corrections, audit, seals).",
+    )
+    web.add_argument("role", metavar="ROLE", help="the web app's login role")
+    web.add_argument("--dry-run", action="store_true", help="print the statements, change nothing")
+    add_config_option(web)
+    web.set_defaults(func=_grant, web=True)
     upgrade = sub.add_parser(
         "upgrade",
         help="bring an older schema to this version of clock-gateway",
@@ -104,12 +118,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _grant(args: argparse.Namespace) -> int:
-    from gateway.store.grants import grant_daemon, plan_daemon_grants  # loads SQLAlchemy
+    from gateway.store import grants  # loads SQLAlchemy
 
     config = config_from_args(args)
 
     async def work(stores: Stores) -> tuple[str, list[str]]:
-        act = plan_daemon_grants if args.dry_run else grant_daemon
+        if args.web:
+            act = grants.plan_web_grants if args.dry_run else grants.grant_web
+        else:
+            act = grants.plan_daemon_grants if args.dry_run else grants.grant_daemon
         plan = await act(stores.db, args.role)
         return plan.database, plan.statements
 
@@ -117,7 +134,8 @@ def _grant(args: argparse.Namespace) -> int:
     for statement in statements:
         print(f"{statement};")
     verb = "would be granted (dry run)" if args.dry_run else "granted"
-    print(f"-- role {args.role}: daemon privileges on database {database} {verb}")
+    who = "web" if args.web else "daemon"
+    print(f"-- role {args.role}: {who} privileges on database {database} {verb}")
     return 0
 
 
@@ -125,11 +143,16 @@ def _upgrade(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     dry_run: bool = args.dry_run
 
-    async def work(stores: Stores) -> tuple[str, str, UpgradeResult]:
+    async def work(stores: Stores) -> tuple[str, str, UpgradeResult, int]:
         db = stores.db
-        return db.url, db.dialect, await db.upgrade_schema(dry_run=dry_run)
+        result = await db.upgrade_schema(dry_run=dry_run)
+        sealed = 0
+        if not dry_run and result.from_version < REGISTER_VERSION <= result.to_version:
+            # The register's chain starts here: seal the rows already stored.
+            sealed = (await stores.seals.seal_pending()).sealed
+        return db.url, db.dialect, result, sealed
 
-    url, dialect, result = with_stores(config, work)
+    url, dialect, result, sealed = with_stores(config, work)
     if args.json:
         print_json(
             {
@@ -155,4 +178,6 @@ def _upgrade(args: argparse.Namespace) -> int:
             f"{url}: upgraded from schema version {result.from_version} "
             f"to {result.to_version} ({dialect})"
         )
+        if sealed:
+            print(f"sealed the {sealed} row(s) already in the register (docs/REGISTER.md)")
     return 0

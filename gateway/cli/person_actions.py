@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 from gateway.errors import UsageError
 from gateway.store.audit import Actor
+from gateway.store.lifecycle import Erasure
 from gateway.store.stores import Stores
 
 
@@ -37,10 +39,12 @@ def add_person_actions(sub: Any) -> None:
 
     erase = sub.add_parser(
         "erase",
-        help="erase a person's personal data (keep their events, anonymised)",
-        description="Replace the person's name and uid by a random pseudonym everywhere, "
-        "revoke their cards and delete their timetable. Their events stay, under the "
-        "pseudonym, for the legal retention period. Cannot be undone.",
+        help="erase what the working-time register does not need; keep the register",
+        description="Revoke the person's cards, delete their timetable and take them off "
+        "every list (inactive, marked erased). Their register (clock events, corrections, "
+        "audit rows, and the uid and name they are under) is kept as it is for the legal "
+        "retention period (GDPR art. 17(3)(b)); the retention purge deletes it, and then "
+        "the person, as it ages out. Cannot be undone. See docs/REGISTER.md.",
     )
     erase.add_argument("uid", metavar="UID")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -87,16 +91,16 @@ def _erase(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("erasing cannot be undone: confirm with --yes")
-        answer = input(f"Erase {args.uid}'s name and uid for good? Type the uid to confirm: ")
+        answer = input(f"Erase {args.uid} (the register is kept)? Type the uid to confirm: ")
         if answer.strip() != args.uid:
             raise UsageError("not confirmed; nothing was changed")
 
-    async def work(stores: Stores) -> str:
+    async def work(stores: Stores) -> Erasure:
         return await stores.lifecycle.erase(args.uid, Actor.cli())
 
-    pseudonym = with_stores(config, work)
+    erased = with_stores(config, work)
     if args.json:
-        print_json({"pseudonym": pseudonym})
+        print_json(asdict(erased))
     else:
-        print(f"erased: the person's events now belong to {pseudonym}")
+        print(f"erased {erased.uid}: {erased}")
     return 0

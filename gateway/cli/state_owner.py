@@ -30,7 +30,14 @@ def hand_back_state_files() -> None:
 
 # The state directory's own entries; nothing else in it (or under it) is touched, so a
 # state_dir pointed at a shared directory never gets strangers' files re-owned.
-_STATE_NAMES = ("clock-gateway.db*", "card-directory.json", "status.json", "spool", "spool.*")
+_STATE_NAMES = (
+    "clock-gateway.db*",
+    "card-directory.json",
+    "status.json",
+    "spool",
+    "spool.*",
+    "register-heads.jsonl",  # `register head --record` run by root
+)
 
 
 def hand_back(state_dir: Path) -> int:

@@ -119,6 +119,8 @@ def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneIn
         else f"refreshed {_span_s(snap.directory_age_s)} ago"
     )
     print(f"directory:  {snap.directory_cards} card(s), {age}")
+    if snap.register is not None:
+        print(f"register:   {_register_line(snap, now, zone)}")
     if not snap.readers:
         print("readers:    none")
         return
@@ -140,6 +142,22 @@ def _print(snap: StatusSnapshot, state: DaemonState, now: datetime, zone: ZoneIn
     print_table(
         ("READER", "ROLE", "PORT", "LINK", "SINCE", "HARDWARE", "FIRMWARE", "LAST SWIPE"), rows
     )
+
+
+def _register_line(snap: StatusSnapshot, now: datetime, zone: ZoneInfo) -> str:
+    """The sealer's backlog: rows stored and not sealed yet, and its last full round."""
+    reg = snap.register
+    assert reg is not None
+    line = f"{reg.unsealed} row(s) waiting to be sealed"
+    if reg.sealed_at is not None:
+        line += f"; all sealed at {_local(reg.sealed_at, zone)} ({_ago(reg.sealed_at, now)} ago)"
+    else:
+        line += "; no sealing round finished yet"
+    if reg.head_seq is not None:
+        line += f"; chain at seal {reg.head_seq}"
+    if reg.error:
+        line += f"; LAST ROUND FAILED: {reg.error}"
+    return line
 
 
 def _local(stamp: datetime | None, zone: ZoneInfo) -> str | None:

@@ -21,6 +21,7 @@ from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.clockwatch import ClockStep, watch_clock
 from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
+from gateway.daemon.sealer import Sealer
 from gateway.daemon.supervise import Supervisor
 from gateway.domain import Direction, IncomingSwipe, StoreUnavailableError, hardware_id_text
 from gateway.errors import (
@@ -66,6 +67,7 @@ class Daemon:
         self.recorder: Recorder | None = None
         self.service: ClockingService | None = None
         self.fleet: FleetMember | None = None  # heartbeat, card changes, metrics
+        self.sealer: Sealer | None = None  # the register's seals and heads
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self.supervisor = Supervisor()
@@ -127,6 +129,9 @@ class Daemon:
             log.warning("no_readers", hint="add [[readers]] to the configuration")
         self.supervisor.keep("status", self._status_loop, critical=True)
         self.supervisor.keep("clock", lambda: watch_clock(self._record_clock_step), critical=False)
+        if config.register.seal:
+            self.sealer = Sealer(self.stores.seals, config.state_dir, config.gateway_id)
+            self.supervisor.keep("sealer", self.sealer.run, critical=False)
         watchdog_s = self.notifier.watchdog_s
         if watchdog_s:
             self.supervisor.keep("watchdog", lambda: self._watchdog_loop(watchdog_s), critical=True)
@@ -195,6 +200,8 @@ class Daemon:
                 )
             except Exception as exc:  # logged plainly, and the rest of the stop goes on
                 log.error("recorder_stop_failed", error=repr(exc), exc_info=True)
+        if self.sealer is not None:
+            await self.sealer.final()  # what this daemon stored leaves sealed
         if self.stores is not None:
             await self.stores.close()
         with contextlib.suppress(OSError):
@@ -342,7 +349,10 @@ class Daemon:
 
     def _snapshot(self, *, stopped: bool = False) -> Any:
         stats = self.recorder.stats() if self.recorder is not None else None
-        return snapshot_of(self.started_at, self._reader_status(), stats, stopped=stopped)
+        register = self.sealer.status() if self.sealer is not None else None
+        return snapshot_of(
+            self.started_at, self._reader_status(), stats, stopped=stopped, register=register
+        )
 
     def _status_line(self) -> str:
         parts = [f"{name} {link.state.value}" for name, link in self.links.items()]

@@ -1,4 +1,4 @@
-"""The daemon's least-privilege role on PostgreSQL: exactly what the swipe path needs.
+"""Least-privilege roles on PostgreSQL: the daemon's and the web's.
 
 `clock-gateway db grant-daemon ROLE`, run as the database's owner (the role that ran
 `db init`), after a superuser created ROLE (`createuser --pwprompt ROLE`: the owner
@@ -15,9 +15,17 @@ is not allowed to create roles). What the daemon gets, and why:
 - unknown_swipes: the enrolment list is an upsert (INSERT, SELECT, UPDATE of the
   counters and the last reader).
 - With schema v2: the gateways row it upserts, and INSERT on clock_steps.
+- With schema v3 (the register's seals): SELECT on clock_events, corrections and
+  audit_log, because its sealer reads every row it seals, and SELECT, INSERT on seals.
+  Still no UPDATE or DELETE on any of them.
 
 What a column grant cannot stop: the daemon still chooses the person, time and
 outcome of the events it writes; it is trusted with those, as it must be.
+
+`clock-gateway db grant-web ROLE` gives the web app's role what its pages do: read
+everything, manage people, cards, the timetable and the logins, add corrections and
+audit rows; and, like the daemon, never UPDATE or DELETE an event, a correction, an
+audit row or a seal (the register is append-only: docs/REGISTER.md).
 """
 
 from __future__ import annotations
@@ -42,6 +50,18 @@ EVENT_COLUMNS = (
     "outcome",
 )
 UNKNOWN_UPDATED = ("first_seen", "last_seen", "count", "last_reader", "last_reader_hw_id")
+# The register's tables: no application role may UPDATE or DELETE them.
+REGISTER_TABLES = ("clock_events", "corrections", "audit_log", "seals")
+# What the web's pages change, table by table (every table is readable); a table added
+# to the schema is read-only to the web until it is listed here.
+WEB_WRITES: dict[str, str] = {
+    "people": "INSERT, UPDATE",
+    "cards": "INSERT, UPDATE",
+    "timetable": "INSERT, UPDATE, DELETE",
+    "admins": "INSERT, UPDATE, DELETE",
+    "corrections": "INSERT",
+    "audit_log": "INSERT",
+}
 
 
 @dataclass(frozen=True)
@@ -55,10 +75,20 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-async def plan_daemon_grants(db: Database, role: str) -> Plan:
-    """The GRANT and REVOKE statements for `role` on this database (nothing run)."""
+@dataclass(frozen=True)
+class _Catalogue:
+    database: str
+    columns: set[tuple[str, str]]
+    sequences: dict[str, str]  # table -> its id sequence
+
+    @property
+    def tables(self) -> set[str]:
+        return {t for t, _ in self.columns}
+
+
+async def _catalogue(db: Database, role: str, command: str) -> _Catalogue:
     if db.dialect != "postgresql":
-        raise GatewayError("db grant-daemon is for PostgreSQL: SQLite has no roles")
+        raise GatewayError(f"db {command} is for PostgreSQL: SQLite has no roles")
     if not role or len(role) > 63 or "\x00" in role:
         raise InvalidInputError(f"invalid role name {role!r}")
     async with db.tx() as conn:
@@ -73,34 +103,60 @@ async def plan_daemon_grants(db: Database, role: str) -> Plan:
                 )
             )
         }
-        sequence = await conn.scalar(
-            text("SELECT pg_get_serial_sequence('public.clock_events', 'id')")
-        )
+        sequences = {
+            str(r.table_name): str(r.seq)
+            for r in await conn.execute(
+                text(
+                    "SELECT c.table_name, pg_get_serial_sequence('public.' || c.table_name, "
+                    "c.column_name) AS seq FROM information_schema.columns c "
+                    "WHERE c.table_schema = 'public' AND c.column_name = 'id' "
+                    "AND pg_get_serial_sequence('public.' || c.table_name, c.column_name) "
+                    "IS NOT NULL"
+                )
+            )
+        }
     if not exists:
         raise NotFoundError(
             f"no role {role!r}: a superuser creates it first, e.g. "
             f"'sudo -u postgres createuser --pwprompt {role}'"
         )
-    tables = {t for t, _ in columns}
-    if "clock_events" not in tables:
+    if "clock_events" not in {t for t, _ in columns}:
         raise GatewayError("no clock-gateway schema here: run 'clock-gateway db init' first")
-    r, d = _ident(role), _ident(str(database))
+    return _Catalogue(str(database), columns, sequences)
+
+
+def _connect(role: str, database: str) -> list[str]:
+    r, d = _ident(role), _ident(database)
+    return [
+        f"REVOKE ALL ON DATABASE {d} FROM PUBLIC",
+        f"GRANT CONNECT ON DATABASE {d} TO {r}",
+        f"GRANT USAGE ON SCHEMA public TO {r}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {r}",
+    ]
+
+
+async def plan_daemon_grants(db: Database, role: str) -> Plan:
+    """The GRANT and REVOKE statements for `role` on this database (nothing run)."""
+    found = await _catalogue(db, role, "grant-daemon")
+    columns, tables, r = found.columns, found.tables, _ident(role)
     event_columns = [c for c in (*EVENT_COLUMNS, "gateway_id") if ("clock_events", c) in columns]
     unknown_updated = [
         c for c in (*UNKNOWN_UPDATED, "last_gateway_id") if ("unknown_swipes", c) in columns
     ]
     statements = [
-        f"REVOKE ALL ON DATABASE {d} FROM PUBLIC",
-        f"GRANT CONNECT ON DATABASE {d} TO {r}",
-        f"GRANT USAGE ON SCHEMA public TO {r}",
-        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {r}",
+        *_connect(role, found.database),
         f"GRANT SELECT ON schema_version, people, cards TO {r}",
         f"GRANT INSERT ({', '.join(event_columns)}) ON clock_events TO {r}",
-        f"GRANT SELECT (event_key) ON clock_events TO {r}",
         f"GRANT INSERT, SELECT ON unknown_swipes TO {r}",
         f"GRANT UPDATE ({', '.join(unknown_updated)}) ON unknown_swipes TO {r}",
     ]
-    if sequence:
+    if "seals" in tables:
+        # The sealer reads every row it seals, and appends seals; it changes nothing.
+        statements.append(f"GRANT SELECT ON clock_events, corrections, audit_log TO {r}")
+        statements.append(f"GRANT SELECT, INSERT ON seals TO {r}")
+    else:
+        statements.append(f"GRANT SELECT (event_key) ON clock_events TO {r}")
+    if sequence := found.sequences.get("clock_events"):
         statements.append(f"GRANT USAGE ON SEQUENCE {sequence} TO {r}")
     if "gateways" in tables:
         statements.append(f"GRANT SELECT, INSERT, UPDATE ON gateways TO {r}")
@@ -109,18 +165,39 @@ async def plan_daemon_grants(db: Database, role: str) -> Plan:
             c for c in ("gateway_id", "detected_at", "step_s") if ("clock_steps", c) in columns
         ]
         statements.append(f"GRANT INSERT ({', '.join(step_columns)}) ON clock_steps TO {r}")
-        async with db.tx() as conn:
-            steps_seq = await conn.scalar(
-                text("SELECT pg_get_serial_sequence('public.clock_steps', 'id')")
-            )
-        if steps_seq:
+        if steps_seq := found.sequences.get("clock_steps"):
             statements.append(f"GRANT USAGE ON SEQUENCE {steps_seq} TO {r}")
-    return Plan(role, str(database), statements)
+    return Plan(role, found.database, statements)
+
+
+async def plan_web_grants(db: Database, role: str) -> Plan:
+    """The statements for the web app's role: read all, change only what its pages do."""
+    found = await _catalogue(db, role, "grant-web")
+    r = _ident(role)
+    tables = sorted(found.tables)
+    statements = [
+        *_connect(role, found.database),
+        f"GRANT SELECT ON {', '.join(tables)} TO {r}",
+    ]
+    for table, privileges in WEB_WRITES.items():
+        if table not in found.tables:
+            continue
+        statements.append(f"GRANT {privileges} ON {table} TO {r}")
+        if sequence := found.sequences.get(table):
+            statements.append(f"GRANT USAGE ON SEQUENCE {sequence} TO {r}")
+    return Plan(role, found.database, statements)
 
 
 async def grant_daemon(db: Database, role: str) -> Plan:
     """Apply the plan in one transaction, as the connected (owner) role."""
-    plan = await plan_daemon_grants(db, role)
+    return await _apply(db, await plan_daemon_grants(db, role))
+
+
+async def grant_web(db: Database, role: str) -> Plan:
+    return await _apply(db, await plan_web_grants(db, role))
+
+
+async def _apply(db: Database, plan: Plan) -> Plan:
     async with db.tx(write=True) as conn:
         for statement in plan.statements:
             await conn.execute(text(statement))

@@ -1,58 +1,74 @@
-"""A person's life in the records: rename, deactivate, erase; and the retention purge.
+"""A person's life in the records: rename, deactivate, erase.
 
-Erasure (a person's right to have their personal data removed) against the duty to
-keep working-time records (4 years in Spain): the events must stay, but nothing in
-them may point at the person any more. `uid` is personal data too (usually the
-person's name, e.g. `ana.garcia`), and it is the key every event, card, correction
-and timetable row refers to. Rather than cascading key updates through the schema
-(`ON UPDATE CASCADE`, which the existing foreign keys lack and an upgrade would have
-to rebuild on SQLite), erasure moves everything in one transaction onto a fresh
-random pseudonym: a new `people` row (`erased-<random>`, name `(erased)`, inactive,
-`erased_at` set) takes over the events and corrections; cards are revoked and keep
-their history under the pseudonym; timetable rows are deleted; audit rows that named
-the old uid name the pseudonym instead and lose their details; the old row goes.
-The pseudonym is random, so nothing left in the database leads back to the person.
+Erasure (a person's right to have their personal data removed, GDPR art. 17) against
+the duty to keep the working-time register (4 years in Spain, 5 in Portugal): art.
+17(3)(b) lets the employer keep what a legal obligation makes it keep, and no longer.
+So within the retention period erasure keeps the register whole and removes the rest:
+the person's timetable rows are deleted, their cards revoked (the assignment history
+stays: it is part of the record of who held which card when) and the person is made
+inactive and marked `erased_at`, which takes them off every everyday list. Kept, exactly
+as they were: the person's row (uid and name: whose register it is), their clock events,
+corrections and audit rows, all sealed (store/seals.py: a sealed row is never changed).
+The erasure's own audit row says what was removed and what kept, and why. The
+retention purge (store/retention.py) deletes the register as it ages out and, once
+nothing refers to an erased person any more, their row and card history too.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import Person, normalise_card_key
-from gateway.errors import ConflictError, InvalidInputError, NotFoundError
+from gateway.errors import ConflictError, NotFoundError
 from gateway.store import validate
 from gateway.store.audit import Actor, write_audit
 from gateway.store.database import Database
 from gateway.store.holdings import ACTIVE_CARD, assign_card, insert_person
 from gateway.store.models import PersonRow
-from gateway.store.tables import audit_log, cards, clock_events, corrections, people, timetable
+from gateway.store.tables import cards, clock_events, corrections, people, timetable
 
+# Version 2 pseudonymised erased people; such rows stay as they were.
 ERASED_NAME = "(erased)"
 ERASED_PREFIX = "erased-"
+# Why an erasure keeps the register, in its audit row.
+ERASURE_BASIS = (
+    "GDPR art. 17(3)(b): the working-time register is kept for its legal retention "
+    "period (Estatuto de los Trabajadores art. 34.9; Codigo do Trabalho art. 202)"
+)
 
 
 def is_erased(person: PersonRow) -> bool:
-    """A pseudonym left by `erase`: kept for its events, nothing to manage about it."""
-    return person.name == ERASED_NAME and person.uid.startswith(ERASED_PREFIX)
+    """Erased: marked so by `erase` (v3), or a pseudonym a version-2 erase left;
+    kept for the register, nothing to manage about it."""
+    return person.erased or (person.name == ERASED_NAME and person.uid.startswith(ERASED_PREFIX))
 
 
 @dataclass(frozen=True)
-class PurgeResult:
-    before: datetime
-    events: int
-    corrections: int
+class Erasure:
+    """What an erasure removed and what it kept."""
+
+    uid: str
+    cards_revoked: int
+    timetable_rows: int
+    events_kept: int
+    corrections_kept: int
+
+    def __str__(self) -> str:
+        return (
+            f"removed {self.timetable_rows} timetable row(s), revoked {self.cards_revoked} "
+            f"card(s); kept the register ({self.events_kept} event(s), "
+            f"{self.corrections_kept} correction(s)) until the retention purge"
+        )
 
 
 class LifecycleStore:
     """Every change made to a person or a card, and the retention purge, each with its
     audit row in the same transaction: the one door for these writes, whoever makes
     them (the web, the CLI, the demo). add_person, assign_card, revoke_card, rename,
-    set_active, erase, purge_events."""
+    set_active, erase (the purge is store/retention.py)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -105,71 +121,38 @@ class LifecycleStore:
             action = "person.reactivate" if active else "person.deactivate"
             await write_audit(conn, actor, action, uid)
 
-    async def erase(self, uid: str, actor: Actor) -> str:
-        """Pseudonymise the person (see the module's docstring); the pseudonym."""
+    async def erase(self, uid: str, actor: Actor) -> Erasure:
+        """Erase what the register does not need; keep the register (see the module)."""
         uid = validate.uid(uid)
-        pseudonym = ERASED_PREFIX + secrets.token_hex(6)
         async with self._db.tx(write=True) as conn:
             await _live_person(conn, uid)
-            created = await conn.scalar(select(people.c.created_at).where(people.c.uid == uid))
-            await conn.execute(
-                insert(people).values(
-                    uid=pseudonym,
-                    name=ERASED_NAME,
-                    active=False,
-                    created_at=created,
-                    erased_at=func.now(),
-                )
-            )
-            await conn.execute(
+            revoked = await conn.execute(
                 update(cards)
                 .where(cards.c.person_uid == uid, cards.c.revoked_at.is_(None))
                 .values(revoked_at=func.now())
             )
-            for table in (cards, clock_events, corrections):
-                await conn.execute(
-                    update(table).where(table.c.person_uid == uid).values(person_uid=pseudonym)
-                )
-            await conn.execute(delete(timetable).where(timetable.c.person_uid == uid))
+            shifts = await conn.execute(delete(timetable).where(timetable.c.person_uid == uid))
             await conn.execute(
-                update(audit_log)
-                .where(audit_log.c.target == uid)
-                .values(target=pseudonym, details='{"erased": true}')
+                update(people).where(people.c.uid == uid).values(active=False, erased_at=func.now())
             )
-            await conn.execute(delete(people).where(people.c.uid == uid))
-            await write_audit(conn, actor, "person.erase", pseudonym)
-        return pseudonym
-
-    async def purge_events(self, before: datetime, actor: Actor) -> PurgeResult:
-        """Delete the events received before `before`, and the corrections about them."""
-        before = validate.aware(before, "before")
-        async with self._db.tx(write=True) as conn:
-            old_events = select(clock_events.c.id).where(clock_events.c.received_at < before)
-            gone_corrections = (
-                await conn.execute(
-                    delete(corrections).where(
-                        or_(
-                            corrections.c.at < before,
-                            corrections.c.event_id.in_(old_events.scalar_subquery()),
-                        )
-                    )
-                )
-            ).rowcount
-            gone_events = (
-                await conn.execute(delete(clock_events).where(clock_events.c.received_at < before))
-            ).rowcount
+            kept = [
+                int(await conn.scalar(select(func.count()).where(t.c.person_uid == uid)) or 0)
+                for t in (clock_events, corrections)
+            ]
+            result = Erasure(uid, int(revoked.rowcount or 0), int(shifts.rowcount or 0), *kept)
             await write_audit(
                 conn,
                 actor,
-                "events.purge",
-                None,
+                "person.erase",
+                uid,
                 {
-                    "before": before.isoformat(),
-                    "events": gone_events,
-                    "corrections": gone_corrections,
+                    "removed": {"timetable_rows": result.timetable_rows},
+                    "cards_revoked": result.cards_revoked,
+                    "kept": {"events": kept[0], "corrections": kept[1]},
+                    "basis": ERASURE_BASIS,
                 },
             )
-        return PurgeResult(before, int(gone_events or 0), int(gone_corrections or 0))
+        return result
 
 
 async def _live_person(conn: AsyncConnection, uid: str) -> str:
@@ -182,11 +165,3 @@ async def _live_person(conn: AsyncConnection, uid: str) -> str:
     if row.erased_at is not None:
         raise ConflictError(f"person {uid!r} was erased")
     return str(row.name)
-
-
-def check_years(years: int, minimum: int) -> None:
-    if years < minimum:
-        raise InvalidInputError(
-            f"--older-than {years}: at least {minimum} years (Spanish law keeps "
-            f"working-time records {minimum} years)"
-        )

@@ -48,6 +48,7 @@ class PersonRow:
     name: str
     active: bool
     cards: list[str] = field(default_factory=list)  # active card keys, sorted
+    erased: bool = False  # erased (schema v3 keeps the register, see store/lifecycle.py)
 
 
 @dataclass(frozen=True)

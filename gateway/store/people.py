@@ -55,7 +55,9 @@ class PeopleStore:
     async def people(self, *, without_card: bool = False) -> list[PersonRow]:
         """Everyone, with their active cards; only those with none if without_card."""
         query = (
-            select(people.c.uid, people.c.name, people.c.active, cards.c.card_key)
+            select(
+                people.c.uid, people.c.name, people.c.active, people.c.erased_at, cards.c.card_key
+            )
             .outerjoin(cards, and_(cards.c.person_uid == people.c.uid, ACTIVE_CARD))
             .order_by(people.c.uid, cards.c.card_key)
         )
@@ -63,7 +65,9 @@ class PeopleStore:
             rows = (await conn.execute(query)).all()
         result: dict[str, PersonRow] = {}
         for r in rows:
-            row = result.setdefault(r.uid, PersonRow(r.uid, r.name, r.active, []))
+            row = result.setdefault(
+                r.uid, PersonRow(r.uid, r.name, r.active, [], r.erased_at is not None)
+            )
             if r.card_key is not None:
                 row.cards.append(r.card_key)
         return [p for p in result.values() if not (without_card and p.cards)]

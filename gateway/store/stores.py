@@ -16,6 +16,8 @@ from gateway.store.gateways import GatewayStore
 from gateway.store.imports import ImportStore
 from gateway.store.lifecycle import LifecycleStore
 from gateway.store.people import PeopleStore
+from gateway.store.retention import RetentionStore
+from gateway.store.seals import SealStore
 from gateway.store.swipes import SwipeStore
 from gateway.store.timetable import TimetableStore
 
@@ -35,6 +37,8 @@ class Stores:
         self.audit = AuditStore(db)
         self.corrections = CorrectionStore(db)
         self.lifecycle = LifecycleStore(db)
+        self.seals = SealStore(db)  # the register's chain (schema v3)
+        self.retention = RetentionStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:

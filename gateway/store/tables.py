@@ -32,16 +32,18 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    event,
     func,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
 
 # Bumped with every change to schema.sql; gateway/store/upgrades/ holds one step per
 # version after 1, for each backend.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The card-key format as a PostgreSQL regular expression (see gateway.domain).
 CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
@@ -308,8 +310,78 @@ clock_steps = Table(
 )
 Index("clock_steps_detected_at", clock_steps.c.detected_at)
 
+# == Schema v3: the working-time register's seals (docs/REGISTER.md) =====================
+# Kept in one block, as in schema.sql: the chain of seals over every clock event,
+# correction and audit row, and the guards that keep those rows append-only.
+
+seals = Table(
+    "seals",
+    metadata,
+    # The position in the chain: 1, 2, 3... given by the sealer (one at a time), not a
+    # sequence, so that a gap means a deleted seal.
+    Column("seq", _BigId, nullable=False, autoincrement=False),
+    Column("kind", Text, nullable=False),
+    Column("row_id", _BigId, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev", Text, nullable=False),
+    Column("seal", Text, nullable=False),
+    Column("sealed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("seq", name="seals_pkey"),
+    UniqueConstraint("kind", "row_id", name="seals_kind_row_id_key"),
+    CheckConstraint(
+        "kind IN ('event', 'correction', 'audit', 'checkpoint')", name="seals_kind_valid"
+    ),
+    CheckConstraint("seq > 0", name="seals_seq_positive"),
+)
+Index("seals_sealed_at", seals.c.sealed_at)
+
+# The register's tables and the column a retention purge goes by. Both backends refuse
+# every UPDATE and every DELETE of a row younger than REGISTER_KEEP_YEARS (PostgreSQL in
+# schema.sql, SQLite through the triggers below); the purge deletes only older rows.
+REGISTER_KEEP_YEARS = 4
+REGISTER_GUARDED = (
+    ("clock_events", "received_at"),
+    ("corrections", "created_at"),
+    ("audit_log", "at"),
+    ("seals", "sealed_at"),
+)
+
+
+def sqlite_register_triggers() -> list[str]:
+    """The SQLite guards, as created by metadata.create_all and by upgrade step 0003
+    (tests/register/test_guards.py checks that the two agree)."""
+    statements = []
+    for table, column in REGISTER_GUARDED:
+        refused = f"the working-time register is append-only: {table} rows"
+        statements.append(
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}\n"
+            f"BEGIN SELECT RAISE(ABORT, '{refused} are never updated'); END"
+        )
+        statements.append(
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}\n"
+            f"WHEN OLD.{column} >= datetime('now', '-{REGISTER_KEEP_YEARS} years')\n"
+            f"BEGIN SELECT RAISE(ABORT, '{refused} are kept {REGISTER_KEEP_YEARS} years'); END"
+        )
+    return statements
+
+
+def _create_sqlite_guards(target: Any, connection: Connection, **kw: Any) -> None:
+    # PostgreSQL's guards are in schema.sql (a function and its triggers).
+    if connection.dialect.name == "sqlite":
+        # create_all runs again on every `db init`: the triggers may be there already
+        # (SQLite drops IF NOT EXISTS from the text it keeps, so step 0003 compares equal).
+        for statement in sqlite_register_triggers():
+            connection.exec_driver_sql(
+                statement.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1)
+            )
+
+
+event.listen(metadata, "after_create", _create_sqlite_guards)
+
 __all__ = [
     "CARD_KEY_PATTERN",
+    "REGISTER_GUARDED",
+    "REGISTER_KEEP_YEARS",
     "SCHEMA_VERSION",
     "CardKeyFormat",
     "UtcDateTime",
@@ -323,6 +395,8 @@ __all__ = [
     "metadata",
     "people",
     "schema_version",
+    "seals",
+    "sqlite_register_triggers",
     "timetable",
     "unknown_swipes",
 ]

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from bench.kit.harness import REPO_ROOT
 from gateway.cli.demo import invoked_as
 from gateway.cli.demo_taps import parse_line
 from gateway.errors import InvalidInputError
 from gateway.store.models import PersonRow
-from tests.e2e.harness import REPO_ROOT
 from tests.support.wait import Deadline, wait_until
 from tests.web.stack import free_port
 

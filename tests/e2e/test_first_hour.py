@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.kit.harness import REPO_ROOT, DaemonProcess, run_cli, seed, write_config
 from gateway.emulator import VirtualReader
-from tests.e2e.harness import REPO_ROOT, DaemonProcess, run_cli, seed, write_config
 
 pytestmark = pytest.mark.e2e
 

@@ -93,7 +93,8 @@ async def test_the_recipe_as_the_owner_role(pg_cluster: PgCluster, tmp_path: Pat
         with pytest.raises(DatabaseUnavailableError, match="permission denied"):
             await stores.lifecycle.add_person("bob", "Bob", Actor.cli())
 
-    # ...and nothing more: no id, no stored time, no update, no reading events back.
+    # ...and nothing more: no id, no stored time, no update or delete (schema v3: it reads
+    # the register, which its sealer seals, and may change none of it).
     now = datetime.now(UTC)
     with psycopg.connect(daemon_url, autocommit=True) as conn:
         for statement in (
@@ -108,7 +109,9 @@ async def test_the_recipe_as_the_owner_role(pg_cluster: PgCluster, tmp_path: Pat
         for statement in (
             "UPDATE clock_events SET outcome = 'duplicate'",
             "DELETE FROM clock_events",
-            "SELECT person_uid FROM clock_events",
+            "UPDATE seals SET seal = 'x'",
+            "DELETE FROM audit_log",
+            "SELECT password_hash FROM admins",
             "UPDATE people SET name = 'x'",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 USER = "daemon"
 UNIT = "etc/systemd/system/clock-gateway.service"
 WEB_UNIT = "etc/systemd/system/clock-gateway-web.service"
+PURGE_UNIT = "etc/systemd/system/clock-gateway-purge.service"
+PURGE_TIMER = "etc/systemd/system/clock-gateway-purge.timer"
 
 pytestmark = [
     pytest.mark.install,
@@ -133,7 +135,7 @@ def _with_systemd_units(root: Path) -> None:
             (root / name).symlink_to(f"usr/{name}")
 
 
-@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT])
+@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT, PURGE_UNIT, PURGE_TIMER])
 def test_the_installed_units_verify(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)
@@ -147,7 +149,7 @@ def test_the_installed_units_verify(root: Path, unit: str) -> None:
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT])
+@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT, PURGE_UNIT])
 def test_the_units_are_hardened_to_exposure_1_5_or_less(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)

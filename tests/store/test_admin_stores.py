@@ -1,9 +1,10 @@
 """The web's stores on PostgreSQL and SQLite: admins, audit, corrections (and their
-effect on reports and `who`), person rename/deactivate/erase, the retention purge."""
+effect on reports and `who`), person rename/deactivate/erase (the retention purge:
+tests/register/test_retention.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -11,7 +12,8 @@ from gateway.errors import ConflictError, InvalidInputError, NotFoundError
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, presence
 from gateway.store.audit import Actor
-from gateway.store.lifecycle import ERASED_NAME, is_erased
+from gateway.store.lifecycle import is_erased
+from gateway.store.models import TimetableEntry
 from tests.reports.helpers import MADRID, clock, local
 from tests.store.support import count, open_stores, sql
 
@@ -117,46 +119,28 @@ async def test_rename_deactivate_and_erase(db_url: str) -> None:
         assert await stores.swipes.find_person_by_card("04A1B2C3") is None
         await stores.lifecycle.set_active("ana", True, ADMIN)
 
-        pseudonym = await stores.lifecycle.erase("ana", ADMIN)
-        assert pseudonym.startswith("erased-")
-        with pytest.raises(NotFoundError):
+        await stores.timetable.replace_timetable([TimetableEntry("ana", 1, time(8), time(9))])
+        erased = await stores.lifecycle.erase("ana", ADMIN)
+        assert (erased.cards_revoked, erased.events_kept, erased.corrections_kept) == (1, 1, 1)
+        assert erased.timetable_rows == 1
+        with pytest.raises(ConflictError, match="erased"):
             await stores.lifecycle.erase("ana", ADMIN)
         with pytest.raises(ConflictError, match="erased"):
-            await stores.lifecycle.rename(pseudonym, "Back", ADMIN)
+            await stores.lifecycle.rename("ana", "Back", ADMIN)
         assert await stores.swipes.find_person_by_card("04A1B2C3") is None
-        # The web's people page leaves pseudonyms out by the rule of the store that made them.
-        await stores.lifecycle.add_person("bob", "Bob", ADMIN)
-        assert {p.uid: is_erased(p) for p in await stores.people.people()} == {
-            pseudonym: True,
-            "bob": False,
-        }
-    # Nothing names ana any more; her event and correction stay, under the pseudonym.
-    for table, column in (
-        ("people", "uid"),
-        ("clock_events", "person_uid"),
-        ("cards", "person_uid"),
-        ("corrections", "person_uid"),
-        ("audit_log", "target"),
-    ):
-        assert not sql(db_url, f"SELECT 1 FROM {table} WHERE {column} = 'ana'"), table
-    assert not sql(db_url, "SELECT 1 FROM audit_log WHERE details LIKE ?", ("%Ana%",))
-    assert sql(db_url, "SELECT name, active FROM people WHERE uid = ?", (pseudonym,)) == [
-        (ERASED_NAME, False)
-    ]
-    assert sql(db_url, "SELECT count(*) FROM clock_events WHERE person_uid = ?", (pseudonym,)) == [
-        (1,)
-    ]
+        # The web's people page leaves erased people out by the rule of the store.
+        assert [p.uid for p in await stores.people.people() if is_erased(p)] == ["ana"]
+    # Schema v3 (the register is sealed and append-only, docs/REGISTER.md): within the
+    # retention period the register stays exactly as it was, under the person's uid;
+    # what it does not need is gone and the person is marked erased and inactive.
+    assert sql(db_url, "SELECT name, active FROM people WHERE uid = 'ana'") == [("Ana G.", False)]
     assert sql(db_url, "SELECT count(*) FROM people WHERE erased_at IS NOT NULL") == [(1,)]
-
-
-async def test_purge_deletes_only_what_is_older(db_url: str) -> None:
-    async with open_stores(db_url) as stores:
-        await _seed(stores)
-        old, recent = local("2020-01-10", "08:00"), local("2026-11-23", "08:00")
-        await stores.swipes.record_events([clock("ana", "in", old), clock("ana", "in", recent)])
-        events = [e async for e in stores.events.events_between(old, old + timedelta(seconds=1))]
-        await stores.corrections.void(events[0].id, "old mistake", ADMIN)
-        result = await stores.lifecycle.purge_events(local("2022-11-30", "00:00"), ADMIN)
-        assert (result.events, result.corrections) == (1, 1)
-        assert (await stores.audit.recent())[0].action == "events.purge"
-    assert count(db_url, "clock_events") == 1
+    assert sql(db_url, "SELECT count(*) FROM clock_events WHERE person_uid = 'ana'") == [(1,)]
+    assert sql(db_url, "SELECT count(*) FROM corrections WHERE person_uid = 'ana'") == [(1,)]
+    assert sql(db_url, "SELECT count(*) FROM timetable WHERE person_uid = 'ana'") == [(0,)]
+    assert sql(
+        db_url, "SELECT count(*) FROM cards WHERE revoked_at IS NULL AND person_uid = 'ana'"
+    ) == [(0,)]
+    assert sql(db_url, "SELECT action FROM audit_log ORDER BY id DESC LIMIT 1") == [
+        ("person.erase",)
+    ]

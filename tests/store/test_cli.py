@@ -142,7 +142,7 @@ def test_refusals_get_their_own_exit_codes(sqlite_cli: Cli) -> None:
     assert "assigned to ana (Ana)" in cli("cards", "assign", "04A1B2C3", "ana").stdout
     assert cli.json("cards", "unknown") == []
     assert cli.json("users", "list") == [
-        {"uid": "ana", "name": "Ana", "active": True, "cards": ["04A1B2C3"]}
+        {"uid": "ana", "name": "Ana", "active": True, "cards": ["04A1B2C3"], "erased": False}
     ]
     assert cli.json("users", "list", "--without-card") == []
     cli("users", "add", "bob", "Bob")

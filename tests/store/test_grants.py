@@ -79,10 +79,16 @@ async def test_the_daemon_role_can_record_and_nothing_more(
         conn.execute(
             "INSERT INTO clock_steps (gateway_id, detected_at, step_s) VALUES ('gw1', now(), -2.5)"
         )
+    # Schema v3: it seals (it reads the register and appends seals), and changes nothing.
+    async with open_stores(daemon_url, init=False) as daemon:
+        # The seeding's two audit rows (person.add, card.assign) and the one event.
+        assert (await daemon.seals.seal_pending()).sealed == 3
     for statement in (
         "DELETE FROM clock_events",
         "SELECT password_hash FROM admins",
-        "SELECT * FROM audit_log",
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM seals",
+        "UPDATE corrections SET reason = 'x'",
         "INSERT INTO corrections (person_uid, kind, event_id, reason, created_by) "
         "VALUES ('ana', 'void', 1, 'x', 'gw')",
     ):

@@ -387,12 +387,20 @@ def test_upgraded_and_fresh_databases_have_the_same_triggers(
     fresh = pg_cluster.create_database(f"fresh_{uuid.uuid4().hex[:12]}")
     with psycopg.connect(fresh) as conn:
         conn.execute(SCHEMA_SQL.read_text())  # type: ignore[call-overload]
-    assert [t[:2] for t in _triggers(fresh)] == [
-        ("cards_notify", "cards"),
-        ("clock_events_notify", "clock_events"),
-        ("people_notify", "people"),
-        ("unknown_swipes_notify", "unknown_swipes"),
+    register = [
+        (f"{table}_{kind}", table)
+        for table in ("audit_log", "clock_events", "corrections", "seals")
+        for kind in ("append_only", "no_truncate")
     ]
+    assert sorted(t[:2] for t in _triggers(fresh)) == sorted(
+        [
+            ("cards_notify", "cards"),
+            ("clock_events_notify", "clock_events"),
+            ("people_notify", "people"),
+            ("unknown_swipes_notify", "unknown_swipes"),
+            *register,  # schema v3: the register is append-only (tests/register/)
+        ]
+    )
     assert _triggers(pg_url) == _triggers(fresh)
 
 
