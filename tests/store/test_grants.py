@@ -80,7 +80,9 @@ async def test_the_daemon_role_can_record_and_nothing_more(
         )
     for statement in (
         "DELETE FROM clock_events",
-        "SELECT password_hash FROM admins",
+        "SELECT password_hash FROM accounts",
+        "SELECT * FROM web_sessions",
+        "DELETE FROM login_throttle",
         "SELECT * FROM audit_log",
         "INSERT INTO corrections (person_uid, kind, event_id, reason, created_by) "
         "VALUES ('ana', 'void', 1, 'x', 'gw')",

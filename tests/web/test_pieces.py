@@ -26,40 +26,24 @@ def test_passwords_are_hashed_and_verified() -> None:
     assert hashed.startswith("$argon2id$") and "correct" not in hashed
     assert security.verify_password(hashed, "correct horse battery")
     assert not security.verify_password(hashed, "wrong")
-    assert not security.verify_password(None, "anything at all")  # no such admin
+    assert not security.verify_password(None, "anything at all")  # no such account
     assert not security.verify_password("not a hash", "x")
-    assert security.hash_fingerprint(hashed) != security.hash_fingerprint(
-        security.hash_password("correct horse battery")
-    )
 
 
-def test_the_throttle_doubles_the_wait_after_a_few_failures() -> None:
-    now = [1000.0]
-    throttle = security.LoginThrottle(clock=lambda: now[0])
-    keys = ("addr:192.0.2.1", "user:ana")
-    waits = [throttle.failed(*keys) for _ in range(6)]
-    assert waits == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0]
-    assert throttle.wait_left(*keys) == 8.0
-    assert throttle.wait_left("addr:192.0.2.1", "user:other") == 8.0  # same address
-    assert throttle.wait_left("addr:192.0.2.2", "user:ana") == 8.0  # same username
-    assert throttle.wait_left("addr:192.0.2.2", "user:bob") == 0.0
-    now[0] += 8.5
-    assert throttle.wait_left(*keys) == 0.0
-    throttle.succeeded(*keys)
-    assert throttle.failed(*keys) == 0.0  # counting starts again
+def test_session_ids_are_random_and_only_their_hash_is_kept() -> None:
+    first, second = security.new_session_id(), security.new_session_id()
+    assert first != second and len(first) >= 40
+    digest = security.session_id_hash(first)
+    assert len(digest) == 64 and first not in digest
+    assert digest == security.session_id_hash(first) != security.session_id_hash(second)
 
 
-def test_the_throttle_caps_its_wait_and_its_memory() -> None:
-    now = [0.0]
-    throttle = security.LoginThrottle(clock=lambda: now[0])
-    for _ in range(40):
-        wait = throttle.failed("addr:x")
-    assert wait == security.LoginThrottle.CAP
-    throttle.MAX_KEYS = 100
-    for i in range(300):
-        now[0] += 1
-        throttle.failed(f"addr:{i}")
-    assert len(throttle._keys) <= 100
+def test_the_throttle_doubles_the_wait_after_a_few_attempts() -> None:
+    delays = [security.LoginThrottle.delay_after(n) for n in range(1, 8)]
+    assert delays == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0, 16.0]
+    assert security.LoginThrottle.delay_after(40) == security.LoginThrottle.CAP
+    assert security.LoginThrottle.delay_after(10**9) == security.LoginThrottle.CAP
+    assert security.LoginThrottle.subjects("192.0.2.1", "Ana") == ("addr:192.0.2.1", "user:ana")
 
 
 def test_the_session_key_is_created_private_and_kept(tmp_path: Path) -> None:
