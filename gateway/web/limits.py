@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import math
 import os
 import resource
@@ -83,6 +84,23 @@ class ResourceLog:
 
 RESOURCE_ERRORS = ResourceLog("web_resource_error")
 REFUSED_CONNECTIONS = ResourceLog("web_connections_refused")
+
+
+class _ConcurrencyFilter(logging.Filter):
+    """uvicorn warns "Exceeded concurrency limit." for every request it answers 503:
+    one line per interval instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Exceeded concurrency limit"):
+            REFUSED_CONNECTIONS.note(limit="max_connections", answer=503)
+            return False
+        return True
+
+
+def quiet_uvicorn() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ConcurrencyFilter) for f in logger.filters):
+        logger.addFilter(_ConcurrencyFilter())
 
 
 def is_resource_error(exc: BaseException | None) -> bool:

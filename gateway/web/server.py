@@ -58,7 +58,6 @@ def uvicorn_config(
         http=limits.connection_protocol(web, budget),
         limit_concurrency=budget,  # past it, requests get 503
         timeout_keep_alive=max(1, round(web.keepalive_timeout_s)),
-        backlog=min(2048, budget),
     )
 
 
@@ -86,6 +85,7 @@ async def serve_async(
     tempfile.tempdir = str(limits.temp_dir(config))
     budget = limits.connection_budget(config.web, limits.open_files_limit())
     limits.install_loop_handler(asyncio.get_running_loop())
+    limits.quiet_uvicorn()
     stores = await Stores.open_checked(config.database.url)  # checks the schema version
     try:
         server = uvicorn.Server(

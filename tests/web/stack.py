@@ -148,6 +148,7 @@ class WebProcess:
     port: int
     proc: subprocess.Popen[str] | None = None
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    open_files: int | None = None  # RLIMIT_NOFILE (soft and hard) for the process
     log: list[str] = field(default_factory=list)
 
     @property
@@ -172,6 +173,7 @@ class WebProcess:
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             cwd=REPO_ROOT,
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         threading.Thread(target=self._collect, daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -185,6 +187,12 @@ class WebProcess:
             if line.startswith("serving "):
                 return self
         raise TimeoutError("clock-gateway web did not start:\n" + "\n".join(self.log[-20:]))
+
+    def _limit_open_files(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _collect(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

@@ -120,3 +120,44 @@ def test_flag_labels_in_both_languages() -> None:
     assert flag_label(en, "out-without-in") == ("out-without-in", "out-without-in")
     assert flag_label(es, "corrected") == ("corregido", "corrected")
     assert set(TEXTS["es"]) == set(TEXTS["en"])  # no key only one language has
+
+
+def test_a_recurring_resource_error_is_logged_once_per_interval() -> None:
+    from gateway.web.limits import ResourceLog
+
+    now = [100.0]
+    errors = ResourceLog("web_resource_error", clock=lambda: now[0])
+    for _ in range(1000):
+        errors.note(where="accept", error="EMFILE")
+    assert (errors.total, errors.skipped) == (1000, 999)
+    now[0] += ResourceLog.INTERVAL_S
+    errors.note(where="accept", error="EMFILE")
+    assert errors.skipped == 0  # logged again, with the 999 it did not log
+
+
+def test_resource_errors_are_recognised_through_their_causes() -> None:
+    import errno
+
+    from gateway.errors import DatabaseUnavailableError
+    from gateway.web.limits import is_resource_error
+
+    try:
+        try:
+            raise OSError(errno.EMFILE, "Too many open files")
+        except OSError as exc:
+            raise DatabaseUnavailableError("cannot connect") from exc
+    except DatabaseUnavailableError as wrapped:
+        assert is_resource_error(wrapped)
+    assert is_resource_error(MemoryError())
+    assert not is_resource_error(OSError(errno.ENOENT, "No such file"))
+    assert not is_resource_error(ValueError("x"))
+
+
+def test_initials_keep_no_more_than_the_first_letters() -> None:
+    from gateway.web.board import initials
+
+    assert initials("Ana García") == "A. G."
+    assert initials("Irene Ruiz Ortega") == "I. R. O."
+    assert initials("María de la Cruz") == "M. C."
+    assert initials("jean-luc") == "J."
+    assert initials("  ") == "?"
