@@ -163,6 +163,8 @@ class FleetConfig:
 # a retention setting below it would let a purge delete what must be kept.
 MIN_RETENTION_YEARS = 4
 _BOARD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+BoardMode = Literal["names", "initials", "counts", "login"]
+BOARD_MODES: tuple[BoardMode, ...] = ("names", "initials", "counts", "login")
 
 
 @dataclass(frozen=True)
@@ -175,10 +177,26 @@ class WebConfig:
     board_token: str | None = None
     # The key that signs session cookies; created (0600) on first start when missing.
     session_secret_file: Path | None = None  # default: <state_dir>/web-session.key
-    session_hours: float = 12.0
+    session_hours: float = 12.0  # a session's absolute lifetime
+    session_idle_minutes: float = 60.0  # ... and how long it lasts unused
     # Mark the session cookie Secure: set it when the site is served over HTTPS.
     secure_cookies: bool = False
     retention_years: int = MIN_RETENTION_YEARS
+    # What the board shows (docs/WEB.md): full names, initials, only the counts, or
+    # names to signed-in accounts only. Initials by default: the board's purpose (who
+    # is missing now) needs no more on a screen anyone passing can read.
+    board: BoardMode = "initials"
+    # Connections: all together, and per client address (a trusted proxy's clients by
+    # their forwarded address); idle keep-alive, request-header and body timeouts.
+    max_connections: int = 1000
+    max_connections_per_address: int = 50
+    keepalive_timeout_s: float = 5.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    # Where a request body that does not fit in memory would be spooled: never the
+    # daemon's state file system (a full disk there makes taps KO). Default: systemd's
+    # $RUNTIME_DIRECTORY for the web unit, else the system's temporary directory.
+    temp_dir: Path | None = None
 
 
 # == [register]: the working-time register (docs/REGISTER.md) ==========================
@@ -719,14 +737,51 @@ def _parse_web(root: _Section) -> WebConfig:
             f"records {MIN_RETENTION_YEARS} years"
         ),
     )
+    idle = float(
+        sec.get(
+            "session_idle_minutes",
+            (int, float),
+            60.0,
+            check=lambda v: None if 1 <= v <= 24 * 30 * 60 else "must be from 1 to 43200",
+        )
+    )
+    total = sec.get(
+        "max_connections",
+        int,
+        1000,
+        check=lambda v: None if 16 <= v <= 100_000 else "must be 16-100000",
+    )
+    per_address = sec.get(
+        "max_connections_per_address",
+        int,
+        50,
+        check=lambda v: None if 1 <= v <= 100_000 else "must be 1-100000",
+    )
+    if per_address > total:
+        sec.fail("max_connections_per_address", f"must not exceed max_connections ({total})")
+    temp = sec.get("temp_dir", str, check=lambda v: None if v else "empty path")
     web = WebConfig(
         bind=bind.strip(),
         port=port,
         board_token=token,
         session_secret_file=Path(secret).expanduser() if secret else None,
         session_hours=hours,
+        session_idle_minutes=idle,
         secure_cookies=sec.get("secure_cookies", bool, False),
         retention_years=years,
+        board=sec.get("board", str, "initials", check=_one_of(BOARD_MODES)),
+        max_connections=total,
+        max_connections_per_address=per_address,
+        keepalive_timeout_s=float(
+            sec.get("keepalive_timeout_s", (int, float), 5.0, check=_seconds(0.5, 300))
+        ),
+        header_timeout_s=float(
+            sec.get("header_timeout_s", (int, float), 10.0, check=_seconds(0.5, 300))
+        ),
+        body_timeout_s=float(
+            sec.get("body_timeout_s", (int, float), 10.0, check=_seconds(0.5, 3600))
+        ),
+        temp_dir=Path(temp).expanduser() if temp else None,
     )
     sec.finish()
     return web
