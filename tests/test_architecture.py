@@ -14,6 +14,7 @@ from pathlib import Path
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 BENCH = GATEWAY.parent / "bench"
 MAP = GATEWAY.parent / "docs" / "ARCHITECTURE.md"
+MAX_MODULE_LINES = 700
 
 FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
@@ -227,3 +228,13 @@ def test_the_drawing_has_every_arrow_pointing_down() -> None:
         if floors[target] >= floors[source] and not (floors[source] == floors[target] == 0)
     ]
     assert not upward, "arrows that do not point down in the drawing:\n" + "\n".join(upward)
+
+
+def test_no_module_is_over_the_limit() -> None:
+    """Short modules with one job: a module past the limit is two jobs."""
+    long = [
+        f"{path.relative_to(GATEWAY.parent)}: {n} lines"
+        for path in sorted(GATEWAY.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, f"modules over {MAX_MODULE_LINES} lines:\n" + "\n".join(long)
