@@ -209,7 +209,7 @@ class WebConfig:
     # Mark the session cookie Secure: set it when the site is served over HTTPS.
     secure_cookies: bool = False
     retention_years: int = MIN_RETENTION_YEARS
-    # What the board shows (docs/WEB.md): full names, initials, only the counts, or
+    # What the board shows (README, "What the board shows"): full names, initials, counts, or
     # names to signed-in accounts only. Initials by default: the board's purpose (who
     # is missing now) needs no more on a screen anyone passing can read.
     board: BoardMode = "initials"
