@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
+from bench.kit.harness import REPO_ROOT, DaemonProcess, PtyReader, seed, write_config
+from bench.kit.pgcluster import free_port
 from gateway.metrics import GatewayMetrics, GatewaySample, MetricsServer
 from gateway.protocol import Role, Status
-from tests.e2e.harness import REPO_ROOT, DaemonProcess, PtyReader, seed, write_config
-from tests.support.pgcluster import free_port
 from tests.support.wait import Deadline, wait_until
 
 DAEMON_FD_LIMIT = 256
