@@ -113,13 +113,15 @@ uint8_t begin() {
     write_reg(ModWidthReg, 0x26);  // reset value, kept explicit
     // Timer: TAuto starts it when a transmission ends, so a card that does
     // not answer gives TimerIRq. Prescaler 0xA9: 13.56 MHz / 339 = 40 kHz
-    // (25 us); reload 200: 5 ms. A card answers these short ISO 14443-3
-    // frames within about 1 ms, and a short timeout keeps each poll (and
-    // the main loop) brief.
+    // (25 us); reload 39: 40 ticks, 1 ms. ISO 14443-3 fixes the card's
+    // frame delay for REQA/WUPA, anticollision, SELECT at about 86-91 us,
+    // and the longest answer here (UID CLn + BCC, 45 bits) takes 0.43 ms,
+    // so 1 ms is ample; it is also what a poll with no card costs, which
+    // lets the sketch poll every 2 ms.
     write_reg(TModeReg, 0x80);
     write_reg(TPrescalerReg, 0xA9);
     write_reg(TReloadRegH, 0);
-    write_reg(TReloadRegL, 200);
+    write_reg(TReloadRegL, 39);
     write_reg(TxASKReg, 0x40);  // force 100 % ASK modulation (type A)
     write_reg(ModeReg, 0x3D);   // CRC preset 0x6363 (CRC_A), MSB first
     set_bits(TxControlReg, 0x03);  // antenna drivers TX1 and TX2 on
@@ -140,7 +142,7 @@ static Status transceive(const uint8_t *tx, uint8_t n, uint8_t tx_bits, uint8_t 
     write_reg(BitFramingReg, framing);
     write_reg(CommandReg, CMD_TRANSCEIVE);
     write_reg(BitFramingReg, (uint8_t)(0x80 | framing));  // StartSend
-    // The chip's timer ends a silent exchange after 5 ms; the millis guard
+    // The chip's timer ends a silent exchange after 1 ms; the millis guard
     // only protects against a chip that stopped answering on the bus.
     uint32_t t0 = millis();
     uint8_t irq;
@@ -236,10 +238,13 @@ uint8_t read_uid(uint8_t uid[10]) {
         }
     }
     if (len != 4 && len != 7 && len != 10) return 0;
+    return len;
+}
+
+void halt() {
     // HLTA: the card goes quiet (it does not answer; a timeout is success).
     uint8_t hlta[4] = {CMD_HLTA, 0x00}, rx[1], rx_len;
     transceive_crc(hlta, 2, rx, sizeof rx, &rx_len);
-    return len;
 }
 
 }  // namespace mfrc522

@@ -15,11 +15,16 @@ namespace mfrc522 {
 uint8_t begin();
 
 // Looks for one card in the field. Returns the UID length (4, 7 or 10) and
-// fills uid, or 0 if there is no card or the exchange failed. The card is
-// left halted; WUPA (not REQA) wakes it again on the next call, so a card
-// that stays on the reader is seen on every poll (one tap = one SWIPE is
-// decided above this, by reader::TapFilter).
+// fills uid, or 0 if there is no card or the exchange failed. A card read
+// is left selected (ACTIVE): call halt() after every successful read, so
+// that WUPA (not REQA) wakes it again on the next call and a card that
+// stays on the reader is seen on every poll (one tap = one SWIPE is decided
+// above this, by reader::TapFilter). Split so the caller can queue the
+// SWIPE before the halt's 1 ms no-answer wait.
 uint8_t read_uid(uint8_t uid[10]);
+
+// HLTA to the selected card (about 1.1 ms: the card never answers).
+void halt();
 
 }  // namespace mfrc522
 

@@ -50,6 +50,11 @@ public:
     TapFilter() : have_(false), len_(0), last_seen_(0) {}
     // Call on every successful read of a card; true when it is a new tap.
     bool seen(const uint8_t *uid, uint8_t len, uint32_t now);
+    // While nobody looks (a SWIPE pending): the last card counts as seen
+    // now, so a card held through the wait is not a new tap after it.
+    void hold(uint32_t now) {
+        if (have_) last_seen_ = now;
+    }
 
 private:
     bool have_;

@@ -351,6 +351,21 @@ int main() {
         CHECK(f.seen(CARD, 4, 11049));    // absent for 500 ms: a new tap
         CHECK(f.seen(other, 7, 11060));   // another card is another tap
         CHECK(f.seen(CARD, 4, 11070));
+        // Polled every 2 ms: a held card is still one tap; the rule is time.
+        reader::TapFilter g;
+        CHECK(g.seen(CARD, 4, 20000));
+        bool again = false;
+        for (uint32_t t = 20002; t < 23000; t += 2) again = again || g.seen(CARD, 4, t);
+        CHECK(!again);
+        CHECK(g.seen(CARD, 4, 23500));   // gone 500 ms (from 22998): new tap
+        // hold(): no polls while a SWIPE waits 2 s; the card stays one tap.
+        reader::TapFilter h;
+        CHECK(h.seen(CARD, 4, 30000));
+        for (uint32_t t = 30000; t <= 32000; t += 100) h.hold(t);
+        CHECK(!h.seen(CARD, 4, 32002));
+        reader::TapFilter e;
+        e.hold(40000);                   // nothing seen yet: hold is a no-op
+        CHECK(e.seen(CARD, 4, 40001));
     }
 
     // -- the seq counter never passes 65535: a new session starts (section 3)

@@ -6,16 +6,22 @@
  *   - the HD44780 16x2 LCD (simavr's part), whose screen is reported;
  *   - the LEDs and buzzer reported, the role jumper set from the command line.
  *
- * usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--verbose] FIRMWARE.elf
+ * usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--trace] [--verbose] FIRMWARE.elf
  *
  * stdout, one event per line, times in simulated milliseconds:
  *   PTY <path>                  the serial port to open (printed first)
  *   LCD <ms> |<row 0>|<row 1>|  the screen, each row exactly 16 characters,
- *                               printed once it has been stable for 2 ms
+ *                               printed once it has been stable for 2 ms; <ms>
+ *                               is the write (E falling) that completed it
  *   LED <ms> green|red 0|1      BUZZER <ms> 0|1
  *   CARD <ms> <UID hex>|none    a card command took effect
  *   ROLE <ms> in|out            RESET <ms>        TIME <ms>
  *   BYE <ms> stack <bytes>      at exit, the deepest the stack went since start
+ * with --trace also (the hops of a tap, for bench/tap_screen.py):
+ *   TX <ms>                     first byte of a burst from the AVR's UART
+ *   RX <ms> <n>                 n bytes from the host handed to the UART
+ *   SPI <ms> bytes <n> retimed <n>   at exit: SPI bytes, and how many were
+ *                               moved to the board's SPI clock (all, normally)
  * stdin commands, one per line:
  *   card <UID hex: 4, 7 or 10 bytes> | nocard | role in|out | reset | time | quit
  *   noise <n>       n random bytes (zeros included) into the AVR's UART, as
@@ -63,6 +69,8 @@ static FILE *ev;  /* our event stream: the real stdout */
 static int pty_master = -1, pty_slave = -1;
 static volatile sig_atomic_t stop;
 static int verbose;
+static int trace; /* --trace: timestamps of the hops of a tap (see usage) */
+static unsigned long spi_retimed, spi_bytes;
 
 /* AVR -> host bytes not yet written to the PTY */
 static uint8_t out_buf[8192];
@@ -79,6 +87,15 @@ static avr_irq_t *uart_in;
 
 static uint8_t lcd_seen[32], lcd_printed[32];
 static uint64_t lcd_changed_at;
+static uint64_t lcd_last_write; /* cycle of the last falling edge of E */
+
+static void lcd_e_hook(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq;
+	(void)param;
+	if (!value)
+		lcd_last_write = avr->cycle; /* the HD44780 latches on E falling */
+}
 static int lcd_pending;
 
 /* Stack high-water mark: RAM above .data/.bss is painted at start; at exit
@@ -110,6 +127,10 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 {
 	(void)irq;
 	(void)param;
+	if (trace && out_len == 0) {
+		fprintf(ev, "TX %.3f\n", sim_ms()); /* first byte of a burst to the host */
+		fflush(ev);
+	}
 	if (out_len < sizeof out_buf)
 		out_buf[out_len++] = (uint8_t)value;
 	else
@@ -172,9 +193,72 @@ static void pump_uart(void)
 		ssize_t r = read(pty_master, in_buf, sizeof in_buf);
 		in_pos = 0;
 		in_len = r > 0 ? (size_t)r : 0;
+		if (trace && in_len) {
+			fprintf(ev, "RX %.3f %zu\n", sim_ms(), in_len); /* host bytes to the UART */
+			fflush(ev);
+		}
 	}
 	while (uart_xon && in_pos < in_len)
 		avr_raise_irq(uart_in, in_buf[in_pos++]);
+}
+
+/* ---- SPI at the board's clock ------------------------------------------- */
+
+/* simavr 1.6 ends every SPI byte 100 us after SPDR is written, whatever
+ * the clock divider: 50x the board, where the driver's fosc/4 (4 MHz) moves
+ * a byte in 8 SCK = 32 CPU cycles (2 us). A card read is ~100 SPI bytes, so
+ * that would add ~10 ms of simulated time no board has. After each SPDR
+ * write we move simavr's own "byte done" timer (found by its param, the
+ * SPI module) to the byte time the SPCR/SPSR divider gives. */
+#define SPDR_ADDR 0x4E
+#define SPCR_ADDR 0x4C
+#define SPSR_ADDR 0x4D
+static avr_io_t *spi_io;
+static avr_cycle_count_t spi_written_at;
+
+static avr_cycle_count_t spi_retime(struct avr_t *a, avr_cycle_count_t when, void *param)
+{
+	(void)when;
+	(void)param;
+	for (avr_cycle_timer_slot_p t = a->cycle_timers.timer; t; t = t->next) {
+		if (t->param != spi_io)
+			continue;
+		/* SPR1:0 and SPI2X: fosc/4, /16, /64, /128, doubled by SPI2X */
+		static const unsigned div[4] = {4, 16, 64, 128};
+		unsigned d = div[a->data[SPCR_ADDR] & 3];
+		if (a->data[SPSR_ADDR] & 1)
+			d /= 2;
+		avr_cycle_count_t done = spi_written_at + 8 * d;
+		avr_cycle_timer_t fn = t->timer;
+		avr_cycle_timer_cancel(a, fn, spi_io);
+		avr_cycle_timer_register(a, done > a->cycle ? done - a->cycle : 1, fn, spi_io);
+		spi_retimed++;
+		break;
+	}
+	return 0;
+}
+
+static void spdr_write(struct avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	(void)addr;
+	(void)v;
+	(void)param;
+	/* simavr's SPI module registers its timer in its own write hook; look
+	 * for it one cycle later, when it is surely there. */
+	spi_written_at = a->cycle;
+	spi_bytes++;
+	avr_cycle_timer_register(a, 1, spi_retime, NULL);
+}
+
+static void spi_fast_init(void)
+{
+	for (avr_io_t *io = avr->io_port; io; io = io->next)
+		if (io->kind && !strcmp(io->kind, "spi"))
+			spi_io = io;
+	if (spi_io)
+		avr_register_io_write(avr, SPDR_ADDR, spdr_write, NULL);
+	else
+		fprintf(stderr, "clock_sim: no SPI module found; SPI bytes take simavr's 100 us\n");
 }
 
 /* ---- LCD, LEDs, buzzer -------------------------------------------------- */
@@ -189,7 +273,8 @@ static void lcd_poll(void)
 			now[i] = '?';
 	if (memcmp(now, lcd_seen, 32)) {
 		memcpy(lcd_seen, now, 32);
-		lcd_changed_at = avr->cycle;
+		/* The write that changed it, not the end of this 1 ms slice. */
+		lcd_changed_at = lcd_last_write ? lcd_last_write : avr->cycle;
 		lcd_pending = 1;
 	}
 	/* Report a screen once it has been stable for 2 ms, so a redraw in
@@ -428,7 +513,7 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--verbose] "
+	fprintf(stderr, "usage: clock_sim [--role in|out] [--eeprom FILE] [--seed N] [--trace] [--verbose] "
 	                "FIRMWARE.elf\n");
 	exit(2);
 }
@@ -449,6 +534,8 @@ int main(int argc, char **argv)
 			eeprom_path = argv[++i];
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
 			rng_state = strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--trace")) {
+			trace = 1;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			verbose = 1;
 		} else if (argv[i][0] == '-' || elf) {
@@ -515,9 +602,11 @@ int main(int argc, char **argv)
 		                lcd.irq + IRQ_HD44780_D4 + i);
 	avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 0), lcd.irq + IRQ_HD44780_RS);
 	avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 1), lcd.irq + IRQ_HD44780_E);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 1), lcd_e_hook, NULL);
 	memset(lcd_printed, 0, sizeof lcd_printed);
 
 	/* MFRC522: SPI, NSS on PB2 (D10), RST on PC0 (A0). */
+	spi_fast_init();
 	mfrc522_model_init(avr, &rc522);
 	rc522.verbose = verbose;
 	mfrc522_model_connect(&rc522, avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_OUTPUT),
@@ -592,6 +681,8 @@ int main(int argc, char **argv)
 	if (out_dropped)
 		fprintf(stderr, "clock_sim: %lu bytes to the PTY dropped (nobody reading)\n", out_dropped);
 	eeprom_save();
+	if (trace)
+		fprintf(ev, "SPI %.3f bytes %lu retimed %lu\n", sim_ms(), spi_bytes, spi_retimed);
 	fprintf(ev, "BYE %.3f stack %u\n", sim_ms(), stack_used());
 	fflush(ev);
 	return 0;
