@@ -64,6 +64,11 @@ BENCHMARKS = (
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
+    Benchmark(
+        "tap_screen",
+        "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
+        module="bench.tap_screen",
+    ),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)
 

@@ -18,7 +18,8 @@
  *   ROLE <ms> in|out            RESET <ms>        TIME <ms>
  *   BYE <ms> stack <bytes>      at exit, the deepest the stack went since start
  * with --trace also (the hops of a tap, for bench/tap_screen.py):
- *   TX <ms>                     first byte of a burst from the AVR's UART
+ *   TX <ms> <ms last> <n>       a burst of n bytes from the AVR's UART (first
+ *                               and last byte), as it goes to the PTY
  *   RX <ms> <n>                 n bytes from the host handed to the UART
  *   SPI <ms> bytes <n> retimed <n>   at exit: SPI bytes, and how many were
  *                               moved to the board's SPI clock (all, normally)
@@ -71,6 +72,7 @@ static volatile sig_atomic_t stop;
 static int verbose;
 static int trace; /* --trace: timestamps of the hops of a tap (see usage) */
 static unsigned long spi_retimed, spi_bytes;
+static uint64_t tx_first, tx_last; /* cycles of the first and last byte of a burst */
 
 /* AVR -> host bytes not yet written to the PTY */
 static uint8_t out_buf[8192];
@@ -127,9 +129,10 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 {
 	(void)irq;
 	(void)param;
-	if (trace && out_len == 0) {
-		fprintf(ev, "TX %.3f\n", sim_ms()); /* first byte of a burst to the host */
-		fflush(ev);
+	if (trace) {
+		if (out_len == 0)
+			tx_first = avr->cycle;
+		tx_last = avr->cycle;
 	}
 	if (out_len < sizeof out_buf)
 		out_buf[out_len++] = (uint8_t)value;
@@ -173,6 +176,11 @@ static void open_pty(void)
 static void pump_uart(void)
 {
 	/* AVR -> host */
+	if (trace && out_len) {
+		fprintf(ev, "TX %.3f %.3f %zu\n", (double)tx_first * 1000.0 / FREQ,
+		        (double)tx_last * 1000.0 / FREQ, out_len);
+		fflush(ev);
+	}
 	if (out_len) {
 		ssize_t w = write(pty_master, out_buf, out_len);
 		if (w > 0) {
