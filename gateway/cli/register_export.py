@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.cli.export_files import write_documents
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
 from gateway.errors import UsageError
@@ -48,7 +49,9 @@ def _export(args: argparse.Namespace) -> int:
 
     async def work(stores: Stores) -> ExportResult:
         await stores.db.check()
-        return await export_register(stores, rules, first, last, out, uids=args.person)
+        return await export_register(
+            stores, rules, first, last, out, uids=args.person, documents=write_documents
+        )
 
     result = with_stores(config, work)
     head = result.head

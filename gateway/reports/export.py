@@ -17,7 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,6 @@ from typing import Any
 
 from gateway.csvout import csv_writer
 from gateway.errors import InvalidInputError, NotFoundError
-from gateway.reports.export_docs import readme_text, write_pdf, write_xlsx
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, local_midnight
 from gateway.reports.sessions import DayReport, MonthTotal, Report
@@ -34,6 +33,11 @@ from gateway.store.corrections import CorrectionRow
 from gateway.store.stores import Stores
 
 MANIFEST = "MANIFEST.sha256"
+# (name, header, rows) of one table; a Documents writes the xlsx and PDF of them into a
+# directory. It is passed in (gateway/cli/export_files.py) because the derived figures
+# never import a spreadsheet library (tests/test_architecture.py).
+Sheet = tuple[str, list[str], list[list[Any]]]
+Documents = Callable[[Path, str, str, list[Sheet]], None]
 DAY_COLUMNS = ["uid", "name", "day", "start", "end", "pauses", "worked", "sessions", "flags"]
 CORRECTION_COLUMNS = [
     "id",
@@ -155,6 +159,7 @@ async def export_register(
     last_day: date,
     out: Path,
     *,
+    documents: Documents,
     uids: Sequence[str] = (),
     now: datetime | None = None,
 ) -> ExportResult:
@@ -193,14 +198,12 @@ async def export_register(
         _write_csv(staging / "days.csv", DAY_COLUMNS, days_rows)
         _write_csv(staging / "corrections.csv", CORRECTION_COLUMNS, fix_rows)
         _write_csv(staging / "months.csv", MONTH_COLUMNS, total_rows)
-        sheets = [
+        sheets: list[Sheet] = [
             ("days", DAY_COLUMNS, days_rows),
             ("corrections", CORRECTION_COLUMNS, fix_rows),
             ("months", MONTH_COLUMNS, total_rows),
         ]
-        write_xlsx(staging / "register.xlsx", sheets)
-        title = f"Working-time register {first_day} to {last_day}"
-        write_pdf(staging / "register.pdf", title, head_text, sheets)
+        documents(staging, f"Working-time register {first_day} to {last_day}", head_text, sheets)
         (staging / "HEAD.txt").write_text(head_text + "\n", encoding="utf-8")
         (staging / "README.txt").write_text(
             readme_text(first_day, last_day, head_text, MANIFEST), encoding="utf-8"
@@ -216,3 +219,28 @@ async def export_register(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ExportResult(out, [*files, MANIFEST], head, len(days_rows), len(fix_rows))
+
+
+def readme_text(first: date, last: date, head: str, manifest: str) -> str:
+    return f"""clock-gateway: the working-time register from {first} to {last}
+
+Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
+corrections.csv (each correction: who made it, when, why; who agreed is empty until
+agreement is recorded), months.csv (monthly totals), register.xlsx and register.pdf
+(the same three tables), HEAD.txt (the register's chain head at export time).
+
+1. Check that no file was changed since the export, with standard tools:
+
+       sha256sum -c {manifest}
+
+   Every line must say OK.
+
+2. Check the head against the database: the chain head at export time was
+
+       {head}
+
+   On the employer's system: clock-gateway register verify --head {head}
+   By hand, recompute the seals as docs/REGISTER.md ("How an Inspector checks the
+   register") shows: each seal is the SHA-256 of prev|seq|kind|row_id|sealed_at|
+   SHA-256(payload), and the seal at the head's position must equal the value above.
+"""

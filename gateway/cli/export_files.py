@@ -1,11 +1,10 @@
-"""The export's xlsx, PDF and README: output formats of gateway/reports/export.py.
+"""The export's xlsx and PDF (gateway/reports/export.py is handed write_documents).
 
 fpdf2 writes the PDF (pure Python, small, no system libraries); openpyxl the xlsx.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,7 @@ from fpdf import FPDF
 from openpyxl import Workbook
 
 from gateway.csvout import neutralise
-
-Sheet = tuple[str, list[str], list[list[Any]]]
+from gateway.reports.export import Sheet
 
 
 def write_xlsx(path: Path, sheets: list[Sheet]) -> None:
@@ -51,26 +49,7 @@ def write_pdf(path: Path, title: str, head: str, sheets: list[Sheet]) -> None:
     pdf.output(str(path))
 
 
-def readme_text(first: date, last: date, head: str, manifest: str) -> str:
-    return f"""clock-gateway: the working-time register from {first} to {last}
-
-Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
-corrections.csv (each correction: who made it, when, why; who agreed is empty until
-agreement is recorded), months.csv (monthly totals), register.xlsx and register.pdf
-(the same three tables), HEAD.txt (the register's chain head at export time).
-
-1. Check that no file was changed since the export, with standard tools:
-
-       sha256sum -c {manifest}
-
-   Every line must say OK.
-
-2. Check the head against the database: the chain head at export time was
-
-       {head}
-
-   On the employer's system: clock-gateway register verify --head {head}
-   By hand, recompute the seals as docs/REGISTER.md ("How an Inspector checks the
-   register") shows: each seal is the SHA-256 of prev|seq|kind|row_id|sealed_at|
-   SHA-256(payload), and the seal at the head's position must equal the value above.
-"""
+def write_documents(directory: Path, title: str, head: str, sheets: list[Sheet]) -> None:
+    """register.xlsx and register.pdf of the export's tables."""
+    write_xlsx(directory / "register.xlsx", sheets)
+    write_pdf(directory / "register.pdf", title, head, sheets)
