@@ -1,4 +1,4 @@
--- clock-gateway database schema, version 3, for PostgreSQL 13 and newer.
+-- clock-gateway database schema, version 4, for PostgreSQL 13 and newer.
 --
 -- This file makes a fresh database, and is safe to apply any number of times
 -- (`clock-gateway db init` does exactly that): every object is created only if it is
@@ -19,8 +19,8 @@
 DO $$
 BEGIN
     IF to_regclass('schema_version') IS NOT NULL THEN
-        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 3) THEN
-            RAISE EXCEPTION 'schema version is not 3: see clock-gateway db check / db upgrade';
+        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 4) THEN
+            RAISE EXCEPTION 'schema version is not 4: see clock-gateway db check / db upgrade';
         END IF;
     END IF;
 END
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     CONSTRAINT schema_version_single_row CHECK (id = 1)
 );
 
-INSERT INTO schema_version (id, version) VALUES (1, 3) ON CONFLICT (id) DO NOTHING;
+INSERT INTO schema_version (id, version) VALUES (1, 4) ON CONFLICT (id) DO NOTHING;
 
 -- People who may clock in; uid is the stable identifier admins type (e.g. 'ana.garcia').
 CREATE TABLE IF NOT EXISTS people (
@@ -156,16 +156,55 @@ CREATE TABLE IF NOT EXISTS gateways (
     CONSTRAINT gateways_pkey PRIMARY KEY (id)
 );
 
--- Logins of the web app; password_hash is a salted slow hash, never the password.
-CREATE TABLE IF NOT EXISTS admins (
+-- Logins of the web app (called admins before version 4); password_hash is a salted
+-- slow hash, never the password. role says what the account may do (gateway/web/roles.py);
+-- no default, so that nothing becomes an admin by omission. After expires_at the account
+-- cannot sign in (an Inspector's time-limited access).
+CREATE TABLE IF NOT EXISTS accounts (
     username text NOT NULL,
     password_hash text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT admins_pkey PRIMARY KEY (username),
-    CONSTRAINT admins_username_not_empty CHECK (username <> '')
+    role text NOT NULL,
+    expires_at timestamptz,
+    CONSTRAINT accounts_pkey PRIMARY KEY (username),
+    CONSTRAINT accounts_username_not_empty CHECK (username <> ''),
+    CONSTRAINT accounts_role_valid CHECK (role IN ('admin', 'hr', 'inspector', 'representative'))
 );
 
--- Who changed what, from where. actor is an admin's username or 'cli:<os user>';
+-- Signed-in web sessions. The browser's cookie holds a random id; only its SHA-256 is
+-- kept here, so a copy of this table opens no session. A session ends at logout, when
+-- its account's password or role changes or the account goes (the cascade), after
+-- [web] session_idle_minutes without a request, and at expires_at whatever happens.
+CREATE TABLE IF NOT EXISTS web_sessions (
+    id_hash text NOT NULL,
+    username text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    address text,
+    CONSTRAINT web_sessions_pkey PRIMARY KEY (id_hash),
+    CONSTRAINT web_sessions_username_fkey FOREIGN KEY (username)
+        REFERENCES accounts (username) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS web_sessions_username ON web_sessions (username);
+CREATE INDEX IF NOT EXISTS web_sessions_expires_at ON web_sessions (expires_at);
+
+-- The login throttle, per subject ('addr:<client address>', 'user:<username>'): attempts
+-- counted before each password check, and the time before which the next is refused.
+-- In the database so that a restart gives no free guesses and every web process of a
+-- site shares it. Rows quiet for an hour are forgotten.
+CREATE TABLE IF NOT EXISTS login_throttle (
+    subject text NOT NULL,
+    attempts integer NOT NULL,
+    wait_until timestamptz NOT NULL,
+    last_at timestamptz NOT NULL,
+    CONSTRAINT login_throttle_pkey PRIMARY KEY (subject)
+);
+
+CREATE INDEX IF NOT EXISTS login_throttle_last_at ON login_throttle (last_at);
+
+-- Who changed what, from where. actor is an account's username or 'cli:<os user>';
 -- action e.g. 'person.add', 'card.assign', 'correction.add', 'login.failed';
 -- details is JSON.
 CREATE TABLE IF NOT EXISTS audit_log (

@@ -122,6 +122,8 @@ class WebServer:
         self.log = workdir / "web.log"
         self.config.write_text(
             f'[gateway]\nstate_dir = "{workdir / "web-state"}"\n\n[database]\nurl = "{url}"\n'
+            # It watches for the tapped name (initials by default); its boards share one address.
+            '\n[web]\nboard = "names"\nmax_connections_per_address = 1000\n'
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

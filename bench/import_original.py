@@ -1,15 +1,22 @@
-"""`python -m bench.import_original [--rows N]`: import-original throughput.
+"""`python -m bench.import_original [--rows N] [--runs R]`: import-original throughput.
 
 Builds an original-system database of N taps (500 people) in a throwaway durable
-PostgreSQL cluster, imports it into an empty clock-gateway database on the same
-cluster, and prints rows per second for the first run and for the second (which
-finds everything already there and writes nothing).
+PostgreSQL cluster and, R times, imports it into an empty clock-gateway database on
+the same cluster, then again (which finds everything already there and writes
+nothing), and once into SQLite. Rows per second, next to a floor measured in the
+same run just before and after each import: the same taps, mapped as the import
+maps them and rendered as COPY text beforehand, through one bare COPY into a plain
+table (the same columns, no index, no constraint) and its commit: what the database
+takes at best. The ratio (import / floor, both in rows per second) is the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import statistics
+import tempfile
 import time
 
 import psycopg
@@ -18,6 +25,8 @@ from bench.kit.original_db import SCHEMA
 from bench.kit.pgcluster import start_cluster
 from gateway.config import ORIGINAL_SLOTS
 from gateway.importing.original import import_original
+from gateway.importing.plan import EventMapper
+from gateway.store.imports import EVENT_COLUMNS, copy_text
 from gateway.store.stores import Stores
 
 PEOPLE = 500
@@ -56,24 +65,103 @@ async def run_import(url: str, source: str) -> tuple[float, int]:
         await stores.close()
 
 
+def floor_text(source: str) -> str:
+    """The taps as the import maps them (the people's uids are valid as they are),
+    as one COPY text."""
+    with psycopg.connect(source) as conn:
+        rows = conn.execute(
+            'SELECT id_key, reader, "timestamp", "userUid" FROM auth_entity '
+            'ORDER BY "timestamp", id_key'
+        ).fetchall()
+    uids = {f"p{n}": f"p{n}" for n in range(1, PEOPLE + 1)}
+    return copy_text(EventMapper(uids, 5.0).map(rows))
+
+
+def bare_copy(url: str, data: str) -> tuple[float, float]:
+    """Seconds for one COPY of `data` into a fresh plain table and its commit; and
+    for the same COPY followed by moving the rows into an empty clock_events (its
+    indexes, foreign key and checks, as the import does) and the commit."""
+    typed = ", ".join(
+        f"{c} {'uuid' if c == 'event_key' else 'timestamptz' if c == 'received_at' else 'text'}"
+        for c in EVENT_COLUMNS
+    )
+    names = ", ".join(EVENT_COLUMNS)
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE clock_events")
+        conn.execute("DROP TABLE IF EXISTS floor_events")
+        conn.execute(f"CREATE TABLE floor_events ({typed})")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY floor_events ({names}) FROM STDIN") as copy:
+            copy.write(data)
+        conn.commit()
+        copied = time.perf_counter() - started
+        conn.execute(
+            f"INSERT INTO clock_events ({names}) SELECT {names} FROM floor_events "
+            "ON CONFLICT DO NOTHING"
+        )
+        conn.commit()
+        moved = time.perf_counter() - started
+        conn.execute("DROP TABLE floor_events")
+        conn.execute("TRUNCATE clock_events")
+        conn.commit()
+    return copied, moved
+
+
+def fresh_target(url: str) -> None:
+    stores = Stores.open(url)
+    asyncio.run(stores.db.init_schema())
+    asyncio.run(stores.close())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.import_original")
     parser.add_argument("--rows", type=int, default=200_000, help="taps in the original")
+    parser.add_argument(
+        "--runs", type=int, default=2, help="first imports, each into a fresh database"
+    )
     args = parser.parse_args()
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cluster = start_cluster(durable=True)
     try:
         source = cluster.create_database("original")
-        target = cluster.create_database("gateway")
         fill(source, args.rows)
-        stores = Stores.open(target)
-        asyncio.run(stores.db.init_schema())
-        asyncio.run(stores.close())
-        for label in ("first run", "second run"):
-            seconds, new = asyncio.run(run_import(target, source))
+        data = floor_text(source)
+        for run in range(1, args.runs + 1):
+            target = cluster.create_database(f"gateway_{run}")
+            fresh_target(target)
+            floors = cluster.create_database(f"floor_{run}")
+            fresh_target(floors)
+            with psycopg.connect(floors) as conn:
+                conn.execute(
+                    "INSERT INTO people (uid, name) SELECT 'p' || n, 'Persona ' || n "
+                    "FROM generate_series(1, %s) n",
+                    (PEOPLE,),
+                )
+            before = bare_copy(floors, data)
+            first, new = asyncio.run(run_import(target, source))
+            after = bare_copy(floors, data)
+            second, again = asyncio.run(run_import(target, source))
+            floor = args.rows / statistics.mean([before[0], after[0]])
+            schema_floor = args.rows / statistics.mean([before[1], after[1]])
+            rate = args.rows / first
             print(
-                f"{label}: {args.rows} taps in {seconds:.1f} s = {args.rows / seconds:,.0f} rows/s"
-                f" ({new} new)"
+                f"run {run} PostgreSQL: first {rate:,.0f} rows/s ({new} new); floor bare COPY"
+                f" {floor:,.0f} rows/s ({before[0]:.2f} / {after[0]:.2f} s), ratio"
+                f" {rate / floor:.3f}x; floor COPY + move into clock_events {schema_floor:,.0f}"
+                f" rows/s ({before[1]:.2f} / {after[1]:.2f} s), ratio {rate / schema_floor:.2f}x;"
+                f" second run {args.rows / second:,.0f} rows/s ({again} new)"
             )
+            with tempfile.TemporaryDirectory(prefix="clock-gateway-bench-import-") as folder:
+                lite = f"sqlite:///{folder}/gateway.db"
+                fresh_target(lite)
+                first, new = asyncio.run(run_import(lite, source))
+                second, again = asyncio.run(run_import(lite, source))
+            print(
+                f"run {run} SQLite: first {args.rows / first:,.0f} rows/s ({new} new);"
+                f" second {args.rows / second:,.0f} rows/s ({again} new)"
+            )
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         cluster.destroy()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 BENCH = GATEWAY.parent / "bench"
 MAP = GATEWAY.parent / "docs" / "ARCHITECTURE.md"
+MAX_MODULE_LINES = 700
 
 FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
 BELOW_FACES = FOUNDATION | {
@@ -200,3 +201,40 @@ def test_the_web_imports_no_sql_driver() -> None:
         if name.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3", "aiosqlite")
     ]
     assert not wrong, "the web around the stores:\n" + "\n".join(wrong)
+
+
+def _map_floors() -> dict[str, int]:
+    """The floors drawn at the top of docs/ARCHITECTURE.md: part -> floor number."""
+    drawing = MAP.read_text(encoding="utf-8").split("```", 2)[1]
+    floors: dict[str, int] = {}
+    for line in drawing.splitlines():
+        match = re.match(r"\s*(\d+)\s+\S+\s+(.*)", line)
+        if match:
+            for name in re.findall(r"([a-z_]+)(?:/|\.py)", match.group(2).split("(")[0]):
+                floors[name] = int(match.group(1))
+    return floors
+
+
+def test_the_drawing_has_every_arrow_pointing_down() -> None:
+    """Each part is on the drawing, and every import the rules allow goes to a lower
+    floor (the foundation's modules may use each other)."""
+    floors = _map_floors()
+    parts = set(ALLOWED) - {"__init__", "__main__"}
+    assert parts <= set(floors), f"not drawn: {sorted(parts - set(floors))}"
+    upward = [
+        f"{source} (floor {floors[source]}) -> {target} (floor {floors[target]})"
+        for source in parts
+        for target in ALLOWED[source] - {source}
+        if floors[target] >= floors[source] and not (floors[source] == floors[target] == 0)
+    ]
+    assert not upward, "arrows that do not point down in the drawing:\n" + "\n".join(upward)
+
+
+def test_no_module_is_over_the_limit() -> None:
+    """Short modules with one job: a module past the limit is two jobs."""
+    long = [
+        f"{path.relative_to(GATEWAY.parent)}: {n} lines"
+        for path in sorted(GATEWAY.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, f"modules over {MAX_MODULE_LINES} lines:\n" + "\n".join(long)

@@ -20,7 +20,8 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "admins": Command("admins", "accounts that may log in to the web pages"),
+    "accounts": Command("accounts", "accounts of the web pages, each with a role"),
+    "admins": Command("accounts", "the same as 'accounts' (its name before accounts had roles)"),
     "backup": Command(
         "backup", "save the database, the spool and the card directory to a directory"
     ),

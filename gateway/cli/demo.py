@@ -376,6 +376,11 @@ class Demo:
                     f"port = {json.dumps(str(self.work / 'exit'))}",
                     'role = "out"',
                     "",
+                    "[web]",
+                    # The demo's people are invented: its board shows their names (a
+                    # real installation shows initials unless it says otherwise).
+                    'board = "names"',
+                    "",
                 ]
             )
         )

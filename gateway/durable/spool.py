@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,9 @@ __all__ = [
     "SpoolLockedError",
     "SpoolRecord",
 ]
+
+# After a write found the disk full, appends resume only once this much is free.
+RESUME_FREE_BYTES = 1 << 20
 
 log = get_logger("spool")
 
@@ -122,6 +126,7 @@ class Spool:
         self.fsyncs = 0  # successful group commits, for stats and tests
         self._broken: SpoolError | None = None  # set when the directory cannot be used
         self._write_failed = False  # the last group write failed (disk full, read-only)
+        self._full = False  # a write found the disk full: refuse until space is back
         self._warned = False
         self._dead_letters = 0
         # Called after each group commit: the owner's wake-up (the drainer's), so that
@@ -221,6 +226,9 @@ class Spool:
         if self.depth >= self.max_events:
             log.error("spool_full", depth=self.depth, max=self.max_events)
             raise SpoolFullError(f"spool full ({self.max_events} events wait)", "spool_full")
+        if self._full and not self._space_is_back():
+            log.error("spool_write_failed", reason="disk_full", directory=str(self.directory))
+            raise SpoolError("spool write failed: the disk is still full", "disk_full")
         try:
             record = event_fields(event)
             if len(record) + NUMBER_ROOM > MAX_PAYLOAD:
@@ -271,6 +279,7 @@ class Spool:
                         directory=str(self.directory),
                     )
                     self._write_failed = True
+                    self._full = reason == "disk_full"
                     _settle(batch, SpoolError(message, reason))
                     continue
                 except Exception as exc:  # a bug or a closed spool: still never a false OK
@@ -281,7 +290,7 @@ class Spool:
                     self._in_flight = 0
                 self._durable_end = end
                 self._durable += len(batch)
-                self._write_failed = False
+                self._write_failed = self._full = False
                 self.fsyncs += 1
                 _settle(batch, None)
                 self._check_warn()
@@ -289,6 +298,21 @@ class Spool:
                     self._on_durable()
         finally:
             self._flusher = None
+
+    def _space_is_back(self) -> bool:
+        """Whether a disk that was full has RESUME_FREE_BYTES free again.
+
+        Without this a full disk flaps: a batch of two records fails, the next single
+        one fits in the last few bytes, and a reader shows KO, OK, KO to the people
+        queuing. One statvfs per refused swipe, only while the disk is full."""
+        try:
+            st = os.statvfs(self.directory)
+        except OSError:
+            return False
+        if st.f_bavail * st.f_frsize < RESUME_FREE_BYTES:
+            return False
+        self._full = False
+        return True
 
     # -- draining
     async def read_batch(self, limit: int = 500) -> SpoolBatch:

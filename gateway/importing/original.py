@@ -10,6 +10,8 @@ there are skipped (ON CONFLICT DO NOTHING). Running it again changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -98,19 +100,37 @@ async def import_original(
 
         result.events.read = await original.count_entries()
         mapper = EventMapper(plan.uid_map, duplicate_window_s)
-        async for rows in original.entries(batch):
-            mapped = mapper.map(rows)
-            result.duplicates += sum(1 for r in mapped if r["outcome"] == "duplicate")
-            if dry_run:
-                keys = [r["event_key"] for r in mapped]
-                there = await stores.imports.existing_event_keys(keys)
-                added = len(mapped) - len(there)
-            else:
-                added = await stores.imports.record_imported(mapped)
+
+        def counted(mapped: int, added: int) -> None:
             result.events.new += added
-            result.events.unchanged += len(mapped) - added
+            result.events.unchanged += mapped - added
             if progress is not None:
                 progress(result)
+
+        # One batch's write in flight while the next is read and mapped: the
+        # database's INSERT and our Python overlap. Batches still commit one after
+        # the other, each whole, so an interrupted import leaves a prefix.
+        writing: tuple[int, asyncio.Task[int]] | None = None
+        try:
+            async for rows in original.entries(batch):
+                mapped = mapper.map(rows)
+                result.duplicates += sum(1 for r in mapped if r["outcome"] == "duplicate")
+                if dry_run:
+                    keys = [r["event_key"] for r in mapped]
+                    there = await stores.imports.existing_event_keys(keys)
+                    counted(len(mapped), len(mapped) - len(there))
+                    continue
+                if writing is not None:
+                    counted(writing[0], await writing[1])
+                writing = (len(mapped), asyncio.create_task(stores.imports.record_imported(mapped)))
+            if writing is not None:
+                counted(writing[0], await writing[1])
+                writing = None
+        finally:
+            if writing is not None:  # the source failed mid-way: no write left behind
+                writing[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await writing[1]
         result.events.skipped = len(mapper.problems)
         result.problems += mapper.problems
     result.seconds = clock.monotonic() - started

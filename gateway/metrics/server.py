@@ -14,12 +14,21 @@ answers, or the spool is writable and not full). Otherwise 503 with the reasons.
 
 Bound to 127.0.0.1 unless the configuration says otherwise; the metrics hold reader
 names and counts, no card number or person.
+
+No client may take what a tap needs. Every connection costs a descriptor and a thread,
+and the daemon's readers, spool and database connections share the same descriptor
+limit: 1,012 idle connections once exhausted it and every tap answered KO. So at most
+`MAX_CONNECTIONS` are served at once (a scraper needs one; more are closed as soon as
+they are accepted), each read waits at most `READ_TIMEOUT_S`, and a connection still
+open after `CONNECTION_DEADLINE_S` (a slowloris trickling a header byte at a time) is
+shut down by the serving thread, whatever it is waiting for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ipaddress
 import json
 import socket
@@ -36,10 +45,19 @@ from gateway.logs import get_logger
 from gateway.metrics.registry import GatewayMetrics, GatewaySample
 
 PROBE_TIMEOUT_S = 2.0
+# A Prometheus scraper and a health check need one connection each; 16 leaves room for
+# a few humans with curl and is small next to any descriptor limit.
+MAX_CONNECTIONS = 16
+READ_TIMEOUT_S = 5.0
+# The probe waits at most 2 s; a whole request and its answer fit well within this.
+CONNECTION_DEADLINE_S = 10.0
+# Refused connections are logged once per interval, with how many, never once each.
+REFUSED_LOG_EVERY_S = 60.0
+# accept() failing (the process is out of descriptors after all): wait before the next
+# try instead of spinning on a listening socket that stays readable.
+ACCEPT_BACKOFF_S = 0.2
 
-
-def log() -> Any:
-    return get_logger("metrics")
+log = get_logger("metrics")
 
 
 class MetricsServer:
@@ -51,8 +69,14 @@ class MetricsServer:
         port: int,
         *,
         probe_timeout_s: float = PROBE_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        connection_deadline_s: float = CONNECTION_DEADLINE_S,
     ) -> None:
         self.metrics = metrics
+        self.max_connections = max_connections
+        self.read_timeout_s = read_timeout_s
+        self.connection_deadline_s = connection_deadline_s
         self._take_sample = take_sample
         self._host = host
         self._port = port
@@ -144,20 +168,87 @@ class MetricsServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Waiting connections beyond this stay in the kernel (no descriptor of ours); the
+    # ones accepted over the cap are closed at once.
+    request_queue_size = 64
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: MetricsServer
     ) -> None:
         self.owner = owner
+        self._open: dict[socket.socket, float] = {}  # connection -> when it was accepted
+        self._open_lock = threading.Lock()
+        self._refused = 0
+        self._refused_logged_at = 0.0
         if _is_ipv6(address[0]):
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    @property
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError:
+            time.sleep(ACCEPT_BACKOFF_S)  # handled (ignored) by the caller; no busy loop
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            full = len(self._open) >= self.owner.max_connections
+            if not full:
+                self._open[request] = time.monotonic()
+        if full:
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)  # a thread of its own
+        except BaseException:
+            self.shutdown_request(request)
+            raise
+
+    def _refuse(self, request: socket.socket) -> None:
+        # Closed before anything is read: no thread, no buffer, the descriptor back now.
+        with contextlib.suppress(OSError):
+            request.close()
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
+            log.warning(
+                "metrics_connections_refused",
+                refused=self._refused,
+                limit=self.owner.max_connections,
+                hint="more clients at once than a scraper needs; see who connects",
+            )
+            self._refused_logged_at, self._refused = now, 0
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Between accepts (every poll interval): end connections past their deadline."""
+        cutoff = time.monotonic() - self.owner.connection_deadline_s
+        with self._open_lock:  # held: a listed socket is not closed under us
+            for request, accepted in self._open.items():
+                if accepted < cutoff:
+                    # Wakes the handler's blocked read or write; its thread then closes it.
+                    with contextlib.suppress(OSError):
+                        request.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "clock-gateway"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.owner.read_timeout_s)  # each recv and send
 
     def do_GET(self) -> None:
         self._answer(head=False)

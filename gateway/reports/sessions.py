@@ -31,12 +31,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from gateway.domain import Direction, Outcome
 from gateway.reports.rules import Rules, as_utc
 from gateway.reports.schedule import Block, blocks_for_day
 from gateway.store.models import SwipeFacts, TimetableEntry
+
+# Plain values for the per-event comparisons (a StrEnum member costs a lookup each).
+_DUPLICATE = Outcome.DUPLICATE.value
+_IN = Direction.IN.value
+_ONE_DAY = timedelta(days=1)
+_NONE = timedelta()
 
 
 @dataclass
@@ -105,33 +111,42 @@ class _PersonTracker:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
+        self.max_session = rules.max_session
         self.days: dict[date, _DayState] = {}
         self.open_in: datetime | None = None
+        # The last instant asked for and its day: a clock-out's session goes to the
+        # day of its clock-in, asked a moment before, so most asks skip astimezone.
+        self._last: tuple[datetime, _DayState] | None = None
 
     def day(self, moment: datetime) -> _DayState:
+        last = self._last
+        if last is not None and last[0] is moment:
+            return last[1]
         local = moment.astimezone(self.rules.zone).date()
         state = self.days.get(local)
         if state is None:
             state = self.days[local] = _DayState()
+        self._last = (moment, state)
         return state
 
     def add(self, direction: str, outcome: str, moment: datetime, imported: bool = False) -> None:
         if imported:
             self.day(moment).imported += 1
-        if outcome == Outcome.DUPLICATE:
+        if outcome == _DUPLICATE:
             self.day(moment).duplicates += 1
             return
-        if direction == Direction.IN:
+        if direction == _IN:
             self._close_unpaired(moment)
             self.open_in = moment
             state = self.day(moment)
             if state.first_in is None or moment < state.first_in:
                 state.first_in = moment
             return
-        if self.open_in is not None and moment - self.open_in <= self.rules.max_session:
-            state = self.day(self.open_in)
-            state.worked += moment - self.open_in
-            state.sessions.append((self.open_in, moment))
+        open_in = self.open_in
+        if open_in is not None and moment - open_in <= self.max_session:
+            state = self.day(open_in)
+            state.worked += moment - open_in
+            state.sessions.append((open_in, moment))
             self.open_in = None
         else:
             self._close_unpaired(moment)
@@ -165,32 +180,36 @@ def _judge_blocks(
     and the days either side (a night shift's session may cover the next day's block)."""
     if not blocks:
         return 0, False
+    # Plain loops, no generators: this runs once per person-day of a report.
     intervals: list[tuple[datetime, datetime]] = []
-    ins: list[datetime] = []
     for state in nearby:
-        intervals.extend(state.sessions)
-        ins.extend(start for start, _ in state.sessions)
+        intervals += state.sessions
         # A forgotten clock-out still says the person came: on time or late, not absent.
-        intervals.extend(state.lone_ins)
-        ins.extend(start for start, _ in state.lone_ins)
+        intervals += state.lone_ins
         if state.open_since is not None:
             intervals.append((state.open_since, now))
-            ins.append(state.open_since)
+    # Every arrival is the start of one of these intervals.
     late = 0
     absent = False
     for block in blocks:
-        deadline = block.start + grace
+        block_start, block_end = block.start, block.end
+        deadline = block_start + grace
         if deadline > now:
             continue  # not started yet: nothing to judge
-        if any(start <= deadline < end for start, end in intervals):
-            continue
-        arrivals = [t for t in ins if deadline < t < block.end]
-        if arrivals:
-            late += int((min(arrivals) - block.start).total_seconds() // 60)
-        elif block.end <= now and not any(
-            start < block.end and end > block.start for start, end in intervals
-        ):
-            absent = True
+        first: datetime | None = None
+        overlaps = False
+        for start, end in intervals:
+            if start <= deadline < end:
+                break  # in at the deadline: on time
+            if deadline < start < block_end and (first is None or start < first):
+                first = start
+            if start < block_end and end > block_start:
+                overlaps = True
+        else:
+            if first is not None:
+                late += int((first - block_start).total_seconds() // 60)
+            elif block_end <= now and not overlaps:
+                absent = True
     return late, absent
 
 
@@ -211,15 +230,21 @@ class ReportBuilder:
         self.last_day = last_day
         self.timetable = timetable or {}
         self._people: dict[str, _PersonTracker] = {}
-        self._block_cache: dict[tuple[date, tuple[tuple[time, time, str], ...]], list[Block]] = {}
+        self._block_cache: dict[
+            tuple[date, tuple[tuple[time, time, str], ...]], tuple[list[Block], timedelta]
+        ] = {}
 
     def add(self, event: SwipeFacts) -> None:
-        tracker = self._people.get(event.person_uid)
+        uid = event.person_uid
+        tracker = self._people.get(uid)
         if tracker is None:
-            tracker = self._people[event.person_uid] = _PersonTracker(self.rules)
+            tracker = self._people[uid] = _PersonTracker(self.rules)
         # `source` is on stored events and rows since schema v2; plain test events may lack it.
         imported = getattr(event, "source", "reader") == "import"
-        tracker.add(event.direction, event.outcome, as_utc(event.received_at), imported)
+        moment = event.received_at
+        if moment.tzinfo is not UTC:  # as_utc inline: once per event of a report
+            moment = as_utc(moment)
+        tracker.add(event.direction, event.outcome, moment, imported)
 
     def add_all(self, events: Iterable[SwipeFacts]) -> None:
         for event in events:
@@ -234,13 +259,15 @@ class ReportBuilder:
         for uid in wanted:
             yield from self._person_days(uid, now)
 
-    def _blocks(self, entries: list[TimetableEntry], day: date) -> list[Block]:
-        # Many people share a timetable pattern: compute each (pattern, day) once.
-        key = (day, tuple((e.start, e.end, e.room) for e in entries))
-        blocks = self._block_cache.get(key)
-        if blocks is None:
-            blocks = self._block_cache[key] = blocks_for_day(entries, day, self.rules.zone)
-        return blocks
+    def _blocks(self, entries: list[TimetableEntry], day: date) -> tuple[list[Block], timedelta]:
+        """The day's blocks and their scheduled time. Many people share a timetable
+        pattern: compute each (pattern, day) once."""
+        key = (day, tuple([(e.start, e.end, e.room) for e in entries]))
+        cached = self._block_cache.get(key)
+        if cached is None:
+            blocks = blocks_for_day(entries, day, self.rules.zone)
+            cached = self._block_cache[key] = (blocks, sum((b.length for b in blocks), _NONE))
+        return cached
 
     def _person_days(self, uid: str, now: datetime) -> Iterator[DayReport]:
         tracker = self._people.get(uid) or _PersonTracker(self.rules)
@@ -250,15 +277,21 @@ class ReportBuilder:
             if entry.room not in self.rules.excluded_rooms:
                 by_weekday.setdefault(entry.weekday, []).append(entry)
         empty = _DayState()
+        days, corrected, grace = tracker.days, self.corrected, self.rules.late_grace
+        # The day before, this day and the next, rolled forward one day at a time.
         day = self.first_day
+        before = days.get(day - _ONE_DAY, empty)
+        state = days.get(day)
         while day <= self.last_day:
+            after = day + _ONE_DAY
+            following = days.get(after)
             todays = by_weekday.get(day.isoweekday())
-            blocks = self._blocks(todays, day) if todays else []
-            state = tracker.days.get(day)
-            if state is not None or blocks or (uid, day) in self.corrected:
+            blocks, scheduled = self._blocks(todays, day) if todays else ([], _NONE)
+            fixed = bool(corrected) and (uid, day) in corrected
+            if state is not None or blocks or fixed:
                 current = state or empty
-                nearby = [tracker.days.get(day + timedelta(days=d), empty) for d in (-1, 0, 1)]
-                late, absent = _judge_blocks(blocks, nearby, now, self.rules.late_grace)
+                nearby = (before, current, following or empty)
+                late, absent = _judge_blocks(blocks, nearby, now, grace)
                 yield DayReport(
                     person_uid=uid,
                     day=day,
@@ -266,7 +299,7 @@ class ReportBuilder:
                     last_out=current.last_out,
                     worked=current.worked,
                     sessions=len(current.sessions),
-                    scheduled=sum((b.length for b in blocks), timedelta()),
+                    scheduled=scheduled,
                     missing_out=len(current.lone_ins),
                     out_without_in=current.out_without_in,
                     duplicates=current.duplicates,
@@ -274,10 +307,10 @@ class ReportBuilder:
                     absent=absent,
                     open_since=current.open_since,
                     imported=current.imported,
-                    corrected=(uid, day) in self.corrected,
+                    corrected=fixed,
                     intervals=tuple(sorted(current.sessions)),
                 )
-            day += timedelta(days=1)
+            before, state, day = state or empty, following, after
 
 
 @dataclass

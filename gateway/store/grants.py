@@ -58,7 +58,9 @@ WEB_WRITES: dict[str, str] = {
     "people": "INSERT, UPDATE",
     "cards": "INSERT, UPDATE",
     "timetable": "INSERT, UPDATE, DELETE",
-    "admins": "INSERT, UPDATE, DELETE",
+    "accounts": "INSERT, UPDATE, DELETE",
+    "web_sessions": "INSERT, UPDATE, DELETE",
+    "login_throttle": "INSERT, UPDATE, DELETE",
     "corrections": "INSERT",
     "audit_log": "INSERT",
 }

@@ -24,6 +24,7 @@ its xmin passed that round's xmax). A fresh process starts from zero: one full l
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -176,11 +177,14 @@ class SealStore:
         async with self._db.tx() as conn:
             return await chain_tail(conn)
 
-    async def seal_pending(self, *, batch: int = SEAL_BATCH) -> SealRound:
-        """Seal every row stored and not yet sealed, `batch` rows per transaction."""
+    async def seal_pending(self, *, batch: int = SEAL_BATCH, pause_s: float = 0.0) -> SealRound:
+        """Seal every row stored and not yet sealed, `batch` rows per transaction,
+        `pause_s` between transactions (the daemon's: swipes run in between)."""
         settled = await self._settled()
         sealed, head = 0, None
         while True:
+            if sealed:
+                await asyncio.sleep(pause_s)
             found = await self._discover(batch)
             if not found:
                 break

@@ -6,7 +6,7 @@ closes them all. Nothing connects until the first query.
 
 from __future__ import annotations
 
-from gateway.store.admins import AdminStore
+from gateway.store.accounts import AccountStore
 from gateway.store.audit import AuditStore
 from gateway.store.clock_steps import ClockStepStore
 from gateway.store.corrections import CorrectionStore
@@ -18,7 +18,9 @@ from gateway.store.lifecycle import LifecycleStore
 from gateway.store.people import PeopleStore
 from gateway.store.retention import RetentionStore
 from gateway.store.seals import SealStore
+from gateway.store.sessions import SessionStore
 from gateway.store.swipes import SwipeStore
+from gateway.store.throttle import ThrottleStore
 from gateway.store.timetable import TimetableStore
 
 
@@ -33,12 +35,15 @@ class Stores:
         self.imports = ImportStore(db)
         self.clock_steps = ClockStepStore(db)
         # The web's and the admin commands' (schema v2): every change with its audit row.
-        self.admins = AdminStore(db)
+        self.accounts = AccountStore(db)
         self.audit = AuditStore(db)
         self.corrections = CorrectionStore(db)
         self.lifecycle = LifecycleStore(db)
         self.seals = SealStore(db)  # the register's chain (schema v3)
         self.retention = RetentionStore(db)
+        # The web's sign-in state (schema v4).
+        self.sessions = SessionStore(db)
+        self.throttle = ThrottleStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:

@@ -43,7 +43,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 # Bumped with every change to schema.sql; gateway/store/upgrades/ holds one step per
 # version after 1, for each backend.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The card-key format as a PostgreSQL regular expression (see gateway.domain).
 CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
@@ -249,15 +249,55 @@ gateways = Table(
     PrimaryKeyConstraint("id", name="gateways_pkey"),
 )
 
-admins = Table(
-    "admins",
+# The roles an account may have; what each may do is gateway/web/roles.py's table.
+ACCOUNT_ROLES = ("admin", "hr", "inspector", "representative")
+
+accounts = Table(
+    "accounts",
     metadata,
     Column("username", Text, nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
-    PrimaryKeyConstraint("username", name="admins_pkey"),
-    CheckConstraint("username <> ''", name="admins_username_not_empty"),
+    # Version 3 added the columns below (and renamed the table from admins).
+    Column("role", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("username", name="accounts_pkey"),
+    CheckConstraint("username <> ''", name="accounts_username_not_empty"),
+    CheckConstraint(
+        "role IN (" + ", ".join(f"'{r}'" for r in ACCOUNT_ROLES) + ")", name="accounts_role_valid"
+    ),
 )
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", Text, nullable=False),
+    Column("username", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("address", Text, nullable=True),
+    PrimaryKeyConstraint("id_hash", name="web_sessions_pkey"),
+    ForeignKeyConstraint(
+        ["username"],
+        ["accounts.username"],
+        name="web_sessions_username_fkey",
+        ondelete="CASCADE",
+    ),
+)
+Index("web_sessions_username", web_sessions.c.username)
+Index("web_sessions_expires_at", web_sessions.c.expires_at)
+
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("subject", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("wait_until", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("subject", name="login_throttle_pkey"),
+)
+Index("login_throttle_last_at", login_throttle.c.last_at)
 
 audit_log = Table(
     "audit_log",
@@ -379,19 +419,21 @@ def _create_sqlite_guards(target: Any, connection: Connection, **kw: Any) -> Non
 event.listen(metadata, "after_create", _create_sqlite_guards)
 
 __all__ = [
+    "ACCOUNT_ROLES",
     "CARD_KEY_PATTERN",
     "REGISTER_GUARDED",
     "REGISTER_KEEP_YEARS",
     "SCHEMA_VERSION",
     "CardKeyFormat",
     "UtcDateTime",
-    "admins",
+    "accounts",
     "audit_log",
     "cards",
     "clock_events",
     "clock_steps",
     "corrections",
     "gateways",
+    "login_throttle",
     "metadata",
     "people",
     "schema_version",
@@ -399,4 +441,5 @@ __all__ = [
     "sqlite_register_triggers",
     "timetable",
     "unknown_swipes",
+    "web_sessions",
 ]

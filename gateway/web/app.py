@@ -17,12 +17,21 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Config
-from gateway.errors import GatewayError
+from gateway.errors import DatabaseUnavailableError, GatewayError
 from gateway.reports.rules import Rules
 from gateway.store.engine import sqlite_path
 from gateway.store.stores import Stores
-from gateway.web import routes_admin, routes_people, routes_public, routes_reports, security
-from gateway.web.board import board_data, unknown_cards
+from gateway.web import (
+    limits,
+    roles,
+    routes_accounts,
+    routes_admin,
+    routes_people,
+    routes_public,
+    routes_reports,
+    security,
+)
+from gateway.web.board import board_view, unknown_cards
 from gateway.web.context import HERE, WebContext, log, render
 from gateway.web.live import PG_CHANNELS, Hub, listening_watcher, sqlite_watcher
 
@@ -83,9 +92,11 @@ def create_app(
         ctx = WebContext(
             config=config, stores=db_stores, hub=hub, rules=rules, locale=config.locale
         )
-        hub.topic("board", lambda: board_data(db_stores, rules))
+        mode = config.web.board
+        hub.topic("board", lambda: board_view(db_stores, rules, mode))
         hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
         hub.start(_watcher(db_stores, hub))
+        ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)
         app.state.ctx = ctx
         log.info("web_ready", database=db_stores.db.url)
         try:
@@ -100,35 +111,53 @@ def create_app(
 
     async def failed(request: Request, exc: Exception) -> Response:
         # The last line of defence: one line for people, the details in the log.
+        if limits.is_resource_error(exc):  # out of descriptors: once per interval
+            limits.note_resource_error(request.url.path, exc)
+            return Response("busy: try again\n", status_code=503, media_type="text/plain")
+        if isinstance(exc, DatabaseUnavailableError):  # its text names host and user
+            log.warning("web_database_unavailable", path=request.url.path, error=str(exc))
+            return render(request, "message.html", 503, title="503", text="database_unavailable")
         if isinstance(exc, GatewayError):
             return render(request, "message.html", 400, title="400", text=str(exc))
         log.error("web_internal_error", path=request.url.path, exc_info=exc)
         return render(request, "message.html", 500, title="500", text="error")
 
-    routes = [
-        Route("/", routes_public.board),
-        Route("/events", routes_public.board_events),
-        Route("/login", routes_public.login, methods=["GET", "POST"]),
-        Route("/logout", routes_public.logout, methods=["POST"]),
-        Route("/people", routes_people.people_page),
-        Route("/people/live", routes_people.unknown_events),
-        Route("/people/add", routes_people.add_person, methods=["POST"]),
-        Route("/people/rename", routes_people.rename_person, methods=["POST"]),
-        Route("/people/active", routes_people.set_active, methods=["POST"]),
-        Route("/people/erase", routes_people.erase_person, methods=["POST"]),
-        Route("/cards/assign", routes_people.assign_card, methods=["POST"]),
-        Route("/cards/revoke", routes_people.revoke_card, methods=["POST"]),
-        Route("/readers", routes_admin.readers_page),
-        Route("/corrections", routes_admin.corrections_page),
-        Route("/corrections/add", routes_admin.add_correction, methods=["POST"]),
-        Route("/corrections/void", routes_admin.void_event, methods=["POST"]),
-        Route("/audit", routes_admin.audit_page),
-        Route("/reports", routes_reports.reports_page),
-        Route("/reports/download", routes_reports.reports_download),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    endpoints: list[tuple[str, Any, list[str]]] = [
+        ("/", routes_public.board, ["GET"]),
+        ("/events", routes_public.board_events, ["GET"]),
+        ("/login", routes_public.login, ["GET", "POST"]),
+        ("/logout", routes_public.logout, ["POST"]),
+        ("/people", routes_people.people_page, ["GET"]),
+        ("/people/live", routes_people.unknown_events, ["GET"]),
+        ("/people/add", routes_people.add_person, ["POST"]),
+        ("/people/rename", routes_people.rename_person, ["POST"]),
+        ("/people/active", routes_people.set_active, ["POST"]),
+        ("/people/erase", routes_people.erase_person, ["POST"]),
+        ("/cards/assign", routes_people.assign_card, ["POST"]),
+        ("/cards/revoke", routes_people.revoke_card, ["POST"]),
+        ("/readers", routes_admin.readers_page, ["GET"]),
+        ("/corrections", routes_admin.corrections_page, ["GET"]),
+        ("/corrections/add", routes_admin.add_correction, ["POST"]),
+        ("/corrections/void", routes_admin.void_event, ["POST"]),
+        ("/audit", routes_admin.audit_page, ["GET"]),
+        ("/reports", routes_reports.reports_page, ["GET"]),
+        ("/reports/download", routes_reports.reports_download, ["GET"]),
+        ("/totals", routes_reports.totals_page, ["GET"]),
+        ("/accounts", routes_accounts.accounts_page, ["GET"]),
+        ("/accounts/add", routes_accounts.add_account, ["POST"]),
+        ("/accounts/role", routes_accounts.change_role, ["POST"]),
+        ("/accounts/remove", routes_accounts.remove_account, ["POST"]),
     ]
+    # Every route behind roles.py's table: who may, CSRF, the database's absence.
+    routes: list[Route | Mount] = [
+        Route(path, roles.guard(path, endpoint), methods=methods)
+        for path, endpoint, methods in endpoints
+    ]
+    routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(limits.AddressGuard, per_address=config.web.max_connections_per_address),
+        Middleware(limits.BodyLimit, timeout_s=config.web.body_timeout_s),
         Middleware(
             SessionMiddleware,
             secret_key=key,

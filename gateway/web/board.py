@@ -2,6 +2,9 @@
 
 The same `who` logic as the CLI (gateway.reports), corrections applied; times in the
 configured zone. Names go out as JSON and the page sets them as text, never as HTML.
+[web] board decides how much leaves the server (`board_view`): full names ("names",
+and "login", whose board only signed-in accounts see), initials, or only the counts;
+what the mode leaves out is never sent, not merely hidden by the page.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from gateway.config import BoardMode
 from gateway.reports.presence import PresenceRow
 from gateway.reports.rules import Rules
 from gateway.reports.service import presence
@@ -39,6 +43,29 @@ async def board_data(stores: Stores, rules: Rules, now: datetime | None = None) 
         "present": [_row(r, zone) for r in report.present],
         "unscheduled": [_row(r, zone) for r in report.unscheduled_in],
     }
+
+
+def initials(name: str) -> str:
+    """'Ana García' -> 'A. G.'; particles in lower case ('de la') are left out."""
+    words = [w for w in name.replace("-", " ").split() if w[:1].isalpha()]
+    capitals = [w for w in words if not w[:1].islower()] or words[:1]
+    return " ".join(f"{w[0].upper()}." for w in capitals) or "?"
+
+
+async def board_view(stores: Stores, rules: Rules, mode: BoardMode) -> dict[str, Any]:
+    """The board's data as this mode may show it."""
+    data = await board_data(stores, rules)
+    lists = ("absent", "present", "unscheduled")
+    data["mode"] = mode
+    data["counts"] = {key: len(data[key]) for key in lists}
+    if mode == "counts":
+        for key in lists:
+            data[key] = []
+    elif mode == "initials":
+        for key in lists:
+            for row in data[key]:
+                row["name"] = initials(row["name"])
+    return data
 
 
 async def unknown_cards(stores: Stores, zone: tzinfo, *, limit: int = 30) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """What every request handler needs, built once per process, and the helpers they
-share: templates, the logged-in admin, CSRF, flashes, redirects."""
+share: templates, the signed-in account, CSRF, flashes, redirects."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from gateway.logs import get_logger
 from gateway.reports.rules import Rules
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
-from gateway.web import security
+from gateway.web import auth, security
 from gateway.web.i18n import flag_label, translator
 from gateway.web.live import Hub
 
@@ -39,10 +38,11 @@ class WebContext:
     hub: Hub
     rules: Rules
     locale: str
-    throttle: security.LoginThrottle = field(default_factory=security.LoginThrottle)
+    throttle: security.LoginThrottle = field(init=False)
     env: jinja2.Environment = field(init=False)
 
     def __post_init__(self) -> None:
+        self.throttle = security.LoginThrottle(self.stores.throttle)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every template, whatever its name
@@ -68,7 +68,8 @@ def client_address(request: Request) -> str:
 
 
 def actor(request: Request) -> Actor:
-    return Actor(str(request.session.get("user", "?")), client_address(request))
+    account = auth.of(request)
+    return Actor(account.username if account else "?", client_address(request))
 
 
 def csrf_token(request: Request) -> str:
@@ -91,7 +92,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         flag=lambda f: flag_label(t, f),
         weekday=lambda d: t("weekdays").split()[d.weekday()],
         locale=locale,
-        user=request.session.get("user"),
+        account=auth.of(request),
         csrf=csrf_token(request),
         flash=request.session.pop("flash", None),
         path=request.url.path,
@@ -111,39 +112,16 @@ def safe_next(value: object) -> str:
     return "/people"
 
 
-async def logged_in(request: Request) -> str | None:
-    """The admin of this session, if their account still has the password it was
-    opened with (a password change or a removal ends older sessions)."""
-    user, fingerprint = request.session.get("user"), request.session.get("fp")
-    if not isinstance(user, str) or not isinstance(fingerprint, str):
-        return None
-    stored = await ctx_of(request).stores.admins.password_hash(user)
-    if stored is None or security.hash_fingerprint(stored) != fingerprint:
-        request.session.pop("user", None)
-        request.session.pop("fp", None)
-        return None
-    return user
-
-
 def admin(handler: Handler) -> Handler:
-    """Login required; for POST also a CSRF token matching the session's. A logged-out
-    browser goes to the login page (and comes back afterwards)."""
+    """A page or action behind a sign-in. Who may open it is roles.py's table, whose
+    guard app.py puts in front of every route; this only makes sure that guard ran
+    and found an account (a route built without it is refused, never left open)."""
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
-        try:
-            if await logged_in(request) is None:
-                target = request.url.path if request.method == "GET" else "/people"
-                return redirect(f"/login?next={quote(target)}")
-            if request.method == "POST":
-                form = await request.form()
-                if not security.csrf_ok(request.session.get("csrf"), form.get("csrf")):
-                    log.warning("csrf_refused", path=request.url.path)
-                    return render(request, "message.html", 403, title="403", text="csrf")
-            return await handler(request)
-        except DatabaseUnavailableError as exc:
-            log.warning("web_database_unavailable", path=request.url.path, error=str(exc))
-            return render(request, "message.html", 503, title="503", text=str(exc))
+        if auth.of(request) is None:
+            return render(request, "message.html", 403, title="403", text="forbidden")
+        return await handler(request)
 
     return wrapped
 

@@ -33,7 +33,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "username": "Username",
         "password": "Password",
         "bad_login": "Wrong username or password.",
-        "too_many": "Too many failed attempts: wait {seconds} s and try again.",
+        "too_many": "Too many attempts for this account or from this address: sign-in is "
+        "locked, wait {seconds} s. Until then no password is checked, not even the right one.",
+        "expired": "This account has expired: it can no longer sign in.",
+        "forbidden": "Your account's role does not give access to this page.",
+        "database_unavailable": "The database cannot be reached just now: try again in a moment.",
+        "stale_data": "Not up to date: no fresh data from the database",
+        "monthly_totals": "Monthly totals",
+        "totals_note": 'Per person, the month\'s totals; no daily detail. "Over" and '
+        '"under" compare the time worked with the timetable. Overtime and complementary '
+        "hours as a contract defines them need each contract's hours, which clock-gateway "
+        "does not hold.",
+        "over": "Over the timetable",
+        "under": "Under the timetable",
+        "accounts": "Accounts",
+        "account_role": "Role",
+        "role.admin": "admin: everything",
+        "role.hr": "hr: people, cards, corrections, reports",
+        "role.inspector": "inspector: reads everything, changes nothing",
+        "role.representative": "representative: monthly totals only",
+        "expires": "Last day",
+        "expires_hint": "required for an inspector",
+        "add_account": "Add an account",
+        "change_role": "Change role",
+        "remove": "Remove",
+        "again": "Password again",
+        "signed_in_as": "Signed in as",
+        "board_counts_note": "This board shows no names.",
         "csrf": "This form has expired or did not come from this site: reload the page "
         "and try again.",
         "unknown_cards": "Unknown cards tapped recently",
@@ -147,7 +173,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "username": "Usuario",
         "password": "Contraseña",
         "bad_login": "Usuario o contraseña incorrectos.",
-        "too_many": "Demasiados intentos fallidos: espere {seconds} s y vuelva a intentarlo.",
+        "too_many": "Demasiados intentos con esta cuenta o desde esta dirección: el acceso "
+        "está bloqueado, espere {seconds} s. Hasta entonces no se comprueba ninguna "
+        "contraseña, tampoco la correcta.",
+        "expired": "Esta cuenta ha caducado: ya no puede entrar.",
+        "forbidden": "La función de su cuenta no da acceso a esta página.",
+        "database_unavailable": "No se puede acceder a la base de datos en este momento: "
+        "inténtelo de nuevo dentro de un rato.",
+        "stale_data": "Sin actualizar: la base de datos no da datos nuevos",
+        "monthly_totals": "Totales del mes",
+        "totals_note": "Por persona, los totales del mes; sin detalle diario. «Por encima» y "
+        "«por debajo» comparan el tiempo trabajado con el horario. Las horas extraordinarias "
+        "y complementarias tal como las define un contrato necesitan la jornada de cada "
+        "contrato, que clock-gateway no guarda.",
+        "over": "Por encima del horario",
+        "under": "Por debajo del horario",
+        "accounts": "Cuentas",
+        "account_role": "Función",
+        "role.admin": "admin: todo",
+        "role.hr": "hr: personas, tarjetas, correcciones, informes",
+        "role.inspector": "inspector: lo lee todo, no cambia nada",
+        "role.representative": "representative: solo totales mensuales",
+        "expires": "Último día",
+        "expires_hint": "obligatorio para un inspector",
+        "add_account": "Añadir una cuenta",
+        "change_role": "Cambiar función",
+        "remove": "Quitar",
+        "again": "Repita la contraseña",
+        "signed_in_as": "Sesión de",
+        "board_counts_note": "Este panel no muestra nombres.",
         "csrf": "Este formulario ha caducado o no viene de este sitio: recargue la página "
         "e inténtelo de nuevo.",
         "unknown_cards": "Tarjetas desconocidas pasadas hace poco",

@@ -12,6 +12,10 @@ every subscriber as a server-sent event. What counts as a change:
   when another connection commits, and costs a read of shared memory, not a query.
 - Our own writes (an assignment, a correction) poke the hub directly.
 - Time: every REFRESH_S anyway, since "who must be here now" moves with the clock.
+
+A topic whose last good computation is older than STALE_S (the database fails, or
+does not answer: a long lock on clock_events) is marked stale, and every open page
+says so until a computation succeeds again.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from gateway.store.sqlite_changes import DataVersion
 log = get_logger("web")
 
 POLL_S = 0.25  # SQLite change check
-REFRESH_S = 15.0  # recompute anyway
+REFRESH_S = 5.0  # recompute anyway
+STALE_S = 10.0  # no good computation for this long: the pages say their data is old
 HEARTBEAT_S = 10.0  # a `tick` event at least this often: the page's sign of life
 RETRY_MS = 2000  # EventSource reconnection delay we ask browsers for
 POLL_DOWN_S = 2.0  # PostgreSQL: recompute this often while the LISTEN is down
@@ -47,24 +52,41 @@ class Topic:
         self._compute = compute
         self.payload: str | None = None
         self.version = 0
-        self.ok = True  # False while computing fails (the database is down)
+        self.ok = True  # False while computing fails or hangs (the database is down)
+        self.fresh_at = time.monotonic()  # when a computation last succeeded
         self.subscribers = 0
         self._next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def refresh(self) -> None:
+        task = asyncio.ensure_future(self._compute())
         try:
-            data = json.dumps(await self._compute(), ensure_ascii=False, separators=(",", ":"))
+            # Waiting for a hung query would say nothing for as long as it hangs:
+            # past STALE_S since the last good data, say it is stale, then go on waiting.
+            left = STALE_S - (time.monotonic() - self.fresh_at)
+            done, _ = await asyncio.wait({task}, timeout=max(0.5, left))
+            if not done:
+                self._stale("live_refresh_slow", f"no answer for {STALE_S:g} s")
+            data = json.dumps(await task, ensure_ascii=False, separators=(",", ":"))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
         except Exception as exc:  # the database is down: keep the last payload, say so
-            if self.ok:
-                log.warning("live_refresh_failed", topic=self.name, error=str(exc))
-            self.ok = False
-            self._wake()
+            self._stale("live_refresh_failed", str(exc))
             return
+        self.fresh_at = time.monotonic()
+        changed = data != self.payload or not self.ok
         self.ok = True
         if data != self.payload:
             self.payload = data
             self.version += 1
+        if changed:
             self._wake()
+
+    def _stale(self, event: str, error: str) -> None:
+        if self.ok:
+            log.warning(event, topic=self.name, error=error)
+        self.ok = False
+        self._wake()
 
     def _wake(self) -> None:
         done, self._next = self._next, asyncio.get_running_loop().create_future()
@@ -137,7 +159,9 @@ class Hub:
                 before = (topic.version, topic.ok)
                 await topic.wait(HEARTBEAT_S)
                 if (topic.version, topic.ok) == before:
-                    yield f'event: tick\ndata: {{"server_ms":{int(time.time() * 1000)}}}\n\n'
+                    ok = "true" if topic.ok else "false"
+                    now_ms = int(time.time() * 1000)
+                    yield f'event: tick\ndata: {{"server_ms":{now_ms},"ok":{ok}}}\n\n'
         finally:
             topic.subscribers -= 1
 

@@ -88,3 +88,30 @@ async def reports_download(request: Request) -> Response:
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'},
     )
+
+
+@admin
+async def totals_page(request: Request) -> Response:
+    """Per person, the month's totals and nothing of the days: what the workers'
+    representatives may see (roles.py gives every role this page)."""
+    ctx = ctx_of(request)
+    try:
+        first = _month(request.query_params.get("month"), datetime.now(ctx.zone).date())
+    except InvalidInputError as exc:
+        return render(request, "message.html", 400, title="400", text=str(exc))
+    last = first.replace(day=monthrange(first.year, first.month)[1])
+    report = await build_report(ctx.stores, ctx.rules, first, last)
+    totals = []
+    for m in sorted(report.months, key=lambda m: report.names.get(m.person_uid, m.person_uid)):
+        beyond = (m.worked - m.scheduled).total_seconds()
+        totals.append(
+            {
+                "name": report.names.get(m.person_uid, m.person_uid),
+                "days": m.days_worked,
+                "worked": format_duration(m.worked.total_seconds()),
+                "scheduled": format_duration(m.scheduled.total_seconds()),
+                "over": format_duration(beyond) if beyond > 0 else "",
+                "under": format_duration(-beyond) if beyond < 0 else "",
+            }
+        )
+    return render(request, "totals.html", month=f"{first:%Y-%m}", totals=totals)

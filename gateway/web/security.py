@@ -1,29 +1,33 @@
-"""Passwords, the session key, CSRF tokens and the login throttle.
+"""Passwords, the session key and ids, CSRF tokens and the login throttle's policy.
 
 - Passwords: argon2id (argon2-cffi's defaults, RFC 9106's second recommended set).
-- The session cookie is signed (itsdangerous, through Starlette's SessionMiddleware)
-  with a random key kept in a 0600 file, so sessions survive a restart and the key
-  never appears in the configuration or the logs.
+- Sessions live in the database (gateway.store.sessions). The cookie holds a random
+  session id, a CSRF token and at most a one-time message, signed (itsdangerous,
+  through Starlette's SessionMiddleware) with a random key kept in a 0600 file; no
+  name, no role. The database keeps only the id's SHA-256.
 - CSRF: a synchronizer token, random per session, in every form; a POST whose token
   does not match the session's is refused before anything else runs.
-- Logins: failures are counted per client address and per username; after a few,
-  each further attempt must wait twice as long as the last (capped), and one coming
-  sooner is refused without even checking the password.
+- Logins: every attempt is counted *before* the password is checked, per client
+  address and per username, in the database (gateway.store.throttle): the first FREE
+  cost nothing, each one after them makes the next wait twice as long (capped). While
+  a wait runs, nothing is checked, the right password included: the page says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gateway.errors import ConfigError, InvalidInputError
+from gateway.store.throttle import ThrottleStore
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
@@ -46,10 +50,13 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def hash_fingerprint(stored_hash: str) -> str:
-    """A short digest of the stored hash, kept in the session: a password change (or a
-    removed account) ends every session opened before it."""
-    return hmac.new(b"session", stored_hash.encode(), "sha256").hexdigest()[:16]
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def session_id_hash(session_id: str) -> str:
+    """What the database keeps of a session id: a copy of the table opens nothing."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -88,62 +95,41 @@ def csrf_ok(expected: object, given: object) -> bool:
     )
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    wait_until: float = 0.0
-    last: float = 0.0
-
-
 class LoginThrottle:
-    """Exponential delay per key (an address, a username), bounded in memory.
+    """The delays between login attempts, counted in the database per subject (a
+    client address, a username) before each password check.
 
-    The first FREE failures cost nothing; the n-th after them makes the next attempt
-    wait BASE * 2**(n-1) seconds, at most CAP. A success clears the key; a key quiet
-    for FORGET seconds is forgotten.
+    Attempts 1..FREE impose no wait; the n-th after them makes the next wait
+    BASE * 2**(n-1) seconds, at most CAP. A success clears its subjects; a subject
+    quiet for FORGET starts again from zero.
     """
 
     FREE = 3
     BASE = 2.0
     CAP = 300.0
-    FORGET = 3600.0
-    MAX_KEYS = 10_000
+    FORGET = timedelta(hours=1)
 
-    def __init__(self, clock: object = time.monotonic) -> None:
+    def __init__(
+        self, store: ThrottleStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._store = store
         self._clock = clock
-        self._keys: dict[str, _Failures] = {}
 
-    def _now(self) -> float:
-        return float(self._clock())  # type: ignore[operator]
+    @classmethod
+    def delay_after(cls, attempts: int) -> float:
+        if attempts <= cls.FREE:
+            return 0.0
+        return min(cls.CAP, cls.BASE * 2.0 ** min(attempts - cls.FREE - 1, 32))
 
-    def wait_left(self, *keys: str) -> float:
-        """Seconds until these keys may try again (0: now)."""
-        now = self._now()
-        return max([0.0] + [f.wait_until - now for k in keys if (f := self._keys.get(k))])
+    @staticmethod
+    def subjects(address: str, username: str) -> tuple[str, str]:
+        return f"addr:{address}", f"user:{username.lower()}"
 
-    def failed(self, *keys: str) -> float:
-        """Count a failure; the wait it imposes on the next attempt."""
-        now = self._now()
-        self._prune(now)
-        wait = 0.0
-        for key in keys:
-            f = self._keys.setdefault(key, _Failures())
-            f.count += 1
-            f.last = now
-            if f.count > self.FREE:
-                delay = min(self.CAP, self.BASE * 2 ** (f.count - self.FREE - 1))
-                f.wait_until = now + delay
-                wait = max(wait, delay)
-        return wait
+    async def reserve(self, *subjects: str) -> float:
+        """Count an attempt: 0.0 if it may be checked now, else the seconds to wait."""
+        return await self._store.reserve(
+            subjects, now=self._clock(), delay_after=self.delay_after, forget=self.FORGET
+        )
 
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._keys.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        if len(self._keys) < self.MAX_KEYS:
-            return
-        for key in [k for k, f in self._keys.items() if now - f.last > self.FORGET]:
-            del self._keys[key]
-        while len(self._keys) >= self.MAX_KEYS:  # still full: drop the oldest
-            del self._keys[min(self._keys, key=lambda k: self._keys[k].last)]
+    async def succeeded(self, *subjects: str) -> None:
+        await self._store.clear(subjects)

@@ -1,17 +1,24 @@
-"""Serve the application with uvicorn until SIGTERM or Ctrl-C."""
+"""Serve the application with uvicorn until SIGTERM or Ctrl-C, within the limits of
+gateway.web.limits: the open-files limit raised as far as allowed, connections capped
+below it, idle and slow clients timed out, temporary files in the web's own folder."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 from collections.abc import Callable
 
 import uvicorn
 
 from gateway.config import Config
-from gateway.errors import ConfigError, DatabaseUnavailableError
+from gateway.errors import ConfigError
+from gateway.logs import get_logger
 from gateway.store.stores import Stores
+from gateway.web import limits
 from gateway.web.app import create_app
+
+log = get_logger("web")
 
 
 def check_bindable(host: str, port: int) -> None:
@@ -31,7 +38,11 @@ def check_bindable(host: str, port: int) -> None:
             ) from None
 
 
-def uvicorn_config(config: Config, stores: Stores, *, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(
+    config: Config, stores: Stores, *, host: str, port: int, max_connections: int | None = None
+) -> uvicorn.Config:
+    web = config.web
+    budget = web.max_connections if max_connections is None else max_connections
     return uvicorn.Config(
         create_app(config, stores=stores),
         host=host,
@@ -40,9 +51,13 @@ def uvicorn_config(config: Config, stores: Stores, *, host: str, port: int) -> u
         access_log=False,
         log_config=None,  # structlog's configuration stays in charge
         proxy_headers=True,  # X-Forwarded-For from the local reverse proxy only
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=",".join(limits.TRUSTED_PROXIES),
         timeout_graceful_shutdown=2,  # open event streams would keep it waiting
         lifespan="on",
+        loop="asyncio",
+        http=limits.connection_protocol(web, budget),
+        limit_concurrency=budget,  # past it, requests get 503
+        timeout_keep_alive=max(1, round(web.keepalive_timeout_s)),
     )
 
 
@@ -65,15 +80,23 @@ async def serve_async(
     config: Config, host: str, port: int, ready: Callable[[str], None] | None = None
 ) -> None:
     """`serve` inside a running event loop (the demo's)."""
-    stores = await Stores.open_checked(config.database.url)
+    # Request bodies never exceed a few kilobytes (limits.BODY_LIMITS) and are read
+    # into memory; should a file part ever spill, it goes to the web's own folder.
+    tempfile.tempdir = str(limits.temp_dir(config))
+    budget = limits.connection_budget(config.web, limits.open_files_limit())
+    limits.install_loop_handler(asyncio.get_running_loop())
+    limits.quiet_uvicorn()
+    stores = await Stores.open_checked(config.database.url)  # checks the schema version
     try:
-        version = await stores.db.check()
-        if version < 2:
-            raise DatabaseUnavailableError(
-                f"the database schema is version {version}; the web pages need version 2: "
-                "run 'clock-gateway db upgrade'"
-            )
-        server = uvicorn.Server(uvicorn_config(config, stores, host=host, port=port))
+        server = uvicorn.Server(
+            uvicorn_config(config, stores, host=host, port=port, max_connections=budget)
+        )
+        log.info(
+            "web_limits",
+            max_connections=budget,
+            per_address=config.web.max_connections_per_address,
+            temp_dir=tempfile.tempdir,
+        )
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.05)

@@ -111,7 +111,7 @@ async def test_the_recipe_as_the_owner_role(pg_cluster: PgCluster, tmp_path: Pat
             "DELETE FROM clock_events",
             "UPDATE seals SET seal = 'x'",
             "DELETE FROM audit_log",
-            "SELECT password_hash FROM admins",
+            "SELECT password_hash FROM accounts",
             "UPDATE people SET name = 'x'",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -8,16 +8,15 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import select, update
 
 from gateway.errors import NotFoundError
 from gateway.reports.rules import Rules
 from gateway.reports.service import EventSource, build_report, export_events, presence
-from gateway.store.engine import create_engine, normalise_url
 from gateway.store.models import StoredEvent
 from gateway.store.stores import Stores
-from gateway.store.tables import clock_events
+from tests.register.support import attack
 from tests.reports.helpers import MADRID, clock, local, row, seeded
+from tests.store.support import sql
 
 RULES = Rules(zone=MADRID, excluded_rooms=frozenset({"Guardia"}))
 H = timedelta(hours=1)
@@ -185,20 +184,17 @@ def test_export_stops_before_events_too_recent_to_be_settled(db_url: str) -> Non
     async def body(stores: Stores) -> None:
         start = local("2026-11-23", "08:00")
         await stores.swipes.record_events([clock("ana", "in", start + i * H) for i in range(6)])
-        # Age every row but the 5th by an hour, as if only that one were just stored.
-        engine = create_engine(normalise_url(db_url), connect_timeout=5, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                ids = list((await conn.execute(select(clock_events.c.id).order_by("id"))).scalars())
-                for event_id in ids:
-                    if event_id != ids[4]:
-                        await conn.execute(
-                            update(clock_events)
-                            .where(clock_events.c.id == event_id)
-                            .values(stored_at=clock_events.c.received_at)
-                        )
-        finally:
-            await engine.dispose()
+        # Age every row but the 5th by an hour, as if only that one were just stored:
+        # past the register's append-only guards, as only a test may.
+        ids = [row[0] for row in sql(db_url, "SELECT id FROM clock_events ORDER BY id")]
+        attack(
+            db_url,
+            *(
+                f"UPDATE clock_events SET stored_at = received_at WHERE id = {event_id}"
+                for event_id in ids
+                if event_id != ids[4]
+            ),
+        )
         settled = [e.id async for e in export_events(stores, 0, settle=timedelta(minutes=30))]
         assert settled == ids[:4]  # not past the recent one, though the 6th is old
         assert [e.id async for e in export_events(stores, 0, settle=timedelta(0))] == ids

@@ -1,4 +1,4 @@
-"""The web's stores on PostgreSQL and SQLite: admins, audit, corrections (and their
+"""The web's stores on PostgreSQL and SQLite: accounts, audit, corrections (and their
 effect on reports and `who`), person rename/deactivate/erase (the retention purge:
 tests/register/test_retention.py)."""
 
@@ -21,28 +21,33 @@ ADMIN = Actor("admin", "192.0.2.7")
 RULES = Rules(zone=MADRID)
 
 
-async def test_admins_are_added_changed_and_removed_with_audit_rows(db_url: str) -> None:
+async def test_accounts_are_added_changed_and_removed_with_audit_rows(db_url: str) -> None:
     async with open_stores(db_url) as stores:
-        await stores.admins.add("root", "hash-1", Actor.cli())
+        await stores.accounts.add("root", "hash-1", Actor.cli(), role="admin")
         with pytest.raises(ConflictError):
-            await stores.admins.add("root", "hash-x", ADMIN)
+            await stores.accounts.add("root", "hash-x", ADMIN, role="admin")
         with pytest.raises(InvalidInputError):
-            await stores.admins.add("two words", "h", ADMIN)
-        assert await stores.admins.password_hash("root") == "hash-1"
-        await stores.admins.set_password("root", "hash-2", ADMIN)
-        assert await stores.admins.password_hash("root") == "hash-2"
-        assert await stores.admins.password_hash("nobody") is None
-        assert await stores.admins.password_hash("'; drop table admins; --") is None
+            await stores.accounts.add("two words", "h", ADMIN, role="admin")
+
+        async def stored_hash(name: str) -> str | None:
+            found = await stores.accounts.credentials(name)
+            return None if found is None else found.password_hash
+
+        assert await stored_hash("root") == "hash-1"
+        await stores.accounts.set_password("root", "hash-2", ADMIN)
+        assert await stored_hash("root") == "hash-2"
+        assert await stored_hash("nobody") is None
+        assert await stored_hash("'; drop table accounts; --") is None
         with pytest.raises(NotFoundError):
-            await stores.admins.set_password("nobody", "h", ADMIN)
-        await stores.admins.remove("root", ADMIN)
+            await stores.accounts.set_password("nobody", "h", ADMIN)
+        await stores.accounts.remove("root", ADMIN)
         with pytest.raises(NotFoundError):
-            await stores.admins.remove("root", ADMIN)
+            await stores.accounts.remove("root", ADMIN)
         rows = await stores.audit.recent()
     assert [(r.action, r.target) for r in reversed(rows)] == [
-        ("admin.add", "root"),
-        ("admin.passwd", "root"),
-        ("admin.remove", "root"),
+        ("account.add", "root"),
+        ("account.passwd", "root"),
+        ("account.remove", "root"),
     ]
     assert rows[0].actor == "admin" and rows[0].address == "192.0.2.7"
     assert rows[-1].actor.startswith("cli:")

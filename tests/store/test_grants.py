@@ -85,7 +85,9 @@ async def test_the_daemon_role_can_record_and_nothing_more(
         assert (await daemon.seals.seal_pending()).sealed == 3
     for statement in (
         "DELETE FROM clock_events",
-        "SELECT password_hash FROM admins",
+        "SELECT password_hash FROM accounts",
+        "SELECT * FROM web_sessions",
+        "DELETE FROM login_throttle",
         "UPDATE audit_log SET actor = 'x'",
         "DELETE FROM seals",
         "UPDATE corrections SET reason = 'x'",

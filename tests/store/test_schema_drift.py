@@ -220,7 +220,14 @@ BAD_ROWS = [
         "received_at, source, source_id) VALUES ('00000000000000000000000000000003', 'ana', "
         "'DEADBEEF', 'in', 'r', '2026-11-01 00:00:00', 'import', 'old-1')",
     ),
-    ("admin", "INSERT INTO admins (username, password_hash) VALUES ('', 'x')"),
+    ("account", "INSERT INTO accounts (username, password_hash, role) VALUES ('', 'x', 'hr')"),
+    ("account role", "INSERT INTO accounts (username, password_hash, role) VALUES ('a', 'x', 'x')"),
+    ("account without role", "INSERT INTO accounts (username, password_hash) VALUES ('a', 'x')"),
+    (
+        "session of no account",
+        "INSERT INTO web_sessions (id_hash, username, last_seen_at, expires_at) "
+        "VALUES ('h', 'ghost', '2026-11-01 00:00:00', '2026-11-02 00:00:00')",
+    ),
     *(
         (
             f"correction {what}",

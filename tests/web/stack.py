@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ PEOPLE = [
 SCHEDULED = [p for p in PEOPLE[:10]]
 ALREADY_IN = ("luis.nunez", "pau.soler", "carmen.vidal", "lucia.ferrer", "sergio.gil")
 UNKNOWN_CARD = "04C0FFEE"
+Account = tuple[str, str, str, datetime | None]  # name, password, role, expires_at
 
 
 def free_port() -> int:
@@ -74,12 +76,18 @@ def _event(uid: str, card: str, direction: str, at: datetime) -> ClockEvent:
     )
 
 
-async def _seed(url: str, now: datetime, history_days: int) -> None:
+async def _seed(
+    url: str, now: datetime, history_days: int, accounts: Sequence[Account] = ()
+) -> None:
     stores = Stores.open(url)
     try:
         await stores.db.init_schema()
         cli = Actor("cli:test")
-        await stores.admins.add(ADMIN, hash_password(PASSWORD), cli)
+        await stores.accounts.add(ADMIN, hash_password(PASSWORD), cli, role="admin")
+        for name, password, role, expires_at in accounts:
+            await stores.accounts.add(
+                name, hash_password(password), cli, role=role, expires_at=expires_at
+            )
         for uid, name, card, _room in PEOPLE:
             await stores.lifecycle.add_person(uid, name, cli)
             if card:
@@ -140,6 +148,7 @@ class WebProcess:
     port: int
     proc: subprocess.Popen[str] | None = None
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    open_files: int | None = None  # RLIMIT_NOFILE (soft and hard) for the process
     log: list[str] = field(default_factory=list)
 
     @property
@@ -164,6 +173,7 @@ class WebProcess:
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             cwd=REPO_ROOT,
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         threading.Thread(target=self._collect, daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -177,6 +187,12 @@ class WebProcess:
             if line.startswith("serving "):
                 return self
         raise TimeoutError("clock-gateway web did not start:\n" + "\n".join(self.log[-20:]))
+
+    def _limit_open_files(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _collect(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -217,10 +233,21 @@ class Stack:
 
 
 def start_stack(
-    url: str, tmp: Path, *, history_days: int = 31, extra: str = "", web_only: bool = False
+    url: str,
+    tmp: Path,
+    *,
+    history_days: int = 31,
+    extra: str = "",
+    web_only: bool = False,
+    web: Mapping[str, Any] | None = None,
+    accounts: Sequence[Account] = (),
 ) -> Stack:
+    """`web`: the [web] section's keys (the board shows names unless it says otherwise);
+    `accounts`: more accounts than the admin, as (name, password, role, expires_at)."""
     now = datetime.now(UTC)
-    asyncio.run(_seed(url, now, history_days))
+    asyncio.run(_seed(url, now, history_days, accounts))
+    section = {"board": "names", **(web or {})}
+    extra = "\n[web]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in section.items()) + extra
     entrance = PtyReader(tmp, "entrance", Role.IN).plug()
     exit_ = PtyReader(tmp, "exit", Role.OUT).plug()
     config = write_config(

@@ -245,3 +245,34 @@ def test_the_board_says_it_is_stale_and_reconnects_by_itself(tmp_path: Path, bro
         assert names_in(browser, "absent")
     finally:
         stack.close()
+
+
+def test_the_board_says_so_when_the_database_gives_no_fresh_data(
+    pg_stack: Stack, browser: Any
+) -> None:
+    """A long lock on clock_events (issue 24 item 7): the connection stays up, ticks keep
+    coming, but the board's data cannot be computed. Within STALE_S (10 s) of the last
+    good data the board says, in words, that it is not up to date; the words go when
+    the lock does."""
+    import psycopg
+
+    from gateway.web.i18n import translator
+    from gateway.web.live import STALE_S
+
+    words = translator("es")("stale_data")
+    browser.get(pg_stack.web.url + "/")
+    wait_for(browser, lambda d: names_in(d, "absent") or names_in(d, "present"), 10, "the board")
+    banner = browser.find_element(By.ID, "stale")
+    assert not banner.is_displayed()
+    with psycopg.connect(pg_stack.url) as locker, psycopg.connect(pg_stack.url) as other:
+        locker.execute("LOCK TABLE clock_events IN ACCESS EXCLUSIVE MODE")
+        other.execute("SELECT pg_notify('clock_gateway_events', '')")  # compute now
+        other.commit()
+        locked_at = time.monotonic()
+        wait_for(browser, lambda d: banner.is_displayed(), STALE_S + 10, "the stale words")
+        assert words in banner.text and "is-stale" in browser.find_element(
+            By.TAG_NAME, "body"
+        ).get_attribute("class")
+        assert time.monotonic() - locked_at <= STALE_S + 10
+        locker.rollback()
+    wait_for(browser, lambda d: not banner.is_displayed(), 10, "the stale words gone")

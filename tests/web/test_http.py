@@ -32,7 +32,7 @@ def token_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tmp,
         history_days=0,
         web_only=True,
-        extra=f'\n[web]\nboard_token = "{TOKEN}"\n',
+        web={"board_token": TOKEN},
     )
     try:
         yield stack
@@ -190,8 +190,8 @@ def test_admin_commands_of_the_cli(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "g.db") as db:
         actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     assert actions == [
-        "admin.add",
-        "admin.passwd",
+        "account.add",
+        "account.passwd",
         "person.add",
         "person.rename",
         "person.deactivate",
@@ -199,7 +199,7 @@ def test_admin_commands_of_the_cli(tmp_path: Path) -> None:
         "correction.add",
         "person.erase",
         "events.purge",
-        "admin.remove",
+        "account.remove",
     ]
 
 

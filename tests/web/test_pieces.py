@@ -25,40 +25,24 @@ def test_passwords_are_hashed_and_verified() -> None:
     assert hashed.startswith("$argon2id$") and "correct" not in hashed
     assert security.verify_password(hashed, "correct horse battery")
     assert not security.verify_password(hashed, "wrong")
-    assert not security.verify_password(None, "anything at all")  # no such admin
+    assert not security.verify_password(None, "anything at all")  # no such account
     assert not security.verify_password("not a hash", "x")
-    assert security.hash_fingerprint(hashed) != security.hash_fingerprint(
-        security.hash_password("correct horse battery")
-    )
 
 
-def test_the_throttle_doubles_the_wait_after_a_few_failures() -> None:
-    now = [1000.0]
-    throttle = security.LoginThrottle(clock=lambda: now[0])
-    keys = ("addr:192.0.2.1", "user:ana")
-    waits = [throttle.failed(*keys) for _ in range(6)]
-    assert waits == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0]
-    assert throttle.wait_left(*keys) == 8.0
-    assert throttle.wait_left("addr:192.0.2.1", "user:other") == 8.0  # same address
-    assert throttle.wait_left("addr:192.0.2.2", "user:ana") == 8.0  # same username
-    assert throttle.wait_left("addr:192.0.2.2", "user:bob") == 0.0
-    now[0] += 8.5
-    assert throttle.wait_left(*keys) == 0.0
-    throttle.succeeded(*keys)
-    assert throttle.failed(*keys) == 0.0  # counting starts again
+def test_session_ids_are_random_and_only_their_hash_is_kept() -> None:
+    first, second = security.new_session_id(), security.new_session_id()
+    assert first != second and len(first) >= 40
+    digest = security.session_id_hash(first)
+    assert len(digest) == 64 and first not in digest
+    assert digest == security.session_id_hash(first) != security.session_id_hash(second)
 
 
-def test_the_throttle_caps_its_wait_and_its_memory() -> None:
-    now = [0.0]
-    throttle = security.LoginThrottle(clock=lambda: now[0])
-    for _ in range(40):
-        wait = throttle.failed("addr:x")
-    assert wait == security.LoginThrottle.CAP
-    throttle.MAX_KEYS = 100
-    for i in range(300):
-        now[0] += 1
-        throttle.failed(f"addr:{i}")
-    assert len(throttle._keys) <= 100
+def test_the_throttle_doubles_the_wait_after_a_few_attempts() -> None:
+    delays = [security.LoginThrottle.delay_after(n) for n in range(1, 8)]
+    assert delays == [0.0, 0.0, 0.0, 2.0, 4.0, 8.0, 16.0]
+    assert security.LoginThrottle.delay_after(40) == security.LoginThrottle.CAP
+    assert security.LoginThrottle.delay_after(10**9) == security.LoginThrottle.CAP
+    assert security.LoginThrottle.subjects("192.0.2.1", "Ana") == ("addr:192.0.2.1", "user:ana")
 
 
 def test_the_session_key_is_created_private_and_kept(tmp_path: Path) -> None:
@@ -135,3 +119,44 @@ def test_flag_labels_in_both_languages() -> None:
     assert flag_label(en, "out-without-in") == ("out-without-in", "out-without-in")
     assert flag_label(es, "corrected") == ("corregido", "corrected")
     assert set(TEXTS["es"]) == set(TEXTS["en"])  # no key only one language has
+
+
+def test_a_recurring_resource_error_is_logged_once_per_interval() -> None:
+    from gateway.web.limits import ResourceLog
+
+    now = [100.0]
+    errors = ResourceLog("web_resource_error", clock=lambda: now[0])
+    for _ in range(1000):
+        errors.note(where="accept", error="EMFILE")
+    assert (errors.total, errors.skipped) == (1000, 999)
+    now[0] += ResourceLog.INTERVAL_S
+    errors.note(where="accept", error="EMFILE")
+    assert errors.skipped == 0  # logged again, with the 999 it did not log
+
+
+def test_resource_errors_are_recognised_through_their_causes() -> None:
+    import errno
+
+    from gateway.errors import DatabaseUnavailableError
+    from gateway.web.limits import is_resource_error
+
+    try:
+        try:
+            raise OSError(errno.EMFILE, "Too many open files")
+        except OSError as exc:
+            raise DatabaseUnavailableError("cannot connect") from exc
+    except DatabaseUnavailableError as wrapped:
+        assert is_resource_error(wrapped)
+    assert is_resource_error(MemoryError())
+    assert not is_resource_error(OSError(errno.ENOENT, "No such file"))
+    assert not is_resource_error(ValueError("x"))
+
+
+def test_initials_keep_no_more_than_the_first_letters() -> None:
+    from gateway.web.board import initials
+
+    assert initials("Ana García") == "A. G."
+    assert initials("Irene Ruiz Ortega") == "I. R. O."
+    assert initials("María de la Cruz") == "M. C."
+    assert initials("jean-luc") == "J."
+    assert initials("  ") == "?"

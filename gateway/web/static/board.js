@@ -7,9 +7,13 @@
   const STALE_AFTER_MS = 25000; // the server ticks every 10 s; two missed ticks = stale
   let offsetMs = 0; // server clock minus ours
   let lastHeard = Date.now();
+  let lastFresh = Date.now(); // when the data shown was last known to be current
   let lastData = null;
   let source = null;
-  let stale = false;
+  // Two reasons to say the board is old: the connection is lost (the page knows), or
+  // the server has had no fresh data from the database for a while (it says so).
+  let connectionLost = false;
+  let dataStale = false;
 
   const zoneFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: config.timezone, day: "2-digit", month: "2-digit", year: "numeric",
@@ -21,7 +25,7 @@
     return p;
   }
 
-  function fill(id, rows, showRoom) {
+  function fill(id, rows, showRoom, count) {
     const list = document.getElementById(id);
     const items = rows.map(function (r) {
       const li = document.createElement("li");
@@ -48,51 +52,75 @@
     if (!items.length) {
       const li = document.createElement("li");
       li.className = "nobody";
-      li.textContent = texts.nobody;
+      // A board that shows no names ([web] board = "counts") says so instead.
+      li.textContent = count > 0 ? texts.no_names : texts.nobody;
       items.push(li);
     }
     list.replaceChildren.apply(list, items);
-    document.getElementById(id + "-count").textContent = String(rows.length);
+    document.getElementById(id + "-count").textContent = String(count);
   }
 
   function render(data) {
     lastData = data;
     offsetMs = data.server_ms - Date.now();
-    fill("absent", data.absent, true);
-    fill("present", data.present, true);
-    fill("unscheduled", data.unscheduled, false);
-    document.getElementById("unscheduled-section").hidden = data.unscheduled.length === 0;
+    const counts = data.counts || {
+      absent: data.absent.length, present: data.present.length, unscheduled: data.unscheduled.length,
+    };
+    fill("absent", data.absent, true, counts.absent);
+    fill("present", data.present, true, counts.present);
+    fill("unscheduled", data.unscheduled, false, counts.unscheduled);
+    document.getElementById("unscheduled-section").hidden = counts.unscheduled === 0;
     document.body.dataset.version = String((Number(document.body.dataset.version) || 0) + 1);
   }
 
-  function setStale(on) {
-    stale = on;
+  function show() {
+    const on = connectionLost || dataStale;
     document.body.classList.toggle("is-stale", on);
     const banner = document.getElementById("stale");
     banner.hidden = !on;
     if (on) {
-      const p = parts(lastHeard + offsetMs);
-      banner.textContent = texts.stale + " " + texts.stale_since + ": " + p.hour + ":" + p.minute + ":" + p.second;
+      const p = parts(lastFresh + offsetMs);
+      banner.textContent = (connectionLost ? texts.stale : texts.stale_data) + ". " +
+        texts.stale_since + ": " + p.hour + ":" + p.minute + ":" + p.second;
     }
+  }
+
+  function setStale(on) {
+    connectionLost = on;
+    show();
+  }
+
+  function setDataStale(on) {
+    if (!on) lastFresh = Date.now();
+    dataStale = on;
+    show();
   }
 
   function heard() {
     lastHeard = Date.now();
-    if (stale) setStale(false);
+    if (connectionLost) setStale(false);
   }
 
   function connect() {
     if (source) source.close();
     const url = "/events" + (config.token ? "?token=" + encodeURIComponent(config.token) : "");
     source = new EventSource(url);
-    source.addEventListener("board", function (e) { heard(); render(JSON.parse(e.data)); });
-    source.addEventListener("tick", function (e) {
+    source.addEventListener("board", function (e) {
       heard();
-      offsetMs = JSON.parse(e.data).server_ms - Date.now();
+      render(JSON.parse(e.data));
+      if (!dataStale) lastFresh = Date.now();
     });
-    source.addEventListener("stale", function () { setStale(true); });
-    source.addEventListener("fresh", heard);
-    source.onopen = heard;
+    source.addEventListener("tick", function (e) {
+      const tick = JSON.parse(e.data);
+      heard();
+      offsetMs = tick.server_ms - Date.now();
+      if (tick.ok === false && !dataStale) setDataStale(true);
+      if (tick.ok !== false) setDataStale(false);
+    });
+    source.addEventListener("stale", function () { heard(); setDataStale(true); });
+    source.addEventListener("fresh", function () { heard(); setDataStale(false); });
+    // A new stream says "stale" first if the data is still old.
+    source.onopen = function () { dataStale = false; heard(); };
     // EventSource reconnects by itself (the server asks for a 2 s retry); meanwhile say so.
     source.onerror = function () { setStale(true); };
   }

@@ -8,20 +8,48 @@ in the file.
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import os
 import re
-import socket
-import string
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from gateway.config.fields import (
+    GATEWAY_ID as GATEWAY_ID,
+)
+from gateway.config.fields import (
+    MAX_WAIT_S as MAX_WAIT_S,
+)
+from gateway.config.fields import (
+    Section,
+    check_database_url,
+    check_gateway_id,
+    check_listen,
+    check_non_negative,
+    check_positive,
+    check_postgres_url,
+    check_seconds,
+    check_state_dir,
+    check_timezone,
+    check_wait_s,
+    one_of,
+)
+from gateway.config.fields import (
+    database_url_problem as database_url_problem,
+)
+from gateway.config.fields import (
+    default_gateway_id as default_gateway_id,
+)
+from gateway.config.fields import (
+    parse_listen as parse_listen,
+)
+from gateway.config.fields import (
+    template_problem as template_problem,
+)
 from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
@@ -60,7 +88,6 @@ MESSAGE_KEYS = (
 SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 1000000)
 # Values that would break a promise are refused, not just odd ones. The protocol
 # promises a RESULT within 3 s: the database wait plus a spool append must fit.
-MAX_WAIT_S = 2.5
 MAX_DUPLICATE_WINDOW_S = 3600.0  # a longer window would swallow real punches
 MIN_DIRECTORY_REFRESH_S = 1.0  # faster is a query loop against the database
 MAX_DIRECTORY_REFRESH_S = 86400.0
@@ -163,6 +190,8 @@ class FleetConfig:
 # a retention setting below it would let a purge delete what must be kept.
 MIN_RETENTION_YEARS = 4
 _BOARD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+BoardMode = Literal["names", "initials", "counts", "login"]
+BOARD_MODES: tuple[BoardMode, ...] = ("names", "initials", "counts", "login")
 
 
 @dataclass(frozen=True)
@@ -175,10 +204,26 @@ class WebConfig:
     board_token: str | None = None
     # The key that signs session cookies; created (0600) on first start when missing.
     session_secret_file: Path | None = None  # default: <state_dir>/web-session.key
-    session_hours: float = 12.0
+    session_hours: float = 12.0  # a session's absolute lifetime
+    session_idle_minutes: float = 60.0  # ... and how long it lasts unused
     # Mark the session cookie Secure: set it when the site is served over HTTPS.
     secure_cookies: bool = False
     retention_years: int = MIN_RETENTION_YEARS
+    # What the board shows (README, "What the board shows"): full names, initials, counts, or
+    # names to signed-in accounts only. Initials by default: the board's purpose (who
+    # is missing now) needs no more on a screen anyone passing can read.
+    board: BoardMode = "initials"
+    # Connections: all together, and per client address (a trusted proxy's clients by
+    # their forwarded address); idle keep-alive, request-header and body timeouts.
+    max_connections: int = 1000
+    max_connections_per_address: int = 50
+    keepalive_timeout_s: float = 5.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    # Where a request body that does not fit in memory would be spooled: never the
+    # daemon's state file system (a full disk there makes taps KO). Default: systemd's
+    # $RUNTIME_DIRECTORY for the web unit, else the system's temporary directory.
+    temp_dir: Path | None = None
 
 
 # == [register]: the working-time register (docs/REGISTER.md) ==========================
@@ -298,235 +343,27 @@ def load_config(explicit: str | None = None) -> Config:
     return parse_config(data, str(path))
 
 
-T = TypeVar("T")
-
-
-class _Section:
-    """Reads one TOML table, remembering which keys were used to reject unknown ones.
-
-    Problems are collected in `problems` (shared by every section of one file), not
-    raised, so that one run of `config check` lists every mistake of the file.
-    """
-
-    def __init__(self, source: str, prefix: str, data: Any, problems: list[ConfigError]) -> None:
-        self.source = source
-        self.prefix = prefix
-        self.problems = problems
-        if not isinstance(data, dict):
-            problems.append(ConfigError(source, prefix or None, "must be a table"))
-            data = {}
-        self.data: dict[str, Any] = data
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def fail(self, name: str, problem: str) -> None:
-        self.problems.append(ConfigError(self.source, self.key(name), problem))
-
-    def get(
-        self,
-        name: str,
-        kind: type[T] | tuple[type, ...],
-        default: T | None = None,
-        *,
-        required: bool = False,
-        check: Callable[[Any], str | None] | None = None,
-    ) -> Any:
-        """The value, or `default` after recording the problem with it."""
-        self.seen.add(name)
-        if name not in self.data:
-            if required:
-                self.fail(name, "missing (required)")
-            return default
-        value = self.data[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # bool is an int in Python; a TOML `true` is never a number here.
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(_type_name(k) for k in kinds)
-            self.fail(name, f"must be {names}, got {_type_name(type(value))} {value!r}")
-            return default
-        if check and (problem := check(value)):
-            self.fail(name, problem)
-            return default
-        return value
-
-    def table(self, name: str) -> _Section:
-        self.seen.add(name)
-        return _Section(self.source, self.key(name), self.data.get(name, {}), self.problems)
-
-    def finish(self) -> None:
-        for unknown in sorted(set(self.data) - self.seen):
-            self.fail(unknown, "unknown key")
-
-
-def _type_name(kind: type) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }.get(kind, kind.__name__)
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in options else f"must be one of {', '.join(options)}; got {value!r}"
-
-    return check
-
-
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else f"must be greater than 0, got {value}"
-
-
-def _seconds(lowest: float, highest: float, why: str = "") -> Callable[[Any], str | None]:
-    """A finite number of seconds within [lowest, highest] (TOML allows nan and inf)."""
-
-    def check(value: Any) -> str | None:
-        if math.isfinite(value) and lowest <= value <= highest:
-            return None
-        return f"must be from {lowest:g} to {highest:g} seconds{why}, got {value}"
-
-    return check
-
-
-def template_problem(template: str) -> str | None:
-    """Why a message template cannot be used, or None; `run` and `config check` agree.
-
-    Only the fields {name} and {card} exist; positional fields ({0}), attribute or
-    index access ({name.upper}) and conversions are refused.
-    """
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        return f"bad template {template!r}: {exc}"
-    for _text, field_name, spec, conversion in fields:
-        if field_name is None:
-            continue
-        if field_name not in ("name", "card") or spec or conversion:
-            shown = "{" + field_name + ("!" + conversion if conversion else "") + "}"
-            return f"bad template {template!r}: unknown field {shown} (use {{name}} or {{card}})"
-    return None
-
-
-def _non_negative(value: Any) -> str | None:
-    return None if value >= 0 else f"must be 0 or more, got {value}"
-
-
-def _wait_s(value: Any) -> str | None:
-    if math.isfinite(value) and 0 < value <= MAX_WAIT_S:
-        return None
-    return (
-        f"must be more than 0 and at most {MAX_WAIT_S:g} seconds (the reader is promised "
-        f"an answer within 3 s), got {value}"
-    )
-
-
-def _state_dir(value: Any) -> str | None:
-    return None if value.strip() else "must not be empty (leave it out for the default)"
-
-
-def _timezone(value: Any) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r} (use an IANA name such as Europe/Madrid)"
-    return None
-
-
-def _database_url(value: Any) -> str | None:
-    if not re.match(r"^(postgresql|postgres|sqlite)(\+\w+)?://", value):
-        return "must be a postgresql://... or sqlite:///... URL"
-    return database_url_problem(value)
-
-
-def database_url_problem(url: str) -> str | None:
-    """What is wrong with the URL's host part (its port), or None; never names a secret."""
-    # The host part follows the userinfo's last '@' (see gateway.redact).
-    hostpart = url.partition("://")[2].rpartition("@")[2]
-    netloc = re.split(r"[/?]", hostpart, maxsplit=1)[0]
-    if netloc.startswith("["):  # [IPv6]:port
-        port = netloc.partition("]")[2]
-        colon, port = port[:1], port[1:]
-    else:
-        _host, colon, port = netloc.partition(":")
-    if not colon:
-        return None
-    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
-        return None
-    return f"bad port {port[:20]!r} in the URL: use a number from 1 to 65535"
-
-
-GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-def _gateway_id(value: Any) -> str | None:
-    if GATEWAY_ID.match(value):
-        return None
-    return "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
-
-
-def default_gateway_id() -> str:
-    """The host name, cut to what a gateway id may hold (its first label, 63 characters)."""
-    name = socket.gethostname().split(".")[0]
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).lstrip("._-")[:63]
-    return cleaned or "gateway"
-
-
-def _postgres_url(value: Any) -> str | None:
-    if re.match(r"^(postgresql|postgres)(\+\w+)?://", value):
-        return None
-    return "must be a postgresql://... URL"
-
-
-def _listen(value: Any) -> str | None:
-    return (
-        None
-        if parse_listen(value)
-        else (
-            "must be HOST:PORT with an IP address (127.0.0.1:9108, [::1]:9108) and a port 0-65535"
-        )
-    )
-
-
-def parse_listen(value: str) -> tuple[str, int] | None:
-    """'127.0.0.1:9108' or '[::1]:9108' -> (host, port); None when it is not that."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([0-9.]+|localhost):(\d{1,5})", value)
-    if not match:
-        return None
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return (host, port) if port <= 65535 else None
-
-
 def parse_config(data: Mapping[str, Any], source: str) -> Config:
     """Validate a parsed TOML document; raise one ConfigError listing every problem."""
     problems: list[ConfigError] = []
-    root = _Section(source, "", dict(data), problems)
+    root = Section(source, "", dict(data), problems)
 
     gw = root.table("gateway")
-    state_dir_raw = gw.get("state_dir", str, check=_state_dir)
+    state_dir_raw = gw.get("state_dir", str, check=check_state_dir)
     state_dir = (
         Path(state_dir_raw).expanduser()
         if state_dir_raw
         else default_state_dir(service=is_service_config(source))
     )
-    timezone = gw.get("timezone", str, "UTC", check=_timezone)
-    log_level = gw.get("log_level", str, "info", check=_one_of(LOG_LEVELS))
+    timezone = gw.get("timezone", str, "UTC", check=check_timezone)
+    log_level = gw.get("log_level", str, "info", check=one_of(LOG_LEVELS))
     window = float(
-        gw.get("duplicate_window_s", (int, float), 5.0, check=_seconds(0, MAX_DUPLICATE_WINDOW_S))
+        gw.get(
+            "duplicate_window_s", (int, float), 5.0, check=check_seconds(0, MAX_DUPLICATE_WINDOW_S)
+        )
     )
     mismatch = gw.get(
-        "on_role_mismatch", str, "trust-config", check=_one_of(("trust-config", "refuse"))
+        "on_role_mismatch", str, "trust-config", check=one_of(("trust-config", "refuse"))
     )
     heartbeat_ms = gw.get(
         "heartbeat_ms",
@@ -534,34 +371,34 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         1000,
         check=lambda v: None if 100 <= v <= 60000 else "must be between 100 and 60000",
     )
-    gateway_id = gw.get("id", str, check=_gateway_id) or default_gateway_id()
+    gateway_id = gw.get("id", str, check=check_gateway_id) or default_gateway_id()
     gw.finish()
 
     db = root.table("database")
     env_url = os.environ.get(ENV_DATABASE_URL)
-    url = db.get("url", str, check=_database_url)
+    url = db.get("url", str, check=check_database_url)
     if env_url:
-        if problem := _database_url(env_url):
+        if problem := check_database_url(env_url):
             problems.append(ConfigError(f"${ENV_DATABASE_URL}", None, problem))
         url = env_url
     if not url:
         url = f"sqlite:///{state_dir / 'clock-gateway.db'}"
     database = DatabaseConfig(
         url=url,
-        wait_s=float(db.get("wait_s", (int, float), 1.0, check=_wait_s)),
+        wait_s=float(db.get("wait_s", (int, float), 1.0, check=check_wait_s)),
         directory_refresh_s=float(
             db.get(
                 "directory_refresh_s",
                 (int, float),
                 60.0,
-                check=_seconds(MIN_DIRECTORY_REFRESH_S, MAX_DIRECTORY_REFRESH_S),
+                check=check_seconds(MIN_DIRECTORY_REFRESH_S, MAX_DIRECTORY_REFRESH_S),
             )
         ),
     )
     db.finish()
 
     msgs = root.table("messages")
-    locale = msgs.get("locale", str, "en", check=_one_of(LOCALES))
+    locale = msgs.get("locale", str, "en", check=one_of(LOCALES))
     tpl = msgs.table("templates")
     templates = {
         key: tpl.get(key, str, "", check=template_problem)
@@ -573,7 +410,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
 
     sp = root.table("spool")
     spool = SpoolConfig(
-        max_events=sp.get("max_events", int, 1_000_000, check=_positive),
+        max_events=sp.get("max_events", int, 1_000_000, check=check_positive),
         warn_ratio=float(
             sp.get(
                 "warn_ratio",
@@ -593,27 +430,27 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
             pr.fail(f"excluded_rooms[{i}]", "must be a string")
     presence = PresenceConfig(
         excluded_rooms=tuple(rooms),
-        late_grace_min=pr.get("late_grace_min", int, 5, check=_non_negative),
-        rule=pr.get("rule", str, "midnight", check=_one_of(("midnight", "shift"))),
+        late_grace_min=pr.get("late_grace_min", int, 5, check=check_non_negative),
+        rule=pr.get("rule", str, "midnight", check=one_of(("midnight", "shift"))),
         shifts=_spans(pr, "shifts", ORIGINAL_SHIFTS),
     )
     pr.finish()
 
     mt = root.table("metrics")
-    listen_raw = mt.get("listen", str, check=lambda v: None if v == "" else _listen(v))
+    listen_raw = mt.get("listen", str, check=lambda v: None if v == "" else check_listen(v))
     metrics = MetricsConfig(listen=parse_listen(listen_raw) if listen_raw else None)
     mt.finish()
 
     fl = root.table("fleet")
-    notify_url = fl.get("notify_url", str, check=_postgres_url)
+    notify_url = fl.get("notify_url", str, check=check_postgres_url)
     if env_notify := os.environ.get(ENV_NOTIFY_URL):
-        if problem := _postgres_url(env_notify):
+        if problem := check_postgres_url(env_notify):
             raise ConfigError(f"${ENV_NOTIFY_URL}", None, problem)
         notify_url = env_notify
     fleet = FleetConfig(
-        heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=_seconds(1, 3600))),
+        heartbeat_s=float(fl.get("heartbeat_s", (int, float), 15.0, check=check_seconds(1, 3600))),
         silent_after_s=float(
-            fl.get("silent_after_s", (int, float), 120.0, check=_seconds(2, 7 * 86400))
+            fl.get("silent_after_s", (int, float), 120.0, check=check_seconds(2, 7 * 86400))
         ),
         notify_url=notify_url or None,
     )
@@ -658,7 +495,7 @@ _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def _spans(
-    section: _Section, name: str, default: tuple[tuple[time, time], ...]
+    section: Section, name: str, default: tuple[tuple[time, time], ...]
 ) -> tuple[tuple[time, time], ...]:
     """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
     raw = section.get(name, list, None)
@@ -682,7 +519,7 @@ def _spans(
     return tuple(spans)
 
 
-def _parse_web(root: _Section) -> WebConfig:
+def _parse_web(root: Section) -> WebConfig:
     sec = root.table("web")
     bind = sec.get("bind", str, "127.0.0.1", check=lambda v: None if v.strip() else "empty")
     port = sec.get(
@@ -719,22 +556,59 @@ def _parse_web(root: _Section) -> WebConfig:
             f"records {MIN_RETENTION_YEARS} years"
         ),
     )
+    idle = float(
+        sec.get(
+            "session_idle_minutes",
+            (int, float),
+            60.0,
+            check=lambda v: None if 1 <= v <= 24 * 30 * 60 else "must be from 1 to 43200",
+        )
+    )
+    total = sec.get(
+        "max_connections",
+        int,
+        1000,
+        check=lambda v: None if 16 <= v <= 100_000 else "must be 16-100000",
+    )
+    per_address = sec.get(
+        "max_connections_per_address",
+        int,
+        50,
+        check=lambda v: None if 1 <= v <= 100_000 else "must be 1-100000",
+    )
+    if per_address > total:
+        sec.fail("max_connections_per_address", f"must not exceed max_connections ({total})")
+    temp = sec.get("temp_dir", str, check=lambda v: None if v else "empty path")
     web = WebConfig(
         bind=bind.strip(),
         port=port,
         board_token=token,
         session_secret_file=Path(secret).expanduser() if secret else None,
         session_hours=hours,
+        session_idle_minutes=idle,
         secure_cookies=sec.get("secure_cookies", bool, False),
         retention_years=years,
+        board=sec.get("board", str, "initials", check=one_of(BOARD_MODES)),
+        max_connections=total,
+        max_connections_per_address=per_address,
+        keepalive_timeout_s=float(
+            sec.get("keepalive_timeout_s", (int, float), 5.0, check=check_seconds(0.5, 300))
+        ),
+        header_timeout_s=float(
+            sec.get("header_timeout_s", (int, float), 10.0, check=check_seconds(0.5, 300))
+        ),
+        body_timeout_s=float(
+            sec.get("body_timeout_s", (int, float), 10.0, check=check_seconds(0.5, 3600))
+        ),
+        temp_dir=Path(temp).expanduser() if temp else None,
     )
     sec.finish()
     return web
 
 
-def _parse_register(root: _Section) -> RegisterConfig:
+def _parse_register(root: Section) -> RegisterConfig:
     sec = root.table("register")
-    place = sec.get("jurisdiction", str, "ES", check=_one_of(tuple(RETENTION_BY_JURISDICTION)))
+    place = sec.get("jurisdiction", str, "ES", check=one_of(tuple(RETENTION_BY_JURISDICTION)))
     minimum = RETENTION_BY_JURISDICTION.get(place, max(RETENTION_BY_JURISDICTION.values()))
     years = sec.get(
         "retention_years",
@@ -759,13 +633,13 @@ def _parse_register(root: _Section) -> RegisterConfig:
     return RegisterConfig(jurisdiction=place, retention_years=years or minimum, seal=seal)
 
 
-def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
+def _parse_readers(root: Section, source: str) -> tuple[ReaderConfig, ...]:
     raw = root.get("readers", list, [])
     readers: list[ReaderConfig] = []
     names: set[str] = set()
     ports: set[str] = set()
     for i, entry in enumerate(raw):
-        sec = _Section(source, f"readers[{i}]", entry, root.problems)
+        sec = Section(source, f"readers[{i}]", entry, root.problems)
         name = sec.get(
             "name",
             str,
@@ -777,7 +651,7 @@ def _parse_readers(root: _Section, source: str) -> tuple[ReaderConfig, ...]:
         port = sec.get(
             "port", str, required=True, check=lambda v: None if v.strip() else "must not be empty"
         )
-        role = sec.get("role", str, required=True, check=_one_of(("in", "out")))
+        role = sec.get("role", str, required=True, check=one_of(("in", "out")))
         baud = sec.get(
             "baud",
             int,

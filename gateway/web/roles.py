@@ -1,0 +1,157 @@
+"""Who may open which page and do which action: one table, and the one guard that
+every route goes through (app.py wraps each route with `guard`).
+
+The roles (an account has one):
+- admin: everything, accounts included;
+- hr: people, cards, corrections, reports; not the accounts, not the audit log;
+- inspector: reads every record and the audit log, downloads the reports, changes
+  nothing (and the account has an expiry date, gateway.store.accounts);
+- representative: the workers' representatives' page of monthly totals per person,
+  no daily detail.
+
+A signed-out browser asking for a page that needs an account goes to the login page;
+a signed-in account whose role may not is refused with 403, and the refusal is
+audited. Every POST also needs the session's CSRF token. tests/web/test_roles.py walks
+every route with every role.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.errors import DatabaseUnavailableError
+from gateway.logs import get_logger
+from gateway.store.audit import Actor
+from gateway.store.tables import ACCOUNT_ROLES
+from gateway.web import auth, security
+from gateway.web.context import ctx_of, render
+
+log = get_logger("web")
+Handler = Callable[[Request], Awaitable[Response]]
+
+EVERYONE = frozenset(ACCOUNT_ROLES)
+READ = frozenset({"admin", "hr", "inspector"})  # every record, read only
+EDIT = frozenset({"admin", "hr"})  # people, cards, corrections
+AUDIT = frozenset({"admin", "inspector"})
+ADMIN = frozenset({"admin"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]  # the signed-in roles allowed
+    public: bool = False  # anyone at all, signed in or not
+    board: bool = False  # the board: see board_open
+
+
+ACCESS: dict[str, Rule] = {
+    "/": Rule(EVERYONE, board=True),
+    "/events": Rule(EVERYONE, board=True),
+    "/login": Rule(EVERYONE, public=True),
+    "/logout": Rule(EVERYONE, public=True),
+    "/people": Rule(READ),
+    "/people/live": Rule(READ),
+    "/people/add": Rule(EDIT),
+    "/people/rename": Rule(EDIT),
+    "/people/active": Rule(EDIT),
+    "/people/erase": Rule(EDIT),
+    "/cards/assign": Rule(EDIT),
+    "/cards/revoke": Rule(EDIT),
+    "/readers": Rule(READ),
+    "/corrections": Rule(READ),
+    "/corrections/add": Rule(EDIT),
+    "/corrections/void": Rule(EDIT),
+    "/audit": Rule(AUDIT),
+    "/reports": Rule(READ),
+    "/reports/download": Rule(READ),
+    "/totals": Rule(EVERYONE),
+    "/accounts": Rule(ADMIN),
+    "/accounts/add": Rule(ADMIN),
+    "/accounts/role": Rule(ADMIN),
+    "/accounts/remove": Rule(ADMIN),
+}
+
+# The navigation, in order; each link shows only to the roles its page allows.
+NAV = (
+    ("/", "board"),
+    ("/people", "people"),
+    ("/readers", "readers"),
+    ("/corrections", "corrections"),
+    ("/reports", "reports"),
+    ("/totals", "totals"),
+    ("/audit", "audit"),
+    ("/accounts", "accounts"),
+)
+
+
+def allowed(role: str | None, path: str) -> bool:
+    rule = ACCESS.get(path)
+    return rule is not None and (rule.public or (role is not None and role in rule.roles))
+
+
+def home(role: str) -> str:
+    """Where an account lands after signing in when it asked for nothing it may open."""
+    return "/people" if role in READ else "/totals"
+
+
+def board_open(request: Request, account: auth.Account | None) -> bool:
+    """The board: any signed-in account; else the board token when one is configured;
+    else anyone, unless [web] board = "login"."""
+    web = ctx_of(request).config.web
+    if account is not None:
+        return True
+    if web.board_token is not None:
+        return security.csrf_ok(web.board_token, request.query_params.get("token", ""))
+    return bool(web.board != "login")
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def guard(path: str, endpoint: Handler) -> Handler:
+    """The endpoint behind ACCESS[path] (a route missing from the table fails here,
+    when the application is built, not on a request)."""
+    rule = ACCESS[path]
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        try:
+            account = await auth.current(request)
+            if rule.board and not board_open(request, account):
+                if path == "/events":
+                    return Response("forbidden\n", status_code=403, media_type="text/plain")
+                if ctx_of(request).config.web.board_token is None:
+                    return RedirectResponse("/login?next=/", status_code=303)
+                return render(request, "message.html", 403, title="403", text="board_token")
+            if not (rule.public or rule.board):
+                if account is None:
+                    target = path if request.method == "GET" else ""
+                    url = f"/login?next={quote(target)}" if target else "/login"
+                    return RedirectResponse(url, status_code=303)
+                if account.role not in rule.roles:
+                    await ctx_of(request).stores.audit.record(
+                        Actor(account.username, _address(request)),
+                        "access.refused",
+                        path,
+                        {"role": account.role, "method": request.method},
+                    )
+                    log.warning("web_access_refused", path=path, role=account.role)
+                    return render(request, "message.html", 403, title="403", text="forbidden")
+            if request.method == "POST":
+                form = await request.form()
+                if not security.csrf_ok(request.session.get("csrf"), form.get("csrf")):
+                    log.warning("csrf_refused", path=path)
+                    return render(request, "message.html", 403, title="403", text="csrf")
+            return await endpoint(request)
+        except DatabaseUnavailableError as exc:
+            # The details (host, port, user) are for the log, never for the page.
+            log.warning("web_database_unavailable", path=path, error=str(exc))
+            return render(request, "message.html", 503, title="503", text="database_unavailable")
+
+    return guarded
