@@ -83,6 +83,10 @@ def register(subparsers: Any) -> None:
     add_json_option(head)
     head.set_defaults(func=_head)
 
+    from gateway.cli.register_export import add_export
+
+    add_export(sub)
+
 
 def _range(config: Config, args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
     first = parse_date(args.first) if args.first else None

@@ -78,6 +78,8 @@ class DayReport:
     imported: int = 0  # of the day's events, how many came from the original system
     corrected: bool = False  # a correction added or voided a punch of this day
     clock_step: bool = False  # the gateway's wall clock was stepped this day: check it
+    # The day's sessions (in, out; UTC) in order: the gaps between them are its pauses.
+    intervals: tuple[tuple[datetime, datetime], ...] = ()
 
     @property
     def flags(self) -> list[str]:
@@ -306,6 +308,7 @@ class ReportBuilder:
                     open_since=current.open_since,
                     imported=current.imported,
                     corrected=fixed,
+                    intervals=tuple(sorted(current.sessions)),
                 )
             before, state, day = state or empty, following, after
 

@@ -1,0 +1,67 @@
+"""`clock-gateway register export`: the Inspector's export (docs/REGISTER.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
+from gateway.cli.export_files import write_documents
+from gateway.cli.oneshot import with_stores
+from gateway.cli.report import rules_from_args
+from gateway.errors import UsageError
+from gateway.logs import get_logger
+from gateway.reports.export import ExportResult, export_register
+from gateway.reports.rules import DEFAULT_MAX_SESSION
+from gateway.reports.timeparse import parse_date
+from gateway.store.heads import append_head
+from gateway.store.stores import Stores
+
+log = get_logger("register")
+
+
+def add_export(sub: Any) -> None:
+    export = sub.add_parser(
+        "export",
+        help="the Inspector's export: CSV, xlsx, PDF, a SHA-256 manifest and the chain head",
+        description="Write the register over a range to a new directory: per worker per day "
+        "the start, end and pauses, the corrections with their trail, daily and monthly "
+        "totals, as CSV, xlsx and PDF, with MANIFEST.sha256 (sha256sum -c) and the head.",
+    )
+    export.add_argument("--from", dest="first", required=True, metavar="DATE")
+    export.add_argument("--to", dest="last", required=True, metavar="DATE")
+    export.add_argument("--person", action="append", default=[], metavar="UID")
+    export.add_argument("--out", required=True, metavar="DIR")
+    add_config_option(export)
+    add_json_option(export)
+    export.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    rules = rules_from_args(config, DEFAULT_MAX_SESSION.total_seconds() / 3600)
+    first = parse_date(args.first)
+    last = parse_date(args.last)
+    if last < first:
+        raise UsageError("--to is before --from")
+    out = Path(args.out).absolute()
+
+    async def work(stores: Stores) -> ExportResult:
+        await stores.db.check()
+        return await export_register(
+            stores, rules, first, last, out, uids=args.person, documents=write_documents
+        )
+
+    result = with_stores(config, work)
+    head = result.head
+    text = "none" if head is None else f"{head.seq}:{head.seal}"
+    if head is not None:
+        append_head(config.state_dir, head, why="export", gateway=config.gateway_id)
+    log.info("register_head", head=text, why="export", out=str(out))
+    if args.json:
+        print_json({"out": str(out), "files": result.files, "head": text, "days": result.days})
+    else:
+        print(f"exported {result.days} day(s), {result.corrections} correction(s) to {out}")
+        print(f"chain head: {text}")
+    return 0

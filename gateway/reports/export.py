@@ -1,0 +1,246 @@
+"""The Inspector's export (issue 21 item 7): the register over a range, in a directory.
+
+Per worker per day: the start, the end and each pause, the corrections with their
+trail (who, when, why; who agreed, empty until agreement is recorded), daily and
+monthly totals; as CSV, xlsx and PDF, with MANIFEST.sha256 (`sha256sum -c` checks
+it), HEAD.txt (the chain head at export time) and README.txt (how to verify).
+
+The days come from build_report, so the pairing (and so the pauses: the gaps between
+one day's sessions) is the reports' own, never a second one. Nothing partial is left:
+the files are written into a temporary directory beside the target and renamed onto
+it at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.csvout import csv_writer
+from gateway.errors import InvalidInputError, NotFoundError
+from gateway.reports.rules import Rules
+from gateway.reports.service import build_report, local_midnight
+from gateway.reports.sessions import DayReport, MonthTotal, Report
+from gateway.store.chain import Link
+from gateway.store.corrections import CorrectionRow
+from gateway.store.stores import Stores
+
+MANIFEST = "MANIFEST.sha256"
+# (name, header, rows) of one table; a Documents writes the xlsx and PDF of them into a
+# directory. It is passed in (gateway/cli/export_files.py) because the derived figures
+# never import a spreadsheet library (tests/test_architecture.py).
+Sheet = tuple[str, list[str], list[list[Any]]]
+Documents = Callable[[Path, str, str, list[Sheet]], None]
+DAY_COLUMNS = ["uid", "name", "day", "start", "end", "pauses", "worked", "sessions", "flags"]
+CORRECTION_COLUMNS = [
+    "id",
+    "uid",
+    "name",
+    "kind",
+    "direction",
+    "at",
+    "event_id",
+    "reason",
+    "who",
+    "when",
+    "who_agreed",
+]
+MONTH_COLUMNS = ["uid", "name", "month", "days_worked", "worked"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    files: list[str]
+    head: Link | None
+    days: int
+    corrections: int
+
+
+def hours(span: timedelta) -> str:
+    """A duration as H:MM (worked time is never negative)."""
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _clock(moment: datetime | None, rules: Rules) -> str:
+    return "" if moment is None else moment.astimezone(rules.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def pauses(day: DayReport, rules: Rules) -> list[str]:
+    """Each pause of the day: an out followed by the next in of the same day's sessions."""
+    spans = day.intervals
+    return [
+        f"{_clock(spans[i][1], rules)}-{_clock(spans[i + 1][0], rules)[-5:]}"
+        for i in range(len(spans) - 1)
+    ]
+
+
+def day_rows(report: Report) -> list[list[Any]]:
+    rules = report.rules
+    return [
+        [
+            d.person_uid,
+            report.names.get(d.person_uid, ""),
+            d.day.isoformat(),
+            _clock(d.first_in, rules),
+            _clock(d.last_out, rules),
+            " ".join(pauses(d, rules)),
+            hours(d.worked),
+            d.sessions,
+            " ".join(d.flags),
+        ]
+        for d in report.days
+    ]
+
+
+def correction_rows(
+    fixes: Iterable[CorrectionRow], names: dict[str, str], rules: Rules
+) -> list[list[Any]]:
+    return [
+        [
+            c.id,
+            c.person_uid,
+            names.get(c.person_uid, ""),
+            c.kind,
+            c.direction,
+            _clock(c.at, rules),
+            c.event_id,
+            c.reason,
+            c.created_by,
+            _clock(c.created_at, rules),
+            "",  # who agreed: recorded once the working-time issue adds agreement
+        ]
+        for c in fixes
+    ]
+
+
+def month_rows(months: Sequence[MonthTotal], names: dict[str, str]) -> list[list[Any]]:
+    return [
+        [m.person_uid, names.get(m.person_uid, ""), m.month, m.days_worked, hours(m.worked)]
+        for m in months
+    ]
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv_writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_target(out: Path) -> None:
+    """Refuse a target that exists and is not an empty directory."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInputError(f"--out {out} exists and is not an empty directory")
+    if not out.parent.is_dir():
+        raise InvalidInputError(f"--out {out}: no directory {out.parent}")
+
+
+async def export_register(
+    stores: Stores,
+    rules: Rules,
+    first_day: date,
+    last_day: date,
+    out: Path,
+    *,
+    documents: Documents,
+    uids: Sequence[str] = (),
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write the export of [first_day, last_day] (the people `uids`, or everyone) to `out`."""
+    if last_day < first_day:
+        raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
+    check_target(out)
+    report = await build_report(stores, rules, first_day, last_day, now=now)
+    known = report.names
+    for uid in uids:
+        if uid not in known:
+            raise NotFoundError(f"no person with uid {uid!r}")
+    wanted = set(uids)
+    if wanted:
+        days = [d for d in report.days if d.person_uid in wanted]
+        months = [m for m in report.months if m.person_uid in wanted]
+        report = Report(
+            report.first_day, report.last_day, rules, report.generated_at, known, days, months
+        )
+    start = local_midnight(first_day, rules)
+    end = local_midnight(last_day + timedelta(days=1), rules)
+    fixes = [
+        c
+        for c in await stores.corrections.affecting(start, end)
+        if not wanted or c.person_uid in wanted
+    ]
+    head = await stores.seals.head()
+
+    days_rows = day_rows(report)
+    fix_rows = correction_rows(fixes, known, rules)
+    total_rows = month_rows(report.months, known)
+    head_text = "none (nothing sealed yet)" if head is None else f"{head.seq}:{head.seal}"
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_csv(staging / "days.csv", DAY_COLUMNS, days_rows)
+        _write_csv(staging / "corrections.csv", CORRECTION_COLUMNS, fix_rows)
+        _write_csv(staging / "months.csv", MONTH_COLUMNS, total_rows)
+        sheets: list[Sheet] = [
+            ("days", DAY_COLUMNS, days_rows),
+            ("corrections", CORRECTION_COLUMNS, fix_rows),
+            ("months", MONTH_COLUMNS, total_rows),
+        ]
+        documents(staging, f"Working-time register {first_day} to {last_day}", head_text, sheets)
+        (staging / "HEAD.txt").write_text(head_text + "\n", encoding="utf-8")
+        (staging / "README.txt").write_text(
+            readme_text(first_day, last_day, head_text, MANIFEST), encoding="utf-8"
+        )
+        files = sorted(p.name for p in staging.iterdir())
+        manifest = "".join(f"{sha256_file(staging / name)}  {name}\n" for name in files)
+        (staging / MANIFEST).write_text(manifest, encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if out.exists():
+            out.rmdir()  # empty (checked): rename needs it gone
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportResult(out, [*files, MANIFEST], head, len(days_rows), len(fix_rows))
+
+
+def readme_text(first: date, last: date, head: str, manifest: str) -> str:
+    return f"""clock-gateway: the working-time register from {first} to {last}
+
+Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
+corrections.csv (each correction: who made it, when, why; who agreed is empty until
+agreement is recorded), months.csv (monthly totals), register.xlsx and register.pdf
+(the same three tables), HEAD.txt (the register's chain head at export time).
+
+1. Check that no file was changed since the export, with standard tools:
+
+       sha256sum -c {manifest}
+
+   Every line must say OK.
+
+2. Check the head against the database: the chain head at export time was
+
+       {head}
+
+   On the employer's system: clock-gateway register verify --head {head}
+   By hand, recompute the seals as docs/REGISTER.md ("How an Inspector checks the
+   register") shows: each seal is the SHA-256 of prev|seq|kind|row_id|sealed_at|
+   SHA-256(payload), and the seal at the head's position must equal the value above.
+"""
