@@ -3,7 +3,6 @@ is the register's, tampering is caught, and bad input is one line and no files."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,11 +36,21 @@ async def test_export_verifies_and_tamper_fails(tmp_path: Path) -> None:
     assert "export" in (cli.state / "register-heads.jsonl").read_text()
     check = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"], cwd=out, capture_output=True)
     assert check.returncode == 0, check.stdout
-    if shutil.which("pdftotext"):
-        text = subprocess.run(
-            ["pdftotext", str(out / "register.pdf"), "-"], capture_output=True, text=True
-        ).stdout
-        assert "Ana Garc" in text and head.split(":")[0] in text
+    # The PDF read back with a standard tool (poppler's pdftotext, in .ci/install-tools):
+    # the worker, the day's times as the CSV has them, and the chain head.
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(out / "register.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Ana Garc" in text and head.split(":")[0] in text
+    ana = [row for row in (out / "days.csv").read_text().splitlines() if "Ana Garc" in row]
+    assert ana
+    for row in ana:
+        for cell in row.split(","):
+            if len(cell) == 5 and cell[2] == ":":  # an HH:MM start, end or total
+                assert cell in text, (cell, text)
     with (out / "days.csv").open("a") as f:
         f.write("x\n")
     check = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"], cwd=out, capture_output=True)
