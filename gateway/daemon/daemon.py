@@ -130,7 +130,9 @@ class Daemon:
         self.supervisor.keep("status", self._status_loop, critical=True)
         self.supervisor.keep("clock", lambda: watch_clock(self._record_clock_step), critical=False)
         if config.register.seal:
-            self.sealer = Sealer(self.stores.seals, config.state_dir, config.gateway_id)
+            self.sealer = Sealer(
+                self.stores.seals, config.state_dir, config.gateway_id, url=config.database.url
+            )
             self.supervisor.keep("sealer", self.sealer.run, critical=False)
         watchdog_s = self.notifier.watchdog_s
         if watchdog_s:
