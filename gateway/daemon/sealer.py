@@ -64,7 +64,8 @@ class SealThread:
 
     async def _open(self) -> SealStore:
         # Built on the thread's loop: an async engine belongs to the loop it runs on.
-        self._db = Database(self._url, pool_size=1)
+        # Its own name in pg_stat_activity and the server's log, apart from the swipe path's.
+        self._db = Database(self._url, pool_size=1, application_name="clock-gateway-sealer")
         return SealStore(self._db)
 
     def run_sync(self, make: Callable[[], Awaitable[T]]) -> T:

@@ -42,7 +42,14 @@ log = get_logger("store")
 class Database:
     """An engine for a postgresql:// or sqlite:/// URL; connects lazily."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        pool_size: int = 5,
+        application_name: str = "clock-gateway",
+    ) -> None:
         self.sa_url: URL = normalise_url(url)
         if self.sa_url.password:
             remember_secret(str(self.sa_url.password))
@@ -53,7 +60,10 @@ class Database:
         path = sqlite_path(self.sa_url)
         self._sqlite_file = path
         self._engine = create_engine(
-            self.sa_url, connect_timeout=connect_timeout, pool_size=pool_size
+            self.sa_url,
+            connect_timeout=connect_timeout,
+            pool_size=pool_size,
+            application_name=application_name,
         )
 
     @property

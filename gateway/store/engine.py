@@ -86,7 +86,9 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database).expanduser()
 
 
-def create_engine(url: URL, *, connect_timeout: float, pool_size: int) -> AsyncEngine:
+def create_engine(
+    url: URL, *, connect_timeout: float, pool_size: int, application_name: str = "clock-gateway"
+) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, connect_timeout)
     engine = create_async_engine(
@@ -94,7 +96,7 @@ def create_engine(url: URL, *, connect_timeout: float, pool_size: int) -> AsyncE
         # libpq takes whole seconds (and treats less than 2 as 2).
         connect_args={
             "connect_timeout": max(2, math.ceil(connect_timeout)),
-            "application_name": "clock-gateway",
+            "application_name": application_name,
         },
         pool_size=pool_size,
         max_overflow=pool_size,
