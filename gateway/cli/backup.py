@@ -248,8 +248,14 @@ def _sqlite_copy(source: Path, dest: Path, *, must_exist: bool) -> None:
             dst = sqlite3.connect(dest, timeout=30)
             try:
                 src.backup(dst)
+                # The backup API copies pages as they are: a file corrupted mid-file
+                # gives a malformed copy, which must not get a manifest.
+                found = dst.execute("PRAGMA quick_check").fetchall()
             finally:
                 dst.close()
+            if found != [("ok",)]:
+                dest.unlink(missing_ok=True)
+                raise BackupError(f"{source} is damaged (quick_check: {found[0][0]}): no backup")
         finally:
             src.close()
     except sqlite3.Error as exc:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from gateway.cli import argtypes
 from gateway.cli.common import (
     add_config_option,
     add_json_option,
@@ -65,7 +66,11 @@ def register(subparsers: Any) -> None:
         "'clock-gateway cards assign KEY UID'.",
     )
     unknown.add_argument(
-        "--limit", type=int, default=20, metavar="N", help="show at most N cards (default 20)"
+        "--limit",
+        type=argtypes.count,
+        default=20,
+        metavar="N",
+        help="show at most N cards (default 20)",
     )
     add_config_option(unknown)
     add_json_option(unknown)

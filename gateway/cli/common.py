@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -73,9 +74,30 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+# Bidirectional overrides and isolates reorder what follows them on screen.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def for_terminal(text: str) -> str:
+    """`text` with control characters shown as escapes (\\x1b, \\u202e).
+
+    Cells come from the database, where any gateway, account or reader may have
+    written them: printed raw, an ESC sequence in a `gateways` row could retitle
+    the terminal, hide lines or move the cursor over the real output.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS
+        else ch
+        for ch in text
+    )
+
+
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A plain aligned table; empty cells for None."""
-    text_rows = [["" if v is None else str(v) for v in row] for row in rows]
+    """A plain aligned table; empty cells for None, control characters escaped."""
+    text_rows = [["" if v is None else for_terminal(str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]

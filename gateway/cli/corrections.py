@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from gateway.cli import argtypes
 from gateway.cli.common import (
     add_config_option,
     add_json_option,
@@ -52,7 +53,7 @@ def register(subparsers: Any) -> None:
         help="void a mistaken tap",
         description="Void an event by its id (see 'events export' or the web's corrections page).",
     )
-    void.add_argument("event_id", type=int, metavar="EVENT_ID")
+    void.add_argument("event_id", type=argtypes.event_id, metavar="EVENT_ID")
     void.add_argument("--reason", required=True, help="why (kept in the record)")
     add_config_option(void)
     add_json_option(void)
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
 
     listing = sub.add_parser("list", help="list corrections, newest first")
     listing.add_argument("--user", metavar="UID", help="only this person's")
-    listing.add_argument("--limit", type=int, default=50, metavar="N")
+    listing.add_argument("--limit", type=argtypes.count, default=50, metavar="N")
     add_config_option(listing)
     add_json_option(listing)
     listing.set_defaults(func=_list)

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.argtypes import int_range
 from gateway.cli.common import add_config_option, config_from_args
 
 
@@ -32,7 +33,9 @@ def register(subparsers: Any) -> None:
     )
     add_config_option(parser)
     parser.add_argument("--bind", metavar="ADDRESS", help="override web.bind")
-    parser.add_argument("--port", type=int, metavar="N", help="override web.port")
+    parser.add_argument(
+        "--port", type=int_range(1, 65535), metavar="N", help="override web.port (1-65535)"
+    )
     parser.set_defaults(func=_web)
 
 

@@ -88,6 +88,7 @@ MESSAGE_KEYS = (
 SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 1000000)
 # Values that would break a promise are refused, not just odd ones. The protocol
 # promises a RESULT within 3 s: the database wait plus a spool append must fit.
+MAX_CONFIG_BYTES = 1024 * 1024  # a real config is a few KiB; /dev/zero is endless
 MAX_DUPLICATE_WINDOW_S = 3600.0  # a longer window would swallow real punches
 MIN_DIRECTORY_REFRESH_S = 1.0  # faster is a query loop against the database
 MAX_DIRECTORY_REFRESH_S = 86400.0
@@ -323,13 +324,28 @@ def find_config_path(explicit: str | None) -> Path | None:
     return None
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refusing more than MAX_CONFIG_BYTES.
+
+    A config path that is /dev/zero, a FIFO fed forever or a multi-gigabyte file
+    would otherwise be read whole (a MemoryError traceback, or a hang).
+    """
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            str(path), None, f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a configuration file"
+        )
+    return raw
+
+
 def load_config(explicit: str | None = None) -> Config:
     """Load and validate the configuration; built-in defaults when there is no file."""
     path = find_config_path(explicit)
     if path is None:
         return parse_config({}, "<defaults>")
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         raise ConfigError(str(path), None, "file not found") from None
     except OSError as exc:

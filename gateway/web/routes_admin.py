@@ -98,16 +98,32 @@ async def add_correction(request: Request) -> Response:
     return await form_action(request, f"/corrections?uid={uid}", act)
 
 
+MAX_ROW_ID = 2**63 - 1  # the largest id a bigint (PostgreSQL) or INTEGER (SQLite) holds
+
+
+def row_id(text: str) -> int | None:
+    """A row id from a URL or form, or None.
+
+    str.isdigit() accepts '²' and int() accepts '١٢': both, and a 5,000-digit
+    number (int() refuses it; a bigint cannot hold it), used to reach the database
+    and come back as a 500.
+    """
+    text = text.strip()
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_ID else None
+
+
 @admin
 async def void_event(request: Request) -> Response:
     form = await request.form()
     uid = str(form.get("uid", ""))
 
     async def act() -> str:
-        try:
-            event_id = int(str(form.get("event_id", "")))
-        except ValueError:
-            raise InvalidInputError("bad event id") from None
+        event_id = row_id(str(form.get("event_id", "")))
+        if event_id is None:
+            raise InvalidInputError("bad event id")
         new = await ctx_of(request).stores.corrections.void(
             event_id, str(form.get("reason", "")), actor(request)
         )
@@ -119,6 +135,6 @@ async def void_event(request: Request) -> Response:
 @admin
 async def audit_page(request: Request) -> Response:
     before = request.query_params.get("before")
-    before_id = int(before) if before and before.isdigit() else None
+    before_id = row_id(before) if before else None  # a bad value is ignored: the first page
     rows = await ctx_of(request).stores.audit.recent(limit=100, before_id=before_id)
     return render(request, "audit.html", rows=rows, more=rows[-1].id if len(rows) == 100 else None)
