@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from gateway.clocking.messages import LOCALES
-from gateway.config import ENV_DATABASE_URL, load_config, parse_config, redact_url
+from gateway.config import (
+    ENV_DATABASE_URL,
+    database_url_problem,
+    load_config,
+    parse_config,
+    redact_url,
+)
 from gateway.errors import ConfigError, ExitCode
 
 GOOD = """
@@ -200,3 +206,21 @@ def test_config_show_hides_the_board_token(tmp_path: Path) -> None:
     result = run_cli("config", "show", "--json", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "tv-token-0123456789abcdef" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "bad"),
+    [
+        ("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write", False),
+        ("postgresql://u:pw@h1,h2:5433/db", False),
+        ("postgresql://u:pw@[::1]:5432,h2:5433/db", False),
+        ("postgresql://u:pw@h1:5432,h2:99999/db", True),
+        ("postgresql://u:pw@h1:x,h2:5433/db", True),
+    ],
+)
+def test_multi_host_url_checks_each_port(url: str, bad: bool) -> None:
+    """libpq's failover form h1:p1,h2:p2 passes; a bad port on any host is named."""
+    problem = database_url_problem(url)
+    assert (problem is not None) == bad
+    if problem:
+        assert "bad port" in problem and "pw" not in problem

@@ -173,6 +173,16 @@ def database_url_problem(url: str) -> str | None:
     # The host part follows the userinfo's last '@' (see gateway.redact).
     hostpart = url.partition("://")[2].rpartition("@")[2]
     netloc = re.split(r"[/?]", hostpart, maxsplit=1)[0]
+    # libpq's multi-host form (h1:5432,h2:5433, with target_session_attrs so a
+    # failover finds the new primary): every host's port must be good.
+    for one in netloc.split(","):
+        if problem := _port_problem(one):
+            return problem
+    return None
+
+
+def _port_problem(netloc: str) -> str | None:
+    """The port problem of one HOST[:PORT] or [IPv6][:PORT], or None."""
     if netloc.startswith("["):  # [IPv6]:port
         port = netloc.partition("]")[2]
         colon, port = port[:1], port[1:]
