@@ -53,7 +53,6 @@ log = get_logger("daemon")
 
 
 # Which gateway noticed a clock step; one per database until fleet ids arrive.
-CLOCK_STEP_GATEWAY = "default"
 
 
 class Daemon:
@@ -153,8 +152,10 @@ class Daemon:
             return
         try:
             async with asyncio.timeout(10):
+                # Under this daemon's own id: reports by gateway flag only the
+                # days this PC's clock touched.
                 await self.stores.clock_steps.record(
-                    CLOCK_STEP_GATEWAY, step.detected_at, step.step_s
+                    self.config.gateway_id, step.detected_at, step.step_s
                 )
         except Exception as exc:  # a database away or a version-1 schema: logged, not fatal
             log.warning("clock_step_not_recorded", step_s=step.step_s, error=str(exc))

@@ -85,7 +85,7 @@ async def build_report(
         builder.add(event)
         count += 1
     days = list(builder.days(now, None if uid is None else [uid]))
-    stepped = await _stepped_days(stores, rules, start, end)
+    stepped = await _stepped_days(stores, rules, start, end, gateway)
     if stepped:
         days = [replace(d, clock_step=True) if d.day in stepped else d for d in days]
     log.debug(
@@ -94,12 +94,14 @@ async def build_report(
     return Report(first_day, last_day, rules, now, names, days, month_totals(days))
 
 
-async def _stepped_days(stores: Stores, rules: Rules, start: datetime, end: datetime) -> set[date]:
+async def _stepped_days(
+    stores: Stores, rules: Rules, start: datetime, end: datetime, gateway: str | None
+) -> set[date]:
     """Local days a wall-clock step touched: the day it was noticed, and the days of
     the wall times it skipped or repeated (a step back by an hour at 00:30 repeats
     23:30-00:30 of the day before)."""
     days: set[date] = set()
-    for detected_at, step_s in await stores.clock_steps.between(start, end):
+    for detected_at, step_s in await stores.clock_steps.between(start, end, gateway=gateway):
         before = detected_at - timedelta(seconds=step_s)
         for moment in (detected_at, before):
             days.add(moment.astimezone(rules.zone).date())

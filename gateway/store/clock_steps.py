@@ -24,13 +24,19 @@ class ClockStepStore:
                 )
             )
 
-    async def between(self, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
-        """(detected_at, step_s) of the steps in [start, end); none on a version-1 schema."""
+    async def between(
+        self, start: datetime, end: datetime, *, gateway: str | None = None
+    ) -> list[tuple[datetime, float]]:
+        """(detected_at, step_s) of the steps in [start, end), of one gateway's clock
+        with `gateway` (a step on hall-a's PC says nothing of hall-b's taps); none on a
+        version-1 schema."""
         query = (
             select(clock_steps.c.detected_at, clock_steps.c.step_s)
             .where(clock_steps.c.detected_at >= start, clock_steps.c.detected_at < end)
             .order_by(clock_steps.c.detected_at)
         )
+        if gateway is not None:
+            query = query.where(clock_steps.c.gateway_id == gateway)
         try:
             async with self._db.tx() as conn:
                 return [(r.detected_at, float(r.step_s)) for r in await conn.execute(query)]

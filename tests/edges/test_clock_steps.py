@@ -72,7 +72,7 @@ async def test_the_daemon_loop_logs_and_records_a_step() -> None:
     assert steps and steps[0]["log_level"] == "warning" and steps[0]["direction"] == "forward"
 
 
-def _event(at: datetime, direction: Direction) -> ClockEvent:
+def _event(at: datetime, direction: Direction, gateway: str = "hall-a") -> ClockEvent:
     return ClockEvent(
         event_key=uuid.uuid4(),
         person_uid="ana",
@@ -82,6 +82,7 @@ def _event(at: datetime, direction: Direction) -> ClockEvent:
         reader_hw_id=None,
         received_at=at,
         outcome=Outcome.RECORDED,
+        gateway_id=gateway,
     )
 
 
@@ -100,18 +101,31 @@ async def test_reports_flag_the_days_a_step_touched(tmp_path: Path) -> None:
         await stores.swipes.record_events(
             [_event(local(8, 0), Direction.IN), _event(local(8, 15), Direction.OUT)]
         )
+        # The same day at hall-b, whose PC's clock did not step.
+        await stores.swipes.record_events(
+            [
+                _event(local(12, 0), Direction.IN, "hall-b"),
+                _event(local(13, 0), Direction.OUT, "hall-b"),
+            ]
+        )
         # Two days later, a day without a step.
         await stores.swipes.record_events(
             [_event(datetime(2026, 11, 25, 9, tzinfo=UTC), Direction.IN)]
         )
         # Noticed at what the stepped clock called 07:10 (really 08:10).
-        await stores.clock_steps.record("default", local(7, 10), -3600.0)
+        await stores.clock_steps.record("hall-a", local(7, 10), -3600.0)
         config = parse_config({"gateway": {"timezone": "Europe/Madrid"}}, "<test>")
         rules = Rules.from_config(config)
         report = await build_report(stores, rules, day, day + timedelta(days=2))
         flagged = {d.day: d.flags for d in report.days}
         assert "clock-step" in flagged[day], flagged
         assert "clock-step" not in flagged.get(date(2026, 11, 25), [])
+        # hall-a's clock stepped, not hall-b's: a report of hall-b flags no day.
+        report = await build_report(stores, rules, day, day + timedelta(days=2), gateway="hall-b")
+        assert day in {d.day for d in report.days}
+        assert not any("clock-step" in d.flags for d in report.days)
+        report = await build_report(stores, rules, day, day + timedelta(days=2), gateway="hall-a")
+        assert "clock-step" in {d.day: d.flags for d in report.days}[day]
     finally:
         await stores.close()
 
