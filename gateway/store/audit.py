@@ -67,7 +67,7 @@ async def write_audit(
 
 
 class AuditStore:
-    """record (its own transaction), recent."""
+    """record (its own transaction), recent (filtered by target or action)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -82,11 +82,27 @@ class AuditStore:
         async with self._db.tx(write=True) as conn:
             await write_audit(conn, actor, action, target, details)
 
-    async def recent(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRow]:
-        """The latest rows, newest first; `before_id` pages back."""
+    async def recent(
+        self,
+        *,
+        limit: int = 200,
+        before_id: int | None = None,
+        target: str | None = None,
+        action: str | None = None,
+    ) -> list[AuditRow]:
+        """The latest rows, newest first; `before_id` pages back (keyset, by id).
+        `target`: only the rows about it (a person's uid); `action`: only that action,
+        or a family of them with a trailing dot ('person.')."""
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(max(0, limit))
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
+        if target is not None:
+            query = query.where(audit_log.c.target == target)
+        if action:
+            if action.endswith("."):
+                query = query.where(audit_log.c.action.startswith(action, autoescape=True))
+            else:
+                query = query.where(audit_log.c.action == action)
         async with self._db.tx() as conn:
             rows = (await conn.execute(query)).all()
         return [
