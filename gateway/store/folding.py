@@ -5,13 +5,14 @@ Neither backend folds alike by itself: SQLite's lower() knows only ASCII,
 PostgreSQL's depends on the database's locale, and unaccent is an extension a school's
 database may not have. So the folding is one table, used three ways: `fold` (Python's
 str.translate) for the text typed into the search box; on SQLite the same function,
-registered on every connection as `gw_fold` (engine.py); on PostgreSQL translate()
+registered on every connection as `gw_fold` (`sqlite_fold`, engine.py); on PostgreSQL translate()
 with the table's one-letter entries and replace() for the two-letter ones. A letter
 outside the table is left as it is by all three.
 """
 
 from __future__ import annotations
 
+import functools
 import string
 
 from sqlalchemy import func
@@ -45,6 +46,17 @@ _TABLE: dict[int, str | None] = {
 
 def fold(text: str) -> str:
     return text.translate(_TABLE)
+
+
+@functools.lru_cache(maxsize=16384)
+def _cached_fold(text: str) -> str:
+    return text.translate(_TABLE)
+
+
+def sqlite_fold(value: object) -> object:
+    """`fold` as SQLite's gw_fold, called once per row and column a search reads: the
+    same few thousand names each time, hence the cache. NULL stays NULL."""
+    return _cached_fold(value) if isinstance(value, str) else value
 
 
 def fold_sql(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:

@@ -110,7 +110,7 @@ def _card_term(term: str) -> str | None:
 
 
 class PeopleStore:
-    """people, search, person, rooms, unknown_swipes, check_import, import_people.
+    """people, search, person, names, rooms, unknown_swipes, check_import, import_people.
 
     Reads, and the bulk import; a single person or card changes only through the
     audited LifecycleStore (its audit row in the same transaction)."""
@@ -247,6 +247,15 @@ class PeopleStore:
         return PersonRecord(
             row.uid, row.name, bool(row.active), bool(row.erased), row.created_at, holdings
         )
+
+    async def names(self, uids: Sequence[str]) -> dict[str, str]:
+        """The names of these people (a page's), in one query per IMPORT_BATCH uids."""
+        result: dict[str, str] = {}
+        async with self._db.tx() as conn:
+            for chunk in _chunks(sorted(set(uids)), IMPORT_BATCH):
+                query = select(people.c.uid, people.c.name).where(people.c.uid.in_(chunk))
+                result.update({r.uid: r.name for r in await conn.execute(query)})
+        return result
 
     async def rooms(self) -> list[str]:
         """The timetable's rooms, sorted (the people list filters by them)."""

@@ -216,3 +216,51 @@ def test_the_list_is_light(stack: Stack) -> None:
     body = _client(stack).get("/people").body
     assert len(_uids(body)) == 50
     assert body.count("<form") <= 3 + len([p for p in PEOPLE if p[2] is None])  # search, add
+
+
+def test_the_audit_log_finds_filters_and_pages(stack: Stack) -> None:
+    client = _client(stack)
+    client.get("/people/eva.martin")
+    for n in range(3):
+        client.post("/people/rename", {"uid": "eva.martin", "name": f"Eva Martín {n}"})
+    found = client.get("/audit?q=eva.martin&action=person.")
+    assert found.status == 200 and found.body.count("person.rename") == 3
+    assert "card.assign" not in found.body  # eva's card, but another family
+    part = client.get("/audit?q=EVA.MARTIN&action=person.&partial=1")
+    assert "<html" not in part.body and part.body.count("person.rename") == 3
+    assert client.get("/audit?action=person.rename").status == 400  # families only
+    assert client.get("/audit?after=zzz").status == 400
+    assert client.get("/audit?before=%C2%B2").status == 200  # the old links: first page
+    # 100 a page: the pager follows by id and the next page is older.
+    first = client.get("/audit")
+    nxt = _NEXT.search(first.body)
+    assert nxt is not None and "after=" in nxt.group(1)
+    assert client.get(unescape(nxt.group(1))).status == 200
+
+
+def test_the_corrections_list_filters_and_pages(stack: Stack) -> None:
+    client = _client(stack)
+    page = client.get("/corrections?uid=eva.martin")
+    assert page.status == 200 and 'value="eva.martin"' in page.body
+    assert '<option value="ana.garcia"' not in page.body  # no list of everyone
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    for reason in ("olvido 1", "olvido 2"):
+        made = client.post(
+            "/corrections/add",
+            {
+                "uid": "eva.martin",
+                "direction": "out",
+                "date": day,
+                "time": "09:00",
+                "reason": reason,
+            },
+        )
+        assert made.status == 303
+    listed = client.get("/corrections?uid=eva.martin&kind=add&partial=1")
+    assert "<html" not in listed.body and "olvido 1" in listed.body and "olvido 2" in listed.body
+    assert 'href="/people/eva.martin"' in listed.body
+    assert "olvido" not in client.get("/corrections?kind=void").body
+    assert client.get("/corrections?kind=other").status == 400
+    assert client.get("/corrections?after=%5B").status == 400
+    unknown = client.get("/corrections?uid=nobody.here")
+    assert unknown.status == 200 and 'action="/corrections/void"' not in unknown.body
