@@ -29,6 +29,7 @@ from gateway.web import (
     routes_people,
     routes_public,
     routes_reports,
+    routes_uploads,
     security,
 )
 from gateway.web.board import board_view, unknown_cards
@@ -147,6 +148,10 @@ def create_app(
         ("/accounts/add", routes_accounts.add_account, ["POST"]),
         ("/accounts/role", routes_accounts.change_role, ["POST"]),
         ("/accounts/remove", routes_accounts.remove_account, ["POST"]),
+        ("/people/upload", routes_uploads.people_upload, ["GET", "POST"]),
+        ("/people/upload/confirm", routes_uploads.people_confirm, ["POST"]),
+        ("/timetable/upload", routes_uploads.timetable_upload, ["GET", "POST"]),
+        ("/timetable/upload/confirm", routes_uploads.timetable_confirm, ["POST"]),
     ]
     # Every route behind roles.py's table: who may, CSRF, the database's absence.
     routes: list[Route | Mount] = [
@@ -157,7 +162,12 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(limits.AddressGuard, per_address=config.web.max_connections_per_address),
-        Middleware(limits.BodyLimit, timeout_s=config.web.body_timeout_s),
+        Middleware(
+            limits.BodyLimit,
+            timeout_s=config.web.body_timeout_s,
+            upload_bytes=config.web.uploads.max_bytes,
+            upload_timeout_s=config.web.uploads.timeout_s,
+        ),
         Middleware(
             SessionMiddleware,
             secret_key=key,
