@@ -527,3 +527,84 @@ def test_nothing_here_touched_what_the_stack_seeded(stack: Stack) -> None:
     names = dict(sql(stack.url, "SELECT uid, name FROM people"))
     for uid, name, _card, _room in PEOPLE:
         assert names[uid] == name
+
+
+# -- slow bodies, and how many at once ---------------------------------------------
+SLOW_S = 6.0
+
+
+@pytest.fixture(scope="module")
+def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("web-uploads-slow")
+    stack = start_stack(
+        f"sqlite:///{tmp / 'gateway.db'}",
+        tmp,
+        history_days=0,
+        web_only=True,
+        web={"temp_dir": str(tmp / "web-tmp"), "upload_timeout_s": SLOW_S},
+        accounts=[(HR, PW, "hr", None)],
+    )
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def _start_upload(
+    stack: Stack, client: Client, sent: bytes, total: int
+) -> http.client.HTTPConnection:
+    """An upload whose headers promise `total` bytes of body, of which `sent` go now."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.web.port, timeout=30)
+    conn.putrequest("POST", "/people/upload")
+    conn.putheader("Cookie", "; ".join(f"{c.name}={c.value}" for c in client.cookies()))
+    conn.putheader("Content-Type", "multipart/form-data; boundary=slowboundary")
+    conn.putheader("Content-Length", str(total))
+    conn.endheaders()
+    conn.send(sent)
+    return conn
+
+
+def _slow_head(client: Client) -> bytes:
+    return (
+        f'--slowboundary\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{client.csrf}\r\n'
+        '--slowboundary\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        "uid,name\n"
+    ).encode()
+
+
+def test_an_upload_that_does_not_arrive_in_time_gets_a_408_page(slow_stack: Stack) -> None:
+    client = signed_in(slow_stack)
+    head = _slow_head(client)
+    conn = _start_upload(slow_stack, client, head, len(head) + 10_000)  # and no more
+    try:
+        response = conn.getresponse()  # the server's deadline ends the wait
+        page = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 408 and 'id="upload-refused"' in page
+    assert f"{SLOW_S:g} s" in page
+    assert sql(slow_stack.url, "SELECT count(*) FROM audit_log WHERE action = 'people.upload'") == [
+        (0,)
+    ]
+
+
+def test_at_most_four_uploads_are_read_at_once(slow_stack: Stack) -> None:
+    client = signed_in(slow_stack)
+    head = _slow_head(client)
+    held = [_start_upload(slow_stack, client, head, len(head) + 10_000) for _ in range(4)]
+    try:
+        fifth = wait_until(
+            lambda: (
+                (a := client.post_file("/people/upload", "x.csv", b"uid,name\n")).status == 503
+                and a
+            ),
+            SLOW_S - 0.5,
+            "a fifth upload refused while four are being read",
+        )
+        assert fifth and "other uploads in progress" in fifth.body
+        for conn in held:  # each ends at its deadline, with its page
+            assert conn.getresponse().status == 408
+    finally:
+        for conn in held:
+            conn.close()
+    assert client.post_file("/people/upload", "x.csv", b"uid,name\n").status == 400  # free again
