@@ -52,7 +52,7 @@ log = get_logger("web")
 TRUSTED_PROXIES = ("127.0.0.1",)
 
 # Request bodies, in bytes: the sign-in form is a name and a password; the other forms
-# are a few fields. A future upload (a timetable file) gets its own line here.
+# are a few fields. Uploads are STREAMED (below), with [web] upload_max_bytes.
 BODY_LIMITS = {"/login": 8 * 1024, "/logout": 8 * 1024}
 DEFAULT_BODY_LIMIT = 64 * 1024
 # The upload routes: their limit is [web] upload_max_bytes plus this for the form's

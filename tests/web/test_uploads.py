@@ -289,6 +289,10 @@ def test_a_file_of_another_kind_is_refused(stack: Stack) -> None:
         "/people/upload", "people.csv", "uid,name\nana,Añá\n".encode("latin-1")
     )
     assert answer.status == 400 and "not UTF-8" in answer.body
+    broken = client.post_file("/timetable/upload", "horario.xlsx", b"PK\x03\x04 not a zip")
+    assert broken.status == 400
+    [(row, _column, message)] = problems_of(broken)
+    assert row == "—" and message.startswith("horario.xlsx: not a readable .xlsx file")
     empty = client.post("/people/upload", {})
     assert empty.status == 303 and empty.location == "/people/upload"
 
