@@ -151,10 +151,10 @@ def create_app(
         ("/accounts/add", routes_accounts.add_account, ["POST"]),
         ("/accounts/role", routes_accounts.change_role, ["POST"]),
         ("/accounts/remove", routes_accounts.remove_account, ["POST"]),
-        ("/people/upload", routes_uploads.people_upload, ["GET", "POST"]),
-        ("/people/upload/confirm", routes_uploads.people_confirm, ["POST"]),
-        ("/timetable/upload", routes_uploads.timetable_upload, ["GET", "POST"]),
-        ("/timetable/upload/confirm", routes_uploads.timetable_confirm, ["POST"]),
+        ("/uploads/people", routes_uploads.people_upload, ["GET", "POST"]),
+        ("/uploads/people/confirm", routes_uploads.people_confirm, ["POST"]),
+        ("/uploads/timetable", routes_uploads.timetable_upload, ["GET", "POST"]),
+        ("/uploads/timetable/confirm", routes_uploads.timetable_confirm, ["POST"]),
     ]
     # Every route behind roles.py's table: who may, CSRF, the database's absence.
     routes: list[Route | Mount] = [

@@ -57,7 +57,7 @@ BODY_LIMITS = {"/login": 8 * 1024, "/logout": 8 * 1024}
 DEFAULT_BODY_LIMIT = 64 * 1024
 # The upload routes: their limit is [web] upload_max_bytes plus this for the form's
 # other fields and the multipart boundaries.
-STREAMED = frozenset({"/people/upload", "/timetable/upload"})
+STREAMED = frozenset({"/uploads/people", "/uploads/timetable"})
 FORM_MARGIN = 16 * 1024
 UPLOADS_AT_ONCE = 4
 # A refused upload is read (and dropped) up to this much, so that its sender sees the

@@ -76,10 +76,10 @@ ACCESS: dict[str, Rule] = {
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
     "/accounts/remove": Rule(ADMIN),
-    "/people/upload": Rule(EDIT),
-    "/people/upload/confirm": Rule(EDIT),
-    "/timetable/upload": Rule(EDIT),
-    "/timetable/upload/confirm": Rule(EDIT),
+    "/uploads/people": Rule(EDIT),
+    "/uploads/people/confirm": Rule(EDIT),
+    "/uploads/timetable": Rule(EDIT),
+    "/uploads/timetable/confirm": Rule(EDIT),
 }
 
 # The navigation, in order; each link shows only to the roles its page allows.

@@ -39,7 +39,7 @@ from gateway.web.i18n import translator
 
 log = get_logger("web")
 
-KINDS = {"people": "/people/upload", "timetable": "/timetable/upload"}
+KINDS = {"people": "/uploads/people", "timetable": "/uploads/timetable"}
 FIRST_ROWS = 20  # rows of each kind shown on the preview
 MAX_PENDING = 32  # previews kept at once (the oldest go first)
 _CHUNK = 64 * 1024

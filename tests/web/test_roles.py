@@ -66,16 +66,16 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/accounts/add", "POST"): {ADM},
     ("/accounts/role", "POST"): {ADM},
     ("/accounts/remove", "POST"): {ADM},
-    ("/people/upload", "GET"): {ADM, HR},
-    ("/people/upload", "POST"): {ADM, HR},
-    ("/people/upload/confirm", "POST"): {ADM, HR},
-    ("/timetable/upload", "GET"): {ADM, HR},
-    ("/timetable/upload", "POST"): {ADM, HR},
-    ("/timetable/upload/confirm", "POST"): {ADM, HR},
+    ("/uploads/people", "GET"): {ADM, HR},
+    ("/uploads/people", "POST"): {ADM, HR},
+    ("/uploads/people/confirm", "POST"): {ADM, HR},
+    ("/uploads/timetable", "GET"): {ADM, HR},
+    ("/uploads/timetable", "POST"): {ADM, HR},
+    ("/uploads/timetable/confirm", "POST"): {ADM, HR},
 }
 # An allowed empty POST is refused as bad input by a redirect, except these: a confirm
 # naming no preview is a page of its own.
-EMPTY_POST_STATUS = {"/people/upload/confirm": 409, "/timetable/upload/confirm": 409}
+EMPTY_POST_STATUS = {"/uploads/people/confirm": 409, "/uploads/timetable/confirm": 409}
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def signed_in(stack: Stack, name: str = HR, password: str = PW) -> Client:
     client = Client(stack.web.url)
     assert client.login(name, password, "/people").status == 303
-    assert client.get("/people/upload").status == 200  # this page's CSRF token
+    assert client.get("/uploads/people").status == 200  # this page's CSRF token
     return client
 
 
@@ -123,10 +123,10 @@ def test_a_people_file_with_one_bad_row_is_refused_whole(stack: Stack) -> None:
     client = signed_in(stack)
     people_before, audit_before = count(stack.url, "people"), count(stack.url, "audit_log")
     bad = GOOD_PEOPLE + "nuevo.uno,,04AA0003\n"  # line 6: no name
-    answer = client.post_file("/people/upload", "personal.csv", bad.encode())
+    answer = client.post_file("/uploads/people", "personal.csv", bad.encode())
     assert answer.status == 400
     assert problems_of(answer) == [("6", "name", "name must not be empty")]
-    assert 'name="token"' not in answer.body and "/people/upload/confirm" not in answer.body
+    assert 'name="token"' not in answer.body and "/uploads/people/confirm" not in answer.body
     assert count(stack.url, "people") == people_before
     assert count(stack.url, "audit_log") == audit_before
 
@@ -140,7 +140,7 @@ def test_every_problem_is_listed_with_its_row_and_column(stack: Stack) -> None:
         "pepe,Pepe,04A1B2C3\n"  # Ana's card
         "lola,Lola,zz\n"  # not a card key
     )
-    answer = client.post_file("/people/upload", "p.csv", bad.encode())
+    answer = client.post_file("/uploads/people", "p.csv", bad.encode())
     assert answer.status == 400
     found = problems_of(answer)
     assert [(row, column) for row, column, _ in found] == [
@@ -157,7 +157,7 @@ def test_a_clean_people_file_is_previewed_then_applied_once_and_audited(stack: S
     client = signed_in(stack)
     content = GOOD_PEOPLE.encode()
     people_before = count(stack.url, "people")
-    preview = client.post_file("/people/upload", "personal.csv", content)
+    preview = client.post_file("/uploads/people", "personal.csv", content)
     assert preview.status == 200
     assert counts_of(preview) == {
         "rows": 4,
@@ -175,7 +175,7 @@ def test_a_clean_people_file_is_previewed_then_applied_once_and_audited(stack: S
     assert count(stack.url, "people") == people_before  # nothing yet
 
     token = token_of(preview)
-    done = client.post("/people/upload/confirm", {"token": token, "sha256": sha})
+    done = client.post("/uploads/people/confirm", {"token": token, "sha256": sha})
     assert done.status == 303 and done.location == "/people"
     assert count(stack.url, "people") == people_before + 2
     assert sql(
@@ -198,7 +198,7 @@ def test_a_clean_people_file_is_previewed_then_applied_once_and_audited(stack: S
     page = client.get("/people")
     assert "Rosa Díaz" in page.body and "personal.csv" in page.body  # the flash
 
-    again = client.post("/people/upload/confirm", {"token": token, "sha256": sha})
+    again = client.post("/uploads/people/confirm", {"token": token, "sha256": sha})
     assert again.status == 409 and 'id="upload-stale"' in again.body
     assert count(stack.url, "people") == people_before + 2
     assert len(audit_rows(stack, "people.upload")) == 1
@@ -210,18 +210,18 @@ def test_an_xlsx_people_file_is_checked_the_same_way(stack: Stack) -> None:
     bad = xlsx(
         [header, ["celia.mora", "Celia Mora", "04AA0010"], ["dani.paz", "Dani Paz", "nokey"]]
     )
-    refused = client.post_file("/people/upload", "personal.xlsx", bad)
+    refused = client.post_file("/uploads/people", "personal.xlsx", bad)
     assert refused.status == 400
     [(row, column, message)] = problems_of(refused)
     assert (row, column) == ("3", "card_key") and "nokey" in message
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'celia.mora'") == [(0,)]
 
     good = xlsx([header, ["celia.mora", "Celia Mora", "04AA0010"], ["dani.paz", "Dani Paz", None]])
-    preview = client.post_file("/people/upload", "personal.xlsx", good)
+    preview = client.post_file("/uploads/people", "personal.xlsx", good)
     assert preview.status == 200
     assert counts_of(preview)["people_added"] == 2 and counts_of(preview)["cards_assigned"] == 1
     sha = hashlib.sha256(good).hexdigest()
-    done = client.post("/people/upload/confirm", {"token": token_of(preview), "sha256": sha})
+    done = client.post("/uploads/people/confirm", {"token": token_of(preview), "sha256": sha})
     assert done.status == 303
     assert sql(stack.url, "SELECT name FROM people WHERE uid IN ('celia.mora', 'dani.paz')") == [
         ("Celia Mora",),
@@ -232,15 +232,15 @@ def test_an_xlsx_people_file_is_checked_the_same_way(stack: Stack) -> None:
 def test_a_confirm_for_another_file_or_account_is_refused(stack: Stack) -> None:
     client = signed_in(stack)
     content = b"uid,name\nfede.rey,Fede Rey\n"
-    preview = client.post_file("/people/upload", "f.csv", content)
+    preview = client.post_file("/uploads/people", "f.csv", content)
     token = token_of(preview)
     sha = hashlib.sha256(content).hexdigest()
     admin = signed_in(stack, ADMIN, PASSWORD)
-    other = admin.post("/people/upload/confirm", {"token": token, "sha256": sha})
+    other = admin.post("/uploads/people/confirm", {"token": token, "sha256": sha})
     assert other.status == 409  # another account's preview: not theirs to confirm
-    wrong = client.post("/people/upload/confirm", {"token": token, "sha256": "0" * 64})
+    wrong = client.post("/uploads/people/confirm", {"token": token, "sha256": "0" * 64})
     assert wrong.status == 409  # another file's checksum: refused, and the preview spent
-    right = client.post("/people/upload/confirm", {"token": token, "sha256": sha})
+    right = client.post("/uploads/people/confirm", {"token": token, "sha256": sha})
     assert right.status == 409
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'fede.rey'") == [(0,)]
 
@@ -248,13 +248,13 @@ def test_a_confirm_for_another_file_or_account_is_refused(stack: Stack) -> None:
 def test_a_change_between_preview_and_confirm_refuses_the_confirm(stack: Stack) -> None:
     client = signed_in(stack)
     content = b"uid,name,card_key\ngema.sol,Gema Sol,04AA0020\n"
-    preview = client.post_file("/people/upload", "g.csv", content)
+    preview = client.post_file("/uploads/people", "g.csv", content)
     token = token_of(preview)
     admin = signed_in(stack, ADMIN, PASSWORD)
     admin.get("/people")
     assert admin.post("/cards/assign", {"card": "04AA0020", "uid": "nuria.blanco"}).status == 303
     done = client.post(
-        "/people/upload/confirm", {"token": token, "sha256": hashlib.sha256(content).hexdigest()}
+        "/uploads/people/confirm", {"token": token, "sha256": hashlib.sha256(content).hexdigest()}
     )
     assert done.status == 409 and "changed since the preview" in done.body
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'gema.sol'") == [(0,)]
@@ -263,7 +263,7 @@ def test_a_change_between_preview_and_confirm_refuses_the_confirm(stack: Stack) 
 def test_more_rows_than_the_limit_is_one_problem(stack: Stack) -> None:
     client = signed_in(stack)
     lines = "".join(f"p{i},Person {i}\n" for i in range(MAX_ROWS + 10))
-    answer = client.post_file("/people/upload", "many.csv", f"uid,name\n{lines}".encode())
+    answer = client.post_file("/uploads/people", "many.csv", f"uid,name\n{lines}".encode())
     assert answer.status == 400
     assert problems_of(answer) == [
         (
@@ -273,7 +273,7 @@ def test_more_rows_than_the_limit_is_one_problem(stack: Stack) -> None:
         )
     ]
     sheet = xlsx([["uid", "name"], *[[f"p{i}", f"Person {i}"] for i in range(MAX_ROWS + 10)]])
-    answer = client.post_file("/people/upload", "many.xlsx", sheet)
+    answer = client.post_file("/uploads/people", "many.xlsx", sheet)
     assert answer.status == 400
     [(row, _column, message)] = problems_of(answer)
     # Refused while the sheet's XML is scanned, before openpyxl reads a row.
@@ -283,18 +283,18 @@ def test_more_rows_than_the_limit_is_one_problem(stack: Stack) -> None:
 
 def test_a_file_of_another_kind_is_refused(stack: Stack) -> None:
     client = signed_in(stack)
-    answer = client.post_file("/people/upload", "people.pdf", b"%PDF-1.4")
+    answer = client.post_file("/uploads/people", "people.pdf", b"%PDF-1.4")
     assert answer.status == 400 and "not a .csv, .xlsx or .xls file" in answer.body
     answer = client.post_file(
-        "/people/upload", "people.csv", "uid,name\nana,Añá\n".encode("latin-1")
+        "/uploads/people", "people.csv", "uid,name\nana,Añá\n".encode("latin-1")
     )
     assert answer.status == 400 and "not UTF-8" in answer.body
-    broken = client.post_file("/timetable/upload", "horario.xlsx", b"PK\x03\x04 not a zip")
+    broken = client.post_file("/uploads/timetable", "horario.xlsx", b"PK\x03\x04 not a zip")
     assert broken.status == 400
     [(row, _column, message)] = problems_of(broken)
     assert row == "—" and message.startswith("horario.xlsx: not a readable .xlsx file")
-    empty = client.post("/people/upload", {})
-    assert empty.status == 303 and empty.location == "/people/upload"
+    empty = client.post("/uploads/people", {})
+    assert empty.status == 303 and empty.location == "/uploads/people"
 
 
 # -- the timetable -----------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_a_long_timetable_previews_its_changes_and_replaces_those_peoples_rows(
         "nadie,2,08:00,14:00,Aula 1\n"  # nobody with that uid
         "raul.ortiz,3,25:00,14:00,Aula 1\n"  # no such time
     )
-    refused = client.post_file("/timetable/upload", "horario.csv", bad.encode())
+    refused = client.post_file("/uploads/timetable", "horario.csv", bad.encode())
     assert refused.status == 400
     found = problems_of(refused)
     assert [(row, column) for row, column, _ in found] == [("3", "uid"), ("4", "start")], found
@@ -323,7 +323,7 @@ def test_a_long_timetable_previews_its_changes_and_replaces_those_peoples_rows(
         "raul.ortiz,1,08:00,14:00,Aula 1\n"
         "raul.ortiz,2,08:00,14:00,Aula 2\n"
     )
-    preview = client.post_file("/timetable/upload", "horario.csv", good.encode())
+    preview = client.post_file("/uploads/timetable", "horario.csv", good.encode())
     assert preview.status == 200
     assert counts_of(preview) == {
         "rows": 2,
@@ -334,7 +334,7 @@ def test_a_long_timetable_previews_its_changes_and_replaces_those_peoples_rows(
         "rows_removed": 0,
     }
     sha = hashlib.sha256(good.encode()).hexdigest()
-    done = client.post("/timetable/upload/confirm", {"token": token_of(preview), "sha256": sha})
+    done = client.post("/uploads/timetable/confirm", {"token": token_of(preview), "sha256": sha})
     assert done.status == 303
     assert sql(
         stack.url,
@@ -343,12 +343,12 @@ def test_a_long_timetable_previews_its_changes_and_replaces_those_peoples_rows(
 
     # Monday changes room, Tuesday goes: one added, two removed.
     moved = "uid,weekday,start,end,room\nraul.ortiz,1,08:00,14:00,Aula 9\n"
-    preview = client.post_file("/timetable/upload", "horario2.csv", moved.encode())
+    preview = client.post_file("/uploads/timetable", "horario2.csv", moved.encode())
     assert counts_of(preview)["rows_added"] == 1 and counts_of(preview)["rows_removed"] == 2
     removed = preview.body.split('id="preview-rows_removed"', 1)[1].split("</section>", 1)[0]
     assert "Aula 1" in removed and "Aula 2" in removed
     sha = hashlib.sha256(moved.encode()).hexdigest()
-    client.post("/timetable/upload/confirm", {"token": token_of(preview), "sha256": sha})
+    client.post("/uploads/timetable/confirm", {"token": token_of(preview), "sha256": sha})
     assert sql(
         stack.url, "SELECT weekday, room FROM timetable WHERE person_uid = 'raul.ortiz'"
     ) == [(1, "Aula 9")]
@@ -372,17 +372,17 @@ def _grid(names: list[str]) -> bytes:
 def test_a_grid_sheet_creates_the_people_it_names_when_asked(stack: Stack) -> None:
     client = signed_in(stack)
     sheet = _grid(["Pérez Gil, Noa (NPG)", "Eva Martín"])
-    refused = client.post_file("/timetable/upload", "rejilla.xlsx", sheet)
+    refused = client.post_file("/uploads/timetable", "rejilla.xlsx", sheet)
     assert refused.status == 400
     [(row, _column, message)] = problems_of(refused)
     assert row == "3" and "no person named" in message
-    preview = client.post_file("/timetable/upload", "rejilla.xlsx", sheet, {"create_people": "1"})
+    preview = client.post_file("/uploads/timetable", "rejilla.xlsx", sheet, {"create_people": "1"})
     assert preview.status == 200
     counts = counts_of(preview)
     assert (counts["people_added"], counts["rows"], counts["people_in_file"]) == (1, 4, 2)
     assert "noa.perez.gil" in preview.body.split('id="preview-created"', 1)[1]
     sha = hashlib.sha256(sheet).hexdigest()
-    done = client.post("/timetable/upload/confirm", {"token": token_of(preview), "sha256": sha})
+    done = client.post("/uploads/timetable/confirm", {"token": token_of(preview), "sha256": sha})
     assert done.status == 303
     assert sql(stack.url, "SELECT name FROM people WHERE uid = 'noa.perez.gil'") == [
         ("Pérez Gil, Noa (NPG)",)
@@ -398,34 +398,34 @@ def test_an_inspector_may_not_upload_and_nothing_is_read(stack: Stack) -> None:
     client = Client(stack.web.url)
     client.login(INSPECTOR, PW, "/people")
     client.get("/people")
-    assert client.get("/people/upload").status == 403
-    assert client.get("/timetable/upload").status == 403
-    answer = client.post_file("/people/upload", "p.csv", b"uid,name\nivan.sol,Ivan Sol\n")
+    assert client.get("/uploads/people").status == 403
+    assert client.get("/uploads/timetable").status == 403
+    answer = client.post_file("/uploads/people", "p.csv", b"uid,name\nivan.sol,Ivan Sol\n")
     assert answer.status == 403
-    assert client.post("/people/upload/confirm", {"token": "x", "sha256": "y"}).status == 403
+    assert client.post("/uploads/people/confirm", {"token": "x", "sha256": "y"}).status == 403
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'ivan.sol'") == [(0,)]
-    assert "/people/upload" not in client.get("/people").body  # no link either
+    assert "/uploads/people" not in client.get("/people").body  # no link either
 
 
 def test_an_upload_and_a_confirm_need_the_csrf_token(stack: Stack) -> None:
     client = signed_in(stack)
     content = b"uid,name\njulia.rey,Julia Rey\n"
-    answer = client.post_file("/people/upload", "j.csv", content, csrf=False)
+    answer = client.post_file("/uploads/people", "j.csv", content, csrf=False)
     assert answer.status == 403
-    preview = client.post_file("/people/upload", "j.csv", content)
+    preview = client.post_file("/uploads/people", "j.csv", content)
     token, sha = token_of(preview), hashlib.sha256(content).hexdigest()
-    bare = client.request("POST", "/people/upload/confirm", {"token": token, "sha256": sha})
+    bare = client.request("POST", "/uploads/people/confirm", {"token": token, "sha256": sha})
     assert bare.status == 403
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'julia.rey'") == [(0,)]
     # The refused confirm reached no handler: the preview is still there, once.
-    assert client.post("/people/upload/confirm", {"token": token, "sha256": sha}).status == 303
+    assert client.post("/uploads/people/confirm", {"token": token, "sha256": sha}).status == 303
     assert sql(stack.url, "SELECT count(*) FROM people WHERE uid = 'julia.rey'") == [(1,)]
 
 
 def test_a_too_big_file_gets_a_413_page_declared_or_not(stack: Stack) -> None:
     client = signed_in(stack)
     big = b"uid,name\n" + b"x" * (MAX_BYTES + 64 * 1024)
-    answer = client.post_file("/people/upload", "big.csv", big)
+    answer = client.post_file("/uploads/people", "big.csv", big)
     assert answer.status == 413 and 'id="upload-refused"' in answer.body
     assert "2 MB" in answer.body
     # Without a Content-Length (chunked): refused as the bytes pass the limit.
@@ -445,7 +445,7 @@ def test_a_too_big_file_gets_a_413_page_declared_or_not(stack: Stack) -> None:
     try:
         conn.request(
             "POST",
-            "/people/upload",
+            "/uploads/people",
             body=body(),
             headers={
                 "Cookie": cookie,
@@ -489,7 +489,7 @@ def test_a_large_upload_spools_to_the_web_temp_dir_not_the_state_dir(stack: Stac
     first, second = line * 12, line * 3
     cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies())
     try:
-        conn.putrequest("POST", "/people/upload")
+        conn.putrequest("POST", "/uploads/people")
         conn.putheader("Cookie", cookie)
         conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
         conn.putheader("Content-Length", str(len(head) + len(first) + len(second) + len(tail)))
@@ -559,7 +559,7 @@ def _start_upload(
 ) -> http.client.HTTPConnection:
     """An upload whose headers promise `total` bytes of body, of which `sent` go now."""
     conn = http.client.HTTPConnection("127.0.0.1", stack.web.port, timeout=30)
-    conn.putrequest("POST", "/people/upload")
+    conn.putrequest("POST", "/uploads/people")
     conn.putheader("Cookie", "; ".join(f"{c.name}={c.value}" for c in client.cookies()))
     conn.putheader("Content-Type", "multipart/form-data; boundary=slowboundary")
     conn.putheader("Content-Length", str(total))
@@ -599,7 +599,7 @@ def test_at_most_four_uploads_are_read_at_once(slow_stack: Stack) -> None:
     try:
         fifth = wait_until(
             lambda: (
-                (a := client.post_file("/people/upload", "x.csv", b"uid,name\n")).status == 503
+                (a := client.post_file("/uploads/people", "x.csv", b"uid,name\n")).status == 503
                 and a
             ),
             SLOW_S - 0.5,
@@ -611,4 +611,4 @@ def test_at_most_four_uploads_are_read_at_once(slow_stack: Stack) -> None:
     finally:
         for conn in held:
             conn.close()
-    assert client.post_file("/people/upload", "x.csv", b"uid,name\n").status == 400  # free again
+    assert client.post_file("/uploads/people", "x.csv", b"uid,name\n").status == 400  # free again

@@ -46,7 +46,7 @@ def test_a_bad_row_refuses_the_file_and_the_fixed_one_is_previewed_and_imported(
     pg_stack: Stack, browser: Any, tmp_path: Path, shots: Path
 ) -> None:
     log_in(browser, pg_stack, "/people")
-    browser.find_element(By.CSS_SELECTOR, "#uploads a[href='/people/upload']").click()
+    browser.find_element(By.CSS_SELECTOR, "#uploads a[href='/uploads/people']").click()
     wait_for(browser, lambda d: d.find_elements(By.ID, "upload-form"), 10, "the upload form")
     people_before = sql(pg_stack.url, "SELECT count(*) FROM people")
 
