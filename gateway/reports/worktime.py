@@ -54,6 +54,7 @@ WEEKLY_REST = "weekly_rest"
 AVERAGE_WEEK = "average_week"
 OVERTIME = "overtime"
 COMPLEMENTARY = "complementary"
+CORRECTED = "corrected"  # a correction added or voided a punch of the day
 
 
 @dataclass(frozen=True)
@@ -147,16 +148,20 @@ class _Day:
     day: date
     sessions: list[tuple[datetime, datetime]] = field(default_factory=list)
     open: bool = False
+    corrected: bool = False
 
 
 def working_days(days: Iterable[DayReport], zone: ZoneInfo, max_pause: timedelta) -> list[_Day]:
     """One person's sessions grouped into working days (see the module's rule)."""
     sessions: list[tuple[datetime, datetime]] = []
     open_dates: set[date] = set()
+    corrected: set[date] = set()
     for d in days:
         sessions.extend(d.intervals)
         if d.open_since is not None or d.missing_out:
             open_dates.add(d.day)
+        if d.corrected:
+            corrected.add(d.day)
     sessions.sort()
     grouped: list[_Day] = []
     for start, end in sessions:
@@ -173,6 +178,8 @@ def working_days(days: Iterable[DayReport], zone: ZoneInfo, max_pause: timedelta
             found = by_date[day] = _Day(day)
             grouped.append(found)
         found.open = True
+    for g in grouped:
+        g.corrected = g.day in corrected
     grouped.sort(key=lambda g: g.day)
     return grouped
 
@@ -260,6 +267,8 @@ def person_worktime(
             previous_end = sessions[-1][1]
         if extra > _NONE:
             flags.append(kind)
+        if g.corrected:
+            flags.append(CORRECTED)
         work_day = WorkDay(
             uid,
             g.day,
@@ -391,7 +400,7 @@ def _months(uid: str, days: Sequence[WorkDay], weeks: Sequence[WeekSummary]) -> 
         else:
             m.overtime_paid += d.overtime
         for flag in d.flags:
-            if flag not in (OVERTIME, COMPLEMENTARY):
+            if flag not in (OVERTIME, COMPLEMENTARY, CORRECTED):
                 m.flags[flag] = m.flags.get(flag, 0) + 1
     for w in weeks:
         # A week's flag counts in the month of its Sunday (where the week ends).
