@@ -28,6 +28,7 @@ from gateway.web import (
     routes_admin,
     routes_people,
     routes_public,
+    routes_regime,
     routes_reports,
     security,
 )
@@ -133,6 +134,7 @@ def create_app(
         ("/people/rename", routes_people.rename_person, ["POST"]),
         ("/people/active", routes_people.set_active, ["POST"]),
         ("/people/erase", routes_people.erase_person, ["POST"]),
+        ("/people/regime", routes_regime.set_regime, ["POST"]),
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
         ("/readers", routes_admin.readers_page, ["GET"]),
