@@ -29,6 +29,7 @@ from gateway.web import (
     routes_people,
     routes_person,
     routes_public,
+    routes_regime,
     routes_reports,
     routes_uploads,
     security,
@@ -135,6 +136,7 @@ def create_app(
         ("/people/rename", routes_people.rename_person, ["POST"]),
         ("/people/active", routes_people.set_active, ["POST"]),
         ("/people/erase", routes_people.erase_person, ["POST"]),
+        ("/people/regime", routes_regime.set_regime, ["POST"]),
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
         # After every /people/... route above: a person's page takes the rest.

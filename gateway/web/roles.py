@@ -66,6 +66,7 @@ ACCESS: dict[str, Rule] = {
     "/people/active": Rule(EDIT),
     "/people/erase": Rule(EDIT),
     "/people/{uid:path}": Rule(READ),  # a person's page (routes_person.py)
+    "/people/regime": Rule(EDIT),
     "/cards/assign": Rule(EDIT),
     "/cards/revoke": Rule(EDIT),
     "/readers": Rule(READ),

@@ -54,6 +54,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/people/active", "POST"): {ADM, HR},
     ("/people/erase", "POST"): {ADM, HR},
     ("/people/{uid:path}", "GET"): {ADM, HR, INS},  # a person's page
+    ("/people/regime", "POST"): {ADM, HR},
     ("/cards/assign", "POST"): {ADM, HR},
     ("/cards/revoke", "POST"): {ADM, HR},
     ("/readers", "GET"): {ADM, HR, INS},
