@@ -86,6 +86,8 @@ def test_find_one_among_2000_open_their_page_revoke_their_card(
     wait_for(browser, lambda d: _listed(d) == [name], 10, "the list narrowed to one")
     assert browser.execute_script("return window.notReloaded === true;")  # no reload
     assert browser.current_url.endswith("/people?q=iniguez")  # the address follows
+    status = browser.find_element(By.CSS_SELECTOR, "form.search [role=status]")
+    assert status.get_attribute("textContent") == "1 persona"  # what a screen reader hears
 
     browser.find_element(By.LINK_TEXT, name).click()
     wait_for(browser, lambda d: d.current_url.endswith(f"/people/{uid}"), 10, "their page")
