@@ -267,3 +267,16 @@ def test_the_corrections_list_filters_and_pages(stack: Stack) -> None:
     assert client.get("/corrections?after=%5B").status == 400
     unknown = client.get("/corrections?uid=nobody.here")
     assert unknown.status == 200 and 'action="/corrections/void"' not in unknown.body
+
+
+def test_a_person_added_opens_their_page(stack: Stack) -> None:
+    client = _client(stack)
+    client.get("/people")
+    added = client.post("/people/add", {"uid": "nuevo/1", "name": "  Nuevo   Núñez "})
+    assert added.status == 303 and added.location == "/people/nuevo%2F1"
+    page = client.get(added.location)
+    assert page.status == 200 and "<h1>Nuevo Núñez</h1>" in page.body
+    again = client.post("/people/add", {"uid": "nuevo/1", "name": "Otro"})
+    assert again.status == 303 and again.location == "/people"  # refused: back, with why
+    assert "already exists" in client.get("/people").body
+    assert _uids(client.get("/people?q=nuevo").body) == ["nuevo%2F1"]
