@@ -17,7 +17,7 @@ from gateway.domain import normalise_card_key
 from gateway.errors import ConflictError, GatewayError, InvalidInputError
 from gateway.store import validate
 from gateway.store.database import Database
-from gateway.store.folding import fold, fold_sql, like_pattern
+from gateway.store.folding import fold, fold_sql, like_pattern, search_words
 from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.lifecycle import ERASED_NAME, ERASED_PREFIX
 from gateway.store.models import ImportResult, PersonImport, PersonRow, UnknownSwipeRow
@@ -179,7 +179,7 @@ class PeopleStore:
             where.append(
                 exists().where(timetable.c.person_uid == base.c.uid, timetable.c.room == room)
             )
-        for term in text.split()[:10]:
+        for term in search_words(text):
             pattern = like_pattern(fold(term))
             matches: list[ColumnElement[bool]] = [
                 base.c.sort_name.like(pattern, escape="\\"),

@@ -22,6 +22,7 @@ from gateway.errors import InvalidInputError
 from gateway.reports import render as report_rows
 from gateway.reports.service import build_report
 from gateway.reports.timeparse import format_duration
+from gateway.store import validate
 from gateway.web import auth, paging, roles
 from gateway.web.context import admin, ctx_of, render
 
@@ -46,7 +47,10 @@ def _month(value: str | None, today: date) -> date:
 @admin
 async def person_page(request: Request) -> Response:
     ctx = ctx_of(request)
-    uid = request.path_params["uid"]
+    try:  # a uid no one can have (a NUL, 5,000 characters) is nobody's page
+        uid = validate.uid(request.path_params["uid"])
+    except InvalidInputError:
+        return render(request, "message.html", 404, title="404", text="not_found")
     record = await ctx.stores.people.person(uid)
     if record is None:
         return render(request, "message.html", 404, title="404", text="not_found")

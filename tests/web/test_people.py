@@ -280,3 +280,21 @@ def test_a_person_added_opens_their_page(stack: Stack) -> None:
     assert again.status == 303 and again.location == "/people"  # refused: back, with why
     assert "already exists" in client.get("/people").body
     assert _uids(client.get("/people?q=nuevo").body) == ["nuevo%2F1"]
+
+
+def test_hostile_paths_and_searches_get_a_page_not_a_500(stack: Stack) -> None:
+    client = _client(stack)
+    nul = base64.urlsafe_b64encode(b'["a\\u0000", "b"]').decode().rstrip("=")
+    for path, status in (
+        ("/people?q=%00ana", 200),
+        ("/people?q=" + "a" * 5000, 200),
+        ("/people/%00", 404),
+        ("/people/" + "x" * 5000, 404),
+        ("/people/ana%20garcia", 404),
+        (f"/people?after={nul}", 400),
+        ("/corrections?uid=%00", 400),
+        ("/audit?q=%00", 200),
+    ):
+        answer = client.get(path)
+        assert answer.status == status and "Traceback" not in answer.body, path
+    assert not [line for line in stack.web.log if "Traceback" in line]
