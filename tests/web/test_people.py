@@ -298,3 +298,44 @@ def test_hostile_paths_and_searches_get_a_page_not_a_500(stack: Stack) -> None:
         answer = client.get(path)
         assert answer.status == status and "Traceback" not in answer.body, path
     assert not [line for line in stack.web.log if "Traceback" in line]
+
+
+def test_a_persons_page_shows_their_working_regime_and_its_history(stack: Stack) -> None:
+    from datetime import date
+
+    from gateway.store.regimes import terms
+
+    async def contracts() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            for day, percent in ((date(2026, 1, 1), None), (date(2026, 9, 1), 50)):
+                week = terms(
+                    part_time_percent=percent,
+                    weekly_hours=None,
+                    place="on_site",
+                    full_week_minutes=37 * 60 + 30,
+                )
+                await stores.regimes.add("jorge.pena", day, week, Actor("t"))
+        finally:
+            await stores.close()
+
+    client = _client(stack)
+    assert 'id="regime"' in client.get("/people/sergio.gil").body  # none yet: said so
+    asyncio.run(contracts())
+    body = client.get("/people/jorge.pena").body
+    section = body[body.index('id="regime"') : body.index('id="timetable"')]
+    assert "01/09/2026 · vigente" in section and "Parcial 50 %" in section
+    assert "18:45" in section and "37:30" in section  # the history, newest first
+    assert section.index("01/09/2026") < section.index("01/01/2026")
+
+
+def test_an_erased_persons_page_stays_and_offers_nothing(stack: Stack) -> None:
+    client = _client(stack)
+    client.get("/people/raul.ortiz")
+    erased = client.post("/people/erase", {"uid": "raul.ortiz", "next": "/people/raul.ortiz"})
+    assert erased.status == 303 and erased.location == "/people/raul.ortiz"
+    page = client.get("/people/raul.ortiz")
+    assert page.status == 200 and 'id="person-state">Borrada' in page.body
+    assert 'method="post"' not in page.body.split("</header>", 1)[1]  # no action left
+    assert "raul.ortiz" not in _uids(client.get("/people").body)
+    assert _uids(client.get("/people?state=erased").body) == ["raul.ortiz"]
