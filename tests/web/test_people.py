@@ -323,7 +323,7 @@ def test_a_persons_page_shows_their_working_regime_and_its_history(stack: Stack)
     assert 'id="regime"' in client.get("/people/sergio.gil").body  # none yet: said so
     asyncio.run(contracts())
     body = client.get("/people/jorge.pena").body
-    section = body[body.index('id="regime"') : body.index('id="timetable"')]
+    section = body[body.index('id="regime"') : body.index('id="month"')]
     assert "01/09/2026 · vigente" in section and "Parcial 50 %" in section
     assert "18:45" in section and "37:30" in section  # the history, newest first
     assert section.index("01/09/2026") < section.index("01/01/2026")
