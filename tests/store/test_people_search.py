@@ -181,6 +181,8 @@ async def test_names_match_without_case_or_accents(db_url: str) -> None:
         # LIKE's wildcards are text: "%" finds the one name with a percent sign.
         assert [r.uid for r in (await stores.people.search("%")).rows] == ["pct"]
         assert [r.uid for r in (await stores.people.search("a_g")).rows] == []  # not "ana g"
+        # A word is in the name or in the uid, never across the two ("García" + "ana.").
+        assert [r.uid for r in (await stores.people.search("garciaana")).rows] == []
         # A card by part of its key, in any spelling; two hex letters are not a card.
         assert [r.uid for r in (await stores.people.search("04:a1:b2")).rows] == [
             "jose.nunez",
