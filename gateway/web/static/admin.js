@@ -37,6 +37,10 @@
         if (html === null || mine !== latest) return;
         target.innerHTML = html;
         target.removeAttribute("aria-busy");
+        // Screen readers hear the new count, not the whole table read out again.
+        const status = form.querySelector("[data-search-status]");
+        const count = target.querySelector("[data-count]");
+        if (status) status.textContent = count ? count.textContent : "";
         target.dataset.query = query;
         history.replaceState(null, "", address);
       }).catch(function (error) {
