@@ -37,7 +37,16 @@
       tr.appendChild(td);
       return tr;
     });
-    rows.replaceChildren.apply(rows, items);
+    if (busy && items.indexOf(busy) >= 0) {
+      // The rows around it change, the busy row stays put: taken out and put back, it
+      // would lose the keyboard's focus (and a screen reader's place).
+      Array.from(rows.children).forEach(function (tr) { if (tr !== busy) tr.remove(); });
+      const at = items.indexOf(busy);
+      items.slice(0, at).forEach(function (tr) { rows.insertBefore(tr, busy); });
+      items.slice(at + 1).forEach(function (tr) { rows.appendChild(tr); });
+    } else {
+      rows.replaceChildren.apply(rows, items);
+    }
     document.getElementById("unknown-table").hidden = items.length === 0;
     document.getElementById("unknown-empty").hidden = items.length !== 0;
   }

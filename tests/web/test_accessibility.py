@@ -1,0 +1,557 @@
+"""Accessibility (issue 25 item 4): every page each role may open, checked by axe-core in
+the real headless Chromium, and the people page and the login used by keyboard alone.
+
+The pages come from the application's own GET routes and roles.py's ACCESS table, so a
+page added later is checked without touching this file (a route with a path parameter
+needs a sample in SAMPLES, and the walk fails until it has one). axe.min.js is the
+npm package that .ci/install-tools installs into tests/web/node_modules; it is injected
+through WebDriver, which runs as the browser's driver: the pages' Content-Security-Policy
+(no inline or foreign script) stays as it is and is checked to be in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from gateway.config import load_config
+from gateway.domain import UnknownSwipe
+from gateway.store.audit import Actor
+from gateway.store.stores import Stores
+from gateway.web import roles
+from gateway.web.app import create_app
+from tests.store.support import sql
+from tests.web.stack import ADMIN, PASSWORD, Stack, _event, new_browser, start_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.web]
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = {"serious", "critical"}
+
+PW = "a good long password"
+ACCOUNTS: dict[str | None, tuple[str, str] | None] = {
+    "admin": (ADMIN, PASSWORD),
+    "hr": ("rrhh", PW),
+    "inspector": ("itss", PW),
+    "representative": ("comite", PW),
+    None: None,  # signed out
+}
+# GET routes that are no page: the walk leaves them out, saying why.
+NOT_PAGES = {
+    "/events": "the board's event stream",
+    "/people/live": "the unknown cards' event stream",
+    "/reports/download": "a file download (CSV, PDF)",
+}
+# A value for each route with a path parameter: a new one fails the walk until added.
+SAMPLES: dict[str, str] = {}
+# More states of a page than its bare URL shows (a person chosen, a month's days).
+STATES = {
+    "/corrections": ("/corrections?uid=luis.nunez",),
+    "/reports": ("/reports?uid=luis.nunez",),
+}
+UNKNOWN_CARD = "04C0FFEE"
+SECOND_UNKNOWN = "04C0FFEF"
+
+
+def wait_for(driver: Any, condition: Any, timeout: float, what: str) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        condition, message=f"{what} within {timeout} s"
+    )
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `bash .ci/install-tools` installs axe-core (npm ci)")
+    return AXE.read_text(encoding="utf-8")
+
+
+async def _more_states(url: str) -> None:
+    """What the seeded stack lacks for every colour of the pages and the board: a card
+    nobody holds, someone in who is not scheduled now, a corrected day."""
+    stores = Stores.open(url)
+    try:
+        now = datetime.now(UTC)
+        await stores.swipes.record_unknown(UnknownSwipe(UNKNOWN_CARD, "entrance", None, now))
+        await stores.swipes.record_events([_event("raul.ortiz", "04C4D4E4", "in", now)])
+        await stores.corrections.add_missing(
+            "ana.garcia", "in", now - timedelta(minutes=30), "Olvidó fichar", Actor("cli:test")
+        )
+    finally:
+        await stores.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("web-a11y")
+    stack = start_stack(
+        f"sqlite:///{tmp / 'gateway.db'}",
+        tmp,
+        web_only=True,
+        accounts=[
+            ("rrhh", PW, "hr", None),
+            ("itss", PW, "inspector", datetime.now(UTC) + timedelta(days=30)),
+            ("comite", PW, "representative", None),
+        ],
+    )
+    try:
+        asyncio.run(_more_states(stack.url))
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    """One browser for the whole module: each role signs in on it in turn."""
+    browser = new_browser()
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture(scope="module")
+def get_routes(stack: Stack) -> list[str]:
+    """The application's GET routes, each of which roles.ACCESS must list."""
+    app = create_app(load_config(str(stack.web.config)), secret="x" * 40)
+    paths = [
+        route.path
+        for route in app.routes
+        if "GET" in (getattr(route, "methods", None) or ()) and route.path != "/static"
+    ]
+    unlisted = [p for p in paths if p not in roles.ACCESS]
+    assert not unlisted, f"GET routes missing from roles.ACCESS: {unlisted}"
+    stale = sorted(set(NOT_PAGES) - set(paths))
+    assert not stale, f"NOT_PAGES lists routes the app no longer has: {stale}"
+    return paths
+
+
+def pages_of(get_routes: list[str], role: str | None) -> list[str]:
+    """Every page `role` may open (signed out: None), as URLs to visit."""
+    urls: list[str] = []
+    unsampled: list[str] = []
+    for path in get_routes:
+        rule = roles.ACCESS[path]
+        if path in NOT_PAGES or not (rule.board or roles.allowed(role, path)):
+            continue
+        if "{" in path:
+            if path not in SAMPLES:
+                unsampled.append(path)
+                continue
+            urls.append(SAMPLES[path])
+        else:
+            urls.append(path)
+        urls.extend(STATES.get(path, ()))
+    if unsampled:
+        pytest.fail(
+            f"routes with a path parameter and no sample value: {unsampled}; "
+            "add one to SAMPLES in tests/web/test_accessibility.py"
+        )
+    return urls
+
+
+def sign_in(driver: Any, stack: Stack, role: str | None) -> None:
+    driver.delete_all_cookies()
+    login = ACCOUNTS[role]
+    if login is None:
+        return
+    driver.get(f"{stack.web.url}/login?next=/totals")
+    driver.find_element(By.NAME, "username").send_keys(login[0])
+    driver.find_element(By.NAME, "password").send_keys(login[1])
+    driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    wait_for(driver, lambda d: urlsplit(d.current_url).path == "/totals", 10, f"{role} signed in")
+
+
+def open_page(driver: Any, stack: Stack, url: str) -> None:
+    driver.get(stack.web.url + url)
+    landed = urlsplit(driver.current_url)
+    assert landed.path == urlsplit(url).path, f"{url} went to {driver.current_url}"
+    kind = driver.execute_script("return document.contentType;")
+    assert kind == "text/html", f"{url} is {kind}: add it to NOT_PAGES if it is no page"
+    if url == "/" or url.startswith("/?"):
+        # The board renders its lists in script: checked once they are there.
+        wait_for(
+            driver,
+            lambda d: d.execute_script("return Number(document.body.dataset.version) > 0;"),
+            10,
+            "the board rendered",
+        )
+
+
+def axe_violations(driver: Any, axe_source: str, tags: list[str]) -> list[dict[str, Any]]:
+    """axe-core's violations on the current page, each rule with its failing nodes."""
+    if not driver.execute_script("return typeof window.axe === 'object';"):
+        driver.execute_script(axe_source)
+    driver.set_script_timeout(30)
+    answer: dict[str, Any] = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: "tag", values: arguments[0]},
+                           resultTypes: ["violations"]})
+          .then(r => done({violations: r.violations.map(v => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.map(n => ({target: n.target.join(" "),
+                                        summary: n.failureSummary}))}))}))
+          .catch(e => done({error: String(e)}));
+        """,
+        tags,
+    )
+    assert "error" not in answer, answer.get("error")
+    violations: list[dict[str, Any]] = answer["violations"]
+    return violations
+
+
+def blocking(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in violations if v["impact"] in BLOCKING]
+
+
+def describe(url: str, violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{url}: {v['id']} ({v['impact']}): {v['help']}")
+        lines.extend(f"    {n['target']}  -- {n['summary']}" for n in v["nodes"][:10])
+    return "\n".join(lines)
+
+
+def test_the_pages_keep_their_content_security_policy(stack: Stack, driver: Any) -> None:
+    """The injected axe runs as the driver; the page itself still may not run inline
+    script (else the check would pass on a page weaker than the one served)."""
+    driver.delete_all_cookies()
+    open_page(driver, stack, "/login")
+    ran = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        window.inlineRan = false;
+        document.addEventListener("securitypolicyviolation", () => done("refused"));
+        const s = document.createElement("script");
+        s.textContent = "window.inlineRan = true;";
+        document.head.appendChild(s);
+        setTimeout(() => done(window.inlineRan ? "ran" : "silent"), 2000);
+        """
+    )
+    assert ran == "refused"
+
+
+@pytest.mark.parametrize("role", list(ACCOUNTS), ids=lambda r: r or "signed-out")
+def test_every_page_of_every_role_passes_axe(
+    stack: Stack, driver: Any, axe_source: str, get_routes: list[str], role: str | None
+) -> None:
+    sign_in(driver, stack, role)
+    urls = pages_of(get_routes, role)
+    assert urls, role
+    found: list[str] = []
+    for url in urls:
+        open_page(driver, stack, url)
+        bad = blocking(axe_violations(driver, axe_source, WCAG_21_AA))
+        if bad:
+            found.append(describe(url, bad))
+    assert not found, "axe-core, serious or critical:\n" + "\n".join(found)
+
+
+def test_the_pages_outside_the_walk_pass_axe(stack: Stack, driver: Any, axe_source: str) -> None:
+    """The pages no route lists: a refusal, a page not found, a failed login; and the
+    board in each of its states, the stale one included."""
+    found: list[str] = []
+
+    def check(label: str) -> None:
+        bad = blocking(axe_violations(driver, axe_source, WCAG_21_AA))
+        if bad:
+            found.append(describe(label, bad))
+
+    driver.delete_all_cookies()
+    open_page(driver, stack, "/login")
+    driver.find_element(By.NAME, "username").send_keys(ADMIN)
+    driver.find_element(By.NAME, "password").send_keys("wrong")
+    driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash.error"), 10, "refused")
+    check("/login (refused)")
+
+    sign_in(driver, stack, "hr")
+    driver.get(stack.web.url + "/audit")
+    assert "403" in driver.title
+    check("/audit (403 for hr)")
+    driver.get(stack.web.url + "/no-such-page")
+    assert "404" in driver.title
+    check("/no-such-page (404)")
+
+    open_page(driver, stack, "/")
+    for section in ("absent", "present", "unscheduled"):
+        items = driver.find_elements(By.CSS_SELECTOR, f"#{section} li:not(.nobody)")
+        assert items, f"the board has nobody {section}: its colours go unchecked"
+    assert driver.find_elements(By.CSS_SELECTOR, "#present li .corrected, #absent li .corrected")
+    check("/ (board)")
+    # The stale state as board.js sets it when the stream is lost.
+    driver.execute_script(
+        "document.body.classList.add('is-stale');"
+        "const b = document.getElementById('stale'); b.hidden = false;"
+        "b.textContent = 'Sin conexión. Datos de: 10:00:00';"
+    )
+    check("/ (board, stale)")
+    # An empty list says so in its own colour.
+    driver.execute_script(
+        "const li = document.createElement('li'); li.className = 'nobody';"
+        "li.textContent = 'Nadie'; document.getElementById('present').replaceChildren(li);"
+    )
+    check("/ (board, nobody)")
+    assert not found, "axe-core, serious or critical:\n" + "\n".join(found)
+
+
+# ---- keyboard ------------------------------------------------------------------------
+
+FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]),"
+    " select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])"
+)
+# What a control is, in words that survive the live list rebuilding its rows with the
+# same content (admin.js): its tag, name, link or text, and its form's action and
+# hidden fields.
+KEY_JS = """
+function key(e) {
+  const f = e.form || null;
+  const hidden = f ? Array.from(f.querySelectorAll("input[type=hidden]"))
+    .filter(i => i.name !== "csrf").map(i => i.name + "=" + i.value).join("&") : "";
+  return [e.tagName, e.name || "", e.getAttribute("href") || "",
+          (e.textContent || "").trim().slice(0, 40), f ? f.getAttribute("action") : "",
+          hidden].join("|");
+}
+function controls(selector) {
+  return Array.from(document.querySelectorAll(selector))
+    .filter(e => e.getClientRects().length > 0 && !e.closest("[hidden], template"));
+}
+"""
+
+
+def visible_controls(driver: Any) -> list[str]:
+    """The page's controls in document order, as keys."""
+    keys: list[str] = driver.execute_script(
+        KEY_JS + "return controls(arguments[0]).map(key);", FOCUSABLE
+    )
+    return keys
+
+
+def focus_ring(driver: Any) -> dict[str, Any]:
+    """The focused control and how its focus shows (outline or box shadow), in one
+    round trip."""
+    ring: dict[str, Any] = driver.execute_script(
+        KEY_JS
+        + """
+        const e = document.activeElement, s = getComputedStyle(e);
+        return {key: key(e), element: e, html: e.outerHTML.slice(0, 120),
+                outline: s.outlineStyle !== "none" ? parseFloat(s.outlineWidth) : 0,
+                shadow: s.boxShadow, visible: e.matches(":focus-visible")};
+        """
+    )
+    return ring
+
+
+def shows(ring: dict[str, Any]) -> bool:
+    """A ring of 2 px or more (or a shadow), drawn because the keyboard moved there."""
+    return bool(ring["visible"]) and (ring["outline"] >= 2 or ring["shadow"] != "none")
+
+
+def press(driver: Any, *keys: str) -> None:
+    """Keys as a person types them: to whatever has the focus, nothing focused first."""
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def from_the_top(driver: Any) -> None:
+    """Tab's next stop becomes the page's first control, as on a fresh page."""
+    driver.execute_script(
+        "document.activeElement.blur(); document.body.tabIndex = -1;"
+        " document.body.focus(); document.body.removeAttribute('tabindex');"
+    )
+
+
+def tab_to(driver: Any, xpath: str) -> Any:
+    """Tab onto the control at `xpath` from the control before it, check its focus
+    shows, and return it. (That Tab reaches every control from the top of the page,
+    in order, is the walk's test; here each action starts one stop away, which keeps
+    the test short.) Found in the page's script at that moment: the live list may
+    have rebuilt its rows since the page loaded; a row with the focus it keeps."""
+    driver.execute_script(
+        KEY_JS
+        + """
+        const target = document.evaluate(arguments[0], document, null,
+          XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+        if (!target) throw new Error("no control at " + arguments[0]);
+        const all = controls(arguments[1]), i = all.indexOf(target);
+        if (i > 0) { all[i - 1].focus(); return; }
+        document.activeElement.blur(); document.body.tabIndex = -1;
+        document.body.focus(); document.body.removeAttribute("tabindex");
+        """,
+        xpath,
+        FOCUSABLE,
+    )
+    press(driver, Keys.TAB)
+    ring = focus_ring(driver)
+    assert ring["element"] == driver.find_element(By.XPATH, xpath), ring["html"]
+    assert shows(ring), ring["html"]
+    return ring["element"]
+
+
+def test_every_control_is_reached_by_tab_with_a_visible_focus(stack: Stack, driver: Any) -> None:
+    """On the login and the people page, Tab visits every control, in page order, and
+    each shows a focus ring of at least 2 px."""
+    for role, url in ((None, "/login"), ("admin", "/people")):
+        sign_in(driver, stack, role)
+        open_page(driver, stack, url)
+        controls = visible_controls(driver)
+        from_the_top(driver)
+        reached = []
+        for _ in controls:  # the first stop is the skip link
+            press(driver, Keys.TAB)
+            ring = focus_ring(driver)
+            assert shows(ring), (url, ring["html"])
+            reached.append(ring["key"])
+        assert reached == controls, url
+
+
+def test_signing_in_by_keyboard(stack: Stack, driver: Any) -> None:
+    driver.delete_all_cookies()
+    open_page(driver, stack, "/login?next=/people")
+    # The name field has the focus on arrival; Tab moves on, Enter on the button sends.
+    assert driver.switch_to.active_element.get_attribute("name") == "username"
+    press(driver, ADMIN)
+    press(driver, Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("name") == "password"
+    press(driver, PASSWORD)
+    tab_to(driver, "//form[@action='/login']//button[@type='submit']")
+    press(driver, Keys.ENTER)
+    wait_for(driver, lambda d: urlsplit(d.current_url).path == "/people", 10, "signed in")
+    # The skip link is the first stop and lands on the main content.
+    from_the_top(driver)
+    press(driver, Keys.TAB)
+    skip = driver.switch_to.active_element
+    assert skip.get_attribute("href").endswith("#main") and skip.is_displayed()
+    press(driver, Keys.ENTER)
+    assert driver.execute_script("return document.activeElement.id;") == "main"
+
+
+def _form(action: str, name: str, value: str) -> str:
+    """The XPath of the form of `action` whose hidden `name` is `value`."""
+    return f"//form[@action='{action}'][input[@name='{name}' and @value='{value}']]"
+
+
+def _flash_ok(driver: Any, what: str) -> None:
+    flash = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, what)
+    assert "error" not in flash[0].get_attribute("class"), (what, flash[0].text)
+
+
+def test_every_action_of_the_people_page_by_keyboard(stack: Stack, driver: Any) -> None:
+    """Each form of the people page: Tab to its control, type, Enter or Space; the
+    database shows each change."""
+    sign_in(driver, stack, "admin")
+    uid = "teclado.uno"
+    name_of = "SELECT name FROM people WHERE uid = ?"
+
+    # Add a person: two fields and Space on the button.
+    open_page(driver, stack, "/people")
+    tab_to(driver, "//form[@action='/people/add']//input[@name='uid']")
+    press(driver, uid, Keys.TAB, "Teclado Uno")
+    tab_to(driver, "//form[@action='/people/add']//button")
+    press(driver, Keys.SPACE)
+    _flash_ok(driver, "person added")
+    assert sql(stack.url, name_of, (uid,)) == [("Teclado Uno",)]
+
+    # The unknown card assigned to her: the list by arrow keys, then Enter on the button.
+    open_page(driver, stack, "/people")
+    assign = _form("/cards/assign", "card", UNKNOWN_CARD)
+    select = tab_to(driver, f"{assign}//select")
+    options = [o.get_attribute("value") for o in select.find_elements(By.TAG_NAME, "option")]
+    press(driver, *[Keys.ARROW_DOWN] * options.index(uid))
+    assert select.get_attribute("value") == uid
+    tab_to(driver, f"{assign}//button")
+    press(driver, Keys.ENTER)
+    _flash_ok(driver, "card assigned")
+    held = "SELECT person_uid FROM cards WHERE card_key = ? AND revoked_at IS NULL"
+    assert sql(stack.url, held, (UNKNOWN_CARD,)) == [(uid,)]
+
+    # Rename: Enter in the field sends its form.
+    open_page(driver, stack, "/people")
+    tab_to(driver, f"{_form('/people/rename', 'uid', uid)}//input[@name='name']")
+    press(driver, Keys.END, " Bis", Keys.ENTER)
+    _flash_ok(driver, "renamed")
+    assert sql(stack.url, name_of, (uid,)) == [("Teclado Uno Bis",)]
+
+    # Revoke the card: Enter on its button.
+    open_page(driver, stack, "/people")
+    tab_to(driver, f"{_form('/cards/revoke', 'card', UNKNOWN_CARD)}//button")
+    press(driver, Keys.ENTER)
+    _flash_ok(driver, "card revoked")
+    assert sql(stack.url, held, (UNKNOWN_CARD,)) == []
+
+    # Deactivate: Space on its button.
+    open_page(driver, stack, "/people")
+    tab_to(driver, f"{_form('/people/active', 'uid', uid)}//button")
+    press(driver, Keys.SPACE)
+    _flash_ok(driver, "deactivated")
+    assert sql(stack.url, "SELECT active FROM people WHERE uid = ?", (uid,)) == [(0,)]
+
+    # Erase: Enter on its button, then Enter on the browser's confirmation.
+    open_page(driver, stack, "/people")
+    tab_to(driver, f"{_form('/people/erase', 'uid', uid)}//button")
+    press(driver, Keys.ENTER)
+    alert = wait_for(driver, lambda d: d.switch_to.alert, 10, "the confirmation")
+    alert.accept()
+    _flash_ok(driver, "erased")
+    erased = "SELECT count(*) FROM people WHERE uid = ? AND erased_at IS NOT NULL"
+    assert sql(stack.url, erased, (uid,)) == [(1,)]
+
+
+def test_the_live_list_keeps_the_keyboard_focus(stack: Stack, driver: Any) -> None:
+    """A card seen while someone is choosing a person for another: the list is rebuilt
+    around their row, and the focus stays where the keyboard put it (it was lost when
+    the row was taken out and put back)."""
+    sign_in(driver, stack, "admin")
+    open_page(driver, stack, "/people")
+    select = tab_to(driver, f"{_form('/cards/assign', 'card', UNKNOWN_CARD)}//select")
+    press(driver, Keys.ARROW_DOWN)
+    chosen = select.get_attribute("value")
+    assert chosen
+
+    async def another_card() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            swipe = UnknownSwipe(SECOND_UNKNOWN, "exit", None, datetime.now(UTC))
+            await stores.swipes.record_unknown(swipe)
+        finally:
+            await stores.close()
+
+    asyncio.run(another_card())
+    row = f"#unknown-rows tr[data-card='{SECOND_UNKNOWN}']"
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, row), 10, "the new card listed")
+    assert driver.switch_to.active_element == select
+    assert select.get_attribute("value") == chosen
+    press(driver, Keys.ARROW_DOWN)  # still in the person's hands
+    assert select.get_attribute("value") != chosen
+
+
+def test_the_axe_check_finds_what_it_should(stack: Stack, driver: Any, axe_source: str) -> None:
+    """A control without a label and text without contrast, planted in a page: the
+    check reports both, so a pass above means something."""
+    driver.delete_all_cookies()
+    open_page(driver, stack, "/login")
+    driver.execute_script(
+        "const i = document.createElement('input'); i.id = 'planted';"
+        "document.querySelector('main').appendChild(i);"
+        "const p = document.createElement('p'); p.id = 'faint'; p.textContent = 'faint';"
+        "p.style.color = '#ddd'; p.style.background = '#fff';"
+        "document.querySelector('main').appendChild(p);"
+    )
+    bad = {v["id"]: v for v in blocking(axe_violations(driver, axe_source, WCAG_21_AA))}
+    assert {"label", "color-contrast"} <= set(bad), json.dumps(bad, indent=1)
+    assert any("#planted" in n["target"] for n in bad["label"]["nodes"])
+    assert any("#faint" in n["target"] for n in bad["color-contrast"]["nodes"])
