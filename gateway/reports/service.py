@@ -132,6 +132,7 @@ async def presence(
         names,
         now or datetime.now(UTC),
         corrected_uids={c.person_uid for c in fixes},
+        stepped_back=await stores.clock_steps.stepped_back(since, until),
     )
 
 

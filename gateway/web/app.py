@@ -27,6 +27,7 @@ from gateway.web import (
     routes_accounts,
     routes_admin,
     routes_people,
+    routes_person,
     routes_public,
     routes_reports,
     security,
@@ -135,6 +136,8 @@ def create_app(
         ("/people/erase", routes_people.erase_person, ["POST"]),
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
+        # After every /people/... route above: a person's page takes the rest.
+        ("/people/{uid:path}", routes_person.person_page, ["GET"]),
         ("/readers", routes_admin.readers_page, ["GET"]),
         ("/corrections", routes_admin.corrections_page, ["GET"]),
         ("/corrections/add", routes_admin.add_correction, ["POST"]),

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import compile_path
 
 from gateway.errors import DatabaseUnavailableError
 from gateway.logs import get_logger
@@ -60,6 +61,7 @@ ACCESS: dict[str, Rule] = {
     "/people/rename": Rule(EDIT),
     "/people/active": Rule(EDIT),
     "/people/erase": Rule(EDIT),
+    "/people/{uid:path}": Rule(READ),  # a person's page (routes_person.py)
     "/cards/assign": Rule(EDIT),
     "/cards/revoke": Rule(EDIT),
     "/readers": Rule(READ),
@@ -89,8 +91,22 @@ NAV = (
 )
 
 
-def allowed(role: str | None, path: str) -> bool:
+# ACCESS keys are the routes' own paths, parameters included ("/people/{uid:path}"):
+# `guard` is built with that key. A concrete path (a link in a template) finds its
+# rule by the same patterns Starlette matches routes with.
+_PATTERNS = [(compile_path(key)[0], rule) for key, rule in ACCESS.items() if "{" in key]
+
+
+def rule_for(path: str) -> Rule | None:
+    """The rule of a route key or of a concrete path ("/people/ana.garcia")."""
     rule = ACCESS.get(path)
+    if rule is None:
+        rule = next((r for pattern, r in _PATTERNS if pattern.match(path)), None)
+    return rule
+
+
+def allowed(role: str | None, path: str) -> bool:
+    rule = rule_for(path)
     return rule is not None and (rule.public or (role is not None and role in rule.roles))
 
 
@@ -131,14 +147,15 @@ def guard(path: str, endpoint: Handler) -> Handler:
                 return render(request, "message.html", 403, title="403", text="board_token")
             if not (rule.public or rule.board):
                 if account is None:
-                    target = path if request.method == "GET" else ""
+                    # The page asked for, not the route's pattern (/people/{uid:path}).
+                    target = request.url.path if request.method == "GET" else ""
                     url = f"/login?next={quote(target)}" if target else "/login"
                     return RedirectResponse(url, status_code=303)
                 if account.role not in rule.roles:
                     await ctx_of(request).stores.audit.record(
                         Actor(account.username, _address(request)),
                         "access.refused",
-                        path,
+                        request.url.path,
                         {"role": account.role, "method": request.method},
                     )
                     log.warning("web_access_refused", path=path, role=account.role)

@@ -89,7 +89,7 @@ def test_an_unknown_card_is_assigned_on_the_people_page(pg_stack: Stack, browser
     )
     # Looked up afresh for each step: a live update may rebuild the list in between
     # (the row being used is kept, but not one merely found).
-    Select(browser.find_element(By.CSS_SELECTOR, f"{row_css} select")).select_by_value("marta.ruiz")
+    browser.find_element(By.CSS_SELECTOR, f"{row_css} input[name=uid]").send_keys("marta.ruiz")
     browser.find_element(By.CSS_SELECTOR, f"{row_css} button").click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, "a message")
     assert "error" not in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")

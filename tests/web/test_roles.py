@@ -33,6 +33,8 @@ ACCOUNTS = {
     "representative": ("comite", PW),
 }
 EXPIRED = "itss.old"
+# What the walk asks for a route with parameters: a page that exists.
+EXAMPLE = {"/people/{uid:path}": "/people/ana.garcia"}
 
 # Written from the roles, not from roles.py: who may use each route.
 ADM, HR, INS, REP = "admin", "hr", "inspector", "representative"
@@ -49,6 +51,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/people/rename", "POST"): {ADM, HR},
     ("/people/active", "POST"): {ADM, HR},
     ("/people/erase", "POST"): {ADM, HR},
+    ("/people/{uid:path}", "GET"): {ADM, HR, INS},  # a person's page
     ("/cards/assign", "POST"): {ADM, HR},
     ("/cards/revoke", "POST"): {ADM, HR},
     ("/readers", "GET"): {ADM, HR, INS},
@@ -134,7 +137,7 @@ def test_every_route_with_every_role(stack: Stack, role: str | None) -> None:
         if path in ("/events", "/people/live"):
             status, location = _stream_status(stack, client, path)
         elif method == "GET":
-            answer = client.get(path)
+            answer = client.get(EXAMPLE.get(path, path))
             status, location = answer.status, answer.location
         else:
             answer = client.post(path, {})  # empty: an allowed action refuses it as bad input

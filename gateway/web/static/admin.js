@@ -1,9 +1,60 @@
-// Admin pages: confirmation for destructive forms, and the unknown-card list kept live.
+// Admin pages: confirmation for destructive forms, search as you type on the lists,
+// and the unknown-card list kept live.
 "use strict";
 (function () {
   document.addEventListener("submit", function (e) {
     const message = e.target.dataset && e.target.dataset.confirm;
     if (message && !window.confirm(message)) e.preventDefault();
+  });
+
+  // A list's search box (templates/_lists.html) is a plain GET form; here it searches
+  // as you type: the list's fragment (?partial=1) replaces the results in place and the
+  // address becomes the search's, so reload, back and a shared link show the same.
+  document.querySelectorAll("form[data-live-search]").forEach(function (form) {
+    const target = document.getElementById(form.dataset.liveSearch);
+    if (!target) return;
+    let timer = null;
+    let controller = null;
+    let latest = 0;
+
+    function search() {
+      const params = new URLSearchParams(new FormData(form));
+      for (const [key, value] of Array.from(params)) if (!value) params.delete(key);
+      const query = params.toString();
+      const address = form.getAttribute("action") + (query ? "?" + query : "");
+      params.set("partial", "1");
+      if (controller) controller.abort();
+      controller = new AbortController();
+      const mine = ++latest;
+      target.setAttribute("aria-busy", "true");
+      fetch(form.getAttribute("action") + "?" + params.toString(), {
+        signal: controller.signal, credentials: "same-origin",
+      }).then(function (response) {
+        // Signed out meanwhile, or a 400: the whole page says why.
+        if (response.redirected || !response.ok) { window.location.assign(address); return null; }
+        return response.text();
+      }).then(function (html) {
+        if (html === null || mine !== latest) return;
+        target.innerHTML = html;
+        target.removeAttribute("aria-busy");
+        target.dataset.query = query;
+        history.replaceState(null, "", address);
+      }).catch(function (error) {
+        if (error.name !== "AbortError") target.removeAttribute("aria-busy");
+      });
+    }
+
+    function soon() {
+      clearTimeout(timer);
+      timer = setTimeout(search, 150);
+    }
+    form.addEventListener("input", soon);
+    form.addEventListener("change", soon);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      clearTimeout(timer);
+      search();
+    });
   });
 
   const rows = document.getElementById("unknown-rows");
@@ -31,9 +82,11 @@
       tr.appendChild(cell(u.last_seen));
       tr.appendChild(cell(u.count));
       const td = document.createElement("td");
-      const form = template.content.firstElementChild.cloneNode(true);
-      form.querySelector("input[name=card]").value = u.card;
-      td.appendChild(form);
+      if (template.content.firstElementChild) {  // none for a role that may not assign
+        const form = template.content.firstElementChild.cloneNode(true);
+        form.querySelector("input[name=card]").value = u.card;
+        td.appendChild(form);
+      }
       tr.appendChild(td);
       return tr;
     });
