@@ -70,7 +70,7 @@
   }
 
   function render(data) {
-    // Keep a row whose select someone is using: rebuilding it would lose their choice.
+    // Keep a row whose field someone is using: rebuilding it would lose what they typed.
     const busy = document.activeElement && rows.contains(document.activeElement)
       ? document.activeElement.closest("tr") : null;
     const items = data.cards.map(function (u) {
