@@ -295,6 +295,13 @@ def test_the_pages_outside_the_walk_pass_axe(stack: Stack, driver: Any, axe_sour
     assert "404" in driver.title
     check("/no-such-page (404)")
 
+    # A list while its search runs (admin.js marks it aria-busy until the results come).
+    open_page(driver, stack, "/people")
+    driver.execute_script(
+        "document.getElementById('people-results').setAttribute('aria-busy', 'true');"
+    )
+    check("/people (searching)")
+
     open_page(driver, stack, "/")
     for section in ("absent", "present", "unscheduled"):
         items = driver.find_elements(By.CSS_SELECTOR, f"#{section} li:not(.nobody)")
