@@ -30,6 +30,7 @@ from gateway.config import load_config
 from gateway.domain import UnknownSwipe
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
+from gateway.store.tables import ACCOUNT_ROLES
 from gateway.web import roles
 from gateway.web.app import create_app
 from tests.store.support import sql
@@ -129,6 +130,11 @@ def driver() -> Iterator[Any]:
         yield browser
     finally:
         browser.quit()
+
+
+def test_the_walk_signs_in_as_every_role() -> None:
+    """A role added to the accounts must be walked too: it needs an account above."""
+    assert {role for role in ACCOUNTS if role} == set(ACCOUNT_ROLES)
 
 
 @pytest.fixture(scope="module")
