@@ -1,5 +1,6 @@
 """Accessibility (issue 25 item 4): every page each role may open, checked by axe-core in
-the real headless Chromium, and the people page and the login used by keyboard alone.
+the real headless Chromium, and the login, the people list and a person's page used by
+keyboard alone.
 
 The pages come from the application's own GET routes and roles.py's ACCESS table, so a
 page added later is checked without touching this file (a route with a path parameter
