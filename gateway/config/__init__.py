@@ -50,6 +50,8 @@ from gateway.config.fields import (
 from gateway.config.fields import (
     template_problem as template_problem,
 )
+from gateway.config.worktime import BreakRule as BreakRule
+from gateway.config.worktime import WorkTimeRules, parse_worktime
 from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
@@ -243,6 +245,8 @@ class RegisterConfig:
     # Whether this daemon seals (on a fleet, a gateway whose database role may not
     # read the register leaves it to the others: docs/REGISTER.md).
     seal: bool = True
+    # How working time is counted and which limits are flagged (config/worktime.py).
+    worktime: WorkTimeRules = field(default_factory=WorkTimeRules)
 
 
 @dataclass(frozen=True)
@@ -645,8 +649,11 @@ def _parse_register(root: Section) -> RegisterConfig:
         elif years is not None and years != old:
             sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
     seal = sec.get("seal", bool, True)
+    worktime = parse_worktime(sec)
     sec.finish()
-    return RegisterConfig(jurisdiction=place, retention_years=years or minimum, seal=seal)
+    return RegisterConfig(
+        jurisdiction=place, retention_years=years or minimum, seal=seal, worktime=worktime
+    )
 
 
 def _parse_readers(root: Section, source: str) -> tuple[ReaderConfig, ...]:
