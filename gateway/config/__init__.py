@@ -50,6 +50,7 @@ from gateway.config.fields import (
 from gateway.config.fields import (
     template_problem as template_problem,
 )
+from gateway.config.uploads import UploadLimits, parse_upload_limits
 from gateway.config.worktime import BreakRule as BreakRule
 from gateway.config.worktime import WorkTimeRules, parse_worktime
 from gateway.domain import Direction
@@ -227,6 +228,7 @@ class WebConfig:
     # daemon's state file system (a full disk there makes taps KO). Default: systemd's
     # $RUNTIME_DIRECTORY for the web unit, else the system's temporary directory.
     temp_dir: Path | None = None
+    uploads: UploadLimits = field(default_factory=UploadLimits)  # [web] upload_* (uploads.py)
 
 
 # == [register]: the working-time register (docs/REGISTER.md) ==========================
@@ -621,6 +623,7 @@ def _parse_web(root: Section) -> WebConfig:
             sec.get("body_timeout_s", (int, float), 10.0, check=check_seconds(0.5, 3600))
         ),
         temp_dir=Path(temp).expanduser() if temp else None,
+        uploads=parse_upload_limits(sec),
     )
     sec.finish()
     return web

@@ -7,8 +7,9 @@ with its line number, so a person can fix the whole file in one go.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
-from gateway.csvin import csv_rows, sniff_delimiter
+from gateway.csvin import CsvRow, csv_rows, sniff_delimiter
 from gateway.domain import normalise_card_key
 from gateway.errors import GatewayError
 from gateway.store import validate
@@ -78,21 +79,35 @@ def _header(cells: list[str], line: int) -> tuple[list[str] | None, str | None]:
     return columns, None
 
 
-def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
+def parse_people_csv(
+    text: str, *, max_rows: int | None = None
+) -> tuple[list[PersonImport], list[str]]:
     """The rows to import and the problems found, each problem naming its line.
 
     Columns are uid, name and optionally card_key. A first row whose cells are
     column names is a header and may put the columns in any order.
     """
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel writes
+    return parse_people_rows(
+        csv_rows(text, delimiter=sniff_delimiter(text[:4096])), max_rows=max_rows
+    )
+
+
+def parse_people_rows(
+    rows: Iterable[CsvRow], *, max_rows: int | None = None
+) -> tuple[list[PersonImport], list[str]]:
+    """`parse_people_csv` for rows read already (a CSV's, or a spreadsheet's cells as
+    CsvRow). With `max_rows`, a file with more data rows than that is one problem
+    (on the first row past it) and nothing after it is read."""
     columns = ["uid", "name", "card_key"]
-    rows: list[PersonImport] = []
+    out: list[PersonImport] = []
     problems: list[str] = []
     seen_uid: dict[str, int] = {}
     seen_key: dict[str, int] = {}
+    data_rows = 0
     first = True
-    for row in csv_rows(text, delimiter=sniff_delimiter(text[:4096])):
-        line, cells = row.line, row.cells
+    for row in rows:
+        line, cells = row.line, list(row.cells)
         if row.problem:
             problems.append(f"line {line}: {row.problem}")
             continue
@@ -108,6 +123,13 @@ def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
             if header is not None:
                 columns = header
                 continue
+        data_rows += 1
+        if max_rows is not None and data_rows > max_rows:
+            problems.append(
+                f"line {line}: more than {max_rows} rows; at most {max_rows} are read "
+                "(split the file)"
+            )
+            break
         if len(cells) > len(columns) or len(cells) < 2:
             problems.append(
                 f"line {line}: expected uid,name[,card_key], got {len(cells)} column(s)"
@@ -131,5 +153,5 @@ def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
         seen_uid[uid] = line
         if key is not None:
             seen_key[key] = line
-        rows.append(PersonImport(line=line, uid=uid, name=name, card_key=key))
-    return rows, problems
+        out.append(PersonImport(line=line, uid=uid, name=name, card_key=key))
+    return out, problems

@@ -30,6 +30,7 @@ from gateway.web import (
     routes_person,
     routes_public,
     routes_reports,
+    routes_uploads,
     security,
 )
 from gateway.web.board import board_view, unknown_cards
@@ -150,6 +151,10 @@ def create_app(
         ("/accounts/add", routes_accounts.add_account, ["POST"]),
         ("/accounts/role", routes_accounts.change_role, ["POST"]),
         ("/accounts/remove", routes_accounts.remove_account, ["POST"]),
+        ("/uploads/people", routes_uploads.people_upload, ["GET", "POST"]),
+        ("/uploads/people/confirm", routes_uploads.people_confirm, ["POST"]),
+        ("/uploads/timetable", routes_uploads.timetable_upload, ["GET", "POST"]),
+        ("/uploads/timetable/confirm", routes_uploads.timetable_confirm, ["POST"]),
     ]
     # Every route behind roles.py's table: who may, CSRF, the database's absence.
     routes: list[Route | Mount] = [
@@ -160,7 +165,12 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(limits.AddressGuard, per_address=config.web.max_connections_per_address),
-        Middleware(limits.BodyLimit, timeout_s=config.web.body_timeout_s),
+        Middleware(
+            limits.BodyLimit,
+            timeout_s=config.web.body_timeout_s,
+            upload_bytes=config.web.uploads.max_bytes,
+            upload_timeout_s=config.web.uploads.timeout_s,
+        ),
         Middleware(
             SessionMiddleware,
             secret_key=key,

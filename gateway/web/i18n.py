@@ -178,6 +178,47 @@ TEXTS: dict[str, dict[str, str]] = {
         "days": "Days",
         "no_out": "No out",
         "no_in": "No in",
+        "upload.people": "Upload people",
+        "upload.timetable": "Upload a timetable",
+        "upload_hint.people": "A CSV or Excel file with the columns uid, name and, if "
+        "wanted, card_key (a header row is optional), checked as 'users import' checks it.",
+        "upload_hint.timetable": "A CSV or Excel file in the long format (uid, weekday, "
+        "start, end, room) or the original system's grid sheet (weekdays across, slots "
+        "under them, names down). The people in the file get exactly its rows.",
+        "upload_limits": "At most {mb} MB and {rows} rows.",
+        "upload_file": "File",
+        "upload_create_people": "Create the people a grid sheet names who are not here yet",
+        "upload_check": "Check the file",
+        "upload_refused_whole": "{n} problem(s): nothing was imported. Fix them all and "
+        "upload the file again.",
+        "upload_row": "Row",
+        "upload_column": "Column",
+        "upload_problem": "Problem",
+        "upload_preview": "Preview",
+        "upload_nothing_yet": "Nothing is written yet. Confirm within {minutes} minutes to "
+        "write all of it in one go.",
+        "upload_confirm": "Confirm and import",
+        "upload_cancel": "Cancel",
+        "upload_more": "… and {n} more.",
+        "upload_people_rules": "People already here keep their name; a different name, or a "
+        "card someone else holds, is a problem, as with 'users import'.",
+        "upload_weekday": "Weekday",
+        "upload_hours": "Hours",
+        "upload_stale": "This preview is no longer valid: confirmed already, expired, or "
+        "from another account or file. Nothing was written: upload the file again.",
+        "upload_no_file": "Choose a file to upload.",
+        "upload_too_big": "The file is too big: at most {mb} MB. Nothing was written.",
+        "upload_too_slow": "The file did not arrive within {seconds} s. Nothing was written.",
+        "uploads": "Uploads",
+        "count.rows": "Rows in the file",
+        "count.people_added": "People added",
+        "count.people_unchanged": "People already here, unchanged",
+        "count.cards_assigned": "Cards assigned",
+        "count.cards_unchanged": "Cards already held, unchanged",
+        "count.people_in_file": "People in the file",
+        "count.people_changed": "People whose timetable changes",
+        "count.rows_added": "Timetable rows added",
+        "count.rows_removed": "Timetable rows removed",
     },
     "es": {
         "board": "Panel",
@@ -350,6 +391,50 @@ TEXTS: dict[str, dict[str, str]] = {
         "days": "Días",
         "no_out": "Sin salida",
         "no_in": "Sin entrada",
+        "upload.people": "Subir personas",
+        "upload.timetable": "Subir un horario",
+        "upload_hint.people": "Un fichero CSV o Excel con las columnas uid, name y, si se "
+        "quiere, card_key (la fila de cabecera es opcional), comprobado como lo comprueba "
+        "'users import'.",
+        "upload_hint.timetable": "Un fichero CSV o Excel en formato largo (uid, weekday, "
+        "start, end, room) o la hoja en rejilla del sistema original (días en columnas, "
+        "franjas debajo, nombres en filas). Las personas del fichero quedan con sus filas.",
+        "upload_limits": "Como mucho {mb} MB y {rows} filas.",
+        "upload_file": "Fichero",
+        "upload_create_people": "Crear las personas que nombra la rejilla y aún no están",
+        "upload_check": "Comprobar el fichero",
+        "upload_refused_whole": "{n} problema(s): no se ha importado nada. Corríjalos todos "
+        "y vuelva a subir el fichero.",
+        "upload_row": "Fila",
+        "upload_column": "Columna",
+        "upload_problem": "Problema",
+        "upload_preview": "Vista previa",
+        "upload_nothing_yet": "Aún no se ha escrito nada. Confirme antes de {minutes} "
+        "minutos para escribirlo todo de una vez.",
+        "upload_confirm": "Confirmar e importar",
+        "upload_cancel": "Cancelar",
+        "upload_more": "… y {n} más.",
+        "upload_people_rules": "Las personas que ya están conservan su nombre; un nombre "
+        "distinto, o una tarjeta que tiene otra persona, es un problema, como con "
+        "'users import'.",
+        "upload_weekday": "Día",
+        "upload_hours": "Horas",
+        "upload_stale": "Esta vista previa ya no vale: ya se confirmó, caducó, o es de otra "
+        "cuenta u otro fichero. No se ha escrito nada: vuelva a subir el fichero.",
+        "upload_no_file": "Elija un fichero para subir.",
+        "upload_too_big": "El fichero es demasiado grande: como mucho {mb} MB. No se ha "
+        "escrito nada.",
+        "upload_too_slow": "El fichero no llegó en {seconds} s. No se ha escrito nada.",
+        "uploads": "Subir ficheros",
+        "count.rows": "Filas del fichero",
+        "count.people_added": "Personas añadidas",
+        "count.people_unchanged": "Personas que ya están, sin cambios",
+        "count.cards_assigned": "Tarjetas asignadas",
+        "count.cards_unchanged": "Tarjetas ya asignadas, sin cambios",
+        "count.people_in_file": "Personas del fichero",
+        "count.people_changed": "Personas cuyo horario cambia",
+        "count.rows_added": "Filas de horario añadidas",
+        "count.rows_removed": "Filas de horario quitadas",
     },
 }
 LOCALES = tuple(TEXTS)

@@ -31,7 +31,7 @@ from gateway.errors import DatabaseUnavailableError
 from gateway.logs import get_logger
 from gateway.store.audit import Actor
 from gateway.store.tables import ACCOUNT_ROLES
-from gateway.web import auth, security
+from gateway.web import auth, limits, security
 from gateway.web.context import ctx_of, render
 
 log = get_logger("web")
@@ -80,6 +80,10 @@ ACCESS: dict[str, Rule] = {
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
     "/accounts/remove": Rule(ADMIN),
+    "/uploads/people": Rule(EDIT),
+    "/uploads/people/confirm": Rule(EDIT),
+    "/uploads/timetable": Rule(EDIT),
+    "/uploads/timetable/confirm": Rule(EDIT),
 }
 
 # The navigation, in order; each link shows only to the roles its page allows.
@@ -167,7 +171,11 @@ def guard(path: str, endpoint: Handler) -> Handler:
                     log.warning("web_access_refused", path=path, role=account.role)
                     return render(request, "message.html", 403, title="403", text="forbidden")
             if request.method == "POST":
-                form = await request.form()
+                try:
+                    form = await request.form()
+                except limits.BodyRefused as refused:  # an upload too big or too slow
+                    log.warning("web_upload_refused", path=path, status=refused.status)
+                    return render(request, "upload_refused.html", refused.status, refused=refused)
                 if not security.csrf_ok(request.session.get("csrf"), form.get("csrf")):
                     log.warning("csrf_refused", path=path)
                     return render(request, "message.html", 403, title="403", text="csrf")
