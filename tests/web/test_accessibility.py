@@ -352,6 +352,28 @@ def test_the_pages_outside_the_walk_pass_axe(stack: Stack, driver: Any, axe_sour
     assert not found, "axe-core, serious or critical:\n" + "\n".join(found)
 
 
+def test_the_upload_pages_pass_axe(
+    stack: Stack, driver: Any, axe_source: str, tmp_path: Path
+) -> None:
+    """The pages a POST answers with: a people file refused with its problems listed,
+    and a good one's preview (left unconfirmed)."""
+    sign_in(driver, stack, "hr")
+    found: list[str] = []
+    for label, card in (("refused", "04AB00ZZ"), ("preview", "04AB0009")):
+        path = tmp_path / f"{label}.csv"
+        path.write_text(f"uid;nombre;tarjeta\nsubida.uno;Subida Uno;{card}\n", encoding="utf-8")
+        open_page(driver, stack, "/uploads/people")
+        form = driver.find_element(By.ID, "upload-form")
+        form.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
+        form.find_element(By.CSS_SELECTOR, "button").click()
+        shown = "upload-problems" if label == "refused" else "upload-preview"
+        wait_for(driver, lambda d, i=shown: d.find_elements(By.ID, i), 10, f"the {label} page")
+        bad = blocking(axe_violations(driver, axe_source, WCAG_21_AA))
+        if bad:
+            found.append(describe(f"/uploads/people ({label})", bad))
+    assert not found, "axe-core, serious or critical:\n" + "\n".join(found)
+
+
 # ---- keyboard ------------------------------------------------------------------------
 
 FOCUSABLE = (

@@ -17,10 +17,24 @@
     let controller = null;
     let latest = 0;
 
-    function search() {
+    function queryOf() {
       const params = new URLSearchParams(new FormData(form));
       for (const [key, value] of Array.from(params)) if (!value) params.delete(key);
-      const query = params.toString();
+      return params.toString();
+    }
+    let shown = queryOf();  // the search whose results the page shows
+
+    function search() {
+      const query = queryOf();
+      if (query === shown) {
+        // The same search again (the box's change event as the keyboard leaves it):
+        // the results stay, and so does the focus of someone tabbing into them.
+        if (controller) controller.abort();
+        latest++;
+        target.removeAttribute("aria-busy");
+        return;
+      }
+      const params = new URLSearchParams(query);
       const address = form.getAttribute("action") + (query ? "?" + query : "");
       params.set("partial", "1");
       if (controller) controller.abort();
@@ -38,6 +52,7 @@
         target.innerHTML = html;
         target.removeAttribute("aria-busy");
         target.dataset.query = query;
+        shown = query;
         history.replaceState(null, "", address);
       }).catch(function (error) {
         if (error.name !== "AbortError") target.removeAttribute("aria-busy");
