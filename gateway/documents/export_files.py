@@ -1,6 +1,10 @@
-"""The export's xlsx and PDF (gateway/reports/export.py is handed write_documents).
+"""The register export's xlsx and PDF.
 
-fpdf2 writes the PDF (pure Python, small, no system libraries); openpyxl the xlsx.
+Both faces (the CLI's `register export` and the web's /register/export) hand
+`write_documents` to gateway.reports.export, which never imports a spreadsheet
+library itself (tests/test_architecture.py). fpdf2 writes the PDF (pure Python, small,
+no system libraries); openpyxl the xlsx. Plain tables in, files out: nothing here
+reads the database.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from fpdf import FPDF
 from openpyxl import Workbook
 
 from gateway.csvout import neutralise
-from gateway.reports.export import Sheet
+
+# (name, header, rows) of one table: gateway.reports.export.Sheet, the same shape.
+Sheet = tuple[str, list[str], list[list[Any]]]
 
 
 def write_xlsx(path: Path, sheets: list[Sheet]) -> None:
