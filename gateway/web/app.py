@@ -28,6 +28,7 @@ from gateway.web import (
     routes_admin,
     routes_people,
     routes_public,
+    routes_register,
     routes_reports,
     security,
 )
@@ -143,6 +144,8 @@ def create_app(
         ("/reports", routes_reports.reports_page, ["GET"]),
         ("/reports/download", routes_reports.reports_download, ["GET"]),
         ("/totals", routes_reports.totals_page, ["GET"]),
+        ("/register", routes_register.register_page, ["GET"]),
+        ("/register/export", routes_register.export_page, ["GET"]),
         ("/accounts", routes_accounts.accounts_page, ["GET"]),
         ("/accounts/add", routes_accounts.add_account, ["POST"]),
         ("/accounts/role", routes_accounts.change_role, ["POST"]),

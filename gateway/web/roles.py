@@ -4,8 +4,9 @@ every route goes through (app.py wraps each route with `guard`).
 The roles (an account has one):
 - admin: everything, accounts included;
 - hr: people, cards, corrections, reports; not the accounts, not the audit log;
-- inspector: reads every record and the audit log, downloads the reports, changes
-  nothing (and the account has an expiry date, gateway.store.accounts);
+- inspector: reads every record, the audit log and the seals, downloads the reports
+  and the register export, changes nothing (and the account has an expiry date,
+  gateway.store.accounts); it lands on /register;
 - representative: the workers' representatives' page of monthly totals per person,
   no daily detail.
 
@@ -70,6 +71,8 @@ ACCESS: dict[str, Rule] = {
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
     "/totals": Rule(EVERYONE),
+    "/register": Rule(READ),
+    "/register/export": Rule(READ),
     "/accounts": Rule(ADMIN),
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
@@ -84,6 +87,7 @@ NAV = (
     ("/corrections", "corrections"),
     ("/reports", "reports"),
     ("/totals", "totals"),
+    ("/register", "register"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),
 )
@@ -96,6 +100,8 @@ def allowed(role: str | None, path: str) -> bool:
 
 def home(role: str) -> str:
     """Where an account lands after signing in when it asked for nothing it may open."""
+    if role == "inspector":
+        return "/register"  # what it may read, the seals' state, the export
     return "/people" if role in READ else "/totals"
 
 
