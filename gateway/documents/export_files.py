@@ -3,18 +3,21 @@
 Both faces (the CLI's `register export` and the web's /register/export) hand
 `write_documents` to gateway.reports.export, which never imports a spreadsheet
 library itself (tests/test_architecture.py). fpdf2 writes the PDF (pure Python, small,
-no system libraries); openpyxl the xlsx. Plain tables in, files out: nothing here
-reads the database.
+no system libraries); the xlsx is written as its XML parts directly (below). Plain
+tables in, files out: nothing here reads the database.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from fpdf import FPDF
-from openpyxl import Workbook
 
 from gateway.csvout import neutralise
 
@@ -22,14 +25,98 @@ from gateway.csvout import neutralise
 Sheet = tuple[str, list[str], list[list[Any]]]
 
 
+# An xlsx is a zip of a few XML parts. The sheets are written here as XML text, one
+# row at a time, with every text an inline string (never a formula, never evaluated):
+# openpyxl's writer serialises each cell through a pure-Python XML tree and took most
+# of a year's export (25 s of ~40 on a loaded machine); this takes a tenth of that.
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    "{sheets}</Types>"
+)
+_SHEET_TYPE = (
+    '<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    "<sheets>{sheets}</sheets></workbook>"
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    "{sheets}</Relationships>"
+)
+_SHEET_REL = (
+    '<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships/worksheet" Target="worksheets/sheet{n}.xml"/>'
+)
+_SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    "<sheetData>"
+)
+# XML 1.0 cannot hold these at all (openpyxl refuses them): dropped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _cell(value: Any) -> str:
+    value = neutralise(value)
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, int | float):
+        return f"<c><v>{value!r}</v></c>"
+    text = escape(_NOT_XML.sub("", str(value)))
+    if not text:
+        return "<c/>"  # an empty cell, as a spreadsheet has it
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
 def write_xlsx(path: Path, sheets: list[Sheet]) -> None:
-    book = Workbook(write_only=True)
-    for name, header, rows in sheets:
-        sheet = book.create_sheet(name)
-        sheet.append(header)
-        for row in rows:
-            sheet.append([neutralise(cell) for cell in row])
-    book.save(path)
+    """One worksheet per table: the header row, then the rows."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as book:
+        n = range(1, len(sheets) + 1)
+        book.writestr(
+            "[Content_Types].xml",
+            _CONTENT_TYPES.format(sheets="".join(_SHEET_TYPE.format(n=i) for i in n)),
+        )
+        book.writestr("_rels/.rels", _ROOT_RELS)
+        book.writestr(
+            "xl/workbook.xml",
+            _WORKBOOK.format(
+                sheets="".join(
+                    f'<sheet name="{escape(name[:31], {chr(34): "&quot;"})}" sheetId="{i}" '
+                    f'r:id="rId{i}"/>'
+                    for i, (name, _h, _r) in zip(n, sheets, strict=True)
+                )
+            ),
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            _WORKBOOK_RELS.format(sheets="".join(_SHEET_REL.format(n=i) for i in n)),
+        )
+        for i, (_name, header, rows) in zip(n, sheets, strict=True):
+            with book.open(f"xl/worksheets/sheet{i}.xml", "w") as raw:
+                out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                out.write(_SHEET_HEAD)
+                for row in [header, *rows]:
+                    out.write("<row>" + "".join(_cell(v) for v in row) + "</row>")
+                out.write("</sheetData></worksheet>")
+                out.flush()
+                out.detach()
 
 
 def _latin(value: Any) -> str:

@@ -83,7 +83,11 @@ def hours(span: timedelta) -> str:
 
 
 def _clock(moment: datetime | None, rules: Rules) -> str:
-    return "" if moment is None else moment.astimezone(rules.zone).strftime("%Y-%m-%d %H:%M")
+    if moment is None:
+        return ""
+    t = moment.astimezone(rules.zone)
+    # Formatted by hand: strftime was a tenth of a year's export (four calls a day row).
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
 
 
 def pauses(day: DayReport, rules: Rules) -> list[str]:
@@ -179,7 +183,11 @@ async def export_register(
     if last_day < first_day:
         raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
     check_target(out)
-    report = await build_report(stores, rules, first_day, last_day, now=now)
+    # The lean stream (one SELECT of the columns the rules read, ids included, so
+    # voids apply), not events_between's whole rows: a year of 200 workers is 400,000.
+    report = await build_report(
+        stores, rules, first_day, last_day, now=now, source=stores.events.swipes_between
+    )
     known = report.names
     for uid in uids:
         if uid not in known:

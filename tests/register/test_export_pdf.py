@@ -28,3 +28,28 @@ def test_a_word_wider_than_the_line_is_cut_not_lost(tmp_path: Path) -> None:
     word = "x" * 400
     write_pdf(tmp_path / "register.pdf", "T", "h", [("days", ["a"], [[word]])])
     assert word in "".join(pdf_text(tmp_path).split())
+
+
+def test_the_xlsx_opens_in_a_spreadsheet_reader_with_every_cell(tmp_path: Path) -> None:
+    """Read back with openpyxl (as LibreOffice or Excel would open it): the sheets by
+    name, headers, texts with accents and XML's special characters, numbers as
+    numbers, a formula-like text kept as text, a control character dropped."""
+    from openpyxl import load_workbook
+
+    from gateway.documents.export_files import write_xlsx
+
+    sheets = [
+        ("days", ["uid", "name", "sessions"], [["ana", 'Ana García <&> "x"', 2], ["b", "=1+1", 0]]),
+        ("months", ["uid", "worked"], [["ana", "8:00"], ["c\x01d", ""]]),
+    ]
+    write_xlsx(tmp_path / "register.xlsx", sheets)
+    book = load_workbook(tmp_path / "register.xlsx")
+    assert book.sheetnames == ["days", "months"]
+    days = [[c.value for c in row] for row in book["days"].iter_rows()]
+    assert days == [
+        ["uid", "name", "sessions"],
+        ["ana", 'Ana García <&> "x"', 2],
+        ["b", "'=1+1", 0],
+    ]
+    months = [[c.value for c in row] for row in book["months"].iter_rows()]
+    assert months == [["uid", "worked"], ["ana", "8:00"], ["cd", None]]
