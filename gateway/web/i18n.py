@@ -233,6 +233,43 @@ TEXTS: dict[str, dict[str, str]] = {
         "count.people_changed": "People whose timetable changes",
         "count.rows_added": "Timetable rows added",
         "count.rows_removed": "Timetable rows removed",
+        # The working-time register's pages (routes_register.py).
+        "register": "Register",
+        "register_note": "The working-time register (Estatuto de los Trabajadores art. 34.9): "
+        "what this account can read, and whether the seals hold.",
+        "register_read_only": "This account reads and exports; it changes nothing.",
+        "reports_what": "each worker's days: start, end, worked time, flags",
+        "corrections_what": "every correction with who made it, when and why",
+        "people_what": "the workers and their cards",
+        "readers_what": "the readers and the gateways",
+        "audit_what": "every action, sign-in and refusal",
+        "register_export": "Export",
+        "register_export_what": "the register over a range, as CSV, Excel and PDF with a "
+        "SHA-256 manifest",
+        "seals": "Seals",
+        "seals_ok": "every seal holds",
+        "seals_not_ok": "NOT OK: {count} finding(s)",
+        "seals_checked": "Seals checked",
+        "rows_checked": "Rows checked",
+        "kind.event": "taps",
+        "kind.correction": "corrections",
+        "kind.audit": "audit",
+        "seals_pending": "Not sealed yet",
+        "seals_pending_note": "stored in the last {seconds} s; the sealer seals within seconds",
+        "purged_before": "Purged (past the retention period) before",
+        "chain_head": "Chain head",
+        "chain_empty": "none (nothing sealed yet)",
+        "sealed_at": "Sealed at",
+        "seals_how": "Checked now, as clock-gateway register verify checks them: every seal "
+        "recomputed from the rows. Keep the chain head: register verify --head checks a "
+        "later database against it.",
+        "from_day": "From",
+        "to_day": "To",
+        "download_zip": "Download the export (zip)",
+        "export_what": "Per worker per day: start, end and each pause; the corrections with "
+        "who, when and why; daily and monthly totals. CSV, Excel and PDF, with "
+        "MANIFEST.sha256, the chain head (HEAD.txt) and a README on how to check them.",
+        "export_check": "To check the files with standard tools:",
     },
     "es": {
         "board": "Panel",
@@ -463,6 +500,42 @@ TEXTS: dict[str, dict[str, str]] = {
         "count.people_changed": "Personas cuyo horario cambia",
         "count.rows_added": "Filas de horario añadidas",
         "count.rows_removed": "Filas de horario quitadas",
+        "register": "Registro",
+        "register_note": "El registro de jornada (Estatuto de los Trabajadores art. 34.9): "
+        "lo que esta cuenta puede leer, y si los sellos se mantienen.",
+        "register_read_only": "Esta cuenta consulta y exporta; no cambia nada.",
+        "reports_what": "los días de cada persona: entrada, salida, tiempo trabajado, avisos",
+        "corrections_what": "cada corrección con quién la hizo, cuándo y por qué",
+        "people_what": "las personas y sus tarjetas",
+        "readers_what": "los lectores y las pasarelas",
+        "audit_what": "cada acción, inicio de sesión y rechazo",
+        "register_export": "Exportar",
+        "register_export_what": "el registro de un periodo, en CSV, Excel y PDF con un "
+        "manifiesto SHA-256",
+        "seals": "Sellos",
+        "seals_ok": "todos los sellos se mantienen",
+        "seals_not_ok": "NO CORRECTO: {count} hallazgo(s)",
+        "seals_checked": "Sellos comprobados",
+        "rows_checked": "Filas comprobadas",
+        "kind.event": "fichajes",
+        "kind.correction": "correcciones",
+        "kind.audit": "auditoría",
+        "seals_pending": "Aún sin sellar",
+        "seals_pending_note": "guardadas en los últimos {seconds} s; se sellan en segundos",
+        "purged_before": "Purgado (pasado el plazo de conservación) antes del",
+        "chain_head": "Cabeza de la cadena",
+        "chain_empty": "ninguna (nada sellado aún)",
+        "sealed_at": "Sellada el",
+        "seals_how": "Comprobado ahora, como lo comprueba clock-gateway register verify: cada "
+        "sello recalculado desde las filas. Guarde la cabeza de la cadena: register verify "
+        "--head comprueba con ella una base de datos posterior.",
+        "from_day": "Desde",
+        "to_day": "Hasta",
+        "download_zip": "Descargar la exportación (zip)",
+        "export_what": "Por persona y día: entrada, salida y cada pausa; las correcciones con "
+        "quién, cuándo y por qué; totales diarios y mensuales. CSV, Excel y PDF, con "
+        "MANIFEST.sha256, la cabeza de la cadena (HEAD.txt) y un README de cómo comprobarlos.",
+        "export_check": "Para comprobar los ficheros con herramientas estándar:",
     },
 }
 LOCALES = tuple(TEXTS)

@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/reports", "GET"): {ADM, HR, INS},
     ("/reports/download", "GET"): {ADM, HR, INS},
     ("/totals", "GET"): ALL,
+    ("/register", "GET"): {ADM, HR, INS},
+    ("/register/export", "GET"): {ADM, HR, INS},
     ("/accounts", "GET"): {ADM},
     ("/accounts/add", "POST"): {ADM},
     ("/accounts/role", "POST"): {ADM},
