@@ -174,10 +174,15 @@ def test_every_admin_page_renders_for_an_admin(pg_stack: Stack, browser: Any) ->
         assert browser.find_elements(By.CSS_SELECTOR, "nav"), path
         assert not browser.find_elements(By.CSS_SELECTOR, ".flash.error"), path
         assert "Traceback" not in browser.page_source
-    browser.get(pg_stack.web.url + "/readers")
+
+    # The daemon running, the database reachable, both readers online (the status file
+    # is rewritten every few seconds: a loaded machine may show it a moment late).
+    def all_ok(driver: Any) -> bool:
+        driver.get(pg_stack.web.url + "/readers")
+        return len(driver.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 4
+
+    wait_for(browser, all_ok, 30, "the daemon, the database and both readers OK")
     assert "entrance" in browser.page_source and "exit" in browser.page_source
-    # The daemon running, the database reachable, both readers online.
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 4
     browser.get(pg_stack.web.url + "/reports?month=2026-13")
     assert "400" in browser.find_element(By.TAG_NAME, "h1").text
 
