@@ -28,6 +28,7 @@ BELOW_FACES = FOUNDATION | {
     "status",
     "metrics",
     "emulator",
+    "mail",
 }
 
 # The part of the gateway a module belongs to -> the parts it may import (itself always).
@@ -50,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "status": {"durable", "recording"} | FOUNDATION,
     "metrics": {"durable", "status"} | FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
+    "mail": FOUNDATION,
     "daemon": BELOW_FACES,
     "web": {"store", "reports", "importing", "status"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "importing"},

@@ -50,6 +50,7 @@ from gateway.config.fields import (
 from gateway.config.fields import (
     template_problem as template_problem,
 )
+from gateway.config.mail import MailConfig, parse_mail
 from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
@@ -267,6 +268,7 @@ class Config:
     original: OriginalConfig = field(default_factory=OriginalConfig)
     web: WebConfig = field(default_factory=WebConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
     @property
     def session_secret_path(self) -> Path:
@@ -478,6 +480,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     og.finish()
     web = _parse_web(root)
     register = _parse_register(root)
+    mail = parse_mail(root)
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -504,6 +507,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         original=original,
         web=web,
         register=register,
+        mail=mail,
     )
 
 
