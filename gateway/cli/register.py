@@ -161,7 +161,12 @@ def _print_report(report: Report, start: datetime | None, end: datetime | None) 
         first = start.date() if start else "..."
         last = (end - timedelta(days=1)).date() if end else "..."
         scope = f" (rows dated {first} to {last})"
-    rows = ", ".join(f"{n} {kind}(s)" for kind, n in report.rows.items())
+    # The kinds of schema v5 (steps, regimes, overtime choices) only when there are any.
+    rows = ", ".join(
+        f"{n} {kind}(s)"
+        for kind, n in report.rows.items()
+        if n or kind in ("event", "correction", "audit")
+    )
     print(f"checked {report.seals} seal(s) and {rows}{scope}")
     if report.checkpoint is not None:
         c = report.checkpoint

@@ -7,7 +7,8 @@ The roles (an account has one):
 - inspector: reads every record and the audit log, downloads the reports, changes
   nothing (and the account has an expiry date, gateway.store.accounts);
 - representative: the workers' representatives' page of monthly totals per person,
-  no daily detail.
+  no daily detail;
+- worker (schema v5): a person's own account; for now only the board.
 
 A signed-out browser asking for a page that needs an account goes to the login page;
 a signed-in account whose role may not is refused with 403, and the refusal is
@@ -36,6 +37,9 @@ log = get_logger("web")
 Handler = Callable[[Request], Awaitable[Response]]
 
 EVERYONE = frozenset(ACCOUNT_ROLES)
+# The company's side: every role but a worker's, who sees only their own record (the
+# worker's pages come with issue 22 item 6; until then a worker opens only the board).
+STAFF = EVERYONE - {"worker"}
 READ = frozenset({"admin", "hr", "inspector"})  # every record, read only
 EDIT = frozenset({"admin", "hr"})  # people, cards, corrections
 AUDIT = frozenset({"admin", "inspector"})
@@ -69,7 +73,7 @@ ACCESS: dict[str, Rule] = {
     "/audit": Rule(AUDIT),
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
-    "/totals": Rule(EVERYONE),
+    "/totals": Rule(STAFF),
     "/accounts": Rule(ADMIN),
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
@@ -96,6 +100,8 @@ def allowed(role: str | None, path: str) -> bool:
 
 def home(role: str) -> str:
     """Where an account lands after signing in when it asked for nothing it may open."""
+    if role == "worker":
+        return "/"
     return "/people" if role in READ else "/totals"
 
 

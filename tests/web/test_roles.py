@@ -18,6 +18,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.web.app import create_app
+from gateway.web.security import hash_password
 from tests.store.support import sql
 from tests.support.wait import wait_until
 from tests.web.client import Client
@@ -31,12 +32,13 @@ ACCOUNTS = {
     "hr": ("rrhh", PW),
     "inspector": ("itss", PW),
     "representative": ("comite", PW),
+    "worker": ("eva", PW),
 }
 EXPIRED = "itss.old"
 
 # Written from the roles, not from roles.py: who may use each route.
-ADM, HR, INS, REP = "admin", "hr", "inspector", "representative"
-ALL = {ADM, HR, INS, REP}
+ADM, HR, INS, REP, WRK = "admin", "hr", "inspector", "representative", "worker"
+ALL = {ADM, HR, INS, REP}  # the company's side: a worker sees only their own record
 EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/", "GET"): None,
     ("/events", "GET"): None,
@@ -82,6 +84,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             (EXPIRED, PW, INS, datetime.now(UTC) - timedelta(days=1)),
         ],
     )
+    # A worker's account (schema v5) is tied to their person: seeded straight into the
+    # table, as the accounts store does not make one yet.
+    sql(
+        stack.url,
+        "INSERT INTO accounts (username, password_hash, role, person_uid) VALUES (?, ?, ?, ?)",
+        (ACCOUNTS[WRK][0], hash_password(PW), WRK, "eva.martin"),
+    )
     try:
         yield stack
     finally:
@@ -91,8 +100,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def _signed_in(stack: Stack, role: str) -> Client:
     client = Client(stack.web.url)
     name, password = ACCOUNTS[role]
-    answer = client.login(name, password, "/totals")
-    assert answer.status == 303 and answer.location == "/totals", (role, answer.status)
+    target = "/" if role == WRK else "/totals"
+    answer = client.login(name, password, target)
+    assert answer.status == 303 and answer.location == target, (role, answer.status)
     return client
 
 
@@ -119,7 +129,7 @@ def test_the_expected_table_covers_every_route_of_the_app(stack: Stack) -> None:
     assert served == set(EXPECTED)
 
 
-@pytest.mark.parametrize("role", [None, ADM, HR, INS, REP])
+@pytest.mark.parametrize("role", [None, ADM, HR, INS, REP, WRK])
 def test_every_route_with_every_role(stack: Stack, role: str | None) -> None:
     client = _signed_in(stack, role) if role else Client(stack.web.url)
     if role is None:
@@ -164,6 +174,7 @@ def test_the_walk_changed_nothing(stack: Stack) -> None:
     assert sql(stack.url, "SELECT count(*) FROM people") == [(len(PEOPLE),)]
     assert sql(stack.url, "SELECT count(*) FROM corrections") == [(0,)]
     assert sql(stack.url, "SELECT count(*) FROM accounts") == [(len(ACCOUNTS) + 1,)]
+    assert sql(stack.url, "SELECT count(*) FROM work_regimes") == [(0,)]
 
 
 def _last_month() -> tuple[str, date]:
