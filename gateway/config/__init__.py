@@ -37,6 +37,7 @@ from gateway.config.fields import (
     check_timezone,
     check_wait_s,
     one_of,
+    span_minutes,
 )
 from gateway.config.fields import (
     database_url_problem as database_url_problem,
@@ -244,6 +245,7 @@ class RegisterConfig:
     # Whether this daemon seals (on a fleet, a gateway whose database role may not
     # read the register leaves it to the others: docs/REGISTER.md).
     seal: bool = True
+    open_day_after_min: int = 120  # shift end + this, an in and no out: an open day
 
 
 @dataclass(frozen=True)
@@ -649,8 +651,9 @@ def _parse_register(root: Section) -> RegisterConfig:
         elif years is not None and years != old:
             sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
     seal = sec.get("seal", bool, True)
+    after = span_minutes(sec, "open_day_after", 120, highest=7 * 24 * 60)
     sec.finish()
-    return RegisterConfig(jurisdiction=place, retention_years=years or minimum, seal=seal)
+    return RegisterConfig(place, years or minimum, seal, after)
 
 
 def _parse_readers(root: Section, source: str) -> tuple[ReaderConfig, ...]:

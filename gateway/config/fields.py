@@ -241,3 +241,29 @@ def parse_listen(value: str) -> tuple[str, int] | None:
     except ValueError:
         return None
     return (host, port) if port <= 65535 else None
+
+
+_SPAN_TEXT = re.compile(r"^\s*(?:(\d{1,3})\s*h)?\s*(?:(\d{1,4})\s*m(?:in)?)?\s*$")
+
+
+def parse_span(value: str) -> int | None:
+    """'2h', '90m', '1h30m' -> minutes; None when it is not that (or is zero)."""
+    match = _SPAN_TEXT.match(value) if isinstance(value, str) else None
+    if match is None or not any(match.groups()):
+        return None
+    minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+    return minutes or None
+
+
+def span_minutes(section: Section, name: str, default: int, *, highest: int) -> int:
+    """A key holding a time like "2h", "90m" or "1h30m", in minutes (at most `highest`)."""
+
+    def check(value: Any) -> str | None:
+        minutes = parse_span(value)
+        if minutes is None or minutes > highest:
+            shape = 'a time like "2h", "90m" or "1h30m"'
+            return f"must be {shape}, at most {highest // 60} h, got {value!r}"
+        return None
+
+    raw = section.get(name, str, None, check=check)
+    return default if raw is None else parse_span(raw) or default

@@ -51,7 +51,14 @@ SEALING_DELAY = timedelta(seconds=60)
 MAX_FINDINGS = 1000
 _STREAM = 2000
 # The column that says when each kind of row was stored (its age without a seal).
-STORED_COLUMN = {"event": "stored_at", "correction": "created_at", "audit": "at"}
+STORED_COLUMN = {
+    "event": "stored_at",
+    "correction": "created_at",
+    "step": "at",
+    "regime": "created_at",
+    "overtime": "created_at",
+    "audit": "at",
+}
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,12 @@ async def corrections_page(request: Request) -> Response:
         ]
         events.reverse()
     listed = await ctx.stores.corrections.recent(uid=uid, limit=200)
-    voided = {c.event_id for c in listed if c.kind == "void"}
+    # Voided, or a void waiting for agreement: not offered again (a rejected one is).
+    voided = {
+        c.event_id
+        for c in listed
+        if c.kind == "void" and c.state in ("legacy", "pending", "accepted")
+    }
     today = datetime.now(ctx.zone).date()
     return render(
         request,
