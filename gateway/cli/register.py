@@ -86,6 +86,9 @@ def register(subparsers: Any) -> None:
     from gateway.cli.register_export import add_export
 
     add_export(sub)
+    from gateway.cli.register_monthly import add_monthly
+
+    add_monthly(sub)
 
     from gateway.cli.open_days import add_open_days
 

@@ -36,6 +36,7 @@ from gateway.config.fields import (
     check_state_dir,
     check_timezone,
     check_wait_s,
+    clock_spans,
     one_of,
     span_minutes,
 )
@@ -52,6 +53,8 @@ from gateway.config.fields import (
     template_problem as template_problem,
 )
 from gateway.config.mail import MailConfig, parse_mail
+from gateway.config.worktime import BreakRule as BreakRule
+from gateway.config.worktime import WorkTimeRules, parse_worktime
 from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
@@ -246,6 +249,8 @@ class RegisterConfig:
     # read the register leaves it to the others: docs/REGISTER.md).
     seal: bool = True
     open_day_after_min: int = 120  # shift end + this, an in and no out: an open day
+    # How working time is counted and which limits are flagged (config/worktime.py).
+    worktime: WorkTimeRules = field(default_factory=WorkTimeRules)
 
 
 @dataclass(frozen=True)
@@ -452,7 +457,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         excluded_rooms=tuple(rooms),
         late_grace_min=pr.get("late_grace_min", int, 5, check=check_non_negative),
         rule=pr.get("rule", str, "midnight", check=one_of(("midnight", "shift"))),
-        shifts=_spans(pr, "shifts", ORIGINAL_SHIFTS),
+        shifts=clock_spans(pr, "shifts", ORIGINAL_SHIFTS),
     )
     pr.finish()
 
@@ -478,7 +483,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         fl.fail("silent_after_s", "must be longer than fleet.heartbeat_s")
     fl.finish()
     og = root.table("original")
-    original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
+    original = OriginalConfig(slots=clock_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
     web = _parse_web(root)
     register = _parse_register(root)
@@ -511,34 +516,6 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         register=register,
         mail=mail,
     )
-
-
-_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def _spans(
-    section: Section, name: str, default: tuple[tuple[time, time], ...]
-) -> tuple[tuple[time, time], ...]:
-    """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
-    raw = section.get(name, list, None)
-    if raw is None:
-        return default
-    if not raw:
-        section.fail(name, 'must list at least one "HH:MM-HH:MM"')
-        return default
-    spans = []
-    for i, item in enumerate(raw):
-        match = _SPAN.match(item) if isinstance(item, str) else None
-        values = [int(g) for g in match.groups()] if match else []
-        if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
-            section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
-            return default
-        start, end = time(values[0], values[1]), time(values[2], values[3])
-        if start == end:
-            section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
-            return default
-        spans.append((start, end))
-    return tuple(spans)
 
 
 def _parse_web(root: Section) -> WebConfig:
@@ -652,8 +629,9 @@ def _parse_register(root: Section) -> RegisterConfig:
             sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
     seal = sec.get("seal", bool, True)
     after = span_minutes(sec, "open_day_after", 120, highest=7 * 24 * 60)
+    worktime = parse_worktime(sec)
     sec.finish()
-    return RegisterConfig(place, years or minimum, seal, after)
+    return RegisterConfig(place, years or minimum, seal, after, worktime)
 
 
 def _parse_readers(root: Section, source: str) -> tuple[ReaderConfig, ...]:

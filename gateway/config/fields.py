@@ -14,6 +14,7 @@ import re
 import socket
 import string
 from collections.abc import Callable
+from datetime import time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -267,3 +268,31 @@ def span_minutes(section: Section, name: str, default: int, *, highest: int) -> 
 
     raw = section.get(name, str, None, check=check)
     return default if raw is None else parse_span(raw) or default
+
+
+_CLOCK_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def clock_spans(
+    section: Section, name: str, default: tuple[tuple[time, time], ...]
+) -> tuple[tuple[time, time], ...]:
+    """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
+    raw = section.get(name, list, None)
+    if raw is None:
+        return default
+    if not raw:
+        section.fail(name, 'must list at least one "HH:MM-HH:MM"')
+        return default
+    spans = []
+    for i, item in enumerate(raw):
+        match = _CLOCK_SPAN.match(item) if isinstance(item, str) else None
+        values = [int(g) for g in match.groups()] if match else []
+        if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
+            section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
+            return default
+        start, end = time(values[0], values[1]), time(values[2], values[3])
+        if start == end:
+            section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
+            return default
+        spans.append((start, end))
+    return tuple(spans)

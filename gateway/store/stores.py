@@ -17,6 +17,7 @@ from gateway.store.imports import ImportStore
 from gateway.store.lifecycle import LifecycleStore
 from gateway.store.open_days import OpenDayStore
 from gateway.store.people import PeopleStore
+from gateway.store.regimes import RegimeStore
 from gateway.store.retention import RetentionStore
 from gateway.store.seals import SealStore
 from gateway.store.sessions import SessionStore
@@ -47,6 +48,8 @@ class Stores:
         self.throttle = ThrottleStore(db)
         # Forgotten clock-outs flagged (schema v5).
         self.open_days = OpenDayStore(db)
+        # Working time (schema v5): regimes and overtime choices.
+        self.regimes = RegimeStore(db)
 
     @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:

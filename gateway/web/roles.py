@@ -68,6 +68,7 @@ ACCESS: dict[str, Rule] = {
     "/people/rename": Rule(EDIT),
     "/people/active": Rule(EDIT),
     "/people/erase": Rule(EDIT),
+    "/people/regime": Rule(EDIT),
     "/cards/assign": Rule(EDIT),
     "/cards/revoke": Rule(EDIT),
     "/readers": Rule(READ),

@@ -10,7 +10,7 @@ writes exactly what version 4's did). Then the real CLI upgrades it.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -120,6 +120,14 @@ async def test_a_sealed_v4_register_upgrades_and_still_verifies(
         "must_change_password) VALUES ('ana', 'h', 'worker', 'ana', true)",
     )
     async with open_stores(url, init=False) as stores:
+        # Unsealed and old enough: each new kind is named by `register verify`.
+        later = await verify(stores.db, now=datetime.now(UTC) + timedelta(hours=1))
+        assert sorted((f.problem, f.kind) for f in later.findings) == [
+            ("inserted", "overtime"),
+            ("inserted", "regime"),
+            ("inserted", "step"),
+        ]
+        assert any("part_time from 2026-11-01 for ana" in f.detail for f in later.findings)
         assert (await stores.seals.seal_pending()).sealed == 3
         report = await verify(stores.db)
         assert report.ok, report.findings

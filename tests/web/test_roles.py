@@ -51,6 +51,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/people/rename", "POST"): {ADM, HR},
     ("/people/active", "POST"): {ADM, HR},
     ("/people/erase", "POST"): {ADM, HR},
+    ("/people/regime", "POST"): {ADM, HR},
     ("/cards/assign", "POST"): {ADM, HR},
     ("/cards/revoke", "POST"): {ADM, HR},
     ("/readers", "GET"): {ADM, HR, INS},
