@@ -65,6 +65,9 @@ MORE: dict[str, dict[str, str]] = {
         "passwords_differ": "The passwords differ; nothing was changed.",
         "month_total": "Month total",
         "reason_required": "Say why",
+        "class.ordinary": "Ordinary",
+        "class.overtime": "Overtime",
+        "class.complementary": "Complementary",
     },
     "es": {
         "me": "Mi registro",
@@ -128,5 +131,8 @@ MORE: dict[str, dict[str, str]] = {
         "passwords_differ": "Las contraseñas no coinciden; no se ha cambiado nada.",
         "month_total": "Total del mes",
         "reason_required": "Indica el motivo",
+        "class.ordinary": "Ordinarias",
+        "class.overtime": "Extraordinarias",
+        "class.complementary": "Complementarias",
     },
 }

@@ -39,6 +39,7 @@ from gateway.reports.export import (
 )
 from gateway.reports.render import hhmm
 from gateway.reports.service import build_report, local_midnight
+from gateway.reports.worktime_service import build_worktime
 from gateway.store.correction_steps import Decision
 from gateway.store.corrections import CorrectionRow
 from gateway.web import auth, security
@@ -121,23 +122,37 @@ async def me_page(request: Request, uid: str) -> Response:
         return render(request, "message.html", 400, title="400", text=str(exc))
     last = first.replace(day=monthrange(first.year, first.month)[1])
     report = await build_report(ctx.stores, ctx.rules, first, last, uid=uid)
+    # Net time, hour classes and the limits' flags: the working-time rules'
+    # (gateway/reports/worktime.py), per working day; the report's own flags beside.
+    counted = await build_worktime(
+        ctx.stores, ctx.rules, ctx.config.register.worktime, first, last, uid=uid
+    )
+    person = counted.people.get(uid)
+    work = {d.day: d for d in person.days} if person else {}
     start = local_midnight(first, ctx.rules)
     end = local_midnight(last + timedelta(days=1), ctx.rules)
     touching = await ctx.stores.corrections.affecting(start, end, uid)
     waiting_days = {day for _uid, day in applied.pending_days(touching, ctx.zone)}
-    days = [
-        {
-            "date": d.day,
-            "in": hhmm(d.first_in, ctx.zone, d.day),
-            "out": hhmm(d.last_out, ctx.zone, d.day),
-            "pauses": [p[-11:] for p in pauses(d, ctx.rules)],
-            "worked": hours(d.worked),
-            "flags": d.flags + (["pending"] if d.day in waiting_days else []),
-        }
-        for d in report.days
-        if d.sessions or d.first_in or d.last_out or d.flags or d.day in waiting_days
-    ]
+    days = []
+    for d in report.days:
+        if not (d.sessions or d.first_in or d.last_out or d.flags or d.day in waiting_days):
+            continue
+        w = work.get(d.day)
+        extra = {"kind": w.extra_kind, "time": hours(w.extra)} if w and w.extra else None
+        flags = d.flags + [f for f in (w.flags if w else ()) if f not in d.flags]
+        days.append(
+            {
+                "date": d.day,
+                "in": hhmm(d.first_in, ctx.zone, d.day),
+                "out": hhmm(d.last_out, ctx.zone, d.day),
+                "pauses": [p[-11:] for p in pauses(d, ctx.rules)],
+                "worked": hours(w.net if w else d.worked),
+                "extra": extra,
+                "flags": flags + (["pending"] if d.day in waiting_days else []),
+            }
+        )
     total = report.months[0] if report.months else None
+    summary = person.months[0] if person and person.months else None
     pending = await ctx.stores.corrections.pending(uid=uid)
     recent = [c for c in await ctx.stores.corrections.recent(uid=uid, limit=30) if c.steps]
     return render(
@@ -148,6 +163,13 @@ async def me_page(request: Request, uid: str) -> Response:
         days=days,
         total=hours(total.worked) if total else "0:00",
         days_worked=total.days_worked if total else 0,
+        classes=None
+        if summary is None
+        else {
+            "ordinary": hours(summary.ordinary),
+            "overtime": hours(summary.overtime),
+            "complementary": hours(summary.complementary),
+        },
         for_me=[c for c in pending if c.waits_for == "worker"],
         mine=[c for c in pending if c.waits_for == "company"],
         recent=[c for c in recent if c.state != "pending"],

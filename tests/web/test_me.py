@@ -123,6 +123,9 @@ def test_the_worker_sees_their_own_month_and_no_one_else(stack: Stack, ana: Clie
         assert name not in page.body and uid not in page.body
     assert 'href="/people"' not in page.body and 'href="/totals"' not in page.body
     assert 'name="viewport"' in page.body and "/static/me.css" in page.body
+    if 'id="days"' in page.body:  # mornings this month (none on the month's first days)
+        # The month's hours by class, from the working-time rules (no regime: ordinary).
+        assert re.search(r'id="month-classes">Ordinarias \d+:\d\d', page.body), page.body
 
 
 def test_every_other_workers_url_and_id_is_refused_and_audited(stack: Stack, ana: Client) -> None:
