@@ -218,3 +218,29 @@ def test_the_worker_accepts_rejects_requests_and_downloads(stack: Stack, ana: Cl
     assert OTHER not in trail.body
     assert ana.get("/me/download?from=2026-13-01").status == 400
     assert ana.get("/me?month=soon").status == 400
+
+
+def test_hr_sees_open_days_with_the_proposed_close(stack: Stack) -> None:
+    async def flag() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            day = datetime.now(ZONE).date() - timedelta(days=1)
+            close = datetime.now(UTC) - timedelta(hours=20)
+            assert await stores.open_days.flag(
+                "eva.martin", day, now=datetime.now(UTC), close_at=close,
+                reason="forgotten clock-out", actor=Actor("cli:test"),
+            )  # fmt: skip
+            assert not await stores.open_days.flag(  # once per person and day
+                "eva.martin", day, now=datetime.now(UTC), close_at=close,
+                reason="again", actor=Actor("cli:test"),
+            )  # fmt: skip
+        finally:
+            await stores.close()
+
+    asyncio.run(flag())
+    page = _hr(stack).get("/open-days")
+    assert page.status == 200
+    row = re.search(r"<tr><td>[0-9-]+</td><td>Eva Martín.*?</tr>", page.body, re.S)
+    assert row, page.body
+    assert "todavía no" in row.group(0) and "pendiente" in row.group(0)
+    assert sql(stack.url, "SELECT count(*) FROM open_day_notices") == [(1,)]
