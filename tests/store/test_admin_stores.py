@@ -125,6 +125,10 @@ async def test_who_applies_corrections(db_url: str) -> None:
         )
         waiting = await presence(stores, RULES, now)
         assert waiting.unscheduled_in == []  # not in force until Ana agrees
+        await stores.swipes.record_events([clock("ana", "in", now - timedelta(minutes=9))])
+        tapped = await presence(stores, RULES, now)
+        # In by her own tap; the pending correction marks nothing yet.
+        assert [(r.uid, r.corrected) for r in tapped.unscheduled_in] == [("ana", False)]
         await stores.corrections.decide(fix, "accepted", ANA, side="worker", person_uid="ana")
         report = await presence(stores, RULES, now)
         assert [(r.uid, r.corrected) for r in report.unscheduled_in] == [("ana", True)]
