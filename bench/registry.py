@@ -64,6 +64,7 @@ BENCHMARKS = (
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
+    Benchmark("monthly", "200 workers' monthly summaries (bench.monthly)", module="bench.monthly"),
     Benchmark(
         "tap_screen",
         "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
