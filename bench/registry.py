@@ -64,6 +64,7 @@ BENCHMARKS = (
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
+    Benchmark("monthly", "200 workers' monthly summaries (bench.monthly)", module="bench.monthly"),
     Benchmark(
         "pages",
         "web pages at 2,000 people and a year of taps: weight and server p95 (bench.pages)",

@@ -8,7 +8,7 @@
 # scratch root, for tests and packaging):
 #   /opt/clock-gateway/                    the venv [PREFIX]
 #   /usr/local/bin/clock-gateway           a symlink into it [BINDIR]
-#   /etc/systemd/system/clock-gateway{,-web,-purge}.service, clock-gateway-purge.timer [UNITDIR]
+#   /etc/systemd/system/clock-gateway{,-web,-purge,-open-days}.service, clock-gateway-{purge,open-days}.timer [UNITDIR]
 #   /etc/udev/rules.d/99-clock-gateway.rules  [UDEVDIR]   (kept if present: you edit it)
 #   /etc/clock-gateway/config.toml         root:clock-gateway 0640 [SYSCONFDIR] (kept if present)
 #   /etc/clock-gateway/env                 root:root 0600, secrets (kept if present)
@@ -94,7 +94,8 @@ say "installed $("$venv/bin/clock-gateway" --version) in $PREFIX, linked from $B
 # -- systemd unit (ours: always replaced) and udev rules (yours once installed)
 install -d -m 0755 "$DESTDIR$UNITDIR" "$DESTDIR$UDEVDIR"
 for unit in clock-gateway.service clock-gateway-web.service \
-    clock-gateway-purge.service clock-gateway-purge.timer; do
+    clock-gateway-purge.service clock-gateway-purge.timer \
+    clock-gateway-open-days.service clock-gateway-open-days.timer; do
   sed -e "s|/opt/clock-gateway|$PREFIX|g" \
       -e "s|/etc/clock-gateway|$SYSCONFDIR|g" \
       -e "s|/usr/local/share/doc/clock-gateway|$DOCDIR|g" \
@@ -160,5 +161,6 @@ if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
     say "next: edit $SYSCONFDIR/config.toml (readers) and $SYSCONFDIR/env (database URL),"
     say "      sudo clock-gateway db init, then sudo systemctl enable --now clock-gateway"
     say "      and the register's retention: sudo systemctl enable --now clock-gateway-purge.timer"
+    say "      and, with [mail] set, forgotten clock-outs: sudo systemctl enable --now clock-gateway-open-days.timer"
   fi
 fi

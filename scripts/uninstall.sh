@@ -18,7 +18,8 @@ DOCDIR=${DOCDIR:-/usr/local/share/doc/clock-gateway}
 say() { echo "uninstall: $*"; }
 [ "$(id -u)" -eq 0 ] || { echo "uninstall: error: run as root: sudo make uninstall" >&2; exit 1; }
 
-for name in clock-gateway-purge.timer clock-gateway-purge.service clock-gateway-web.service \
+for name in clock-gateway-open-days.timer clock-gateway-open-days.service \
+    clock-gateway-purge.timer clock-gateway-purge.service clock-gateway-web.service \
     clock-gateway.service; do
   unit=$DESTDIR$UNITDIR/$name
   if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && [ -e "$unit" ]; then

@@ -29,6 +29,7 @@ BELOW_FACES = FOUNDATION | {
     "metrics",
     "documents",
     "emulator",
+    "mail",
 }
 
 # The part of the gateway a module belongs to -> the parts it may import (itself always).
@@ -53,6 +54,7 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"durable", "status"} | FOUNDATION,
     "documents": FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
+    "mail": FOUNDATION,
     "daemon": BELOW_FACES,
     "web": {"store", "reports", "importing", "status", "documents"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "importing"},

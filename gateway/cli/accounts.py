@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 from gateway.errors import InvalidInputError, UsageError
-from gateway.store.accounts import AccountRow, checked_role
+from gateway.store.accounts import AccountRow, checked_role, one_time_code
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from gateway.store.tables import ACCOUNT_ROLES
@@ -30,7 +30,8 @@ NAMES = {
 }
 ROLES_HELP = (
     "admin: everything; hr: people, cards, corrections, reports; inspector: reads "
-    "everything, changes nothing, needs --expires; representative: monthly totals only"
+    "everything, changes nothing, needs --expires; representative: monthly totals only; "
+    "worker: one person's own record (made with add-worker)"
 )
 
 
@@ -74,6 +75,31 @@ def _actions(parser: argparse.ArgumentParser) -> None:
     _role_options(role, required=True)
     add_config_option(role)
     role.set_defaults(func=_role)
+
+    worker = sub.add_parser(
+        "add-worker",
+        help="a worker's account for one person, with a one-time code",
+        description="Make a worker's account for PERSON (a uid): it sees only that "
+        "person's record. A one-time code is printed once (give it to the worker); the "
+        "first sign-in with it must set a password of their own. The username is the "
+        "person's uid unless --username says otherwise; a username that is a mail "
+        "address is where the worker is told of a forgotten clock-out.",
+    )
+    worker.add_argument("person", metavar="PERSON")
+    worker.add_argument("--username", metavar="NAME", help="default: the person's uid")
+    add_config_option(worker)
+    add_json_option(worker)
+    worker.set_defaults(func=_add_worker)
+
+    code = sub.add_parser(
+        "new-code",
+        help="a new one-time code for a worker's account (ends its sessions)",
+        description="Replace a worker's password with a new one-time code, printed once.",
+    )
+    code.add_argument("username", metavar="USERNAME")
+    add_config_option(code)
+    add_json_option(code)
+    code.set_defaults(func=_new_code)
 
     remove = sub.add_parser("remove", help="remove an account", description="Remove an account.")
     remove.add_argument("username", metavar="USERNAME")
@@ -173,6 +199,46 @@ def _passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_worker(args: argparse.Namespace) -> int:
+    from gateway.web.security import hash_password
+
+    config = config_from_args(args)
+    name = (args.username or args.person).strip()
+    code = one_time_code()
+    hashed = hash_password(code)
+
+    async def work(stores: Stores) -> None:
+        await stores.accounts.add_worker(name, args.person, hashed, Actor.cli())
+
+    with_stores(config, work)
+    _show_code(args, name, code)
+    return 0
+
+
+def _new_code(args: argparse.Namespace) -> int:
+    from gateway.web.security import hash_password
+
+    config = config_from_args(args)
+    code = one_time_code()
+    hashed = hash_password(code)
+
+    async def work(stores: Stores) -> int:
+        return await stores.accounts.new_code(args.username, hashed, Actor.cli())
+
+    with_stores(config, work)
+    _show_code(args, args.username.strip(), code)
+    return 0
+
+
+def _show_code(args: argparse.Namespace, name: str, code: str) -> None:
+    """The one place the code is ever shown: it is stored only hashed."""
+    if args.json:
+        print_json({"username": name, "code": code})
+        return
+    print(f"worker account {name}: one-time code {code}")
+    print("Give it to the worker: it is shown only now; the first sign-in sets a password.")
+
+
 def _role(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     ends = expiry(args.expires, config.zone)
@@ -225,6 +291,7 @@ def _list(args: argparse.Namespace) -> int:
                     "role": r.role,
                     "created_at": r.created_at.isoformat(),
                     "expires": last_day(r),
+                    "person_uid": r.person_uid,
                 }
                 for r in rows
             ]
@@ -235,7 +302,9 @@ def _list(args: argparse.Namespace) -> int:
         for r in rows:
             until = last_day(r)
             print(
-                f"{r.username}  {r.role}  (since {r.created_at:%Y-%m-%d}"
+                f"{r.username}  {r.role}"
+                + (f" of {r.person_uid}" if r.person_uid else "")
+                + f"  (since {r.created_at:%Y-%m-%d}"
                 + (f", until {until})" if until else ")")
             )
     return 0

@@ -90,6 +90,10 @@ def register(subparsers: Any) -> None:
 
     add_monthly(sub)
 
+    from gateway.cli.open_days import add_open_days
+
+    add_open_days(sub)
+
 
 def _range(config: Config, args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
     first = parse_date(args.first) if args.first else None

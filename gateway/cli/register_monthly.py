@@ -48,15 +48,19 @@ def write_pdf(path: Path, s: Summary) -> None:
     pdf.set_auto_page_break(auto=True, margin=10)
     pdf.add_page()
 
-    def line(text: str, size: int = 8) -> None:
+    def line(text: str, size: int = 8, *, wrap: bool = False) -> None:
         pdf.set_font("Helvetica", size=size)
-        pdf.multi_cell(0, 4 if size < 10 else 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        height = 4 if size < 10 else 7
+        if wrap:  # only what may be longer than the page: multi_cell's line breaking is slow
+            pdf.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
 
     line(TITLE, 12)
     line(f"Trabajador(a) / Worker: {s.name} ({s.uid})", 10)
     line(f"Mes / Month: {s.month}", 10)
     for regime in s.regime:
-        line(f"Régimen / Regime: {regime}")
+        line(f"Régimen / Regime: {regime}", wrap=True)
     line("")
     for row in [s.sheets()[0][1], *s.days]:
         line(" | ".join(str(c) for c in row), 7)
@@ -69,7 +73,7 @@ def write_pdf(path: Path, s: Summary) -> None:
     if not s.corrections:
         line("ninguna / none")
     for row in s.corrections:
-        line(" | ".join(str(c) for c in row), 7)
+        line(" | ".join(str(c) for c in row), 7, wrap=True)
     if s.flags:
         line("")
         line("Avisos / Flags", 10)

@@ -36,6 +36,7 @@ from gateway.config.fields import (
     check_state_dir,
     check_timezone,
     check_wait_s,
+    clock_spans,
     one_of,
 )
 from gateway.config.fields import (
@@ -50,6 +51,7 @@ from gateway.config.fields import (
 from gateway.config.fields import (
     template_problem as template_problem,
 )
+from gateway.config.mail import MailConfig, parse_mail
 from gateway.config.register import RETENTION_BY_JURISDICTION as RETENTION_BY_JURISDICTION
 from gateway.config.register import RegisterConfig, parse_register
 from gateway.config.uploads import UploadLimits, parse_upload_limits
@@ -257,6 +259,7 @@ class Config:
     original: OriginalConfig = field(default_factory=OriginalConfig)
     web: WebConfig = field(default_factory=WebConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
     @property
     def session_secret_path(self) -> Path:
@@ -439,7 +442,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         excluded_rooms=tuple(rooms),
         late_grace_min=pr.get("late_grace_min", int, 5, check=check_non_negative),
         rule=pr.get("rule", str, "midnight", check=one_of(("midnight", "shift"))),
-        shifts=_spans(pr, "shifts", ORIGINAL_SHIFTS),
+        shifts=clock_spans(pr, "shifts", ORIGINAL_SHIFTS),
     )
     pr.finish()
 
@@ -465,10 +468,11 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         fl.fail("silent_after_s", "must be longer than fleet.heartbeat_s")
     fl.finish()
     og = root.table("original")
-    original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
+    original = OriginalConfig(slots=clock_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
     web = _parse_web(root)
     register = parse_register(root)
+    mail = parse_mail(root)
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -496,35 +500,8 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         original=original,
         web=web,
         register=register,
+        mail=mail,
     )
-
-
-_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def _spans(
-    section: Section, name: str, default: tuple[tuple[time, time], ...]
-) -> tuple[tuple[time, time], ...]:
-    """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
-    raw = section.get(name, list, None)
-    if raw is None:
-        return default
-    if not raw:
-        section.fail(name, 'must list at least one "HH:MM-HH:MM"')
-        return default
-    spans = []
-    for i, item in enumerate(raw):
-        match = _SPAN.match(item) if isinstance(item, str) else None
-        values = [int(g) for g in match.groups()] if match else []
-        if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
-            section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
-            return default
-        start, end = time(values[0], values[1]), time(values[2], values[3])
-        if start == end:
-            section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
-            return default
-        spans.append((start, end))
-    return tuple(spans)
 
 
 def _parse_web(root: Section) -> WebConfig:

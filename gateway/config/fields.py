@@ -14,6 +14,7 @@ import re
 import socket
 import string
 from collections.abc import Callable
+from datetime import time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -241,3 +242,57 @@ def parse_listen(value: str) -> tuple[str, int] | None:
     except ValueError:
         return None
     return (host, port) if port <= 65535 else None
+
+
+_SPAN_TEXT = re.compile(r"^\s*(?:(\d{1,3})\s*h)?\s*(?:(\d{1,4})\s*m(?:in)?)?\s*$")
+
+
+def parse_span(value: str) -> int | None:
+    """'2h', '90m', '1h30m' -> minutes; None when it is not that (or is zero)."""
+    match = _SPAN_TEXT.match(value) if isinstance(value, str) else None
+    if match is None or not any(match.groups()):
+        return None
+    minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+    return minutes or None
+
+
+def span_minutes(section: Section, name: str, default: int, *, highest: int) -> int:
+    """A key holding a time like "2h", "90m" or "1h30m", in minutes (at most `highest`)."""
+
+    def check(value: Any) -> str | None:
+        minutes = parse_span(value)
+        if minutes is None or minutes > highest:
+            shape = 'a time like "2h", "90m" or "1h30m"'
+            return f"must be {shape}, at most {highest // 60} h, got {value!r}"
+        return None
+
+    raw = section.get(name, str, None, check=check)
+    return default if raw is None else parse_span(raw) or default
+
+
+_CLOCK_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def clock_spans(
+    section: Section, name: str, default: tuple[tuple[time, time], ...]
+) -> tuple[tuple[time, time], ...]:
+    """A list of "HH:MM-HH:MM" strings (an end before the start crosses midnight)."""
+    raw = section.get(name, list, None)
+    if raw is None:
+        return default
+    if not raw:
+        section.fail(name, 'must list at least one "HH:MM-HH:MM"')
+        return default
+    spans = []
+    for i, item in enumerate(raw):
+        match = _CLOCK_SPAN.match(item) if isinstance(item, str) else None
+        values = [int(g) for g in match.groups()] if match else []
+        if not match or values[0] > 23 or values[2] > 23 or values[1] > 59 or values[3] > 59:
+            section.fail(f"{name}[{i}]", f'must be "HH:MM-HH:MM", got {item!r}')
+            return default
+        start, end = time(values[0], values[1]), time(values[2], values[3])
+        if start == end:
+            section.fail(f"{name}[{i}]", f"starts and ends at {item!r}")
+            return default
+        spans.append((start, end))
+    return tuple(spans)

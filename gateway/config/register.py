@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.config.fields import Section, one_of
+from gateway.config.fields import Section, one_of, span_minutes
 from gateway.config.worktime import WorkTimeRules, parse_worktime
 
 # The legal minimum retention per jurisdiction: Spain, Estatuto de los Trabajadores art.
@@ -23,6 +23,7 @@ class RegisterConfig:
     # Whether this daemon seals (on a fleet, a gateway whose database role may not
     # read the register leaves it to the others: docs/REGISTER.md).
     seal: bool = True
+    open_day_after_min: int = 120  # shift end + this, an in and no out: an open day
     # How working time is counted and which limits are flagged (config/worktime.py).
     worktime: WorkTimeRules = field(default_factory=WorkTimeRules)
 
@@ -50,8 +51,13 @@ def parse_register(root: Section) -> RegisterConfig:
         elif years is not None and years != old:
             sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
     seal = sec.get("seal", bool, True)
+    after = span_minutes(sec, "open_day_after", 120, highest=7 * 24 * 60)
     worktime = parse_worktime(sec)
     sec.finish()
     return RegisterConfig(
-        jurisdiction=place, retention_years=years or minimum, seal=seal, worktime=worktime
+        jurisdiction=place,
+        retention_years=years or minimum,
+        seal=seal,
+        open_day_after_min=after,
+        worktime=worktime,
     )

@@ -3,6 +3,11 @@
 A void removes its event from the stream; an add puts a punch into it at its instant.
 The events themselves are never changed. Days (and people on the board) touched by
 a correction are marked, so a reader of the figures knows they are not raw taps.
+
+Only corrections in force count: those made before agreement existed (schema v5) and
+those the other side accepted. A pending one changes nothing yet; `pending_days` names
+the days it would touch, so a report can show it apart. Rejected and withdrawn ones
+stay in the register's trail and nowhere else.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ class CorrectionFacts(Protocol):
     def at(self) -> datetime: ...
     @property
     def event_id(self) -> int | None: ...
+    @property
+    def in_force(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+
+
+def in_force(corrections: Iterable[CorrectionFacts]) -> list[CorrectionFacts]:
+    return [c for c in corrections if c.in_force]
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ def _voided(corrections: Sequence[CorrectionFacts]) -> set[int]:
 def apply(events: Iterable[Any], corrections: Sequence[CorrectionFacts]) -> Iterator[Any]:
     """Events (with `id` and `received_at`, in received order) minus the voided ones,
     merged with the added punches, still in received order."""
+    corrections = in_force(corrections)
     if not corrections:
         yield from events
         return
@@ -77,6 +91,7 @@ async def apply_async(
     events: AsyncIterator[Any], corrections: Sequence[CorrectionFacts]
 ) -> AsyncIterator[Any]:
     """`apply` over a stream, for the reports (which never hold a year of events)."""
+    corrections = in_force(corrections)
     voided = _voided(corrections)
     added = _added(corrections)
     i = 0
@@ -93,5 +108,14 @@ async def apply_async(
 
 
 def corrected_days(corrections: Iterable[CorrectionFacts], zone: tzinfo) -> set[tuple[str, date]]:
-    """(uid, local day) of every correction's instant."""
-    return {(c.person_uid, as_utc(c.at).astimezone(zone).date()) for c in corrections}
+    """(uid, local day) of every correction in force's instant."""
+    return {(c.person_uid, as_utc(c.at).astimezone(zone).date()) for c in in_force(corrections)}
+
+
+def pending_days(corrections: Iterable[CorrectionFacts], zone: tzinfo) -> set[tuple[str, date]]:
+    """(uid, local day) of every correction still waiting for an answer."""
+    return {
+        (c.person_uid, as_utc(c.at).astimezone(zone).date())
+        for c in corrections
+        if c.state == "pending"
+    }

@@ -1,7 +1,7 @@
 """The Inspector's export (issue 21 item 7): the register over a range, in a directory.
 
 Per worker per day: the start, the end and each pause, the corrections with their
-trail (who, when, why; who agreed, empty until agreement is recorded), daily and
+trail (who proposed, who agreed or refused, when, why), daily and
 monthly totals; as CSV, xlsx and PDF, with MANIFEST.sha256 (`sha256sum -c` checks
 it), HEAD.txt (the chain head at export time) and README.txt (how to verify).
 
@@ -65,8 +65,12 @@ CORRECTION_COLUMNS = [
     "reason",
     "who",
     "when",
+    "state",
     "who_agreed",
+    "when_agreed",
 ]
+# The whole agreement trail: one row per step (proposed, accepted, rejected, withdrawn).
+STEP_COLUMNS = ["correction_id", "uid", "step", "side", "who", "when", "note"]
 MONTH_COLUMNS = ["uid", "name", "month", "days_worked", "worked"]
 
 
@@ -135,9 +139,24 @@ def correction_rows(
             c.reason,
             c.created_by,
             _clock(c.created_at, rules),
-            "",  # who agreed: recorded once the working-time issue adds agreement
+            c.state,  # legacy (before agreement existed), pending, accepted, ...
+            *_agreed(c, rules),
         ]
         for c in fixes
+    ]
+
+
+def _agreed(c: CorrectionRow, rules: Rules) -> list[str]:
+    """Who answered a proposal, and when (empty while it waits, and for legacy ones)."""
+    answer = next((s for s in c.steps if s.step != "proposed"), None)
+    return ["", ""] if answer is None else [answer.actor, _clock(answer.at, rules)]
+
+
+def step_rows(fixes: Iterable[CorrectionRow], rules: Rules) -> list[list[Any]]:
+    return [
+        [c.id, c.person_uid, s.step, s.side, s.actor, _clock(s.at, rules), s.note]
+        for c in fixes
+        for s in c.steps
     ]
 
 
@@ -223,11 +242,13 @@ async def export_register(
 
     days_rows = day_rows(report)
     fix_rows = correction_rows(fixes, known, rules)
+    trail_rows = step_rows(fixes, rules)
     total_rows = month_rows(report.months, known)
     title = f"Working-time register {first_day} to {last_day}"
     tables: list[Sheet] = [
         ("days", DAY_COLUMNS, days_rows),
         ("corrections", CORRECTION_COLUMNS, fix_rows),
+        ("correction_steps", STEP_COLUMNS, trail_rows),
         ("months", MONTH_COLUMNS, total_rows),
         ("worktime", worktime_render.DAY_COLUMNS, worktime_render.day_rows(worktime)),
         ("worktime_months", worktime_render.MONTH_COLUMNS, worktime_render.month_rows(worktime)),
@@ -343,12 +364,15 @@ def readme_text(first: date, last: date, head: str, manifest: str) -> str:
     return f"""clock-gateway: the working-time register from {first} to {last}
 
 Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
-corrections.csv (each correction: who made it, when, why; who agreed is empty until
-agreement is recorded), months.csv (monthly totals), worktime.csv (per worker per
-working day: gross span, each pause, net time, ordinary, overtime and complementary
-hours, overtime paid or rest, the regime, the limit flags), worktime_months.csv (the
-month's totals by class), register.xlsx and register.pdf (the same five tables),
-HEAD.txt (the register's chain head at export time).
+corrections.csv (each correction: who made it, when, why, its state, who agreed
+and when; "legacy" ones were made before agreement was recorded and are in force,
+"pending" ones wait for the other side and are not counted yet), correction_steps.csv
+(the whole trail: every proposal, acceptance, rejection and withdrawal with who, when
+and why), months.csv (monthly totals), worktime.csv (per worker per working day: gross
+span, each pause, net time, ordinary, overtime and complementary hours, overtime paid
+or rest, the regime, the limit flags), worktime_months.csv (the month's totals by
+class), register.xlsx and register.pdf (the same six tables), HEAD.txt (the register's
+chain head at export time).
 
 1. Check that no file was changed since the export, with standard tools:
 

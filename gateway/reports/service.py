@@ -134,7 +134,7 @@ async def presence(
         list(corrections.apply(events, fixes)),
         names,
         now or datetime.now(UTC),
-        corrected_uids={c.person_uid for c in fixes},
+        corrected_uids={c.person_uid for c in corrections.in_force(fixes)},
         stepped_back=await stores.clock_steps.stepped_back(since, until),
     )
 

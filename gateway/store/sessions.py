@@ -31,6 +31,8 @@ class SessionAccount:
     username: str
     role: str
     id_hash: str
+    person_uid: str | None = None  # a worker's own person (schema v5)
+    must_change_password: bool = False  # signed in with a one-time code
 
 
 async def end_sessions_of(conn: AsyncConnection, name: str) -> int:
@@ -75,6 +77,8 @@ class SessionStore:
                 web_sessions.c.expires_at,
                 accounts.c.role,
                 accounts.c.expires_at.label("account_expires_at"),
+                accounts.c.person_uid,
+                accounts.c.must_change_password,
             )
             .join(accounts, accounts.c.username == web_sessions.c.username)
             .where(web_sessions.c.id_hash == id_hash)
@@ -98,7 +102,9 @@ class SessionStore:
                     .where(web_sessions.c.id_hash == id_hash)
                     .values(last_seen_at=now)
                 )
-        return SessionAccount(row.username, row.role, id_hash)
+        return SessionAccount(
+            row.username, row.role, id_hash, row.person_uid, bool(row.must_change_password)
+        )
 
     async def end(self, id_hash: str) -> bool:
         async with self._db.tx(write=True) as conn:

@@ -15,6 +15,7 @@ from gateway.store.events import EventStore
 from gateway.store.gateways import GatewayStore
 from gateway.store.imports import ImportStore
 from gateway.store.lifecycle import LifecycleStore
+from gateway.store.open_days import OpenDayStore
 from gateway.store.people import PeopleStore
 from gateway.store.regimes import RegimeStore
 from gateway.store.retention import RetentionStore
@@ -45,6 +46,8 @@ class Stores:
         # The web's sign-in state (schema v4).
         self.sessions = SessionStore(db)
         self.throttle = ThrottleStore(db)
+        # Forgotten clock-outs flagged (schema v5).
+        self.open_days = OpenDayStore(db)
         # Working time (schema v5): regimes and overtime choices.
         self.regimes = RegimeStore(db)
 

@@ -23,6 +23,8 @@ class Account:
     username: str
     role: str
     session: str  # the session id's hash: the row to end at logout
+    person_uid: str | None = None  # a worker's own person: all /me shows
+    must_change_password: bool = False  # signed in with a one-time code: /me/password first
 
 
 def _now() -> datetime:
@@ -46,7 +48,13 @@ async def current(request: Request) -> Account | None:
         if found is None:
             request.session.pop("sid", None)  # ended: the cookie forgets it too
         else:
-            account = Account(found.username, found.role, found.id_hash)
+            account = Account(
+                found.username,
+                found.role,
+                found.id_hash,
+                found.person_uid,
+                found.must_change_password,
+            )
     request.state.account = account
     return account
 
@@ -71,7 +79,13 @@ async def sign_in(request: Request, credentials: Credentials, address: str) -> A
     )
     request.session.clear()
     request.session.update(sid=session_id, csrf=security.new_csrf_token())
-    account = Account(credentials.username, credentials.role, id_hash)
+    account = Account(
+        credentials.username,
+        credentials.role,
+        id_hash,
+        credentials.person_uid,
+        credentials.must_change_password,
+    )
     request.state.account = account
     return account
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from gateway.web.i18n_me import MORE
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "board": "Board",
@@ -538,6 +540,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "export_check": "Para comprobar los ficheros con herramientas estándar:",
     },
 }
+for _locale, _more in MORE.items():  # the worker's pages, open days, agreements
+    TEXTS[_locale].update(_more)
 LOCALES = tuple(TEXTS)
 _FLAG = re.compile(r"^([a-z-]+?)(x\d+|=\d+(?:min)?)?$")
 

@@ -9,7 +9,12 @@ The roles (an account has one):
   gateway.store.accounts); it lands on /register;
 - representative: the workers' representatives' page of monthly totals per person,
   no daily detail;
-- worker (schema v5): a person's own account; for now only the board.
+- worker: one person's own record under /me (the account is linked to that person;
+  gateway/web/routes_me.py refuses, and audits, anything naming someone else), and
+  the board when it is open to anyone.
+
+An account signed in with a one-time code (must_change_password) reaches nothing but
+/me/password (and /logout) until it has chosen a password of its own.
 
 A signed-out browser asking for a page that needs an account goes to the login page;
 a signed-in account whose role may not is refused with 403, and the refusal is
@@ -39,9 +44,8 @@ log = get_logger("web")
 Handler = Callable[[Request], Awaitable[Response]]
 
 EVERYONE = frozenset(ACCOUNT_ROLES)
-# The company's side: every role but a worker's, who sees only their own record (the
-# worker's pages come with issue 22 item 6; until then a worker opens only the board).
-STAFF = EVERYONE - {"worker"}
+WORKER = frozenset({"worker"})  # one person's own record
+STAFF = EVERYONE - WORKER  # the accounts that see more than their own
 READ = frozenset({"admin", "hr", "inspector"})  # every record, read only
 EDIT = frozenset({"admin", "hr"})  # people, cards, corrections
 AUDIT = frozenset({"admin", "inspector"})
@@ -74,6 +78,20 @@ ACCESS: dict[str, Rule] = {
     "/corrections": Rule(READ),
     "/corrections/add": Rule(EDIT),
     "/corrections/void": Rule(EDIT),
+    "/corrections/accept": Rule(EDIT),
+    "/corrections/reject": Rule(EDIT),
+    "/corrections/withdraw": Rule(EDIT),
+    "/open-days": Rule(READ),
+    "/workers": Rule(EDIT),
+    "/workers/add": Rule(EDIT),
+    "/workers/code": Rule(EDIT),
+    "/me": Rule(WORKER),
+    "/me/request": Rule(WORKER),
+    "/me/accept": Rule(WORKER),
+    "/me/reject": Rule(WORKER),
+    "/me/withdraw": Rule(WORKER),
+    "/me/download": Rule(WORKER),
+    "/me/password": Rule(EVERYONE),
     "/audit": Rule(AUDIT),
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
@@ -96,12 +114,17 @@ NAV = (
     ("/people", "people"),
     ("/readers", "readers"),
     ("/corrections", "corrections"),
+    ("/open-days", "open_days"),
+    ("/workers", "workers"),
     ("/reports", "reports"),
     ("/totals", "totals"),
     ("/register", "register"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),
+    ("/me", "me"),
 )
+# What an account with a one-time code may open before it has chosen a password.
+FIRST_PASSWORD = frozenset({"/me/password", "/logout", "/login"})
 
 
 # ACCESS keys are the routes' own paths, parameters included ("/people/{uid:path}"):
@@ -125,8 +148,8 @@ def allowed(role: str | None, path: str) -> bool:
 
 def home(role: str) -> str:
     """Where an account lands after signing in when it asked for nothing it may open."""
-    if role == "worker":
-        return "/"
+    if role in WORKER:
+        return "/me"
     if role == "inspector":
         return "/register"  # what it may read, the seals' state, the export
     return "/people" if role in READ else "/totals"
@@ -136,8 +159,8 @@ def board_open(request: Request, account: auth.Account | None) -> bool:
     """The board: any signed-in account; else the board token when one is configured;
     else anyone, unless [web] board = "login"."""
     web = ctx_of(request).config.web
-    if account is not None:
-        return True
+    if account is not None and account.role not in WORKER:
+        return True  # a worker sees the board only as anyone passing would
     if web.board_token is not None:
         return security.csrf_ok(web.board_token, request.query_params.get("token", ""))
     return bool(web.board != "login")
@@ -156,9 +179,13 @@ def guard(path: str, endpoint: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         try:
             account = await auth.current(request)
+            if account and account.must_change_password and path not in FIRST_PASSWORD:
+                return RedirectResponse("/me/password", status_code=303)
             if rule.board and not board_open(request, account):
                 if path == "/events":
                     return Response("forbidden\n", status_code=403, media_type="text/plain")
+                if account is not None:  # a worker: the board is not theirs
+                    return RedirectResponse(home(account.role), status_code=303)
                 if ctx_of(request).config.web.board_token is None:
                     return RedirectResponse("/login?next=/", status_code=303)
                 return render(request, "message.html", 403, title="403", text="board_token")

@@ -78,7 +78,12 @@ async def corrections_page(request: Request) -> Response:
         uid=uid, kind=kind, limit=CORRECTIONS_PAGE + 1, before_id=after[0] if after else None
     )
     more, listed = len(listed) > CORRECTIONS_PAGE, listed[:CORRECTIONS_PAGE]
-    voided = {c.event_id for c in listed if c.kind == "void"}
+    # Voided, or a void waiting for agreement: not offered again (a rejected one is).
+    voided = {
+        c.event_id
+        for c in listed
+        if c.kind == "void" and c.state in ("legacy", "pending", "accepted")
+    }
     today = datetime.now(ctx.zone).date()
     return paging.list_page(
         request,

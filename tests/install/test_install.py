@@ -25,6 +25,8 @@ UNIT = "etc/systemd/system/clock-gateway.service"
 WEB_UNIT = "etc/systemd/system/clock-gateway-web.service"
 PURGE_UNIT = "etc/systemd/system/clock-gateway-purge.service"
 PURGE_TIMER = "etc/systemd/system/clock-gateway-purge.timer"
+OPEN_DAYS_UNIT = "etc/systemd/system/clock-gateway-open-days.service"
+OPEN_DAYS_TIMER = "etc/systemd/system/clock-gateway-open-days.timer"
 
 pytestmark = [
     pytest.mark.install,
@@ -135,7 +137,9 @@ def _with_systemd_units(root: Path) -> None:
             (root / name).symlink_to(f"usr/{name}")
 
 
-@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT, PURGE_UNIT, PURGE_TIMER])
+@pytest.mark.parametrize(
+    "unit", [UNIT, WEB_UNIT, PURGE_UNIT, PURGE_TIMER, OPEN_DAYS_UNIT, OPEN_DAYS_TIMER]
+)
 def test_the_installed_units_verify(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)
@@ -149,7 +153,7 @@ def test_the_installed_units_verify(root: Path, unit: str) -> None:
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT, PURGE_UNIT])
+@pytest.mark.parametrize("unit", [UNIT, WEB_UNIT, PURGE_UNIT, OPEN_DAYS_UNIT])
 def test_the_units_are_hardened_to_exposure_1_5_or_less(root: Path, unit: str) -> None:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     _with_systemd_units(root)

@@ -51,17 +51,17 @@ async def test_seal_head_and_verify(tmp_path: Path) -> None:
     assert out.strip() == "nothing sealed yet"
     # Rows stored a moment ago and not sealed: waiting, not a finding.
     out, _ = cli("register", "verify")
-    assert "11 row(s) stored in the last 60 s are not sealed yet" in out and "OK" in out
+    assert "13 row(s) stored in the last 60 s are not sealed yet" in out and "OK" in out
     out, _ = cli("register", "seal")
-    assert out.strip() == "sealed 11 row(s)"
+    assert out.strip() == "sealed 13 row(s)"
     out, _ = cli("register", "head", "--record")
     head = out.splitlines()[0]
-    assert re.fullmatch(r"11:[0-9a-f]{64}", head)
+    assert re.fullmatch(r"13:[0-9a-f]{64}", head)
     heads = cli.state / "register-heads.jsonl"
-    assert json.loads(heads.read_text())["seq"] == 11
+    assert json.loads(heads.read_text())["seq"] == 13
 
     out, _ = cli("register", "verify", "--head", head, "--head", str(heads))
-    assert "checked 11 seal(s) and 4 event(s), 2 correction(s), 5 audit(s)" in out
+    assert "checked 13 seal(s) and 4 event(s), 2 correction(s), 2 step(s), 5 audit(s)" in out
     assert "checked against 2 head(s)" in out and f"chain head: {head}" in out
     doc = json.loads(cli("register", "verify", "--json", "--from", "2000-01-01")[0])
     assert doc["ok"] and doc["head"]["head"] == head and doc["findings"] == []

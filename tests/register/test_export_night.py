@@ -72,7 +72,7 @@ async def test_night_shift_export_on_each_backend(db_url: str, tmp_path: Path) -
     check = subprocess.run(
         ["sha256sum", "-c", "MANIFEST.sha256"], cwd=out, capture_output=True, text=True
     )
-    assert check.returncode == 0 and check.stdout.count(": OK") == 9, check.stdout
+    assert check.returncode == 0 and check.stdout.count(": OK") == 10, check.stdout
 
     days = [(r["uid"], r["day"], r["start"], r["end"], r["pauses"], r["worked"], r["sessions"])
             for r in _rows(out / "days.csv")]  # fmt: skip

@@ -23,11 +23,11 @@ from tests.store.support import open_stores, sql
 async def _sealed(url: str) -> None:
     async with open_stores(url) as stores:
         await fill(stores)
-        assert (await stores.seals.seal_pending()).sealed == 4 + 2 + 5
+        assert (await stores.seals.seal_pending()).sealed == 4 + 2 + 2 + 5
         report = await check(stores)
         assert report.ok, report.findings
         counted = {k: n for k, n in report.rows.items() if n}
-        assert counted == {"event": 4, "correction": 2, "audit": 5}
+        assert counted == {"event": 4, "correction": 2, "step": 2, "audit": 5}
 
 
 async def test_an_altered_row_is_named_with_what_changed(db_url: str) -> None:

@@ -45,8 +45,12 @@ async def _fill(url: str) -> None:
         await stores.swipes.record_events(
             [event("ana", at=local(d, t), direction=Direction(w)) for w, d, t in taps]
         )
-        await stores.corrections.add_missing(
+        fix = await stores.corrections.add_missing(
             "ana", "out", local("2026-11-06", "12:00"), "card forgotten", HR
+        )
+        # In force once Ana agrees (issue 22 item 5).
+        await stores.corrections.decide(
+            fix, "accepted", Actor("ana"), side="worker", person_uid="ana"
         )
 
 

@@ -18,6 +18,7 @@ from tests.reports.helpers import MADRID, clock, local
 from tests.store.support import count, open_stores, sql
 
 ADMIN = Actor("admin", "192.0.2.7")
+ANA = Actor("ana", "192.0.2.8")
 RULES = Rules(zone=MADRID)
 
 
@@ -77,10 +78,12 @@ async def test_a_correction_changes_the_report_and_marks_the_day(db_url: str) ->
         mistaken = [
             e async for e in stores.events.events_between(local(day, "08:29"), local(day, "08:31"))
         ]
-        await stores.corrections.void(mistaken[0].id, "tapped twice", ADMIN)
-        with pytest.raises(ConflictError, match="already voided"):
+        voided = await stores.corrections.void(mistaken[0].id, "tapped twice", ADMIN)
+        with pytest.raises(ConflictError, match="already has a void waiting"):
             await stores.corrections.void(mistaken[0].id, "again", ADMIN)
-        await stores.corrections.add_missing("ana", "out", local(day, "15:00"), "forgot", ADMIN)
+        added = await stores.corrections.add_missing(
+            "ana", "out", local(day, "15:00"), "forgot", ADMIN
+        )
         with pytest.raises(InvalidInputError, match="reason"):
             await stores.corrections.add_missing("ana", "out", local(day, "15:00"), "  ", ADMIN)
         with pytest.raises(InvalidInputError, match="future"):
@@ -90,6 +93,11 @@ async def test_a_correction_changes_the_report_and_marks_the_day(db_url: str) ->
         with pytest.raises(NotFoundError):
             await stores.corrections.add_missing("nobody", "in", local(day, "15:00"), "x", ADMIN)
 
+        # Both wait for Ana's agreement (issue 22 item 5): the report is unchanged.
+        waiting = await build_report(stores, RULES, date(2026, 11, 23), date(2026, 11, 23))
+        assert waiting.days[0].flags == ["missing-outx2"]
+        for fix in (voided, added):
+            await stores.corrections.decide(fix, "accepted", ANA, side="worker", person_uid="ana")
         report = await build_report(stores, RULES, date(2026, 11, 23), date(2026, 11, 23))
         only = report.days[0]
         assert only.worked == timedelta(hours=7)
@@ -98,7 +106,12 @@ async def test_a_correction_changes_the_report_and_marks_the_day(db_url: str) ->
         assert [c.kind for c in listed] == ["add", "void"]
         assert listed[1].at == local(day, "08:30") and listed[1].direction == "in"
         actions = [r.action for r in await stores.audit.recent()]
-        assert actions[:2] == ["correction.add", "correction.void"]
+        assert actions[:4] == [
+            "correction.accept",
+            "correction.accept",
+            "correction.add",
+            "correction.void",
+        ]
     # The raw events are untouched.
     assert count(db_url, "clock_events") == 2
 
@@ -107,9 +120,16 @@ async def test_who_applies_corrections(db_url: str) -> None:
     async with open_stores(db_url) as stores:
         await _seed(stores)
         now = datetime.now(UTC)
-        await stores.corrections.add_missing(
+        fix = await stores.corrections.add_missing(
             "ana", "in", now - timedelta(minutes=5), "no card", ADMIN
         )
+        waiting = await presence(stores, RULES, now)
+        assert waiting.unscheduled_in == []  # not in force until Ana agrees
+        await stores.swipes.record_events([clock("ana", "in", now - timedelta(minutes=9))])
+        tapped = await presence(stores, RULES, now)
+        # In by her own tap; the pending correction marks nothing yet.
+        assert [(r.uid, r.corrected) for r in tapped.unscheduled_in] == [("ana", False)]
+        await stores.corrections.decide(fix, "accepted", ANA, side="worker", person_uid="ana")
         report = await presence(stores, RULES, now)
         assert [(r.uid, r.corrected) for r in report.unscheduled_in] == [("ana", True)]
 

@@ -54,7 +54,8 @@ PEOPLE = [
 SCHEDULED = [p for p in PEOPLE[:10]]
 ALREADY_IN = ("luis.nunez", "pau.soler", "carmen.vidal", "lucia.ferrer", "sergio.gil")
 UNKNOWN_CARD = "04C0FFEE"
-Account = tuple[str, str, str, datetime | None]  # name, password, role, expires_at
+# name, password, role, expires_at; a "worker" account's name is its person's uid.
+Account = tuple[str, str, str, datetime | None]
 
 
 def free_port() -> int:
@@ -85,13 +86,19 @@ async def _seed(
         cli = Actor("cli:test")
         await stores.accounts.add(ADMIN, hash_password(PASSWORD), cli, role="admin")
         for name, password, role, expires_at in accounts:
-            await stores.accounts.add(
-                name, hash_password(password), cli, role=role, expires_at=expires_at
-            )
+            if role != "worker":
+                await stores.accounts.add(
+                    name, hash_password(password), cli, role=role, expires_at=expires_at
+                )
         for uid, name, card, _room in PEOPLE:
             await stores.lifecycle.add_person(uid, name, cli)
             if card:
                 await stores.lifecycle.assign_card(card, uid, cli)
+        # A worker's account is named after its person here, its password already its own.
+        for name, password, role, _expires_at in accounts:
+            if role == "worker":
+                await stores.accounts.add_worker(name, name, hash_password(password), cli)
+                await stores.accounts.set_password(name, hash_password(password), cli)
         local = now.astimezone(ZONE)
         start = (local - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
         end = (local + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)

@@ -141,9 +141,37 @@ def test_a_correction_changes_the_report(pg_stack: Stack, browser: Any) -> None:
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, "a message")
     assert "error" not in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
 
+    # Filed by the company, it waits for Luis (issue 22 item 5): listed as pending,
+    # and the report does not count it yet.
+    browser.get(f"{pg_stack.web.url}/corrections?uid=luis.nunez")
+    pending = browser.find_elements(By.CSS_SELECTOR, "#corrections tr[data-state='pending']")
+    assert len(pending) == 1 and "Olvidó fichar la salida" in pending[0].text
+    correction_id = int(pending[0].get_attribute("data-id"))
+    _waiting, flags_waiting = today_row()
+    assert "open" in flags_waiting and "corrected" not in flags_waiting
+    _accept_as_worker(pg_stack, "luis.nunez", correction_id)
+
     after, flags_after = today_row()
     assert "corrected" in flags_after and "open" not in flags_after
     assert after != before
+
+
+def _accept_as_worker(stack: Stack, uid: str, correction_id: int) -> None:
+    import asyncio
+
+    from gateway.store.audit import Actor
+    from gateway.store.stores import Stores
+
+    async def accept() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            await stores.corrections.decide(
+                correction_id, "accepted", Actor(uid), side="worker", person_uid=uid
+            )
+        finally:
+            await stores.close()
+
+    asyncio.run(accept())
 
 
 def test_every_admin_page_sends_a_logged_out_browser_to_the_login_page(

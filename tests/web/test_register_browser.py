@@ -104,7 +104,7 @@ def test_an_inspector_downloads_the_export_and_checks_it(
         ["sha256sum", "-c", "MANIFEST.sha256"], cwd=folder, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == 9
+    assert check.stdout.count(": OK") == 10
     assert (folder / "HEAD.txt").read_text().strip() == head
     assert (shots / "inspector-view.png").stat().st_size > 10_000
     assert (shots / "export-page.png").stat().st_size > 10_000

@@ -114,9 +114,10 @@ def test_the_web_export_is_the_clis_export_as_a_zip(stack: Stack, tmp_path: Path
     check = subprocess.run(
         ["sha256sum", "-c", "MANIFEST.sha256"], cwd=folder, capture_output=True, text=True
     )
-    assert check.returncode == 0 and check.stdout.count(": OK") == 9, check.stdout
+    assert check.returncode == 0 and check.stdout.count(": OK") == 10, check.stdout
     files = {
-        "days.csv", "corrections.csv", "months.csv", "worktime.csv", "worktime_months.csv",
+        "days.csv", "corrections.csv", "correction_steps.csv", "months.csv", "worktime.csv",
+        "worktime_months.csv",
         "register.xlsx", "register.pdf", "HEAD.txt", "README.txt", "MANIFEST.sha256",
     }  # fmt: skip
     assert {p.name for p in folder.iterdir()} == files

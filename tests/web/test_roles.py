@@ -18,7 +18,6 @@ import pytest
 
 from gateway.config import load_config
 from gateway.web.app import create_app
-from gateway.web.security import hash_password
 from tests.store.support import sql
 from tests.support.wait import wait_until
 from tests.web.client import Client
@@ -32,7 +31,7 @@ ACCOUNTS = {
     "hr": ("rrhh", PW),
     "inspector": ("itss", PW),
     "representative": ("comite", PW),
-    "worker": ("eva", PW),
+    "worker": ("ana.garcia", PW),  # the person's uid (tests/web/stack.py)
 }
 EXPIRED = "itss.old"
 # What the walk asks for a route with parameters: a page that exists.
@@ -40,7 +39,8 @@ EXAMPLE = {"/people/{uid:path}": "/people/ana.garcia"}
 
 # Written from the roles, not from roles.py: who may use each route.
 ADM, HR, INS, REP, WRK = "admin", "hr", "inspector", "representative", "worker"
-ALL = {ADM, HR, INS, REP}  # the company's side: a worker sees only their own record
+STAFF = {ADM, HR, INS, REP}
+ALL = STAFF | {WRK}
 EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/", "GET"): None,
     ("/events", "GET"): None,
@@ -61,10 +61,25 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/corrections", "GET"): {ADM, HR, INS},
     ("/corrections/add", "POST"): {ADM, HR},
     ("/corrections/void", "POST"): {ADM, HR},
+    ("/corrections/accept", "POST"): {ADM, HR},
+    ("/corrections/reject", "POST"): {ADM, HR},
+    ("/corrections/withdraw", "POST"): {ADM, HR},
+    ("/open-days", "GET"): {ADM, HR, INS},
+    ("/workers", "GET"): {ADM, HR},
+    ("/workers/add", "POST"): {ADM, HR},
+    ("/workers/code", "POST"): {ADM, HR},
+    ("/me", "GET"): {WRK},
+    ("/me/request", "POST"): {WRK},
+    ("/me/accept", "POST"): {WRK},
+    ("/me/reject", "POST"): {WRK},
+    ("/me/withdraw", "POST"): {WRK},
+    ("/me/download", "GET"): {WRK},
+    ("/me/password", "GET"): ALL,
+    ("/me/password", "POST"): ALL,
     ("/audit", "GET"): {ADM, INS},
     ("/reports", "GET"): {ADM, HR, INS},
     ("/reports/download", "GET"): {ADM, HR, INS},
-    ("/totals", "GET"): ALL,
+    ("/totals", "GET"): STAFF,  # a worker sees their own record, not everyone's totals
     ("/register", "GET"): {ADM, HR, INS},
     ("/register/export", "GET"): {ADM, HR, INS},
     ("/accounts", "GET"): {ADM},
@@ -96,15 +111,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             (ACCOUNTS[HR][0], PW, HR, None),
             (ACCOUNTS[INS][0], PW, INS, soon),
             (ACCOUNTS[REP][0], PW, REP, None),
+            (ACCOUNTS[WRK][0], PW, WRK, None),
             (EXPIRED, PW, INS, datetime.now(UTC) - timedelta(days=1)),
         ],
-    )
-    # A worker's account (schema v5) is tied to their person: seeded straight into the
-    # table, as the accounts store does not make one yet.
-    sql(
-        stack.url,
-        "INSERT INTO accounts (username, password_hash, role, person_uid) VALUES (?, ?, ?, ?)",
-        (ACCOUNTS[WRK][0], hash_password(PW), WRK, "eva.martin"),
     )
     try:
         yield stack
@@ -115,9 +124,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def _signed_in(stack: Stack, role: str) -> Client:
     client = Client(stack.web.url)
     name, password = ACCOUNTS[role]
-    target = "/" if role == WRK else "/totals"
-    answer = client.login(name, password, target)
-    assert answer.status == 303 and answer.location == target, (role, answer.status)
+    answer = client.login(name, password, "/totals")
+    landing = "/me" if role == WRK else "/totals"  # a worker may not open /totals
+    assert answer.status == 303 and answer.location == landing, (role, answer.status)
     return client
 
 
