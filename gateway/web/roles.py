@@ -76,6 +76,8 @@ ACCESS: dict[str, Rule] = {
     "/audit": Rule(AUDIT),
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
+    # The inspector too: routes_monthly.py says why.
+    "/register/monthly": Rule(READ),
     "/totals": Rule(STAFF),
     "/accounts": Rule(ADMIN),
     "/accounts/add": Rule(ADMIN),
@@ -94,6 +96,7 @@ NAV = (
     ("/readers", "readers"),
     ("/corrections", "corrections"),
     ("/reports", "reports"),
+    ("/register/monthly", "monthly_summaries"),
     ("/totals", "totals"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),

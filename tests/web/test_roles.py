@@ -64,6 +64,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/audit", "GET"): {ADM, INS},
     ("/reports", "GET"): {ADM, HR, INS},
     ("/reports/download", "GET"): {ADM, HR, INS},
+    ("/register/monthly", "GET"): {ADM, HR, INS},  # the register, cut by worker
     ("/totals", "GET"): ALL,
     ("/accounts", "GET"): {ADM},
     ("/accounts/add", "POST"): {ADM},
