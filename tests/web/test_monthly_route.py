@@ -37,13 +37,18 @@ WORKERS = {  # uid -> (name, card)
 }
 
 
+# Ana works every weekday of October 2026 (22, across the DST change of the 25th): a
+# whole month for the picture; the others on the 5th and the 6th.
+ANA_DAYS = [d for d in range(1, 32) if datetime(2026, 10, d).isoweekday() <= 5]
+
+
 async def _october(url: str) -> None:
-    """Each worker: 08:00-14:00 with a pause 11:00-11:20, on 5 and 6 October 2026."""
+    """Each working day 08:00-14:00 with a pause 11:00-11:20 (shifted k minutes)."""
     stores = Stores.open(url)
     try:
         events = []
         for k, (uid, (_name, card)) in enumerate(WORKERS.items()):
-            for day in (5, 6):
+            for day in ANA_DAYS if uid == "ana.garcia" else [5, 6]:
                 at = datetime(2026, 10, day, 8, k, tzinfo=ZONE)
                 for direction, minutes in (("in", 0), ("out", 180), ("in", 200), ("out", 360)):
                     events.append(_event(uid, card, direction, at + timedelta(minutes=minutes)))
@@ -121,7 +126,9 @@ def test_hr_downloads_every_workers_summary(stack: Stack, shots: Path) -> None:
         for day in ("05", "06"):
             row = f"2026-10-{day} | 08:{k:02d} | 14:{k:02d} | 11:{k:02d}-11:{20 + k:02d} | 5:40"
             assert row in text, (row, text)
-        assert "Neto / Net: 11:20" in text
+        days = len(ANA_DAYS) if uid == "ana.garcia" else 2
+        net = days * (5 * 60 + 40)
+        assert f"Neto / Net: {net // 60}:{net % 60:02d}" in text, text
     assert _audit(stack)[-1][:2] == ("rrhh", None)
     assert json.loads(str(_audit(stack)[-1][2])) == {"month": MONTH, "person": None, "workers": 3}
 
