@@ -28,6 +28,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "corrections": "Corrections",
         "reports": "Reports",
         "monthly_summaries": "Monthly summaries",
+        "summaries": "Summaries",  # the navigation's short name of the page above
         "download_zip": "Download (zip)",
         "audit": "Audit log",
         "login": "Log in",
@@ -239,6 +240,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "corrections": "Correcciones",
         "reports": "Informes",
         "monthly_summaries": "Resúmenes mensuales",
+        "summaries": "Resúmenes",
         "download_zip": "Descargar (zip)",
         "audit": "Registro de auditoría",
         "login": "Entrar",

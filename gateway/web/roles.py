@@ -96,7 +96,7 @@ NAV = (
     ("/readers", "readers"),
     ("/corrections", "corrections"),
     ("/reports", "reports"),
-    ("/register/monthly", "monthly_summaries"),
+    ("/register/monthly", "summaries"),
     ("/totals", "totals"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -48,8 +49,12 @@ async def monthly_page(request: Request) -> Response:
     month = request.query_params.get("month")
     uid = (request.query_params.get("uid") or "").strip()
     if month is None:
+        # The form offers last month: the summaries go out with its payslips.
+        last = datetime.now(ctx.zone).date().replace(day=1) - timedelta(days=1)
         people = await ctx.stores.people.people()
-        return render(request, "register_monthly.html", people=people, uid=uid)
+        return render(
+            request, "register_monthly.html", people=people, uid=uid, month=f"{last:%Y-%m}"
+        )
     try:
         month = month.strip()
         month_range(month)
