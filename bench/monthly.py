@@ -28,8 +28,8 @@ from typing import Any
 from fpdf import FPDF
 
 from bench.reports import ZONE, _seed, generate
-from gateway.cli.export_files import write_xlsx
 from gateway.config.worktime import WorkTimeRules
+from gateway.documents.export_files import write_xlsx
 from gateway.reports.monthly import Summary, monthly_summaries
 from gateway.reports.monthly_files import write_summaries
 from gateway.reports.rules import Rules

@@ -75,6 +75,11 @@ BENCHMARKS = (
         module="bench.pages",
     ),
     Benchmark(
+        "export",
+        "the Inspector's export, a year of 200 workers (bench.export)",
+        module="bench.export",
+    ),
+    Benchmark(
         "tap_screen",
         "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
         module="bench.tap_screen",

@@ -27,6 +27,7 @@ BELOW_FACES = FOUNDATION | {
     "reports",
     "status",
     "metrics",
+    "documents",
     "emulator",
 }
 
@@ -50,9 +51,10 @@ ALLOWED: dict[str, set[str]] = {
     "importing": {"store", "reports"} | FOUNDATION,
     "status": {"durable", "recording"} | FOUNDATION,
     "metrics": {"durable", "status"} | FOUNDATION,
+    "documents": FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,
-    "web": {"store", "reports", "importing", "status"} | FOUNDATION,
+    "web": {"store", "reports", "importing", "status", "documents"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "importing"},
     "__main__": {"cli"},
     "__init__": set(),

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.cli.export_files import write_xlsx
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
+from gateway.documents.export_files import write_xlsx
 from gateway.reports.export import check_target
 from gateway.reports.monthly import Summary, month_range, monthly_summaries
 from gateway.reports.monthly_files import write_summaries

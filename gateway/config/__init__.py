@@ -242,6 +242,8 @@ class Config:
     timezone: str = "UTC"
     locale: str = "en"
     templates: Mapping[str, str] = field(default_factory=dict)
+    # On a clock-out the LCD's second line shows the day's net time so far (Hoy 7:32).
+    show_day_total: bool = True
     duplicate_window_s: float = 5.0
     log_level: str = "info"
     on_role_mismatch: RoleMismatch = "trust-config"
@@ -410,6 +412,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         if key in tpl.data
     }
     tpl.finish()
+    show_day_total = msgs.get("show_day_total", bool, True)
     msgs.finish()
 
     sp = root.table("spool")
@@ -480,6 +483,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         timezone=timezone,
         locale=locale,
         templates=templates,
+        show_day_total=show_day_total,
         duplicate_window_s=window,
         log_level=log_level,
         on_role_mismatch=mismatch,

@@ -1,7 +1,8 @@
 """The monthly summaries as files: one PDF (fpdf2) per worker here, and the xlsx by a
-writer handed in, because the derived figures never import a spreadsheet library
-(tests/test_architecture.py; the CLI passes gateway/cli/export_files.write_xlsx, the
-web its own). Both faces (`register monthly`, /register/monthly) write through here.
+writer handed in, because the derived figures never import a spreadsheet writer
+(tests/test_architecture.py; both faces pass gateway/documents/export_files.write_xlsx).
+Both faces (`register monthly`, /register/monthly) write through here; it is not in
+gateway/documents because it reads a `Summary`, and documents sit below the reports.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.database import Database
-from gateway.store.folding import fold, fold_sql, like_pattern
+from gateway.store.folding import fold, fold_sql, like_pattern, search_words
 from gateway.store.tables import audit_log
 
 
@@ -97,7 +97,7 @@ class AuditStore:
         or a family of them with a trailing dot ('person.'); `text`: every word in the
         actor, the action or the target, case and accents ignored."""
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(max(0, limit))
-        for word in text.split()[:10]:
+        for word in search_words(text):
             pattern = like_pattern(fold(word))
             query = query.where(
                 or_(

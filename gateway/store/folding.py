@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import string
+import unicodedata
 
 from sqlalchemy import func
 from sqlalchemy.sql.expression import ColumnElement
@@ -69,6 +70,19 @@ def fold_sql(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
     # translate() drops the characters of its second argument that have no
     # counterpart in the third: the dropped marks go last.
     return func.translate(expression, _SOURCES + _DROPPED, _TARGETS)
+
+
+MAX_WORDS = 10
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search, without control or format characters (a NUL is an error
+    to PostgreSQL, not a letter to look for), at most MAX_WORDS of them."""
+    words = (
+        "".join(ch for ch in w if not unicodedata.category(ch).startswith("C"))
+        for w in text.split()
+    )
+    return [w for w in words if w][:MAX_WORDS]
 
 
 def like_pattern(text: str) -> str:

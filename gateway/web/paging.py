@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -58,6 +59,8 @@ def decode_cursor(text: str | None, kinds: Sequence[type]) -> tuple[Any, ...] | 
         # type(), not isinstance: a bool is an int to isinstance, and no row id.
         if type(value) is not kind:
             raise BadCursor
+        if isinstance(value, str) and any(unicodedata.category(ch)[0] == "C" for ch in value):
+            raise BadCursor  # a NUL is an error to PostgreSQL: no row's key has one
         if isinstance(value, int) and not 0 < value < 2**63:  # what a bigint holds
             raise BadCursor
     return tuple(values)

@@ -4,8 +4,9 @@ every route goes through (app.py wraps each route with `guard`).
 The roles (an account has one):
 - admin: everything, accounts included;
 - hr: people, cards, corrections, reports; not the accounts, not the audit log;
-- inspector: reads every record and the audit log, downloads the reports, changes
-  nothing (and the account has an expiry date, gateway.store.accounts);
+- inspector: reads every record, the audit log and the seals, downloads the reports
+  and the register export, changes nothing (and the account has an expiry date,
+  gateway.store.accounts); it lands on /register;
 - representative: the workers' representatives' page of monthly totals per person,
   no daily detail;
 - worker (schema v5): a person's own account; for now only the board.
@@ -79,6 +80,8 @@ ACCESS: dict[str, Rule] = {
     # The inspector too: routes_monthly.py says why.
     "/register/monthly": Rule(READ),
     "/totals": Rule(STAFF),
+    "/register": Rule(READ),
+    "/register/export": Rule(READ),
     "/accounts": Rule(ADMIN),
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
@@ -96,8 +99,9 @@ NAV = (
     ("/readers", "readers"),
     ("/corrections", "corrections"),
     ("/reports", "reports"),
-    ("/register/monthly", "summaries"),
     ("/totals", "totals"),
+    ("/register", "register"),
+    ("/register/monthly", "summaries"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),
 )
@@ -126,6 +130,8 @@ def home(role: str) -> str:
     """Where an account lands after signing in when it asked for nothing it may open."""
     if role == "worker":
         return "/"
+    if role == "inspector":
+        return "/register"  # what it may read, the seals' state, the export
     return "/people" if role in READ else "/totals"
 
 

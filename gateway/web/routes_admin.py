@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.status import StatusFileError, daemon_state, read_status
+from gateway.store import validate
 from gateway.store.gateways import GatewayRow
 from gateway.web import paging
 from gateway.web.context import actor, admin, ctx_of, form_action, render
@@ -57,6 +58,7 @@ async def corrections_page(request: Request) -> Response:
     ctx = ctx_of(request)
     uid = request.query_params.get("uid", "").strip() or None
     try:
+        uid = validate.uid(uid) if uid else None
         kind = paging.choice(request, "kind", CORRECTION_KINDS)
         after = paging.decode_cursor(request.query_params.get("after"), (int,))
     except InvalidInputError as exc:

@@ -19,28 +19,14 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from openpyxl import Workbook
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.csvout import neutralise
+from gateway.documents.export_files import write_xlsx
 from gateway.errors import InvalidInputError, NotFoundError
-from gateway.reports.export import Sheet
 from gateway.reports.monthly import month_range, monthly_summaries
 from gateway.reports.monthly_files import zip_summaries
 from gateway.web.context import actor, admin, ctx_of, render
-
-
-def _xlsx(path: Path, sheets: list[Sheet]) -> None:
-    # The same tables as the CLI's xlsx (gateway/cli/export_files.write_xlsx, which the
-    # web may not import): cells neutralised against formula injection.
-    book = Workbook(write_only=True)
-    for name, header, rows in sheets:
-        sheet = book.create_sheet(name)
-        sheet.append(header)
-        for row in rows:
-            sheet.append([neutralise(cell) for cell in row])
-    book.save(path)
 
 
 @admin
@@ -64,7 +50,7 @@ async def monthly_page(request: Request) -> Response:
     except (InvalidInputError, NotFoundError) as exc:
         return render(request, "message.html", 400, title="400", text=str(exc))
     with tempfile.TemporaryDirectory(prefix="clock-gateway-monthly-") as scratch:
-        body = await asyncio.to_thread(zip_summaries, Path(scratch), summaries, _xlsx)
+        body = await asyncio.to_thread(zip_summaries, Path(scratch), summaries, write_xlsx)
     await ctx.stores.audit.record(
         actor(request),
         "register.monthly",

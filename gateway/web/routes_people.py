@@ -9,11 +9,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.errors import InvalidInputError
+from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.store.people import STATES
 from gateway.web import paging
 from gateway.web.board import unknown_cards
-from gateway.web.context import actor, admin, ctx_of, form_action, render, safe_next
+from gateway.web.context import (
+    actor,
+    admin,
+    ctx_of,
+    flash,
+    form_action,
+    redirect,
+    render,
+    safe_next,
+)
 from gateway.web.routes_person import person_url
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -73,13 +82,19 @@ async def _back(request: Request) -> str:
 
 @admin
 async def add_person(request: Request) -> Response:
+    """Add a person, then their page (to give them a card); refused: back, with why."""
+    ctx = ctx_of(request)
     uid, name = await _field(request, "uid"), await _field(request, "name")
-
-    async def act() -> str:
-        await ctx_of(request).stores.lifecycle.add_person(uid, name, actor(request))
-        return f"+ {uid.strip()} ({' '.join(name.split())})"
-
-    return await form_action(request, await _back(request), act)
+    try:
+        person = await ctx.stores.lifecycle.add_person(uid, name, actor(request))
+    except DatabaseUnavailableError:
+        raise
+    except GatewayError as exc:
+        flash(request, str(exc), error=True)
+        return redirect(await _back(request))
+    flash(request, f"+ {person.uid} ({person.name})")
+    ctx.hub.poke()
+    return redirect(person_url(person.uid))
 
 
 @admin

@@ -1,4 +1,5 @@
-"""One person's page, /people/{uid}: who they are, their cards, their timetable, a
+"""One person's page, /people/{uid}: who they are, their cards, their working regime
+(its history, read only: `clock-gateway regime set` changes it), their timetable, a
 month of their days with the report's flags, their corrections and (for the roles
 that may read the audit log) their audit trail, paged. The changes are forms posting
 to routes_people.py's actions, which come back here.
@@ -22,6 +23,8 @@ from gateway.errors import InvalidInputError
 from gateway.reports import render as report_rows
 from gateway.reports.service import build_report
 from gateway.reports.timeparse import format_duration
+from gateway.store import validate
+from gateway.store.regimes import in_force
 from gateway.web import auth, paging, roles
 from gateway.web.context import admin, ctx_of, render
 
@@ -46,7 +49,10 @@ def _month(value: str | None, today: date) -> date:
 @admin
 async def person_page(request: Request) -> Response:
     ctx = ctx_of(request)
-    uid = request.path_params["uid"]
+    try:  # a uid no one can have (a NUL, 5,000 characters) is nobody's page
+        uid = validate.uid(request.path_params["uid"])
+    except InvalidInputError:
+        return render(request, "message.html", 404, title="404", text="not_found")
     record = await ctx.stores.people.person(uid)
     if record is None:
         return render(request, "message.html", 404, title="404", text="not_found")
@@ -87,6 +93,10 @@ async def person_page(request: Request) -> Response:
         if len(audit) > AUDIT_PAGE:
             audit = audit[:AUDIT_PAGE]
             audit_next = paging.url_with(request, audit_before=paging.encode_cursor([audit[-1].id]))
+    # An erased person's regimes stay in the register; their page shows none.
+    regimes = [] if record.erased else await ctx.stores.regimes.history(uid)
+    today = datetime.now(ctx.zone).date()
+    current = in_force(regimes, today)
     editable = roles.allowed(role, "/people/rename") and not record.erased
     offered = (
         await ctx.stores.people.unknown_swipes(limit=UNKNOWN_OFFERED)
@@ -109,4 +119,6 @@ async def person_page(request: Request) -> Response:
         audit_next=audit_next,
         audit_first=paging.url_with(request, audit_before=None) if before else None,
         offered=offered,
+        regimes=sorted(regimes, key=lambda r: (r.valid_from, r.id), reverse=True),
+        regime_now=None if current is None else current.id,
     )

@@ -47,20 +47,27 @@ async def board_events(request: Request) -> Response:
     )
 
 
+def _next(value: object) -> str:
+    """The page asked for (a path on this site), or "" when none was."""
+    return safe_next(value) if value else ""
+
+
 def _landing(next_url: str, role: str) -> str:
     """The page asked for if the role may open it, else the role's own first page."""
-    return next_url if roles.allowed(role, next_url.split("?", 1)[0]) else roles.home(role)
+    if next_url and roles.allowed(role, next_url.split("?", 1)[0]):
+        return next_url
+    return roles.home(role)
 
 
 async def login(request: Request) -> Response:
     ctx = ctx_of(request)
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = _next(request.query_params.get("next"))
     if request.method == "GET":
         return render(request, "login.html", next=next_url, username="")
     form = await request.form()
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:MAX_PASSWORD]
-    next_url = safe_next(form.get("next"))
+    next_url = _next(form.get("next"))
     address = client_address(request)
     subjects = ctx.throttle.subjects(address, username)
     # Counted before the password is checked: guesses sent all at once are counted

@@ -181,6 +181,8 @@ async def test_names_match_without_case_or_accents(db_url: str) -> None:
         # LIKE's wildcards are text: "%" finds the one name with a percent sign.
         assert [r.uid for r in (await stores.people.search("%")).rows] == ["pct"]
         assert [r.uid for r in (await stores.people.search("a_g")).rows] == []  # not "ana g"
+        # A word is in the name or in the uid, never across the two ("García" + "ana.").
+        assert [r.uid for r in (await stores.people.search("garciaana")).rows] == []
         # A card by part of its key, in any spelling; two hex letters are not a card.
         assert [r.uid for r in (await stores.people.search("04:a1:b2")).rows] == [
             "jose.nunez",
@@ -257,3 +259,12 @@ async def test_a_persons_audit_trail_pages_by_id(db_url: str) -> None:
         assert len(renames) == 10
         assert len(await stores.audit.recent(action="person.", limit=100)) == 12
     assert sql(db_url, "SELECT count(*) FROM audit_log WHERE target = ?", ("ana",)) == [(6,)]
+
+
+async def test_control_characters_are_not_searched_for(db_url: str) -> None:
+    """A NUL is an error to PostgreSQL: a search typed with one finds what the rest finds."""
+    await _seed(db_url)
+    async with open_stores(db_url, init=False) as stores:
+        assert [r.uid for r in (await stores.people.search("ang\x00ela\u200b")).rows] == ["angela"]
+        assert (await stores.people.search("\x00 \x07")).total == len(PEOPLE) - 1
+        assert await stores.audit.recent(text="person.\x00add", limit=1)

@@ -28,7 +28,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.web]
 
 CARD = {uid: card for uid, _name, card, _room in PEOPLE}
 NAME = {uid: name for uid, name, _card, _room in PEOPLE}
-ADMIN_PAGES = ("/people", "/readers", "/corrections", "/reports", "/audit", "/reports/download")
+ADMIN_PAGES = (
+    "/people",
+    "/people/ana.garcia",
+    "/readers",
+    "/corrections",
+    "/reports",
+    "/audit",
+    "/reports/download",
+)
 
 
 def wait_for(driver: Any, condition: Any, timeout: float, what: str) -> Any:
@@ -153,7 +161,15 @@ def test_every_admin_page_sends_a_logged_out_browser_to_the_login_page(
 
 def test_every_admin_page_renders_for_an_admin(pg_stack: Stack, browser: Any) -> None:
     log_in(browser, pg_stack, "/people")
-    for path in ("/people", "/readers", "/corrections?uid=ana.garcia", "/reports", "/audit"):
+    for path in (
+        "/people",
+        "/people?q=garcia&state=active",
+        "/people/ana.garcia",
+        "/readers",
+        "/corrections?uid=ana.garcia",
+        "/reports",
+        "/audit?q=person",
+    ):
         browser.get(pg_stack.web.url + path)
         assert browser.find_elements(By.CSS_SELECTOR, "nav"), path
         assert not browser.find_elements(By.CSS_SELECTOR, ".flash.error"), path

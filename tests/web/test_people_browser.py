@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
@@ -19,7 +20,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 
+from gateway.store.audit import Actor
 from gateway.store.models import PersonImport
+from gateway.store.regimes import terms
 from gateway.store.stores import Stores
 from tests.store.support import sql
 from tests.web.stack import Stack, start_stack
@@ -53,6 +56,11 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stores = Stores.open(url)
         try:
             await stores.people.import_people(school())
+            # A contract for the person whose page is the screenshot.
+            week = terms(
+                part_time_percent=None, weekly_hours=None, place="on_site", full_week_minutes=2250
+            )
+            await stores.regimes.add("luis.nunez", date(2026, 9, 1), week, Actor("cli:test"))
         finally:
             await stores.close()
 
@@ -86,6 +94,8 @@ def test_find_one_among_2000_open_their_page_revoke_their_card(
     wait_for(browser, lambda d: _listed(d) == [name], 10, "the list narrowed to one")
     assert browser.execute_script("return window.notReloaded === true;")  # no reload
     assert browser.current_url.endswith("/people?q=iniguez")  # the address follows
+    status = browser.find_element(By.CSS_SELECTOR, "form.search [role=status]")
+    assert status.get_attribute("textContent") == "1 persona"  # what a screen reader hears
 
     browser.find_element(By.LINK_TEXT, name).click()
     wait_for(browser, lambda d: d.current_url.endswith(f"/people/{uid}"), 10, "their page")

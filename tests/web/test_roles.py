@@ -66,6 +66,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/reports/download", "GET"): {ADM, HR, INS},
     ("/register/monthly", "GET"): {ADM, HR, INS},  # the register, cut by worker
     ("/totals", "GET"): ALL,
+    ("/register", "GET"): {ADM, HR, INS},
+    ("/register/export", "GET"): {ADM, HR, INS},
     ("/accounts", "GET"): {ADM},
     ("/accounts/add", "POST"): {ADM},
     ("/accounts/role", "POST"): {ADM},

@@ -17,10 +17,24 @@
     let controller = null;
     let latest = 0;
 
-    function search() {
+    function queryOf() {
       const params = new URLSearchParams(new FormData(form));
       for (const [key, value] of Array.from(params)) if (!value) params.delete(key);
-      const query = params.toString();
+      return params.toString();
+    }
+    let shown = queryOf();  // the search whose results the page shows
+
+    function search() {
+      const query = queryOf();
+      if (query === shown) {
+        // The same search again (the box's change event as the keyboard leaves it):
+        // the results stay, and so does the focus of someone tabbing into them.
+        if (controller) controller.abort();
+        latest++;
+        target.removeAttribute("aria-busy");
+        return;
+      }
+      const params = new URLSearchParams(query);
       const address = form.getAttribute("action") + (query ? "?" + query : "");
       params.set("partial", "1");
       if (controller) controller.abort();
@@ -37,7 +51,12 @@
         if (html === null || mine !== latest) return;
         target.innerHTML = html;
         target.removeAttribute("aria-busy");
+        // Screen readers hear the new count, not the whole table read out again.
+        const status = form.querySelector("[data-search-status]");
+        const count = target.querySelector("[data-count]");
+        if (status) status.textContent = count ? count.textContent : "";
         target.dataset.query = query;
+        shown = query;
         history.replaceState(null, "", address);
       }).catch(function (error) {
         if (error.name !== "AbortError") target.removeAttribute("aria-busy");
@@ -70,7 +89,7 @@
   }
 
   function render(data) {
-    // Keep a row whose select someone is using: rebuilding it would lose their choice.
+    // Keep a row whose field someone is using: rebuilding it would lose what they typed.
     const busy = document.activeElement && rows.contains(document.activeElement)
       ? document.activeElement.closest("tr") : null;
     const items = data.cards.map(function (u) {
@@ -90,7 +109,16 @@
       tr.appendChild(td);
       return tr;
     });
-    rows.replaceChildren.apply(rows, items);
+    if (busy && items.indexOf(busy) >= 0) {
+      // The rows around it change, the busy row stays put: taken out and put back, it
+      // would lose the keyboard's focus (and a screen reader's place).
+      Array.from(rows.children).forEach(function (tr) { if (tr !== busy) tr.remove(); });
+      const at = items.indexOf(busy);
+      items.slice(0, at).forEach(function (tr) { rows.insertBefore(tr, busy); });
+      items.slice(at + 1).forEach(function (tr) { rows.appendChild(tr); });
+    } else {
+      rows.replaceChildren.apply(rows, items);
+    }
     document.getElementById("unknown-table").hidden = items.length === 0;
     document.getElementById("unknown-empty").hidden = items.length !== 0;
   }
