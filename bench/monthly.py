@@ -8,7 +8,7 @@ monthly --month 2025-03 --out DIR` does is timed: every worker's summary
 written (monthly_files.write_summaries with the CLI's xlsx writer). Rows:
 
 - monthly: the whole run, target under 20 s. Floor: writing the same number of
-  one-line PDFs with fpdf2 and one-row xlsx files with openpyxl into a directory: the
+  one-line PDFs with fpdf2 and one-row xlsx files (gateway.documents) into a directory: the
   document libraries' fixed price per worker, which no summary can go below.
 - monthly, figures only: monthly_summaries alone. Floor: reading the month's rows
   with the report's one query (EventStore.swipes_between).
@@ -94,7 +94,7 @@ async def _measure(workdir: Path, people: int) -> list[dict[str, Any]]:
             "target": f"< {TARGET_S:g} s",
             "met": total_s < TARGET_S,
             "note": f"{len(summaries)} summaries, {files} files; floor: {people} one-line "
-            "PDFs (fpdf2) and xlsx (openpyxl)",
+            "PDFs (fpdf2) and xlsx (gateway.documents)",
         },
         {
             "name": "monthly: figures only (monthly_summaries)",
