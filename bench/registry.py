@@ -66,6 +66,11 @@ BENCHMARKS = (
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
     Benchmark("monthly", "200 workers' monthly summaries (bench.monthly)", module="bench.monthly"),
     Benchmark(
+        "monthly",
+        "register monthly: 200 workers' PDF and xlsx for a month (bench.monthly)",
+        module="bench.monthly",
+    ),
+    Benchmark(
         "pages",
         "web pages at 2,000 people and a year of taps: weight and server p95 (bench.pages)",
         module="bench.pages",

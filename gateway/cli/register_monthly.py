@@ -10,14 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
 from gateway.documents.export_files import write_xlsx
 from gateway.reports.export import check_target
-from gateway.reports.monthly import TITLE, Summary, month_range, monthly_summaries
+from gateway.reports.monthly import Summary, month_range, monthly_summaries
+from gateway.reports.monthly_files import write_summaries
 from gateway.reports.rules import DEFAULT_MAX_SESSION
 from gateway.store.stores import Stores
 
@@ -38,53 +37,6 @@ def add_monthly(sub: Any) -> None:
     monthly.set_defaults(func=_monthly)
 
 
-def _latin(value: Any) -> str:
-    # The core fonts are Latin-1 (Spanish fits); anything else stays readable as '?'.
-    return str("" if value is None else value).encode("latin-1", "replace").decode("latin-1")
-
-
-def write_pdf(path: Path, s: Summary) -> None:
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=10)
-    pdf.add_page()
-
-    def line(text: str, size: int = 8, *, wrap: bool = False) -> None:
-        pdf.set_font("Helvetica", size=size)
-        height = 4 if size < 10 else 7
-        if wrap:  # only what may be longer than the page: multi_cell's line breaking is slow
-            pdf.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
-        else:
-            pdf.cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
-
-    line(TITLE, 12)
-    line(f"Trabajador(a) / Worker: {s.name} ({s.uid})", 10)
-    line(f"Mes / Month: {s.month}", 10)
-    for regime in s.regime:
-        line(f"Régimen / Regime: {regime}", wrap=True)
-    line("")
-    for row in [s.sheets()[0][1], *s.days]:
-        line(" | ".join(str(c) for c in row), 7)
-    line("")
-    line("Totales del mes / Month totals", 10)
-    for label, value in s.totals:
-        line(f"{label}: {value}")
-    line("")
-    line("Correcciones / Corrections", 10)
-    if not s.corrections:
-        line("ninguna / none")
-    for row in s.corrections:
-        line(" | ".join(str(c) for c in row), 7, wrap=True)
-    if s.flags:
-        line("")
-        line("Avisos / Flags", 10)
-        for flag in s.flags:
-            line(flag)
-    line("")
-    line(f"Emitido / Issued: {s.issued}")
-    line(f"Sello del registro al emitir / Register chain head at issue: {s.head}", 7)
-    pdf.output(str(path))
-
-
 def _monthly(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     rules = rules_from_args(config, DEFAULT_MAX_SESSION.total_seconds() / 3600)
@@ -100,9 +52,7 @@ def _monthly(args: argparse.Namespace) -> int:
     summaries = with_stores(config, work)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for s in summaries:
-            write_pdf(staging / f"{s.file_stem}.pdf", s)
-            write_xlsx(staging / f"{s.file_stem}.xlsx", s.sheets())
+        write_summaries(staging, summaries, write_xlsx)
         os.chmod(staging, 0o755)
         if out.exists():
             out.rmdir()  # empty (checked): rename needs it gone

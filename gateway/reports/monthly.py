@@ -3,9 +3,9 @@ working day's start, end, pauses, net time and class, the month's totals by clas
 the regime, the corrections, the flags, and the register's chain head at issue.
 
 Part-time workers (ET art. 12.4.c) and anyone with overtime (ET art. 35.5) receive
-it with the payslip. This module gives the content as plain tables (`Summary`); the
-CLI writes the PDF and the xlsx (gateway/cli/register_monthly.py), since the derived
-figures import no document library.
+it with the payslip. This module gives the content as plain tables (`Summary`);
+gateway/reports/monthly_files.py writes the PDF and, handed a writer, the xlsx (the derived
+figures import no spreadsheet library).
 """
 
 from __future__ import annotations

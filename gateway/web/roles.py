@@ -95,6 +95,8 @@ ACCESS: dict[str, Rule] = {
     "/audit": Rule(AUDIT),
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
+    # The inspector too: routes_monthly.py says why.
+    "/register/monthly": Rule(READ),
     "/totals": Rule(STAFF),
     "/register": Rule(READ),
     "/register/export": Rule(READ),
@@ -119,6 +121,7 @@ NAV = (
     ("/reports", "reports"),
     ("/totals", "totals"),
     ("/register", "register"),
+    ("/register/monthly", "summaries"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),
     ("/me", "me"),

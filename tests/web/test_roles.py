@@ -79,6 +79,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/audit", "GET"): {ADM, INS},
     ("/reports", "GET"): {ADM, HR, INS},
     ("/reports/download", "GET"): {ADM, HR, INS},
+    ("/register/monthly", "GET"): {ADM, HR, INS},  # the register, cut by worker
     ("/totals", "GET"): STAFF,  # a worker sees their own record, not everyone's totals
     ("/register", "GET"): {ADM, HR, INS},
     ("/register/export", "GET"): {ADM, HR, INS},
