@@ -13,9 +13,9 @@ from typing import Any
 from fpdf import FPDF
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.cli.export_files import write_xlsx
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
+from gateway.documents.export_files import write_xlsx
 from gateway.reports.export import check_target
 from gateway.reports.monthly import TITLE, Summary, month_range, monthly_summaries
 from gateway.reports.rules import DEFAULT_MAX_SESSION

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from gateway.csvin import csv_rows, sniff_delimiter
+from gateway.csvin import CsvRow, csv_rows, sniff_delimiter
 from gateway.domain import normalise_card_key
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.store import validate
@@ -193,28 +194,52 @@ def regime_of(values: dict[str, str], full_week_minutes: int) -> tuple[date, Ter
     )
 
 
-def parse_people_csv(text: str) -> tuple[list[PersonImport], list[str]]:
+def parse_people_csv(
+    text: str, *, max_rows: int | None = None
+) -> tuple[list[PersonImport], list[str]]:
     """The rows to import and the problems found, each problem naming its line.
 
     Columns are uid, name and optionally card_key. A first row whose cells are
     column names is a header and may put the columns in any order (and add the
     regime columns: parse_people_file gives the regimes too).
     """
-    parsed = parse_people_file(text)
+    parsed = parse_people_file(text, max_rows=max_rows)
     return parsed.rows, parsed.problems
 
 
-def parse_people_file(text: str, *, full_week_minutes: int = 40 * 60) -> PeopleFile:
+def parse_people_file(
+    text: str, *, full_week_minutes: int = 40 * 60, max_rows: int | None = None
+) -> PeopleFile:
     """The people, the regimes and every problem of a `users import` file."""
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel writes
+    rows = csv_rows(text, delimiter=sniff_delimiter(text[:4096]))
+    return parse_people_table(rows, full_week_minutes=full_week_minutes, max_rows=max_rows)
+
+
+def parse_people_rows(
+    rows: Iterable[CsvRow], *, max_rows: int | None = None
+) -> tuple[list[PersonImport], list[str]]:
+    """`parse_people_csv` for rows read already (a CSV's, or a spreadsheet's cells as
+    CsvRow)."""
+    parsed = parse_people_table(rows, max_rows=max_rows)
+    return parsed.rows, parsed.problems
+
+
+def parse_people_table(
+    rows: Iterable[CsvRow], *, full_week_minutes: int = 40 * 60, max_rows: int | None = None
+) -> PeopleFile:
+    """The people, the regimes and every problem of rows read already. With
+    `max_rows`, a file with more data rows than that is one problem (on the first row
+    past it) and nothing after it is read."""
     columns = ["uid", "name", "card_key"]
     parsed = PeopleFile()
-    rows, problems = parsed.rows, parsed.problems
+    out, problems = parsed.rows, parsed.problems
     seen_uid: dict[str, int] = {}
     seen_key: dict[str, int] = {}
+    data_rows = 0
     first = True
-    for row in csv_rows(text, delimiter=sniff_delimiter(text[:4096])):
-        line, cells = row.line, row.cells
+    for row in rows:
+        line, cells = row.line, list(row.cells)
         if row.problem:
             problems.append(f"line {line}: {row.problem}")
             continue
@@ -231,6 +256,13 @@ def parse_people_file(text: str, *, full_week_minutes: int = 40 * 60) -> PeopleF
             if header is not None:
                 columns = header
                 continue
+        data_rows += 1
+        if max_rows is not None and data_rows > max_rows:
+            problems.append(
+                f"line {line}: more than {max_rows} rows; at most {max_rows} are read "
+                "(split the file)"
+            )
+            break
         if len(cells) > len(columns) or len(cells) < 2:
             problems.append(
                 f"line {line}: expected uid,name[,card_key], got {len(cells)} column(s)"
@@ -255,7 +287,7 @@ def parse_people_file(text: str, *, full_week_minutes: int = 40 * 60) -> PeopleF
         seen_uid[uid] = line
         if key is not None:
             seen_key[key] = line
-        rows.append(PersonImport(line=line, uid=uid, name=name, card_key=key))
+        out.append(PersonImport(line=line, uid=uid, name=name, card_key=key))
         if regime is not None:
             parsed.regimes.append(RegimeRow(line, uid, *regime))
     return parsed
