@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.reports import ZONE, _seed, generate
-from gateway.cli.export_files import write_xlsx
 from gateway.cli.register_monthly import write_pdf
 from gateway.config.worktime import WorkTimeRules
+from gateway.documents.export_files import write_xlsx
 from gateway.reports.monthly import monthly_summaries
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report
