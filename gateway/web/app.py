@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Config
 from gateway.errors import DatabaseUnavailableError, GatewayError
+from gateway.reports.live_presence import LivePresence
 from gateway.reports.rules import Rules
 from gateway.store.engine import sqlite_path
 from gateway.store.stores import Stores
@@ -93,7 +94,8 @@ def create_app(
             config=config, stores=db_stores, hub=hub, rules=rules, locale=config.locale
         )
         mode = config.web.board
-        hub.topic("board", lambda: board_view(db_stores, rules, mode))
+        live = LivePresence(db_stores, rules)
+        hub.topic("board", lambda: board_view(db_stores, rules, mode, live), live.invalidate)
         hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
         hub.start(_watcher(db_stores, hub))
         ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.config import BoardMode
+from gateway.reports.live_presence import LivePresence
 from gateway.reports.presence import PresenceRow
 from gateway.reports.rules import Rules
 from gateway.reports.service import presence
@@ -33,9 +34,16 @@ def _row(r: PresenceRow, zone: tzinfo) -> dict[str, Any]:
     }
 
 
-async def board_data(stores: Stores, rules: Rules, now: datetime | None = None) -> dict[str, Any]:
+async def board_data(
+    stores: Stores, rules: Rules, now: datetime | None = None, live: LivePresence | None = None
+) -> dict[str, Any]:
+    """With `live`, from its copy of the day (the live board's: each tap costs the
+    people on the board, not the day's events); else read from the store."""
     moment = now or datetime.now(UTC)
-    report = await presence(stores, rules, moment, now=moment)
+    if live is not None:
+        report = await live.report(moment, now=moment)
+    else:
+        report = await presence(stores, rules, moment, now=moment)
     zone = rules.zone
     return {
         "server_ms": int(report.server_time.timestamp() * 1000),
@@ -52,9 +60,11 @@ def initials(name: str) -> str:
     return " ".join(f"{w[0].upper()}." for w in capitals) or "?"
 
 
-async def board_view(stores: Stores, rules: Rules, mode: BoardMode) -> dict[str, Any]:
+async def board_view(
+    stores: Stores, rules: Rules, mode: BoardMode, live: LivePresence | None = None
+) -> dict[str, Any]:
     """The board's data as this mode may show it."""
-    data = await board_data(stores, rules)
+    data = await board_data(stores, rules, live=live)
     lists = ("absent", "present", "unscheduled")
     data["mode"] = mode
     data["counts"] = {key: len(data[key]) for key in lists}
