@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Config
 from gateway.errors import DatabaseUnavailableError, GatewayError
-from gateway.reports.live_presence import LivePresence
 from gateway.reports.rules import Rules
 from gateway.store.engine import sqlite_path
 from gateway.store.stores import Stores
@@ -32,7 +31,7 @@ from gateway.web import (
     routes_reports,
     security,
 )
-from gateway.web.board import board_view, unknown_cards
+from gateway.web.board import LiveBoard, unknown_cards
 from gateway.web.context import HERE, WebContext, log, render
 from gateway.web.live import PG_CHANNELS, Hub, listening_watcher, sqlite_watcher
 
@@ -94,8 +93,8 @@ def create_app(
             config=config, stores=db_stores, hub=hub, rules=rules, locale=config.locale
         )
         mode = config.web.board
-        live = LivePresence(db_stores, rules)
-        hub.topic("board", lambda: board_view(db_stores, rules, mode, live), live.invalidate)
+        board = LiveBoard(db_stores, rules, mode)
+        hub.topic("board", board, board.invalidate)
         hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
         hub.start(_watcher(db_stores, hub))
         ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)

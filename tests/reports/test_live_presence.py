@@ -59,6 +59,7 @@ operation = st.one_of(
         ),
     ),
     st.tuples(st.just("clock"), st.integers(min_value=1, max_value=24 * 60)),
+    st.tuples(st.just("tick"), st.integers(min_value=1, max_value=90)),  # seconds
 )
 
 
@@ -98,13 +99,16 @@ async def _apply(stores: Stores, step: tuple[Any, ...], now: datetime, ids: list
         await stores.audit.record(Actor.cli(), "timetable.import", None, {"rows": len(step[1])})
     elif kind == "clock":
         return now + timedelta(minutes=step[1])
+    elif kind == "tick":
+        return now + timedelta(seconds=step[1])
     return now
 
 
 async def _check(url: str, steps: list[tuple[Any, ...]], rules: Rules) -> None:
     stores = await seeded(url)
     try:
-        live = LivePresence(stores, rules, check_s=0.0)
+        # No rebuild of the rows by the clock alone: only the plan's boundaries.
+        live = LivePresence(stores, rules, check_s=0.0, plan_max_s=1e9)
         now = START
         ids: list[int] = []
         for step in steps:
@@ -147,23 +151,31 @@ def test_live_presence_equals_the_full_recompute(
 
 
 def test_taps_are_read_as_changes_not_by_reloading_the_day(db_url: str) -> None:
-    """The point of it: after the first load, taps (and the clock) cost no full load."""
+    """The point of it: after the first load a tap costs neither a load of the day nor
+    a rebuild of every row; a rename, a new day and a row's end do."""
 
     async def main() -> None:
         stores = await seeded(db_url)
         try:
             live = LivePresence(stores, RULES[0], check_s=0.0)
-            await stores.timetable.replace_timetable([row("ana", 1, "08:00", "14:00")])
-            now = START + timedelta(hours=4)  # 09:00 in Madrid
+            await stores.timetable.replace_timetable(
+                [row("ana", 1, "08:00", "14:00"), row("luis", 1, "08:00", "09:30")]
+            )
+            now = START + timedelta(hours=4)  # Monday 09:00 in Madrid
             await live.report(now)
-            for minute in range(6):
-                at = now + timedelta(minutes=minute)
-                await stores.swipes.record_events([clock("ana", "in" if minute % 2 else "out", at)])
-                report = await live.report(at + timedelta(seconds=1))
-                assert [r.present for r in report.scheduled] == [minute % 2 == 1]
-            assert live.loads == 1
+            for second in range(6):
+                at = now + timedelta(seconds=second)
+                way = "in" if second % 2 == 0 else "out"
+                await stores.swipes.record_events([clock("ana", way, at)])
+                report = await live.report(at + timedelta(milliseconds=500))
+                present = {r.uid: r.present for r in report.scheduled}
+                assert present == {"ana": way == "in", "luis": False}
+            assert (live.loads, live.plans) == (1, 1)
+            report = await live.report(now + timedelta(minutes=31))  # luis's row ended
+            assert [r.uid for r in report.scheduled] == ["ana"]
+            assert (live.loads, live.plans) == (1, 2)
             await stores.lifecycle.rename("ana", "Ana Renamed", Actor.cli())
-            report = await live.report(now + timedelta(minutes=7))
+            report = await live.report(now + timedelta(minutes=32))
             assert live.loads == 2
             assert [r.name for r in report.scheduled] == ["Ana Renamed"]
             await live.report(now + timedelta(days=1))  # a new day: the window moves
