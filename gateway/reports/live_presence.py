@@ -115,6 +115,7 @@ class LivePresence:
         self._added: list[datetime] = []  # instants of the punches just added
         self.loads = 0  # full loads so far: for tests and the bench
         self.plans = 0  # plans built (every row built again): for tests and the bench
+        self.version = 0  # moves whenever a row may have changed
 
     def invalidate(self) -> None:
         """Start again from the store at the next report (something not a tap changed)."""
@@ -140,9 +141,11 @@ class LivePresence:
             if lookback_start(moment, self._rules, self._timetable) < self._since:
                 await self._load(moment)
             self._build(moment)
-        else:
+            self.version += 1
+        elif self._dirty:
             for uid in self._dirty:
                 self._build_row(current, uid, moment)
+            self.version += 1
         self._dirty.clear()
         scheduled = [self._rows[uid] for uid in self._order]
         unscheduled = sorted(

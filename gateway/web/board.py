@@ -94,6 +94,7 @@ class LiveBoard:
         self._zone = rules.zone
         self._mode = mode
         self._rendered: dict[str, tuple[PresenceRow, dict[str, Any]]] = {}
+        self._last: tuple[int, dict[str, Any]] | None = None  # (presence version, document)
 
     def invalidate(self) -> None:
         self.presence.invalidate()
@@ -101,6 +102,10 @@ class LiveBoard:
     async def __call__(self, now: datetime | None = None) -> dict[str, Any]:
         moment = now or datetime.now(UTC)
         report = await self.presence.report(moment, now=moment)
+        if self._last is not None and self._last[0] == self.presence.version:
+            # No row changed (a commit that was not a tap, the clock's refresh): the
+            # same lists, so the hub's comparison is a glance, only the time is new.
+            return {**self._last[1], "server_ms": int(report.server_time.timestamp() * 1000)}
         old, self._rendered = self._rendered, {}
 
         def render(r: PresenceRow) -> dict[str, Any]:
@@ -113,7 +118,9 @@ class LiveBoard:
             self._rendered[r.uid] = cached
             return cached[1]
 
-        return _as_mode(_document(report, render), self._mode)
+        document = _as_mode(_document(report, render), self._mode)
+        self._last = (self.presence.version, document)
+        return document
 
 
 async def unknown_cards(stores: Stores, zone: tzinfo, *, limit: int = 30) -> dict[str, Any]:
