@@ -65,6 +65,11 @@ BENCHMARKS = (
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
     Benchmark(
+        "pages",
+        "web pages at 2,000 people and a year of taps: weight and server p95 (bench.pages)",
+        module="bench.pages",
+    ),
+    Benchmark(
         "tap_screen",
         "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
         module="bench.tap_screen",

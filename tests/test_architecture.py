@@ -16,7 +16,7 @@ BENCH = GATEWAY.parent / "bench"
 MAP = GATEWAY.parent / "docs" / "ARCHITECTURE.md"
 MAX_MODULE_LINES = 700
 
-FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
+FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin", "trace"}
 BELOW_FACES = FOUNDATION | {
     "protocol",
     "link",
@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors", "domain", "redact"},
     "csvout": {"errors"},
     "csvin": {"errors"},
+    "trace": set(),
     "protocol": set(),
     "link": {"protocol"} | FOUNDATION,
     "clocking": {"protocol"} | FOUNDATION,

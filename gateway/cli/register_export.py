@@ -50,7 +50,14 @@ def _export(args: argparse.Namespace) -> int:
     async def work(stores: Stores) -> ExportResult:
         await stores.db.check()
         return await export_register(
-            stores, rules, first, last, out, uids=args.person, documents=write_documents
+            stores,
+            rules,
+            first,
+            last,
+            out,
+            uids=args.person,
+            documents=write_documents,
+            worktime_rules=config.register.worktime,
         )
 
     result = with_stores(config, work)

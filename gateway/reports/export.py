@@ -18,16 +18,19 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.config.worktime import WorkTimeRules
 from gateway.csvout import csv_writer
 from gateway.errors import InvalidInputError, NotFoundError
+from gateway.reports import worktime_render
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, local_midnight
 from gateway.reports.sessions import DayReport, MonthTotal, Report
+from gateway.reports.worktime_service import build_worktime
 from gateway.store.chain import Link
 from gateway.store.corrections import CorrectionRow
 from gateway.store.stores import Stores
@@ -162,6 +165,7 @@ async def export_register(
     documents: Documents,
     uids: Sequence[str] = (),
     now: datetime | None = None,
+    worktime_rules: WorkTimeRules | None = None,
 ) -> ExportResult:
     """Write the export of [first_day, last_day] (the people `uids`, or everyone) to `out`."""
     if last_day < first_day:
@@ -187,6 +191,17 @@ async def export_register(
         if not wanted or c.person_uid in wanted
     ]
     head = await stores.seals.head()
+    # Working time as the law counts it: each pause, net time, the hour classes and
+    # the limit flags (issue 22), in tables of their own so the day table stays as it was.
+    worktime = await build_worktime(
+        stores, rules, worktime_rules or WorkTimeRules(), first_day, last_day, now=now
+    )
+    if wanted:
+        worktime = replace(
+            worktime, people={u: p for u, p in worktime.people.items() if u in wanted}
+        )
+    work_rows = worktime_render.day_rows(worktime)
+    work_months = worktime_render.month_rows(worktime)
 
     days_rows = day_rows(report)
     fix_rows = correction_rows(fixes, known, rules)
@@ -198,10 +213,14 @@ async def export_register(
         _write_csv(staging / "days.csv", DAY_COLUMNS, days_rows)
         _write_csv(staging / "corrections.csv", CORRECTION_COLUMNS, fix_rows)
         _write_csv(staging / "months.csv", MONTH_COLUMNS, total_rows)
+        _write_csv(staging / "worktime.csv", worktime_render.DAY_COLUMNS, work_rows)
+        _write_csv(staging / "worktime_months.csv", worktime_render.MONTH_COLUMNS, work_months)
         sheets: list[Sheet] = [
             ("days", DAY_COLUMNS, days_rows),
             ("corrections", CORRECTION_COLUMNS, fix_rows),
             ("months", MONTH_COLUMNS, total_rows),
+            ("worktime", worktime_render.DAY_COLUMNS, work_rows),
+            ("worktime_months", worktime_render.MONTH_COLUMNS, work_months),
         ]
         documents(staging, f"Working-time register {first_day} to {last_day}", head_text, sheets)
         (staging / "HEAD.txt").write_text(head_text + "\n", encoding="utf-8")
@@ -226,8 +245,11 @@ def readme_text(first: date, last: date, head: str, manifest: str) -> str:
 
 Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
 corrections.csv (each correction: who made it, when, why; who agreed is empty until
-agreement is recorded), months.csv (monthly totals), register.xlsx and register.pdf
-(the same three tables), HEAD.txt (the register's chain head at export time).
+agreement is recorded), months.csv (monthly totals), worktime.csv (per worker per
+working day: gross span, each pause, net time, ordinary, overtime and complementary
+hours, overtime paid or rest, the regime, the limit flags), worktime_months.csv (the
+month's totals by class), register.xlsx and register.pdf (the same five tables),
+HEAD.txt (the register's chain head at export time).
 
 1. Check that no file was changed since the export, with standard tools:
 

@@ -20,7 +20,9 @@ It starts again from the store (a full load) when:
 - FULL_EVERY_S passed since the last load: a safety net for a change the signature
   cannot see (a writer that leaves no audit row), at the cost of one load of the
   day every few minutes.
-The rules come from the configuration and change only with a restart.
+The rules come from the configuration and change only with a restart. While a
+gateway's clock stepped back in the window (rare: `who` then orders that gateway's
+events by id, not by stamp), the answers come from `presence()` itself.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from gateway.reports.presence import (
     unscheduled_key,
 )
 from gateway.reports.rules import Rules, as_utc
+from gateway.reports.service import presence
 from gateway.store.corrections import CorrectionRow
 from gateway.store.live_feed import EventFeed, LiveEvent
 from gateway.store.models import TimetableEntry
@@ -101,6 +104,7 @@ class LivePresence:
         self._names: dict[str, str] = {}
         self._fixes: list[CorrectionRow] = []
         self._voided: set[int] = set()
+        self._stepped_back: set[str] = set()  # gateways whose clock went back in the window
         self._signature: tuple[int, ...] | None = None
         self._checked_at = 0.0
         self._keys: dict[str, list[Key]] = {}  # per person, sorted
@@ -135,6 +139,8 @@ class LivePresence:
             ahead = [t for t in self._added if t > moment]
             if ahead:
                 self._plan_until = min(self._plan_until, *ahead)
+        if self._stepped_back:
+            return await presence(self._stores, self._rules, moment, now=now)
         current = self._plan
         if current is None or not current.at <= moment < self._plan_until:
             # Only here can the window stop covering the instant: a new plan.
@@ -175,6 +181,7 @@ class LivePresence:
         self._since = min(lookback_start(moment, rules, self._timetable), midnight)
         self._day = day
         self._fixes = await stores.corrections.affecting(self._since, _FAR)
+        self._stepped_back = await stores.clock_steps.stepped_back(self._since, _FAR)
         self._voided = {c.event_id for c in self._fixes if c.kind == "void" and c.event_id}
         self._keys, self._punches = {}, {}
         self._plan = None

@@ -156,7 +156,9 @@ def boundaries(at: datetime, rules: Rules, timetable: Sequence[TimetableEntry]) 
     return [b for b in found if b > at]
 
 
-def counted_latest(plan: Plan, events: Iterable[StoredEvent]) -> dict[str, StoredEvent]:
+def counted_latest(
+    plan: Plan, events: Iterable[StoredEvent], stepped_back: Collection[str] = frozenset()
+) -> dict[str, StoredEvent]:
     """Per person, the latest counted event of their current shift (`events` in
     received order): not a suppressed duplicate, not after the instant."""
     latest: dict[str, StoredEvent] = {}
@@ -165,7 +167,9 @@ def counted_latest(plan: Plan, events: Iterable[StoredEvent]) -> dict[str, Store
         if event.outcome == Outcome.DUPLICATE or moment > plan.at:
             continue
         if moment >= plan.start_of(event.person_uid):
-            latest[event.person_uid] = event
+            current = latest.get(event.person_uid)
+            if current is None or _later(event, current, stepped_back):
+                latest[event.person_uid] = event
     return latest
 
 
@@ -206,11 +210,13 @@ def who(
     names: Mapping[str, str],
     server_time: datetime,
     corrected_uids: Collection[str] = frozenset(),
+    stepped_back: Collection[str] = frozenset(),
 ) -> WhoReport:
     """`events` must cover [lookback_start(...), at] in received_at order, with
-    corrections applied (gateway.reports.corrections); `corrected_uids` are marked."""
+    corrections applied (gateway.reports.corrections); `corrected_uids` are marked.
+    `stepped_back`: gateways whose clock went back in that span (see _later)."""
     p = plan(at, rules, timetable)
-    latest = counted_latest(p, events)
+    latest = counted_latest(p, events, stepped_back)
     scheduled = [
         person_row(uid, entry, latest.get(uid), names, corrected_uids)
         for uid, entry in p.scheduled.items()
@@ -225,3 +231,16 @@ def who(
     return WhoReport(
         at=p.at, server_time=as_utc(server_time), scheduled=scheduled, unscheduled_in=unscheduled
     )
+
+
+def _later(event: StoredEvent, current: StoredEvent, stepped_back: Collection[str]) -> bool:
+    """Whether `event`, read after `current` in received order, happened after it.
+    Yes, except between two events of one gateway whose clock went back: its stamps
+    then repeat an earlier span (an OUT tapped after the step can be stamped before the
+    IN), while its ids still follow the order it stored them in."""
+    gateway = getattr(event, "gateway_id", None)
+    if gateway is None or gateway not in stepped_back:
+        return True
+    if gateway != getattr(current, "gateway_id", None):
+        return True
+    return bool(event.id > current.id)

@@ -16,7 +16,8 @@ appear any more, and not yet returned:
   rows normally, more while a long writing transaction (a big import) is open.
 
 `signature()` is the cheap question "did anything but clock events change?": the
-people (their count), the timetable and the corrections (count and highest id), and
+people (their count), the timetable, the corrections and the clock steps (count and
+highest id), and
 the audit log's highest id. Every change of a person or card writes its audit row in
 the same transaction (a rename changes no count), and the timetable's writers record
 one after replacing it (`timetable import`): on SQLite a timetable replaced whole by
@@ -38,7 +39,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import Direction, Outcome
 from gateway.store.database import Database
-from gateway.store.tables import audit_log, clock_events, corrections, people, timetable
+from gateway.store.tables import (
+    audit_log,
+    clock_events,
+    clock_steps,
+    corrections,
+    people,
+    timetable,
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,7 @@ class EventFeed:
 
         # people has no id: its count, and the audit row of every change to one.
         parts = [select(func.count()).select_from(people).scalar_subquery()]
-        parts += [*both(timetable), *both(corrections)]
+        parts += [*both(timetable), *both(corrections), *both(clock_steps)]
         parts.append(select(func.coalesce(func.max(audit_log.c.id), 0)).scalar_subquery())
         async with self._db.tx() as conn:
             row = (await conn.execute(select(*parts))).one()

@@ -19,6 +19,9 @@ _SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once
 }
+# A board asked for before the hub's first computation waits for it this long at
+# most, rather than showing an empty page until its stream catches up.
+FIRST_BOARD_WAIT_S = 5.0
 MAX_PASSWORD = 1024  # longer is no password anyone types; argon2 need not hash it
 
 
@@ -26,6 +29,8 @@ async def board(request: Request) -> Response:
     ctx = ctx_of(request)
     lang = request.query_params.get("lang", ctx.locale)
     topic = ctx.hub.topics["board"]
+    if topic.payload is None:  # just started: the first computation is under way
+        await topic.wait(FIRST_BOARD_WAIT_S)
     return render(
         request,
         "board.html",

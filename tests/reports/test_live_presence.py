@@ -184,3 +184,33 @@ def test_taps_are_read_as_changes_not_by_reloading_the_day(db_url: str) -> None:
             await stores.close()
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+def test_across_a_clock_step_back_it_says_what_presence_says(db_url: str) -> None:
+    """In at 10:00; the gateway's clock goes back an hour; out stamped 09:30. `who`
+    orders that gateway's events by id there (Ana is out): so must the live board,
+    whether the step was there at its first load or came after."""
+
+    async def main() -> None:
+        stores = await seeded(db_url)
+        try:
+            rules = RULES[0]
+            live = LivePresence(stores, rules, check_s=0.0)
+            await stores.timetable.replace_timetable([row("ana", 1, "08:00", "14:00")])
+            now = START + timedelta(hours=6)  # Monday 11:00 in Madrid
+            inside = clock("ana", "in", now - timedelta(hours=1))
+            await stores.swipes.record_events([inside])
+            assert [r.uid for r in (await live.report(now)).present] == ["ana"]
+            await stores.clock_steps.record(
+                inside.gateway_id, now - timedelta(minutes=110), -3600.0
+            )
+            await stores.swipes.record_events([clock("ana", "out", now - timedelta(minutes=90))])
+            want = await presence(stores, rules, now)
+            assert [r.uid for r in want.absent] == ["ana"]
+            assert _view(await live.report(now)) == _view(want)
+            fresh = LivePresence(stores, rules)  # the step there from the first load
+            assert _view(await fresh.report(now)) == _view(want)
+        finally:
+            await stores.close()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
