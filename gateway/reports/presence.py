@@ -19,7 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from gateway.domain import Direction, Outcome
 from gateway.reports.rules import EARLY_ARRIVAL, Rules, as_utc
-from gateway.reports.schedule import covering
+from gateway.reports.schedule import covering, entry_interval
 from gateway.store.models import StoredEvent, TimetableEntry
 
 
@@ -89,6 +89,119 @@ def lookback_start(at: datetime, rules: Rules, timetable: Sequence[TimetableEntr
     return shift_start(as_utc(at), rules, started)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What `who` derives from the timetable at an instant, before any event: who is
+    expected (under which row), who is covered only by excluded rooms, and where each
+    person's shift starts. It stays the same until a row starts or ends, or the
+    configured shift changes (`boundaries`)."""
+
+    at: datetime
+    scheduled: dict[str, TimetableEntry]  # uid -> the row they are listed under
+    excluded_only: dict[str, TimetableEntry]  # uid -> their first (excluded) row
+    shift_starts: dict[str, datetime]
+    default_start: datetime  # the shift start of anyone not covered
+
+    def start_of(self, uid: str) -> datetime:
+        return self.shift_starts.get(uid, self.default_start)
+
+
+def plan(at: datetime, rules: Rules, timetable: Sequence[TimetableEntry]) -> Plan:
+    at = as_utc(at)
+    by_person: dict[str, list[tuple[TimetableEntry, datetime]]] = {}
+    for entry, start, _end in covering(timetable, at, rules.zone):
+        by_person.setdefault(entry.person_uid, []).append((entry, start))
+    # A person with several covering rows is listed once, under the first row that
+    # is not in an excluded room. One covered only by excluded rooms is not expected,
+    # so never absent; but when they are in they are listed with the unscheduled, in
+    # their room: `who` must serve as a roll call of everyone in the building.
+    scheduled: dict[str, TimetableEntry] = {}
+    excluded_only: dict[str, TimetableEntry] = {}
+    for uid, rows in by_person.items():
+        included = [entry for entry, _ in rows if entry.room not in rules.excluded_rooms]
+        if included:
+            scheduled[uid] = included[0]
+        else:
+            excluded_only[uid] = rows[0][0]
+    return Plan(
+        at=at,
+        scheduled=scheduled,
+        excluded_only=excluded_only,
+        shift_starts={
+            uid: shift_start(at, rules, [start for _, start in rows])
+            for uid, rows in by_person.items()
+        },
+        default_start=shift_start(at, rules, []),
+    )
+
+
+def boundaries(at: datetime, rules: Rules, timetable: Sequence[TimetableEntry]) -> list[datetime]:
+    """Instants after `at` at which `plan` may change: a row of yesterday, today or
+    tomorrow starting or ending (covering is start <= at < end), a configured shift
+    starting or ending, local midnight."""
+    at = as_utc(at)
+    today = at.astimezone(rules.zone).date()
+    days = [today + timedelta(days=n) for n in (-1, 0, 1, 2)]
+    found: list[datetime] = []
+    for day in days[:3]:
+        for entry in timetable:
+            if entry.weekday == day.isoweekday():
+                found.extend(entry_interval(entry, day, rules.zone))
+    for day in days:
+        found.append(datetime.combine(day, time(0), tzinfo=rules.zone).astimezone(UTC))
+        if rules.presence_rule == "shift":
+            for start, end in rules.shifts:
+                for wall in (start, end):
+                    found.append(datetime.combine(day, wall, tzinfo=rules.zone).astimezone(UTC))
+    return [b for b in found if b > at]
+
+
+def counted_latest(
+    plan: Plan, events: Iterable[StoredEvent], stepped_back: Collection[str] = frozenset()
+) -> dict[str, StoredEvent]:
+    """Per person, the latest counted event of their current shift (`events` in
+    received order): not a suppressed duplicate, not after the instant."""
+    latest: dict[str, StoredEvent] = {}
+    for event in events:
+        moment = as_utc(event.received_at)
+        if event.outcome == Outcome.DUPLICATE or moment > plan.at:
+            continue
+        if moment >= plan.start_of(event.person_uid):
+            current = latest.get(event.person_uid)
+            if current is None or _later(event, current, stepped_back):
+                latest[event.person_uid] = event
+    return latest
+
+
+def person_row(
+    uid: str,
+    entry: TimetableEntry | None,
+    last: StoredEvent | None,
+    names: Mapping[str, str],
+    corrected_uids: Collection[str],
+) -> PresenceRow:
+    return PresenceRow(
+        uid=uid,
+        name=names.get(uid, uid),
+        room=entry.room if entry else "",
+        start=entry.start if entry else None,
+        end=entry.end if entry else None,
+        present=last is not None and last.direction == Direction.IN,
+        last_event=str(last.direction) if last else None,
+        last_event_at=as_utc(last.received_at) if last else None,
+        last_event_imported=last is not None and last.source == "import",
+        corrected=uid in corrected_uids,
+    )
+
+
+def scheduled_key(row: PresenceRow) -> tuple[str, str, str]:
+    return (row.room, row.name, row.uid)
+
+
+def unscheduled_key(row: PresenceRow) -> tuple[str, str]:
+    return (row.name, row.uid)
+
+
 def who(
     at: datetime,
     rules: Rules,
@@ -102,61 +215,21 @@ def who(
     """`events` must cover [lookback_start(...), at] in received_at order, with
     corrections applied (gateway.reports.corrections); `corrected_uids` are marked.
     `stepped_back`: gateways whose clock went back in that span (see _later)."""
-    at = as_utc(at)
-    by_person: dict[str, list[tuple[TimetableEntry, datetime]]] = {}
-    for entry, start, _end in covering(timetable, at, rules.zone):
-        by_person.setdefault(entry.person_uid, []).append((entry, start))
-    shift_starts = {
-        uid: shift_start(at, rules, [start for _, start in rows]) for uid, rows in by_person.items()
-    }
-    default_start = shift_start(at, rules, [])
-
-    latest: dict[str, StoredEvent] = {}
-    for event in events:
-        moment = as_utc(event.received_at)
-        if event.outcome == Outcome.DUPLICATE or moment > at:
-            continue
-        if moment >= shift_starts.get(event.person_uid, default_start):
-            current = latest.get(event.person_uid)
-            if current is None or _later(event, current, stepped_back):
-                latest[event.person_uid] = event
-
-    def row(uid: str, entry: TimetableEntry | None) -> PresenceRow:
-        last = latest.get(uid)
-        return PresenceRow(
-            uid=uid,
-            name=names.get(uid, uid),
-            room=entry.room if entry else "",
-            start=entry.start if entry else None,
-            end=entry.end if entry else None,
-            present=last is not None and last.direction == Direction.IN,
-            last_event=str(last.direction) if last else None,
-            last_event_at=as_utc(last.received_at) if last else None,
-            last_event_imported=last is not None and last.source == "import",
-            corrected=uid in corrected_uids,
-        )
-
-    # A person with several covering rows is listed once, under the first row that
-    # is not in an excluded room. One covered only by excluded rooms is not expected,
-    # so never absent; but when they are in they are listed with the unscheduled, in
-    # their room: `who` must serve as a roll call of everyone in the building.
-    scheduled = []
-    excluded_only: dict[str, TimetableEntry] = {}
-    for uid, rows in by_person.items():
-        included = [entry for entry, _ in rows if entry.room not in rules.excluded_rooms]
-        if included:
-            scheduled.append(row(uid, included[0]))
-        else:
-            excluded_only[uid] = rows[0][0]
-    scheduled.sort(key=lambda r: (r.room, r.name, r.uid))
-    unscheduled = [
-        row(uid, excluded_only.get(uid))
-        for uid, last in sorted(latest.items())
-        if (uid not in by_person or uid in excluded_only) and last.direction == Direction.IN
+    p = plan(at, rules, timetable)
+    latest = counted_latest(p, events, stepped_back)
+    scheduled = [
+        person_row(uid, entry, latest.get(uid), names, corrected_uids)
+        for uid, entry in p.scheduled.items()
     ]
-    unscheduled.sort(key=lambda r: (r.name, r.uid))
+    scheduled.sort(key=scheduled_key)
+    unscheduled = [
+        person_row(uid, p.excluded_only.get(uid), last, names, corrected_uids)
+        for uid, last in sorted(latest.items())
+        if uid not in p.scheduled and last.direction == Direction.IN
+    ]
+    unscheduled.sort(key=unscheduled_key)
     return WhoReport(
-        at=at, server_time=as_utc(server_time), scheduled=scheduled, unscheduled_in=unscheduled
+        at=p.at, server_time=as_utc(server_time), scheduled=scheduled, unscheduled_in=unscheduled
     )
 
 

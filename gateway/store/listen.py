@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -65,6 +66,9 @@ class Listener:
         self._ping_every_s = ping_every_s
         self.listening = False
         self.notifications = 0
+        # Per channel, counted before on_change is called: a caller that must tell
+        # the channels apart (the board: a tap or a change of people) compares them.
+        self.channel_notifications: Counter[str] = Counter()
         self.failures = 0  # sessions that failed or could not be opened
 
     async def run(self) -> None:
@@ -109,8 +113,9 @@ class Listener:
             log.info(f"{self._name}_listen_started", database=self._where, channels=self._channels)
             self._on_change("listening")
             while True:
-                async for _ in conn.notifies(timeout=self._ping_every_s):
+                async for notify in conn.notifies(timeout=self._ping_every_s):
                     self.notifications += 1
+                    self.channel_notifications[notify.channel] += 1
                     self._on_change("notify")
                 # Quiet for a while: make sure the session is still there.
                 async with asyncio.timeout(self._connect_timeout + 5):

@@ -40,7 +40,7 @@ from gateway.web import (
     routes_workers,
     security,
 )
-from gateway.web.board import board_view, unknown_cards
+from gateway.web.board import LiveBoard, unknown_cards
 from gateway.web.context import HERE, WebContext, log, render
 from gateway.web.live import PG_CHANNELS, Hub, listening_watcher, sqlite_watcher
 
@@ -102,7 +102,8 @@ def create_app(
             config=config, stores=db_stores, hub=hub, rules=rules, locale=config.locale
         )
         mode = config.web.board
-        hub.topic("board", lambda: board_view(db_stores, rules, mode))
+        board = LiveBoard(db_stores, rules, mode)
+        hub.topic("board", board, board.invalidate)
         hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
         hub.start(_watcher(db_stores, hub))
         ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)

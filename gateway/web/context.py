@@ -137,5 +137,5 @@ async def form_action(
         raise
     except GatewayError as exc:
         flash(request, str(exc), error=True)
-    ctx_of(request).hub.poke()
+    ctx_of(request).hub.poke(full=True)  # not a tap: the board reads the day again
     return redirect(back)

@@ -2,15 +2,21 @@
 
 One `Hub` per process. Each `Topic` (the board; the unknown-card list) is computed
 once per change, however many browsers watch it, and its latest JSON is pushed to
-every subscriber as a server-sent event. What counts as a change:
+every subscriber as a server-sent event, encoded once for all of them. A new
+computation that differs from the last only in its `server_ms` is not sent again:
+the heartbeat's tick carries the server's time. What counts as a change:
 
 - PostgreSQL: a NOTIFY on `clock_gateway_events` (schema v2's triggers on
   clock_events and unknown_swipes, from any gateway) or `clock_gateway_cards`, heard
   through the store's one LISTEN helper (gateway/store/listen.py: keepalives, a
   ping, reconnection). While it is not listening, a poll.
-- SQLite: `PRAGMA data_version` on a connection of our own, every POLL_S. It changes
-  when another connection commits, and costs a read of shared memory, not a query.
-- Our own writes (an assignment, a correction) poke the hub directly.
+- SQLite: a write to the file heard through inotify, confirmed by `PRAGMA
+  data_version` (gateway/store/sqlite_changes.py says why this and not a message
+  from the daemon); a slow safety poll of data_version; a poll every POLL_S only
+  where inotify cannot be had.
+- Our own writes (an assignment, a correction) poke the hub directly, with
+  `full=True`: the board's live presence then reads the day again, as it does after
+  a NOTIFY on the cards channel (people or cards changed).
 - Time: every REFRESH_S anyway, since "who must be here now" moves with the clock.
 
 A topic whose last good computation is older than STALE_S (the database fails, or
@@ -30,11 +36,12 @@ from typing import Any
 
 from gateway.logs import get_logger
 from gateway.store.listen import CARDS_CHANNEL, EVENTS_CHANNEL, Listener
-from gateway.store.sqlite_changes import DataVersion
+from gateway.store.sqlite_changes import RECHECK_S, DataVersion, WriteWatch
 
 log = get_logger("web")
 
-POLL_S = 0.25  # SQLite change check
+POLL_S = 0.25  # SQLite change check, only where inotify cannot be had
+SAFETY_POLL_S = 2.0  # SQLite with inotify: look at data_version anyway this often
 REFRESH_S = 5.0  # recompute anyway
 STALE_S = 10.0  # no good computation for this long: the pages say their data is old
 HEARTBEAT_S = 10.0  # a `tick` event at least this often: the page's sign of life
@@ -42,15 +49,24 @@ RETRY_MS = 2000  # EventSource reconnection delay we ask browsers for
 POLL_DOWN_S = 2.0  # PostgreSQL: recompute this often while the LISTEN is down
 PG_CHANNELS = (EVENTS_CHANNEL, CARDS_CHANNEL)
 Watcher = Callable[[], Coroutine[Any, Any, None]]
+VOLATILE = "server_ms"  # a document's key that alone does not make a new version
 
 
 class Topic:
     """One computed JSON document and the subscribers waiting for its next version."""
 
-    def __init__(self, name: str, compute: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        compute: Callable[[], Awaitable[Any]],
+        invalidate: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
         self._compute = compute
+        self.invalidate = invalidate  # called on a full poke: drop what compute keeps
         self.payload: str | None = None
+        self.event: bytes = b""  # the payload as one server-sent event, for everyone
+        self._body: Any = None  # the last document without its VOLATILE key
         self.version = 0
         self.ok = True  # False while computing fails or hangs (the database is down)
         self.fresh_at = time.monotonic()  # when a computation last succeeded
@@ -66,7 +82,7 @@ class Topic:
             done, _ = await asyncio.wait({task}, timeout=max(0.5, left))
             if not done:
                 self._stale("live_refresh_slow", f"no answer for {STALE_S:g} s")
-            data = json.dumps(await task, ensure_ascii=False, separators=(",", ":"))
+            document = await task
         except asyncio.CancelledError:
             task.cancel()
             raise
@@ -74,10 +90,16 @@ class Topic:
             self._stale("live_refresh_failed", str(exc))
             return
         self.fresh_at = time.monotonic()
-        changed = data != self.payload or not self.ok
+        body = document
+        if isinstance(document, dict) and VOLATILE in document:
+            body = {k: v for k, v in document.items() if k != VOLATILE}
+        new = self.payload is None or body != self._body
+        changed = new or not self.ok
         self.ok = True
-        if data != self.payload:
-            self.payload = data
+        if new:
+            self._body = body
+            self.payload = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            self.event = f"event: {self.name}\ndata: {self.payload}\n\n".encode()
             self.version += 1
         if changed:
             self._wake()
@@ -106,13 +128,23 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self.changes = 0  # database changes noticed: for tests and the bench
 
-    def topic(self, name: str, compute: Callable[[], Awaitable[Any]]) -> Topic:
-        self.topics[name] = topic = Topic(name, compute)
+    def topic(
+        self,
+        name: str,
+        compute: Callable[[], Awaitable[Any]],
+        invalidate: Callable[[], None] | None = None,
+    ) -> Topic:
+        self.topics[name] = topic = Topic(name, compute, invalidate)
         return topic
 
-    def poke(self) -> None:
-        """Something changed: recompute now."""
+    def poke(self, *, full: bool = False) -> None:
+        """Something changed: recompute now. `full`: not (only) a tap, so the topics
+        drop what they keep and read everything again."""
         self.changes += 1
+        if full:
+            for topic in self.topics.values():
+                if topic.invalidate is not None:
+                    topic.invalidate()
         self._poked.set()
 
     def start(self, watcher: Watcher | None) -> None:
@@ -139,7 +171,7 @@ class Hub:
             # it makes one more round (changes arriving together share one).
             self._poked.clear()
 
-    async def stream(self, name: str) -> AsyncIterator[str]:
+    async def stream(self, name: str) -> AsyncIterator[str | bytes]:
         """The server-sent events of one subscriber: the topic now, then each new
         version, a `tick` when nothing happened for HEARTBEAT_S, and `stale` while
         the database cannot be read."""
@@ -152,7 +184,7 @@ class Hub:
             while True:
                 if topic.payload is not None and topic.version != sent:
                     sent = topic.version
-                    yield f"event: {name}\ndata: {topic.payload}\n\n"
+                    yield topic.event
                 if topic.ok != was_ok:
                     was_ok = topic.ok
                     yield f"event: {'fresh' if topic.ok else 'stale'}\ndata: {{}}\n\n"
@@ -167,19 +199,36 @@ class Hub:
 
 
 def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
-    """Poll the file's data_version (gateway/store/sqlite_changes.py)."""
+    """Poke the hub when another connection commits to the file: a write heard through
+    inotify, confirmed by data_version (gateway/store/sqlite_changes.py); a look every
+    SAFETY_POLL_S anyway; every POLL_S where inotify cannot be had."""
 
     async def watch() -> None:
         version = DataVersion(path)
-        last: int | None = None
+        writes = WriteWatch(path)
+        watching = writes.start()
+        last = version.read()
         try:
             while True:
+                if watching:
+                    wrote = await writes.wait(SAFETY_POLL_S)
+                else:
+                    await asyncio.sleep(POLL_S)
+                    wrote = False
                 now = version.read()
+                # The write is heard before its commit is published: look again
+                # shortly, a few times, until data_version moves.
+                for delay in RECHECK_S if wrote else ():
+                    if now is None or now != last:
+                        break
+                    await asyncio.sleep(delay)
+                    now = version.read()
                 if last is not None and now is not None and now != last:
                     hub.poke()
-                last = now
-                await asyncio.sleep(POLL_S)
+                if now is not None:
+                    last = now
         finally:
+            writes.close()
             version.close()
 
     return watch
@@ -190,10 +239,20 @@ def listening_watcher(
 ) -> Watcher:
     """LISTEN through the store's listener (keepalives, ping, reconnect); while it is
     not listening (or there is none), poke the hub every POLL_DOWN_S so the board
-    still moves."""
+    still moves. A NOTIFY on the cards channel (people or cards changed), and each
+    (re)start of listening (what happened meanwhile was not heard), poke it in full."""
 
     async def watch() -> None:
-        listener = make_listener(lambda _reason: hub.poke())
+        cards_heard = 0
+        listener: Listener | None = None
+
+        def changed(reason: str) -> None:
+            nonlocal cards_heard
+            heard = listener.channel_notifications[CARDS_CHANNEL] if listener else 0
+            hub.poke(full=reason == "listening" or heard != cards_heard)
+            cards_heard = heard
+
+        listener = make_listener(changed)
         task = None
         if listener is not None:
             task = asyncio.create_task(listener.run(), name="web-listen")

@@ -92,6 +92,9 @@ def test_board(env: BenchEnv) -> None:
     for boards in ("1 board", "100 boards"):
         assert rows[f"tap-to-board p50, {boards}"]["value"] > 0
     assert rows["web CPU, 100 idle boards"]["unit"] == "% of a core"
+    for backend in ("PostgreSQL", "SQLite"):  # the busy day, on both
+        assert rows[f"tap-to-board p99, busy day, {backend}"]["value"] > 0
+        assert rows[f"web CPU, 100 idle boards, busy day, {backend}"]["unit"] == "% of a core"
 
 
 def test_offline_then_the_spool_is_replayed(env: BenchEnv) -> None:
