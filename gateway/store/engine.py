@@ -11,8 +11,10 @@ asyncio, and no thread pool has to be sized. aiosqlite gives SQLite the same API
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import event
@@ -32,7 +34,7 @@ def normalise_url(url: str) -> URL:
     if problem := database_url_problem(url):
         raise ConfigError("database URL", None, problem)
     try:
-        parsed = make_url(url)
+        parsed = make_url(_hosts_as_query(url))
     except (ArgumentError, ValueError):
         raise ConfigError("database URL", None, f"cannot parse {redact_url(url)!r}") from None
     backend = parsed.get_backend_name()
@@ -43,6 +45,25 @@ def normalise_url(url: str) -> URL:
     raise ConfigError(
         "database URL", None, f"unsupported database {backend!r}: use postgresql:// or sqlite:///"
     )
+
+
+def _hosts_as_query(url: str) -> str:
+    """libpq's multi-host form `user@h1:5432,h2:5433/db` in SQLAlchemy's spelling,
+    `user@/db?host=h1:5432&host=h2:5433` (make_url cannot parse the first: its port
+    is not a number). Other URLs are returned as they are.
+
+    The userinfo ends at the last '@' (a password may hold any other character), as
+    in gateway.redact; the host part ends at the first '/' or '?'.
+    """
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    netloc = re.split(r"[/?]", hostpart, maxsplit=1)[0]
+    if not sep or "," not in netloc:
+        return url
+    tail = hostpart[len(netloc) :]
+    path, _, query = tail.partition("?")
+    hosts = "&".join(f"host={quote(one, safe=':[]')}" for one in netloc.split(",") if one)
+    return f"{scheme}{sep}{userinfo}{at}{path or '/'}?{hosts}{'&' + query if query else ''}"
 
 
 def libpq_conninfo(url: URL) -> str:
@@ -87,17 +108,28 @@ def sqlite_path(url: URL) -> Path | None:
 
 
 def create_engine(
-    url: URL, *, connect_timeout: float, pool_size: int, application_name: str = "clock-gateway"
+    url: URL,
+    *,
+    connect_timeout: float,
+    pool_size: int,
+    application_name: str = "clock-gateway",
+    server_prepares: bool = True,
 ) -> AsyncEngine:
+    """`server_prepares=False` behind a transaction-mode pooler: psycopg prepares a
+    statement on the server after its fifth use on a connection, and the pooler may
+    send the next use to a server connection that never saw it."""
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, connect_timeout)
+    connect_args: dict[str, Any] = {
+        # libpq takes whole seconds (and treats less than 2 as 2).
+        "connect_timeout": max(2, math.ceil(connect_timeout)),
+        "application_name": application_name,
+    }
+    if not server_prepares:
+        connect_args["prepare_threshold"] = None  # psycopg: never prepare
     engine = create_async_engine(
         url,
-        # libpq takes whole seconds (and treats less than 2 as 2).
-        connect_args={
-            "connect_timeout": max(2, math.ceil(connect_timeout)),
-            "application_name": application_name,
-        },
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=connect_timeout,

@@ -30,11 +30,15 @@ from gateway.redact import redact_text
 CARDS_CHANNEL = "clock_gateway_cards"
 EVENTS_CHANNEL = "clock_gateway_events"
 PING_EVERY_S = 30.0
-# Short: after a database restart or a failover the LISTEN is back within about
-# RETRY_MAX_S of the server accepting connections (it was 16 s at a 30 s cap). The
-# jitter spreads a fleet's reconnections, so 1,000 gateways do not arrive at once.
+# Short: after a database restart or a failover the LISTEN is back within RETRY_MAX_S
+# (plus one connection) of a primary accepting connections: it was 16 s at a 30 s cap,
+# up to 3.2 s at 4 s (tests/reliability/test_failover.py). Each try is one connection
+# attempt (refused at once by a stopped server; a standby is turned away by
+# target_session_attrs=read-write after its handshake), so a fleet of 1,000 waiting
+# gateways makes 500-1,000 attempts a second, fewer than their drainers' probes. The
+# jitter (x 0.5-1) spreads their reconnections, so they do not arrive at once.
 RETRY_MIN_S = 0.5
-RETRY_MAX_S = 4.0
+RETRY_MAX_S = 2.0
 
 log = get_logger("listen")
 

@@ -60,6 +60,7 @@ class SwipeStore:
                 db.libpq,
                 connect_timeout=db.connect_timeout,
                 where=db.url,
+                prepare=db.server_prepares,
             )
             if db.dialect == "postgresql"
             else None
