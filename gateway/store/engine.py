@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -100,6 +101,54 @@ def libpq_conninfo(url: URL) -> str:
     return make_conninfo(**params)
 
 
+class HostOrder:
+    """The hosts of a multi-host connection, the one that last gave a session first.
+
+    libpq tries the hosts in the order given, each for up to the connect timeout.
+    After a failover the old primary may hang rather than refuse (a frozen machine,
+    packets dropped): every new connection would then wait the whole timeout on it
+    before reaching the new primary. Each connection that succeeds moves its host to
+    the front, so only the first connection after a failover pays that wait.
+    One per connection path (the pool, the swipe writer, each listener); a single
+    host needs none (`params()` is then empty).
+    """
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        hosts = str(params.get("host") or "").split(",")
+        ports = str(params.get("port") or "").split(",")
+        if len(ports) == 1:
+            ports = ports * len(hosts)  # libpq: one port for every host
+        self._pairs = list(zip(hosts, ports, strict=False))
+        if len(hosts) < 2 or len(ports) != len(hosts):
+            self._pairs = []
+
+    @classmethod
+    def of_conninfo(cls, conninfo: str) -> HostOrder:
+        return cls(conninfo_to_dict(conninfo))
+
+    def params(self) -> dict[str, Any]:
+        """host and port for libpq in the preferred order ({} for a single host)."""
+        if not self._pairs:
+            return {}
+        return {
+            "host": ",".join(host for host, _ in self._pairs),
+            "port": ",".join(port for _, port in self._pairs),
+        }
+
+    def answered(self, host: str | None, port: int | str | None) -> None:
+        """A session was opened on `host`:`port` (libpq's PQhost, PQport)."""
+        for i, (one, its_port) in enumerate(self._pairs):
+            if one == host and its_port in ("", str(port)):
+                if i:
+                    self._pairs.insert(0, self._pairs.pop(i))
+                return
+
+    def answered_by(self, conn: Any) -> None:
+        """The same, from a psycopg connection."""
+        if self._pairs:
+            self.answered(conn.info.host, conn.info.port)
+
+
 def sqlite_path(url: URL) -> Path | None:
     """The file of a SQLite URL; None for PostgreSQL and in-memory databases."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
@@ -127,6 +176,7 @@ def create_engine(
     }
     if not server_prepares:
         connect_args["prepare_threshold"] = None  # psycopg: never prepare
+    hosts = HostOrder.of_conninfo(libpq_conninfo(url))
     engine = create_async_engine(
         url,
         connect_args=connect_args,
@@ -140,6 +190,18 @@ def create_engine(
         # spool (still durable, still OK) and the next transaction connects afresh.
         pool_pre_ping=False,
     )
+    if hosts.params():
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _preferred_first(_d: Any, _r: Any, _a: Any, cparams: dict[str, Any]) -> None:
+            cparams.update(hosts.params())
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _remember(dbapi_connection: Any, _record: Any) -> None:
+            driver = getattr(dbapi_connection, "driver_connection", None)
+            if driver is not None:
+                hosts.answered_by(driver)
+
     return engine
 
 

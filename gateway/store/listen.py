@@ -26,6 +26,7 @@ import psycopg
 
 from gateway.logs import get_logger
 from gateway.redact import redact_text
+from gateway.store.engine import HostOrder
 
 CARDS_CHANNEL = "clock_gateway_cards"
 EVENTS_CHANNEL = "clock_gateway_events"
@@ -61,6 +62,7 @@ class Listener:
         `conninfo` is a libpq string or URL (it may hold the password: never logged);
         `where` is the database as it may be logged."""
         self._conninfo = conninfo
+        self._hosts = HostOrder.of_conninfo(conninfo)  # several hosts: the last good first
         self._channels = tuple(channels)
         self._on_change = on_change
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
@@ -105,7 +107,9 @@ class Listener:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
+            **self._hosts.params(),
         )
+        self._hosts.answered_by(conn)
         async with conn:
             for channel in self._channels:
                 await conn.execute(f"LISTEN {channel}")

@@ -27,6 +27,7 @@ import psycopg
 from gateway.domain import ClockEvent, Person
 from gateway.errors import DatabaseUnavailableError, InvalidInputError
 from gateway.store import failures
+from gateway.store.engine import HostOrder
 
 # The holders of the batch's cards (active card of an active person), and the events
 # of those swipes inserted in batch order (id is the export cursor), idempotent on
@@ -67,6 +68,7 @@ class PgSwipeWriter:
         """prepare=False behind a transaction-mode pooler (database.pooler): the next
         statement may run on a server connection that never saw the preparation."""
         self._conninfo = conninfo
+        self._hosts = HostOrder.of_conninfo(conninfo)  # several hosts: the last good first
         self._prepare = prepare
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
         self._where = where  # the URL without its password, for messages
@@ -137,7 +139,9 @@ class PgSwipeWriter:
             connect_timeout=self._connect_timeout,
             application_name="clock-gateway",
             prepare_threshold=None if not self._prepare else 5,  # psycopg's default: 5
+            **self._hosts.params(),
         )
+        self._hosts.answered_by(conn)
         cursor = conn.cursor()
         self._busy.add(cursor)
         return cursor
