@@ -28,6 +28,7 @@ from gateway.redact import redact_url, remember_secret
 from gateway.store import failures, upgrade
 from gateway.store.engine import (
     SQLITE_WRITE,
+    HostOrder,
     create_engine,
     libpq_conninfo,
     normalise_url,
@@ -66,12 +67,20 @@ class Database:
         self._dialect = self.sa_url.get_backend_name()
         path = sqlite_path(self.sa_url)
         self._sqlite_file = path
+        # Several hosts (failover): the one that last gave a session first, for every
+        # connection path of this database (engine.HostOrder).
+        self.hosts: HostOrder | None = (
+            HostOrder.of_conninfo(libpq_conninfo(self.sa_url))
+            if self._dialect == "postgresql"
+            else None
+        )
         self._engine = create_engine(
             self.sa_url,
             connect_timeout=connect_timeout,
             pool_size=pool_size,
             application_name=application_name,
             server_prepares=self.server_prepares,
+            hosts=self.hosts,
         )
 
     @property
@@ -122,6 +131,7 @@ class Database:
             connect_timeout=self.connect_timeout,
             where=self._where if url is None else redact_url(url),
             name=name,
+            hosts=self.hosts if target is self.sa_url else None,
         )
 
     @property

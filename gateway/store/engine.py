@@ -109,8 +109,9 @@ class HostOrder:
     packets dropped): every new connection would then wait the whole timeout on it
     before reaching the new primary. Each connection that succeeds moves its host to
     the front, so only the first connection after a failover pays that wait.
-    One per connection path (the pool, the swipe writer, each listener); a single
-    host needs none (`params()` is then empty).
+    A Database shares one between its pool, its swipe writer and its own LISTEN
+    sessions, so what one path learnt (the drainer's probe reaching the new primary)
+    spares the others; a single host needs none (`params()` is then empty).
     """
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -163,6 +164,7 @@ def create_engine(
     pool_size: int,
     application_name: str = "clock-gateway",
     server_prepares: bool = True,
+    hosts: HostOrder | None = None,
 ) -> AsyncEngine:
     """`server_prepares=False` behind a transaction-mode pooler: psycopg prepares a
     statement on the server after its fifth use on a connection, and the pooler may
@@ -176,7 +178,7 @@ def create_engine(
     }
     if not server_prepares:
         connect_args["prepare_threshold"] = None  # psycopg: never prepare
-    hosts = HostOrder.of_conninfo(libpq_conninfo(url))
+    hosts = hosts or HostOrder.of_conninfo(libpq_conninfo(url))
     engine = create_async_engine(
         url,
         connect_args=connect_args,

@@ -57,12 +57,14 @@ class Listener:
         where: str,
         name: str,
         ping_every_s: float = PING_EVERY_S,
+        hosts: HostOrder | None = None,
     ) -> None:
         """on_change(reason): reason is 'listening' (after each (re)connect) or 'notify'.
         `conninfo` is a libpq string or URL (it may hold the password: never logged);
         `where` is the database as it may be logged."""
         self._conninfo = conninfo
-        self._hosts = HostOrder.of_conninfo(conninfo)  # several hosts: the last good first
+        # Several hosts: the one that last gave a session first (shared when given).
+        self._hosts = hosts or HostOrder.of_conninfo(conninfo)
         self._channels = tuple(channels)
         self._on_change = on_change
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds

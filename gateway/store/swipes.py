@@ -61,6 +61,7 @@ class SwipeStore:
                 connect_timeout=db.connect_timeout,
                 where=db.url,
                 prepare=db.server_prepares,
+                hosts=db.hosts,
             )
             if db.dialect == "postgresql"
             else None

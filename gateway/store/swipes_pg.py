@@ -63,12 +63,19 @@ class PgSwipeWriter:
     """Runs _RECORD_SWIPES on connections of its own: one per statement in flight."""
 
     def __init__(
-        self, conninfo: str, *, connect_timeout: float, where: str, prepare: bool = True
+        self,
+        conninfo: str,
+        *,
+        connect_timeout: float,
+        where: str,
+        prepare: bool = True,
+        hosts: HostOrder | None = None,
     ) -> None:
         """prepare=False behind a transaction-mode pooler (database.pooler): the next
         statement may run on a server connection that never saw the preparation."""
         self._conninfo = conninfo
-        self._hosts = HostOrder.of_conninfo(conninfo)  # several hosts: the last good first
+        # Several hosts: the one that last gave a session first (shared with the pool).
+        self._hosts = hosts or HostOrder.of_conninfo(conninfo)
         self._prepare = prepare
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
         self._where = where  # the URL without its password, for messages

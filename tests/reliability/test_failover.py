@@ -22,6 +22,7 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,24 +99,36 @@ def _at(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"]).timestamp()
 
 
+@pytest.fixture
+def pair() -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with database `failover` and its synchronous streaming standby (made
+    here, outside the test's own time limit)."""
+    primary = start_cluster(settings={"synchronous_commit": "on"})
+    clusters = [primary]
+    try:
+        primary.create_database("failover")
+        standby = standby_of(primary)
+        clusters.append(standby)
+        _sync_replication(primary, standby)
+        yield primary, standby
+    finally:
+        for cluster in clusters:
+            cluster.destroy()
+
+
 @pytest.mark.parametrize("old_primary", ["refuses", "hangs"])
 async def test_primary_killed_and_standby_promoted_mid_burst(
-    tmp_path: Path, old_primary: str
+    tmp_path: Path, old_primary: str, pair: tuple[PgCluster, PgCluster]
 ) -> None:
     """old_primary: after the crash its port refuses connections (the server is gone,
     the machine is up), or hangs (the machine is frozen: connections are accepted by
     nobody and never answered)."""
+    primary, standby = pair
     hung: HungHost | None = None
     listen_back_s = LISTEN_BACK_S + (CONNECT_TIMEOUT_S if old_primary == "hangs" else 0)
-    primary = await asyncio.to_thread(start_cluster, settings={"synchronous_commit": "on"})
-    clusters = [primary]
     rig: Rig | None = None
     web: WebProcess | None = None
     try:
-        primary.create_database("failover")
-        standby = await asyncio.to_thread(standby_of, primary)
-        clusters.append(standby)
-        await asyncio.to_thread(_sync_replication, primary, standby)
         url = (
             f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{primary.port},"
             f"127.0.0.1:{standby.port}/failover?target_session_attrs=read-write"
@@ -252,5 +265,3 @@ async def test_primary_killed_and_standby_promoted_mid_burst(
             await asyncio.to_thread(web.stop)
         if rig is not None:
             await rig.close()
-        for cluster in clusters:
-            await asyncio.to_thread(cluster.destroy)
