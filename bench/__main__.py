@@ -49,6 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="record each daemon with py-spy into bench/results/profile-DATE/ (slows it down)",
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="stamp each hop of each swipe in the daemons (latency: the median between hops)",
+    )
+    parser.add_argument(
         "--output", metavar="PATH", help="write the JSON results here (default: bench/results/)"
     )
     args = parser.parse_args(argv)
@@ -103,7 +108,11 @@ def _failure_row(name: str, exc: BaseException) -> Row:
 
 
 async def _run_one(
-    bench: Benchmark, env_holder: dict[str, Any], quick: bool, profile_dir: Path | None
+    bench: Benchmark,
+    env_holder: dict[str, Any],
+    quick: bool,
+    profile_dir: Path | None,
+    trace_dir: Path | None,
 ) -> list[Row]:
     if bench.module is not None:
         return await run_module(bench.module, quick)
@@ -114,11 +123,15 @@ async def _run_one(
         print("  starting a durable PostgreSQL and enrolling cards...", file=sys.stderr)
         env_holder["env"] = await create_env(CARDS_QUICK if quick else CARDS_FULL)
         env_holder["env"].profile_dir = profile_dir
+        env_holder["env"].trace_dir = trace_dir
     return await bench.gateway(env_holder["env"], quick)
 
 
 async def run_all(
-    selected: list[str], quick: bool, profile_dir: Path | None = None
+    selected: list[str],
+    quick: bool,
+    profile_dir: Path | None = None,
+    trace_dir: Path | None = None,
 ) -> tuple[list[Row], list[dict[str, Any]]]:
     rows: list[Row] = []
     runs: list[dict[str, Any]] = []
@@ -135,7 +148,7 @@ async def run_all(
             started = time.monotonic()
             try:
                 got = await asyncio.wait_for(
-                    _run_one(bench, env_holder, quick, profile_dir), BENCH_TIMEOUT_S
+                    _run_one(bench, env_holder, quick, profile_dir, trace_dir), BENCH_TIMEOUT_S
                 )
                 status = "ok"
             except Exception as exc:  # one broken benchmark must not hide the others
@@ -181,8 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile_dir = RESULTS / f"profile-{info['date'].replace(':', '').replace('-', '')[:15]}"
         print(f"profiling the daemon into {profile_dir}", file=sys.stderr)
+    trace_dir = None
+    if args.trace:
+        trace_dir = RESULTS / f"trace-{info['date'].replace(':', '').replace('-', '')[:15]}"
+        trace_dir.mkdir(parents=True, exist_ok=True)
+        print(f"tracing the daemons' swipes into {trace_dir}", file=sys.stderr)
     try:
-        rows, runs = asyncio.run(run_all(args.selected, args.quick, profile_dir))
+        rows, runs = asyncio.run(run_all(args.selected, args.quick, profile_dir, trace_dir))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from bench.kit.harness import write_config
 from bench.machine import REPO
+from gateway.cli.children import die_with_parent
+from gateway.trace import ENV as TRACE_ENV
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -43,8 +45,10 @@ class Daemon:
         readers: Sequence[ReaderSpec],
         *,
         gateway_id: str | None = None,
+        trace_file: Path | None = None,
     ) -> None:
         self.workdir = workdir
+        self.trace_file = trace_file  # the hop stamps, written when the daemon exits
         self.gateway_id = gateway_id
         self.state_dir = workdir / "state"
         self.config_path = workdir / "config.toml"
@@ -70,6 +74,9 @@ class Daemon:
         )
         env = dict(os.environ)
         env.pop("CLOCK_GATEWAY_DATABASE_URL", None)  # the generated file decides
+        env.pop(TRACE_ENV, None)
+        if self.trace_file is not None:
+            env[TRACE_ENV] = str(self.trace_file)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "run", "--config", str(self.config_path)],
@@ -78,6 +85,7 @@ class Daemon:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                preexec_fn=die_with_parent(),  # an interrupted run leaves no daemon behind
             )
 
     @property

@@ -32,6 +32,8 @@ class BenchEnv:
     cards: list[bytes] = field(default_factory=list)
     # When set, each daemon is recorded by py-spy into this directory (bench.profile).
     profile_dir: Path | None = None
+    # When set, each daemon writes its swipes' hop stamps here (gateway/trace.py).
+    trace_dir: Path | None = None
     _runs: int = 0
 
     def new_workdir(self, name: str) -> Path:

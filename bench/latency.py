@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
-from bench import floors, sqlcount
+from bench import floors, sqlcount, trace
 from bench.env import BenchEnv
 from bench.rows import Row, latency_rows, ms, percentile, row, sum_of_independent
 from bench.session import Gateway, Taps, running_gateway, tap_all
@@ -125,12 +126,16 @@ async def run_latency(env: BenchEnv, quick: bool) -> list[Row]:
         statements = await _statement_row(gw, env, 5 if quick else 20)
     await asyncio.to_thread(floors.drop_floor_table, env.url)
     floor = sum_of_independent(pty, db)
+    traced = []
+    if env.trace_dir is not None:  # written by the daemon as it exited
+        traced = trace.hop_rows("latency", gw.daemon.trace_file or Path(), taps.latencies)
     return [
         *latency_rows("latency", taps.latencies, floor, p50_limit=P50_LIMIT, p99_limit=P99_LIMIT),
         _answered_row("latency", taps, per_reader * READERS, stored),
         *_component_rows("latency", {"PTY round trip": pty, "INSERT+COMMIT": db}),
         _cpu_row("latency", cpu, taps),
         statements,
+        *traced,
     ]
 
 

@@ -65,6 +65,16 @@ BENCHMARKS = (
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
     Benchmark(
+        "pages",
+        "web pages at 2,000 people and a year of taps: weight and server p95 (bench.pages)",
+        module="bench.pages",
+    ),
+    Benchmark(
+        "export",
+        "the Inspector's export, a year of 200 workers (bench.export)",
+        module="bench.export",
+    ),
+    Benchmark(
         "tap_screen",
         "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
         module="bench.tap_screen",

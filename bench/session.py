@@ -99,7 +99,8 @@ async def running_gateway(
             await reader.start()
             readers.append(reader)
         specs = [ReaderSpec(f"r{i:03d}", r.port, ROLES[i % 2]) for i, r in enumerate(readers)]
-        daemon = Daemon(workdir, env.url, specs)
+        trace = None if env.trace_dir is None else env.trace_dir / f"{name}.jsonl"
+        daemon = Daemon(workdir, env.url, specs, trace_file=trace)
         daemon.start()
         if env.profile_dir is not None:
             profiler = profile.start(daemon.pid, env.profile_dir / f"{name}.txt")

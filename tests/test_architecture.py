@@ -16,7 +16,7 @@ BENCH = GATEWAY.parent / "bench"
 MAP = GATEWAY.parent / "docs" / "ARCHITECTURE.md"
 MAX_MODULE_LINES = 700
 
-FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin"}
+FOUNDATION = {"errors", "logs", "redact", "domain", "config", "csvout", "csvin", "trace"}
 BELOW_FACES = FOUNDATION | {
     "protocol",
     "link",
@@ -27,6 +27,7 @@ BELOW_FACES = FOUNDATION | {
     "reports",
     "status",
     "metrics",
+    "documents",
     "emulator",
 }
 
@@ -39,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors", "domain", "redact"},
     "csvout": {"errors"},
     "csvin": {"errors"},
+    "trace": set(),
     "protocol": set(),
     "link": {"protocol"} | FOUNDATION,
     "clocking": {"protocol"} | FOUNDATION,
@@ -49,9 +51,10 @@ ALLOWED: dict[str, set[str]] = {
     "importing": {"store", "reports"} | FOUNDATION,
     "status": {"durable", "recording"} | FOUNDATION,
     "metrics": {"durable", "status"} | FOUNDATION,
+    "documents": FOUNDATION,
     "emulator": {"protocol"} | FOUNDATION,
     "daemon": BELOW_FACES,
-    "web": {"store", "reports", "importing", "status"} | FOUNDATION,
+    "web": {"store", "reports", "importing", "status", "documents"} | FOUNDATION,
     "cli": BELOW_FACES | {"daemon", "web", "importing"},
     "__main__": {"cli"},
     "__init__": set(),

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.children import die_with_parent
 from gateway.protocol import (
     DecodeError,
     Decoder,
@@ -132,6 +133,7 @@ class DaemonProcess:
             text=True,
             env=self.env,
             cwd=REPO_ROOT,
+            preexec_fn=die_with_parent(),  # a killed test run leaves no daemon behind
         )
         self._reader = threading.Thread(target=self._collect, daemon=True)
         self._reader.start()

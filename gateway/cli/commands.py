@@ -40,6 +40,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "monitor": Command("monitor", "decode and print the frames on a serial port live"),
     "ports": Command("ports", "list serial ports and their /dev/serial/by-id names"),
+    "regime": Command(
+        "regime", "set or show a person's working regime (full or part time, place, overtime)"
+    ),
     "register": Command(
         "register", "verify the working-time register's seals, seal now, show the chain head"
     ),

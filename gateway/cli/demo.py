@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import gateway
 from gateway.cli.argtypes import int_range, seconds
+from gateway.cli.children import die_with_parent
 from gateway.errors import ConfigError, GatewayError, UsageError
 
 if TYPE_CHECKING:
@@ -165,8 +166,9 @@ class Demo:
                 # Ctrl-C in the terminal signals the whole foreground group: the daemon
                 # would start stopping by itself while the demo still needs it, and the
                 # demo's SIGTERM could then land after its handlers are gone. The demo
-                # stops it, in its own time.
+                # stops it, in its own time; and it ends with the demo, however that ends.
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         try:
             try:

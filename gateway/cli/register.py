@@ -86,6 +86,9 @@ def register(subparsers: Any) -> None:
     from gateway.cli.register_export import add_export
 
     add_export(sub)
+    from gateway.cli.register_monthly import add_monthly
+
+    add_monthly(sub)
 
 
 def _range(config: Config, args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
@@ -161,7 +164,12 @@ def _print_report(report: Report, start: datetime | None, end: datetime | None) 
         first = start.date() if start else "..."
         last = (end - timedelta(days=1)).date() if end else "..."
         scope = f" (rows dated {first} to {last})"
-    rows = ", ".join(f"{n} {kind}(s)" for kind, n in report.rows.items())
+    # The kinds of schema v5 (steps, regimes, overtime choices) only when there are any.
+    rows = ", ".join(
+        f"{n} {kind}(s)"
+        for kind, n in report.rows.items()
+        if n or kind in ("event", "correction", "audit")
+    )
     print(f"checked {report.seals} seal(s) and {rows}{scope}")
     if report.checkpoint is not None:
         c = report.checkpoint

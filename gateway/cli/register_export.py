@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
-from gateway.cli.export_files import write_documents
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
+from gateway.documents.export_files import write_documents
 from gateway.errors import UsageError
-from gateway.logs import get_logger
-from gateway.reports.export import ExportResult, export_register
+from gateway.reports.export import ExportResult, export_and_record, head_text
 from gateway.reports.rules import DEFAULT_MAX_SESSION
 from gateway.reports.timeparse import parse_date
-from gateway.store.heads import append_head
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
-
-log = get_logger("register")
 
 
 def add_export(sub: Any) -> None:
@@ -49,16 +46,22 @@ def _export(args: argparse.Namespace) -> int:
 
     async def work(stores: Stores) -> ExportResult:
         await stores.db.check()
-        return await export_register(
-            stores, rules, first, last, out, uids=args.person, documents=write_documents
+        return await export_and_record(
+            stores,
+            rules,
+            first,
+            last,
+            out,
+            uids=args.person,
+            documents=write_documents,
+            worktime_rules=config.register.worktime,
+            actor=Actor.cli(),
+            state_dir=config.state_dir,
+            gateway_id=config.gateway_id,
         )
 
     result = with_stores(config, work)
-    head = result.head
-    text = "none" if head is None else f"{head.seq}:{head.seal}"
-    if head is not None:
-        append_head(config.state_dir, head, why="export", gateway=config.gateway_id)
-    log.info("register_head", head=text, why="export", out=str(out))
+    text = "none" if result.head is None else head_text(result.head)
     if args.json:
         print_json({"out": str(out), "files": result.files, "head": text, "days": result.days})
     else:

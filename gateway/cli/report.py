@@ -18,11 +18,12 @@ from gateway.cli.common import (
 from gateway.config import Config
 from gateway.csvout import csv_writer
 from gateway.errors import UsageError
-from gateway.reports import render
+from gateway.reports import render, worktime_render
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
 from gateway.reports.service import build_report
 from gateway.reports.sessions import Report
 from gateway.reports.timeparse import parse_date
+from gateway.reports.worktime_service import WorkTimeReport, build_worktime
 from gateway.store.stores import Stores
 
 
@@ -54,6 +55,12 @@ def register(subparsers: Any) -> None:
         metavar="H",
         help="an in and an out further apart are not paired (default: %(default)g)",
     )
+    parser.add_argument(
+        "--worktime",
+        action="store_true",
+        help="working time as the register counts it: each pause, net time, hour classes "
+        "(ordinary, overtime paid or rest, complementary) and the named limit flags",
+    )
     parser.set_defaults(func=_report)
 
 
@@ -68,6 +75,8 @@ def _report(args: argparse.Namespace) -> int:
     rules = rules_from_args(config, args.max_session_hours)
     first = parse_date(args.first)
     last = parse_date(args.last) if args.last else first
+    if args.worktime:
+        return _worktime(config, rules, first, last, args)
     report = asyncio.run(_build(config, rules, first, last, args.user, args.gateway))
     if args.format == "json":
         print_json(render.report_json(report))
@@ -88,6 +97,45 @@ async def _build(
         return await build_report(stores, rules, first, last, uid=uid, gateway=gateway)
     finally:
         await stores.close()
+
+
+def _worktime(
+    config: Config, rules: Rules, first: date, last: date, args: argparse.Namespace
+) -> int:
+    async def build() -> WorkTimeReport:
+        stores = await Stores.open_checked(config.database)
+        try:
+            return await build_worktime(
+                stores,
+                rules,
+                config.register.worktime,
+                first,
+                last,
+                uid=args.user,
+                gateway=args.gateway,
+            )
+        finally:
+            await stores.close()
+
+    report = asyncio.run(build())
+    if args.format == "json":
+        print_json(worktime_render.worktime_json(report))
+        return 0
+    if args.format == "csv":
+        writer = csv_writer(sys.stdout)
+        writer.writerow(worktime_render.DAY_COLUMNS)
+        writer.writerows(worktime_render.day_rows(report))
+        return 0
+    print(f"Working time {first} to {last} ({rules.zone.key})")
+    if not report.people:
+        print("No working days in this range.")
+        return 0
+    print()
+    print_table(worktime_render.DAY_COLUMNS, worktime_render.day_rows(report))
+    print()
+    print("Month totals")
+    print_table(worktime_render.MONTH_COLUMNS, worktime_render.month_rows(report))
+    return 0
 
 
 def _print_table(report: Report) -> None:

@@ -24,7 +24,7 @@ from gateway.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from gateway.importing.people_csv import parse_people_csv
+from gateway.importing.people_csv import parse_people_file
 from gateway.store.audit import Actor
 from gateway.store.models import ImportResult, PersonRow
 from gateway.store.people import ImportConflicts
@@ -67,7 +67,9 @@ def register(subparsers: Any) -> None:
         "import",
         help="add people (and cards) from a CSV file",
         description="Add people from a CSV file with the columns uid,name[,card_key]; a "
-        "header row is optional. Every row is checked first: if any row is bad, nothing "
+        "header row is optional. With a header, a row may also set the person's working "
+        "regime: regime, part_time_percent, weekly_hours, place, regime_from, overtime. "
+        "Every row is checked first: if any row is bad, nothing "
         "is written. People already present with the same name are left as they are.",
     )
     imp.add_argument("file", metavar="FILE.csv", help="the CSV file (',' or ';' separated)")
@@ -139,25 +141,37 @@ def _import(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
-    rows, problems = parse_people_csv(content)
+    parsed = parse_people_file(
+        content, full_week_minutes=config.register.worktime.full_week_minutes
+    )
+    rows, problems = parsed.rows, parsed.problems
     if not rows and not problems:
         raise InvalidInputError(f"{path}: no rows to import")
 
-    async def work(stores: Stores) -> list[ImportResult]:
+    async def work(stores: Stores) -> tuple[list[ImportResult], int]:
         # The file's own mistakes and its conflicts with what is stored, listed
         # together: one run shows everything to fix.
         _results, conflicts = await stores.people.check_import(rows)
         if problems or conflicts:
             raise ImportConflicts(conflicts)
         results = await stores.people.import_people(rows, dry_run=args.dry_run)
-        if not args.dry_run:
-            await stores.audit.record(
-                Actor.cli(), "people.import", None, {"file": path.name, "rows": len(results)}
-            )
-        return results
+        if args.dry_run:
+            return results, len(parsed.regimes)
+        # The file's regimes (checked with the rest above), in one transaction.
+        added = await stores.regimes.add_many(
+            [(r.uid, r.valid_from, r.terms) for r in parsed.regimes], Actor.cli()
+        )
+        regimes_set = sum(1 for a in added if a is not None)
+        await stores.audit.record(
+            Actor.cli(),
+            "people.import",
+            None,
+            {"file": path.name, "rows": len(results), "regimes": regimes_set},
+        )
+        return results, regimes_set
 
     try:
-        results = with_stores(config, work)
+        results, regimes_set = with_stores(config, work)
     except ImportConflicts as exc:
         every = sorted([*problems, *exc.problems], key=_line_number)
         for problem in every:
@@ -179,12 +193,20 @@ def _import(args: argparse.Namespace) -> int:
     except (ConflictError, InvalidInputError, NotFoundError) as exc:
         raise type(exc)(f"{path}: {exc.message}") from None
     if args.json:
-        print_json({"dry_run": args.dry_run, "rows": [asdict(r) for r in results]})
+        print_json(
+            {
+                "dry_run": args.dry_run,
+                "rows": [asdict(r) for r in results],
+                "regimes": regimes_set,
+            }
+        )
         return 0
     for result in results:
         print(_describe(result))
     added = sum(r.person == "added" for r in results)
     assigned = sum(r.card == "assigned" for r in results)
     summary = f"{len(results)} row(s): {added} added, {assigned} card(s) assigned"
+    if parsed.regimes:
+        summary += f", {regimes_set} regime(s) set"
     print(summary + (" (dry run: nothing was written)" if args.dry_run else ""))
     return 0

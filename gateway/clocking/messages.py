@@ -64,6 +64,9 @@ UNAVAILABLE_KEYS = {
     "spool_gone": "disk_error",  # the spool files were deleted or replaced under us
 }
 assert all(set(t) == set(MESSAGE_KEYS) for t in LOCALES.values())
+# A clock-out's second line when the day's total is shown (gateway/clocking/tally.py);
+# the first line is the locale's (or the configuration's) out_ok.
+DAY_TOTAL = {"en": "Today {total}", "es": "Hoy {total}"}
 
 
 def unavailable_key(reason: str) -> str:
@@ -156,6 +159,27 @@ class Messages:
             if len(self._rendered) >= _RENDERED_KEPT:
                 self._rendered.clear()  # crude but bounded; refilled by the next swipes
             text = self._rendered[cache_key] = self._render(key, name, card)
+        return text
+
+    def render_day_total(self, name: str, total: str) -> str:
+        """A clock-out with the day's net time so far on line 2 (`Hoy 7:32`).
+
+        Line 1 is out_ok's first line if it fits 16 characters (`Out - Ana`); else the
+        name alone if it fits (the exit reader's idle screen already says which
+        reader it is); else out_ok's first line cut at 16."""
+        cache_key = ("day_total", name, total)
+        text = self._rendered.get(cache_key)
+        if text is None:
+            if len(self._rendered) >= _RENDERED_KEPT:
+                self._rendered.clear()
+            safe_name = lcd_ascii(name)
+            first = lcd_ascii(
+                self._templates["out_ok"].split("\n", 1)[0].format(name=safe_name, card="")
+            )
+            if len(first) > LCD_COLS:
+                first = safe_name if 0 < len(safe_name) <= LCD_COLS else first[:LCD_COLS].rstrip()
+            second = lcd_ascii(DAY_TOTAL[self.locale].format(total=total))[:LCD_COLS]
+            text = self._rendered[cache_key] = f"{first}\n{second}"
         return text
 
     def _render(self, key: str, name: str, card: str) -> str:

@@ -69,6 +69,11 @@ from gateway.config.fields import (
 from gateway.config.fields import (
     template_problem as template_problem,
 )
+from gateway.config.register import RETENTION_BY_JURISDICTION as RETENTION_BY_JURISDICTION
+from gateway.config.register import RegisterConfig, parse_register
+from gateway.config.uploads import UploadLimits, parse_upload_limits
+from gateway.config.worktime import BreakRule as BreakRule
+from gateway.config.worktime import WorkTimeRules as WorkTimeRules
 from gateway.domain import Direction
 from gateway.errors import ConfigError
 from gateway.redact import redact_url as redact_url  # re-exported: callers import it here
@@ -232,24 +237,7 @@ class WebConfig:
     # daemon's state file system (a full disk there makes taps KO). Default: systemd's
     # $RUNTIME_DIRECTORY for the web unit, else the system's temporary directory.
     temp_dir: Path | None = None
-
-
-# == [register]: the working-time register (docs/REGISTER.md) ==========================
-# The legal minimum retention per jurisdiction: Spain, Estatuto de los Trabajadores art.
-# 34.9 (4 years); Portugal, Codigo do Trabalho art. 202 (5 years). The database itself
-# refuses to delete a register row younger than the smallest (store/tables.py).
-RETENTION_BY_JURISDICTION: dict[str, int] = {"ES": 4, "PT": 5}
-
-
-@dataclass(frozen=True)
-class RegisterConfig:
-    """`[register]`: whose law the register follows, and how long it is kept."""
-
-    jurisdiction: str = "ES"
-    retention_years: int = RETENTION_BY_JURISDICTION["ES"]
-    # Whether this daemon seals (on a fleet, a gateway whose database role may not
-    # read the register leaves it to the others: docs/REGISTER.md).
-    seal: bool = True
+    uploads: UploadLimits = field(default_factory=UploadLimits)  # [web] upload_* (uploads.py)
 
 
 @dataclass(frozen=True)
@@ -261,6 +249,8 @@ class Config:
     timezone: str = "UTC"
     locale: str = "en"
     templates: Mapping[str, str] = field(default_factory=dict)
+    # On a clock-out the LCD's second line shows the day's net time so far (Hoy 7:32).
+    show_day_total: bool = True
     duplicate_window_s: float = 5.0
     log_level: str = "info"
     on_role_mismatch: RoleMismatch = "trust-config"
@@ -408,6 +398,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         if key in tpl.data
     }
     tpl.finish()
+    show_day_total = msgs.get("show_day_total", bool, True)
     msgs.finish()
 
     sp = root.table("spool")
@@ -466,7 +457,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     original = OriginalConfig(slots=_spans(og, "slots", ORIGINAL_SLOTS))
     og.finish()
     web = _parse_web(root)
-    register = _parse_register(root)
+    register = parse_register(root)
 
     readers = _parse_readers(root, source)
     root.finish()
@@ -481,6 +472,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         timezone=timezone,
         locale=locale,
         templates=templates,
+        show_day_total=show_day_total,
         duplicate_window_s=window,
         log_level=log_level,
         on_role_mismatch=mismatch,
@@ -606,36 +598,10 @@ def _parse_web(root: Section) -> WebConfig:
             sec.get("body_timeout_s", (int, float), 10.0, check=check_seconds(0.5, 3600))
         ),
         temp_dir=Path(temp).expanduser() if temp else None,
+        uploads=parse_upload_limits(sec),
     )
     sec.finish()
     return web
-
-
-def _parse_register(root: Section) -> RegisterConfig:
-    sec = root.table("register")
-    place = sec.get("jurisdiction", str, "ES", check=one_of(tuple(RETENTION_BY_JURISDICTION)))
-    minimum = RETENTION_BY_JURISDICTION.get(place, max(RETENTION_BY_JURISDICTION.values()))
-    years = sec.get(
-        "retention_years",
-        int,
-        None,
-        check=lambda v: (
-            None
-            if minimum <= v <= 100
-            else f"must be from {minimum} (the legal minimum in {place}) to 100, got {v}"
-        ),
-    )
-    # Before [register] existed the setting was web.retention_years: still obeyed, once.
-    web = root.data.get("web")
-    old = web.get("retention_years") if isinstance(web, dict) else None
-    if isinstance(old, int) and not isinstance(old, bool):
-        if years is None and "retention_years" not in sec.data:
-            years = max(old, minimum)
-        elif years is not None and years != old:
-            sec.fail("retention_years", "set it here only (web.retention_years is its old name)")
-    seal = sec.get("seal", bool, True)
-    sec.finish()
-    return RegisterConfig(jurisdiction=place, retention_years=years or minimum, seal=seal)
 
 
 def _parse_readers(root: Section, source: str) -> tuple[ReaderConfig, ...]:

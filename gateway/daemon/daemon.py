@@ -19,6 +19,7 @@ from typing import Any
 from gateway.clocking import ClockingService, Messages
 from gateway.config import Config, ReaderConfig, load_config, redact_url
 from gateway.daemon.clockwatch import ClockStep, watch_clock
+from gateway.daemon.day_tally import warmed_tally
 from gateway.daemon.fleet import FleetMember
 from gateway.daemon.notify import Notifier
 from gateway.daemon.sealer import Sealer
@@ -112,6 +113,8 @@ class Daemon:
             config.duplicate_window_s,
             show_offline=config.spool.show_offline,
             gateway_id=config.gateway_id,
+            tally=await warmed_tally(self.stores, config, offline=offline is not None),
+            show_day_total=config.show_day_total,
         )
         self.fleet = FleetMember(
             config,
@@ -322,6 +325,7 @@ class Daemon:
         self.service.messages = messages
         self.service.duplicate_window_s = new_config.duplicate_window_s
         self.service.show_offline = new_config.spool.show_offline
+        self.service.show_day_total = new_config.show_day_total
         for name in (*changed, *added):
             self._start_link(new_readers[name])
         log.info(

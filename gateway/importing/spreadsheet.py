@@ -28,12 +28,18 @@ def is_spreadsheet(path: Path) -> bool:
     return path.suffix.lower() in SPREADSHEET_SUFFIXES
 
 
-def read_sheet(path: Path) -> list[list[str]]:
+def read_sheet(path: Path, *, max_rows: int = MAX_ROWS) -> list[list[str]]:
     """Every row of the first sheet (empty rows included, so that row i is line i+1),
-    each cell as stripped text with '\\n' line breaks, trailing empty cells dropped."""
+    each cell as stripped text with '\\n' line breaks, trailing empty cells dropped.
+    `max_rows` (at most MAX_ROWS) lowers the rows an .xlsx or .xls may reach, checked
+    before its rows are read (an upload's limit)."""
     if not path.is_file():
         raise NotFoundError(f"{path}: file not found")
-    rows = _xls_rows(path) if path.suffix.lower() == ".xls" else _xlsx_rows(path)
+    max_rows = min(max_rows, MAX_ROWS)
+    if path.suffix.lower() == ".xls":
+        rows = _xls_rows(path, max_rows)
+    else:
+        rows = _xlsx_rows(path, max_rows)
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
@@ -42,12 +48,12 @@ def read_sheet(path: Path) -> list[list[str]]:
     return rows
 
 
-def _xlsx_rows(path: Path) -> list[list[str]]:
+def _xlsx_rows(path: Path, max_rows: int) -> list[list[str]]:
     try:
         import openpyxl  # optional extra
     except ImportError:
         raise GatewayError(f"reading .xlsx needs openpyxl: {_INSTALL} (or save as CSV)") from None
-    check_xlsx(path)
+    check_xlsx(path, max_rows=max_rows)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
@@ -62,7 +68,7 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
         book.close()
 
 
-def _xls_rows(path: Path) -> list[list[str]]:
+def _xls_rows(path: Path, max_rows: int) -> list[list[str]]:
     try:
         import xlrd  # optional extra
     except ImportError:
@@ -77,7 +83,7 @@ def _xls_rows(path: Path) -> list[list[str]]:
         # Ragged: a row as long as its last cell, never padded to the widest one.
         book = xlrd.open_workbook(str(path), on_demand=True, ragged_rows=True)
         try:
-            return _xls_sheet(path, book, xlrd)
+            return _xls_sheet(path, book, xlrd, max_rows)
         finally:
             book.release_resources()
     except GatewayError:
@@ -86,10 +92,10 @@ def _xls_rows(path: Path) -> list[list[str]]:
         raise InvalidInputError(f"{path}: not a readable .xls file ({_reason(exc)})") from None
 
 
-def _xls_sheet(path: Path, book: Any, xlrd: Any) -> list[list[str]]:
+def _xls_sheet(path: Path, book: Any, xlrd: Any, max_rows: int) -> list[list[str]]:
     sheet = book.sheet_by_index(0)
-    if sheet.nrows > MAX_ROWS:  # the format's own limits; checked as for an .xlsx
-        raise InvalidInputError(f"{path}: more than {MAX_ROWS} rows; at most that many are read")
+    if sheet.nrows > max_rows:  # the format's own limits; checked as for an .xlsx
+        raise InvalidInputError(f"{path}: more than {max_rows} rows; at most that many are read")
     rows = []
     for r in range(sheet.nrows):
         width = sheet.row_len(r)

@@ -56,9 +56,10 @@ class _Refused(Exception):
     """A limit passed, raised from inside an expat handler through Parse()."""
 
 
-def check_xlsx(path: Path) -> None:
+def check_xlsx(path: Path, *, max_rows: int = MAX_ROWS) -> None:
     """Raise InvalidInputError (one line naming the limit) for an .xlsx past the limits
-    above or that is not a zip of well-formed XML; return None for one openpyxl may read."""
+    above or that is not a zip of well-formed XML; return None for one openpyxl may read.
+    `max_rows` lowers MAX_ROWS (an upload's row limit)."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -68,7 +69,7 @@ def check_xlsx(path: Path) -> None:
                     f"unpacks to {-(-unpacked // 2**20)} MB; at most {MAX_UNPACKED // 2**20} MB "
                     "are read"
                 )
-            scan = _Scan()
+            scan = _Scan(min(max_rows, MAX_ROWS))
             for member in members:
                 with archive.open(member) as part:
                     scan.part(member.filename, part)
@@ -93,7 +94,8 @@ def check_xlsx(path: Path) -> None:
 class _Scan:
     """Counts, across the parts of one archive, what openpyxl would build."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_rows: int = MAX_ROWS) -> None:
+        self.max_rows = max_rows
         self.elements = 0  # in sheets and shared strings
         self.other_elements = 0
         self.name = ""
@@ -136,9 +138,9 @@ class _Scan:
             number = attrs.get("r")
             self.row = int(float(number)) if number else self.row + 1
             self.column = 0
-            if self.row > MAX_ROWS:
+            if self.row > self.max_rows:
                 raise _Refused(
-                    f"{self.name} reaches row {self.row}; at most {MAX_ROWS} rows are read"
+                    f"{self.name} reaches row {self.row}; at most {self.max_rows} rows are read"
                 )
         elif local == "c":
             found = _COORDINATE.fullmatch(attrs.get("r", ""))

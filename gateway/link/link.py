@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import trace
 from gateway.config import ReaderConfig
-from gateway.domain import IncomingSwipe
+from gateway.domain import IncomingSwipe, event_key_for
 from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
 from gateway.link.watch import PathWatcher, PortWatch
@@ -231,7 +232,21 @@ class Link:
 
     # -- bytes in, actions out ---------------------------------------------------------
     def _on_data(self, data: bytes) -> None:
+        if trace.ON:
+            self._on_data_traced(data)
+            return
         self._execute(self.machine.receive(data, time.monotonic()))
+
+    def _on_data_traced(self, data: bytes) -> None:
+        read = time.monotonic_ns()
+        actions = self.machine.receive(data, time.monotonic())
+        decoded = time.monotonic_ns()
+        for action in actions:
+            if isinstance(action, Process):
+                key = _trace_key(action)
+                trace.stamp(key, "read", read)
+                trace.stamp(key, "decoded", decoded)
+        self._execute(actions)
 
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -248,6 +263,8 @@ class Link:
                 getattr(self.log, action.level)(action.event, **action.fields)
 
     async def _answer(self, proc: Process, started: float) -> None:
+        if trace.ON:
+            trace.stamp(_trace_key(proc), "task")
         received_at = datetime.now(UTC)
         swipe = IncomingSwipe(
             reader=self.name,
@@ -263,9 +280,13 @@ class Link:
         except Exception as exc:  # the handler should not raise; if it does, still KO
             self.log.error("swipe_handler_failed", error=repr(exc), exc_info=True)
             answer = Answer(Status.KO, "Error", {"outcome": "error"})
+        if trace.ON:
+            trace.stamp(_trace_key(proc), "answered")
         actions = self.machine.complete(proc, answer.status, answer.text, time.monotonic())
         written = self._port is not None and self._port.is_open
         self._execute(actions)
+        if trace.ON:
+            trace.stamp(_trace_key(proc), "written")
         latency_ms = round((time.monotonic() - started) * 1000, 2)
         self.swipes += 1
         self.last_swipe_at = received_at
@@ -279,3 +300,9 @@ class Link:
             latency_ms=latency_ms,
             replied=written,
         )
+
+
+def _trace_key(proc: Process) -> str:
+    """The swipe's event key, which the later hops stamp under (gateway.trace)."""
+    swipe = proc.swipe
+    return str(event_key_for(proc.hardware_id, proc.session, swipe.seq, swipe.card_key))

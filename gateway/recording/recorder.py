@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway import trace
 from gateway.config import Config
 from gateway.domain import (
     CardLookup,
@@ -155,6 +156,8 @@ class Recorder:
         route = choose_route(self._started, self._health.ok, self.spool.depth)
         refused: Exception | None = None
         if route is Route.DATABASE:
+            if trace.ON:
+                trace.stamp(str(swipe.event_key), "queued")
             try:
                 person = await self._answer(self._swipes.submit(swipe))
             except Exception as exc:

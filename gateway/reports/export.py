@@ -9,32 +9,47 @@ The days come from build_report, so the pairing (and so the pauses: the gaps bet
 one day's sessions) is the reports' own, never a second one. Nothing partial is left:
 the files are written into a temporary directory beside the target and renamed onto
 it at the end.
+
+Both faces call `export_and_record` (the CLI's `register export` into a directory,
+the web's /register/export into a temporary one it then zips with `zip_export`): the
+same files, the same manifest, the head appended to the heads log and logged, and an
+audit row saying who exported which range of whom, with the head.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.config.worktime import WorkTimeRules
 from gateway.csvout import csv_writer
 from gateway.errors import InvalidInputError, NotFoundError
+from gateway.logs import get_logger
+from gateway.reports import worktime_render
 from gateway.reports.rules import Rules
 from gateway.reports.service import build_report, local_midnight
 from gateway.reports.sessions import DayReport, MonthTotal, Report
+from gateway.reports.worktime_service import build_worktime
+from gateway.store.audit import Actor
 from gateway.store.chain import Link
 from gateway.store.corrections import CorrectionRow
+from gateway.store.heads import append_head
 from gateway.store.stores import Stores
 
+log = get_logger("register")
 MANIFEST = "MANIFEST.sha256"
 # (name, header, rows) of one table; a Documents writes the xlsx and PDF of them into a
-# directory. It is passed in (gateway/cli/export_files.py) because the derived figures
+# directory. It is passed in (gateway/documents/export_files.py) because the derived figures
 # never import a spreadsheet library (tests/test_architecture.py).
 Sheet = tuple[str, list[str], list[list[Any]]]
 Documents = Callable[[Path, str, str, list[Sheet]], None]
@@ -71,7 +86,11 @@ def hours(span: timedelta) -> str:
 
 
 def _clock(moment: datetime | None, rules: Rules) -> str:
-    return "" if moment is None else moment.astimezone(rules.zone).strftime("%Y-%m-%d %H:%M")
+    if moment is None:
+        return ""
+    t = moment.astimezone(rules.zone)
+    # Formatted by hand: strftime was a tenth of a year's export (four calls a day row).
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
 
 
 def pauses(day: DayReport, rules: Rules) -> list[str]:
@@ -162,12 +181,17 @@ async def export_register(
     documents: Documents,
     uids: Sequence[str] = (),
     now: datetime | None = None,
+    worktime_rules: WorkTimeRules | None = None,
 ) -> ExportResult:
     """Write the export of [first_day, last_day] (the people `uids`, or everyone) to `out`."""
     if last_day < first_day:
         raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
     check_target(out)
-    report = await build_report(stores, rules, first_day, last_day, now=now)
+    # The lean stream (one SELECT of the columns the rules read, ids included, so
+    # voids apply), not events_between's whole rows: a year of 200 workers is 400,000.
+    report = await build_report(
+        stores, rules, first_day, last_day, now=now, source=stores.events.swipes_between
+    )
     known = report.names
     for uid in uids:
         if uid not in known:
@@ -187,26 +211,57 @@ async def export_register(
         if not wanted or c.person_uid in wanted
     ]
     head = await stores.seals.head()
+    # Working time as the law counts it: each pause, net time, the hour classes and
+    # the limit flags (issue 22), in tables of their own so the day table stays as it was.
+    worktime = await build_worktime(
+        stores, rules, worktime_rules or WorkTimeRules(), first_day, last_day, now=now
+    )
+    if wanted:
+        worktime = replace(
+            worktime, people={u: p for u, p in worktime.people.items() if u in wanted}
+        )
 
     days_rows = day_rows(report)
     fix_rows = correction_rows(fixes, known, rules)
     total_rows = month_rows(report.months, known)
-    head_text = "none (nothing sealed yet)" if head is None else f"{head.seq}:{head.seal}"
+    title = f"Working-time register {first_day} to {last_day}"
+    tables: list[Sheet] = [
+        ("days", DAY_COLUMNS, days_rows),
+        ("corrections", CORRECTION_COLUMNS, fix_rows),
+        ("months", MONTH_COLUMNS, total_rows),
+        ("worktime", worktime_render.DAY_COLUMNS, worktime_render.day_rows(worktime)),
+        ("worktime_months", worktime_render.MONTH_COLUMNS, worktime_render.month_rows(worktime)),
+    ]
+    # The files are written on a thread: a year's PDF takes seconds, and the web's
+    # event loop goes on serving meanwhile.
+    files = await asyncio.to_thread(
+        _write_files, out, tables, documents, title, head_text(head), first_day, last_day
+    )
+    return ExportResult(out, files, head, len(days_rows), len(fix_rows))
 
+
+def head_text(head: Link | None) -> str:
+    return "none (nothing sealed yet)" if head is None else f"{head.seq}:{head.seal}"
+
+
+def _write_files(
+    out: Path,
+    tables: list[Sheet],
+    documents: Documents,
+    title: str,
+    head: str,
+    first_day: date,
+    last_day: date,
+) -> list[str]:
+    """The files into a staging directory beside `out`, renamed onto it when complete."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _write_csv(staging / "days.csv", DAY_COLUMNS, days_rows)
-        _write_csv(staging / "corrections.csv", CORRECTION_COLUMNS, fix_rows)
-        _write_csv(staging / "months.csv", MONTH_COLUMNS, total_rows)
-        sheets: list[Sheet] = [
-            ("days", DAY_COLUMNS, days_rows),
-            ("corrections", CORRECTION_COLUMNS, fix_rows),
-            ("months", MONTH_COLUMNS, total_rows),
-        ]
-        documents(staging, f"Working-time register {first_day} to {last_day}", head_text, sheets)
-        (staging / "HEAD.txt").write_text(head_text + "\n", encoding="utf-8")
+        for name, header, rows in tables:
+            _write_csv(staging / f"{name}.csv", header, rows)
+        documents(staging, title, head, tables)
+        (staging / "HEAD.txt").write_text(head + "\n", encoding="utf-8")
         (staging / "README.txt").write_text(
-            readme_text(first_day, last_day, head_text, MANIFEST), encoding="utf-8"
+            readme_text(first_day, last_day, head, MANIFEST), encoding="utf-8"
         )
         files = sorted(p.name for p in staging.iterdir())
         manifest = "".join(f"{sha256_file(staging / name)}  {name}\n" for name in files)
@@ -218,7 +273,70 @@ async def export_register(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportResult(out, [*files, MANIFEST], head, len(days_rows), len(fix_rows))
+    return [*files, MANIFEST]
+
+
+async def export_and_record(
+    stores: Stores,
+    rules: Rules,
+    first_day: date,
+    last_day: date,
+    out: Path,
+    *,
+    documents: Documents,
+    actor: Actor,
+    state_dir: Path,
+    gateway_id: str,
+    uids: Sequence[str] = (),
+    now: datetime | None = None,
+    worktime_rules: WorkTimeRules | None = None,
+) -> ExportResult:
+    """The export both faces make: the files in `out`, the head copied to the heads log
+    (state_dir) and the journal, and an audit row (who, range, people, head).
+
+    The audit row is written after the files: an export that failed leaves none, and
+    the row's own seal comes after the head it names (the head is the register as
+    exported)."""
+    result = await export_register(
+        stores,
+        rules,
+        first_day,
+        last_day,
+        out,
+        documents=documents,
+        uids=uids,
+        now=now,
+        worktime_rules=worktime_rules,
+    )
+    head = result.head
+    if head is not None:
+        await asyncio.to_thread(append_head, state_dir, head, why="export", gateway=gateway_id)
+    text = head_text(head)
+    log.info("register_head", head=text, why="export", out=str(out))
+    await stores.audit.record(
+        actor,
+        "register.export",
+        ",".join(uids) or None,
+        {
+            "from": first_day.isoformat(),
+            "to": last_day.isoformat(),
+            "people": list(uids) or "all",
+            "head": text,
+            "days": result.days,
+            "corrections": result.corrections,
+        },
+    )
+    return result
+
+
+def zip_export(out: Path) -> bytes:
+    """The export directory as one zip, its files under a folder of the directory's
+    name: `unzip` it, then `sha256sum -c MANIFEST.sha256` inside that folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(out.iterdir()):
+            archive.write(path, f"{out.name}/{path.name}")
+    return buffer.getvalue()
 
 
 def readme_text(first: date, last: date, head: str, manifest: str) -> str:
@@ -226,8 +344,11 @@ def readme_text(first: date, last: date, head: str, manifest: str) -> str:
 
 Files: days.csv (per worker per day: start, end, pauses, worked time, flags),
 corrections.csv (each correction: who made it, when, why; who agreed is empty until
-agreement is recorded), months.csv (monthly totals), register.xlsx and register.pdf
-(the same three tables), HEAD.txt (the register's chain head at export time).
+agreement is recorded), months.csv (monthly totals), worktime.csv (per worker per
+working day: gross span, each pause, net time, ordinary, overtime and complementary
+hours, overtime paid or rest, the regime, the limit flags), worktime_months.csv (the
+month's totals by class), register.xlsx and register.pdf (the same five tables),
+HEAD.txt (the register's chain head at export time).
 
 1. Check that no file was changed since the export, with standard tools:
 

@@ -97,9 +97,11 @@ def who(
     names: Mapping[str, str],
     server_time: datetime,
     corrected_uids: Collection[str] = frozenset(),
+    stepped_back: Collection[str] = frozenset(),
 ) -> WhoReport:
     """`events` must cover [lookback_start(...), at] in received_at order, with
-    corrections applied (gateway.reports.corrections); `corrected_uids` are marked."""
+    corrections applied (gateway.reports.corrections); `corrected_uids` are marked.
+    `stepped_back`: gateways whose clock went back in that span (see _later)."""
     at = as_utc(at)
     by_person: dict[str, list[tuple[TimetableEntry, datetime]]] = {}
     for entry, start, _end in covering(timetable, at, rules.zone):
@@ -115,7 +117,9 @@ def who(
         if event.outcome == Outcome.DUPLICATE or moment > at:
             continue
         if moment >= shift_starts.get(event.person_uid, default_start):
-            latest[event.person_uid] = event
+            current = latest.get(event.person_uid)
+            if current is None or _later(event, current, stepped_back):
+                latest[event.person_uid] = event
 
     def row(uid: str, entry: TimetableEntry | None) -> PresenceRow:
         last = latest.get(uid)
@@ -154,3 +158,16 @@ def who(
     return WhoReport(
         at=at, server_time=as_utc(server_time), scheduled=scheduled, unscheduled_in=unscheduled
     )
+
+
+def _later(event: StoredEvent, current: StoredEvent, stepped_back: Collection[str]) -> bool:
+    """Whether `event`, read after `current` in received order, happened after it.
+    Yes, except between two events of one gateway whose clock went back: its stamps
+    then repeat an earlier span (an OUT tapped after the step can be stamped before the
+    IN), while its ids still follow the order it stored them in."""
+    gateway = getattr(event, "gateway_id", None)
+    if gateway is None or gateway not in stepped_back:
+        return True
+    if gateway != getattr(current, "gateway_id", None):
+        return True
+    return bool(event.id > current.id)

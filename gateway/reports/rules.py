@@ -17,6 +17,12 @@ from gateway.config import ORIGINAL_SHIFTS, Config, PresenceRule
 # before a report's first day events are read to close shifts that cross midnight.
 DEFAULT_MAX_SESSION = timedelta(hours=16)
 
+# A clock-in this soon after the previous session's clock-out continues that session's
+# working day, even past midnight: a night shift's pause across midnight (out 23:50, in
+# 00:20) is a pause of the day the shift began, not the start of a new day. Longer
+# gaps start a new day (a rest between days is 12 h by law, ET art. 34.3).
+MAX_PAUSE = timedelta(hours=2)
+
 # For `who` at a shift that started yesterday (crosses midnight): how early before the
 # shift's start a clock-in still counts as "in for this shift".
 EARLY_ARRIVAL = timedelta(hours=2)
@@ -27,6 +33,7 @@ class Rules:
     zone: ZoneInfo
     late_grace: timedelta = timedelta(minutes=5)
     max_session: timedelta = DEFAULT_MAX_SESSION
+    max_pause: timedelta = MAX_PAUSE
     excluded_rooms: frozenset[str] = frozenset()
     # `who`: count taps since local midnight ("midnight") or since the start of the
     # current shift ("shift", the original system's rule); see presence.shift_start.

@@ -35,7 +35,10 @@ def local_midnight(day: date, rules: Rules) -> datetime:
     return datetime.combine(day, time(0), tzinfo=rules.zone).astimezone(UTC)
 
 
-async def _names(stores: Stores) -> dict[str, str]:
+async def _names(stores: Stores, uid: str | None = None) -> dict[str, str]:
+    """Everyone's names, or one person's (a person's page: not 2,000 rows each time)."""
+    if uid is not None:
+        return await stores.people.names([uid])
     return {p.uid: p.name for p in await stores.people.people()}
 
 
@@ -59,7 +62,7 @@ async def build_report(
     if last_day < first_day:
         raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
     now = now or datetime.now(UTC)
-    names = await _names(stores)
+    names = await _names(stores, uid)
     if uid is not None and uid not in names:
         raise NotFoundError(f"no person with uid {uid!r}")
     entries = await stores.timetable.timetable(uid=uid)
@@ -132,6 +135,7 @@ async def presence(
         names,
         now or datetime.now(UTC),
         corrected_uids={c.person_uid for c in fixes},
+        stepped_back=await stores.clock_steps.stepped_back(since, until),
     )
 
 

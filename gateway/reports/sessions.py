@@ -8,7 +8,10 @@ Rules (documented in the README; tests/reports/test_sessions.py pins them):
   out - in computed on UTC instants, so a session over a DST change counts the real
   time (a 22:00-06:00 shift is 7 h in March and 9 h in October in Madrid).
 - A session belongs to the local day of its clock-in: a night shift counts on the day
-  it started, even though its clock-out is dated the next day.
+  it started, even though its clock-out is dated the next day. A clock-in within
+  `max_pause` (2 h) of the previous session's clock-out continues that session's
+  working day, past midnight too: 22:00-23:50 and 00:20-06:00 are one day (the day
+  the shift began) with a pause 23:50-00:20, not two days.
 - An in followed by another in (or by nothing for longer than `max_session`) is a
   missing clock-out: flagged on the day of the in, no time counted. An in that is
   recent enough to be still going is `open` instead, not a fault.
@@ -114,6 +117,9 @@ class _PersonTracker:
         self.max_session = rules.max_session
         self.days: dict[date, _DayState] = {}
         self.open_in: datetime | None = None
+        self.open_day: _DayState | None = None  # the working day the open in belongs to
+        # The last session's clock-out and its working day: an in soon after continues it.
+        self.last_session: tuple[datetime, _DayState] | None = None
         # The last instant asked for and its day: a clock-out's session goes to the
         # day of its clock-in, asked a moment before, so most asks skip astimezone.
         self._last: tuple[datetime, _DayState] | None = None
@@ -138,16 +144,22 @@ class _PersonTracker:
         if direction == _IN:
             self._close_unpaired(moment)
             self.open_in = moment
-            state = self.day(moment)
+            last = self.last_session
+            if last is not None and _NONE <= moment - last[0] <= self.rules.max_pause:
+                state = last[1]  # a pause: the same working day, whatever the date
+            else:
+                state = self.day(moment)
+            self.open_day = state
             if state.first_in is None or moment < state.first_in:
                 state.first_in = moment
             return
         open_in = self.open_in
         if open_in is not None and moment - open_in <= self.max_session:
-            state = self.day(open_in)
+            state = self.open_day or self.day(open_in)
             state.worked += moment - open_in
             state.sessions.append((open_in, moment))
-            self.open_in = None
+            self.open_in = self.open_day = None
+            self.last_session = (moment, state)
         else:
             self._close_unpaired(moment)
             state = self.day(moment)
@@ -158,16 +170,17 @@ class _PersonTracker:
     def _close_unpaired(self, next_event: datetime) -> None:
         if self.open_in is not None:
             until = min(next_event, self.open_in + self.rules.max_session)
-            self.day(self.open_in).lone_ins.append((self.open_in, until))
-            self.open_in = None
+            (self.open_day or self.day(self.open_in)).lone_ins.append((self.open_in, until))
+            self.open_in = self.open_day = None
+            self.last_session = None  # a forgotten out: what follows is not a pause
 
     def finish(self, now: datetime) -> None:
         if self.open_in is not None:
             if now - self.open_in < self.rules.max_session:
-                self.day(self.open_in).open_since = self.open_in
+                (self.open_day or self.day(self.open_in)).open_since = self.open_in
             else:
                 self._close_unpaired(now)
-            self.open_in = None
+            self.open_in = self.open_day = None
 
 
 def _judge_blocks(

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.database import Database
+from gateway.store.folding import fold, fold_sql, like_pattern, search_words
 from gateway.store.tables import audit_log
 
 
@@ -67,7 +68,7 @@ async def write_audit(
 
 
 class AuditStore:
-    """record (its own transaction), recent."""
+    """record (its own transaction), recent (filtered by target or action)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -82,11 +83,39 @@ class AuditStore:
         async with self._db.tx(write=True) as conn:
             await write_audit(conn, actor, action, target, details)
 
-    async def recent(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRow]:
-        """The latest rows, newest first; `before_id` pages back."""
+    async def recent(
+        self,
+        *,
+        limit: int = 200,
+        before_id: int | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        text: str = "",
+    ) -> list[AuditRow]:
+        """The latest rows, newest first; `before_id` pages back (keyset, by id).
+        `target`: only the rows about it (a person's uid); `action`: only that action,
+        or a family of them with a trailing dot ('person.'); `text`: every word in the
+        actor, the action or the target, case and accents ignored."""
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(max(0, limit))
+        for word in search_words(text):
+            pattern = like_pattern(fold(word))
+            query = query.where(
+                or_(
+                    *(
+                        fold_sql(column, self._db.dialect).like(pattern, escape="\\")
+                        for column in (audit_log.c.actor, audit_log.c.action, audit_log.c.target)
+                    )
+                )
+            )
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
+        if target is not None:
+            query = query.where(audit_log.c.target == target)
+        if action:
+            if action.endswith("."):
+                query = query.where(audit_log.c.action.startswith(action, autoescape=True))
+            else:
+                query = query.where(audit_log.c.action == action)
         async with self._db.tx() as conn:
             rows = (await conn.execute(query)).all()
         return [

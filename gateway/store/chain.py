@@ -4,8 +4,8 @@ Written so that anyone can recompute a seal with standard tools (docs/REGISTER.m
 the recipe for `sha256sum`):
 
 - payload = the row's sealed columns as JSON: keys sorted, no spaces, UTF-8 as it is,
-  times in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the event key as a dashed uuid, a NULL
-  as `null`. The row's id is not in it: the seal names the row.
+  times in UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, dates as `YYYY-MM-DD`, the event key
+  as a dashed uuid, a NULL as `null`. The row's id is not in it: the seal names the row.
 - digest = SHA-256(payload), in hex.
 - seal = SHA-256 of the text `prev|seq|kind|row_id|sealed_at|digest`, in hex, where
   prev is the seal of position seq - 1 (64 zeros for the first one).
@@ -24,7 +24,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from gateway.errors import InvalidInputError
@@ -58,14 +58,35 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
         "created_by",
         "created_at",
     ),
+    # Schema v5 (issue 22): the agreement trail, the working regimes, the overtime choices.
+    "step": ("correction_id", "step", "side", "actor", "note", "at"),
+    "regime": (
+        "person_uid",
+        "valid_from",
+        "kind",
+        "weekly_minutes",
+        "part_time_percent",
+        "place",
+        "overtime_default",
+        "created_by",
+        "created_at",
+    ),
+    "overtime": ("person_uid", "month", "choice", "created_by", "created_at"),
     "audit": ("at", "actor", "address", "action", "target", "details"),
 }
 # The column that dates each kind of row: the range of `register verify --from --to`,
 # and the age the retention purge goes by (a correction by when it was made).
-DATE_COLUMN = {"event": "received_at", "correction": "created_at", "audit": "at"}
+DATE_COLUMN = {
+    "event": "received_at",
+    "correction": "created_at",
+    "step": "at",
+    "regime": "created_at",
+    "overtime": "created_at",
+    "audit": "at",
+}
 # The kinds of rows, in the order a sealing round seals them (a correction names an
-# event stored before it, so events go first).
-ROW_KINDS = ("event", "correction", "audit")
+# event stored before it, so events go first, and a step names its correction).
+ROW_KINDS = ("event", "correction", "step", "regime", "overtime", "audit")
 CHECKPOINT = "checkpoint"
 
 _HEAD = re.compile(r"^\s*(\d{1,18}):([0-9a-f]{64})\s*$")
@@ -81,6 +102,8 @@ def canonical_time(value: datetime) -> str:
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
         return canonical_time(value)
+    if isinstance(value, date):
+        return value.isoformat()  # a regime's valid_from: YYYY-MM-DD, no zone
     if isinstance(value, uuid.UUID):
         return str(value)
     if value is None or isinstance(value, str | int):

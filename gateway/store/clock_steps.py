@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 
@@ -41,6 +41,29 @@ class ClockStepStore:
             async with self._db.tx() as conn:
                 return [(r.detected_at, float(r.step_s)) for r in await conn.execute(query)]
         except DatabaseUnavailableError as exc:
-            if failures.is_missing_schema(exc.__cause__ or exc) or "clock_steps" in str(exc):
+            if _no_table(exc):
                 return []  # a version-1 schema has no clock_steps: nothing to flag
             raise
+
+    async def stepped_back(self, start: datetime, end: datetime) -> set[str]:
+        """The gateways whose wall clock went back while stamping [start, end): a step
+        noticed before `end` whose wall time before the step was past `start` (a step
+        back is noticed at the stepped, earlier time, so a day's margin is read)."""
+        query = select(clock_steps.c.gateway_id, clock_steps.c.detected_at, clock_steps.c.step_s)
+        query = query.where(
+            clock_steps.c.step_s < 0,
+            clock_steps.c.detected_at >= start - timedelta(days=1),
+            clock_steps.c.detected_at < end,
+        )
+        try:
+            async with self._db.tx() as conn:
+                rows = list(await conn.execute(query))
+        except DatabaseUnavailableError as exc:
+            if _no_table(exc):
+                return set()
+            raise
+        return {r.gateway_id for r in rows if r.detected_at - timedelta(seconds=r.step_s) >= start}
+
+
+def _no_table(exc: DatabaseUnavailableError) -> bool:
+    return failures.is_missing_schema(exc.__cause__ or exc) or "clock_steps" in str(exc)

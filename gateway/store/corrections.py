@@ -133,11 +133,22 @@ class CorrectionStore:
             )
         return int(new_id)
 
-    async def recent(self, *, uid: str | None = None, limit: int = 200) -> list[CorrectionRow]:
-        """Newest first."""
+    async def recent(
+        self,
+        *,
+        uid: str | None = None,
+        limit: int = 200,
+        before_id: int | None = None,
+        kind: str | None = None,
+    ) -> list[CorrectionRow]:
+        """Newest first; `before_id` pages back (keyset, by id); `kind`: 'add' or 'void'."""
         query = _select().order_by(corrections.c.id.desc()).limit(max(0, limit))
         if uid is not None:
             query = query.where(corrections.c.person_uid == uid)
+        if before_id is not None:
+            query = query.where(corrections.c.id < before_id)
+        if kind is not None:
+            query = query.where(corrections.c.kind == kind)
         async with self._db.tx() as conn:
             rows = (await conn.execute(query)).all()
         return [_row(r) for r in rows]

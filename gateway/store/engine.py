@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.config import database_url_problem, redact_url
 from gateway.errors import ConfigError
+from gateway.store.folding import SQLITE_FUNCTION, sqlite_fold
 
 # Execution option that marks a connection as about to write (see _sqlite_begin).
 SQLITE_WRITE = "clock_gateway_write"
@@ -226,6 +227,8 @@ def _sqlite_engine(url: URL, timeout: float) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         finally:
             cursor.close()
+        # The people search's case and accent folding (store/folding.py).
+        dbapi_connection.create_function(SQLITE_FUNCTION, 1, sqlite_fold, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:

@@ -18,6 +18,8 @@ is not allowed to create roles). What the daemon gets, and why:
 - With schema v3 (the register's seals): SELECT on clock_events, corrections and
   audit_log, because its sealer reads every row it seals, and SELECT, INSERT on seals.
   Still no UPDATE or DELETE on any of them.
+- With schema v5: SELECT on correction_steps, work_regimes and overtime_choices,
+  which its sealer seals too.
 
 What a column grant cannot stop: the daemon still chooses the person, time and
 outcome of the events it writes; it is trusted with those, as it must be.
@@ -51,7 +53,17 @@ EVENT_COLUMNS = (
 )
 UNKNOWN_UPDATED = ("first_seen", "last_seen", "count", "last_reader", "last_reader_hw_id")
 # The register's tables: no application role may UPDATE or DELETE them.
-REGISTER_TABLES = ("clock_events", "corrections", "audit_log", "seals")
+REGISTER_TABLES = (
+    "clock_events",
+    "corrections",
+    "audit_log",
+    "seals",
+    "work_regimes",
+    "overtime_choices",
+    "correction_steps",
+)
+# Schema v5's sealed tables, which the daemon's sealer reads like the others.
+SEALED_V5 = ("correction_steps", "work_regimes", "overtime_choices")
 # What the web's pages change, table by table (every table is readable); a table added
 # to the schema is read-only to the web until it is listed here.
 WEB_WRITES: dict[str, str] = {
@@ -63,6 +75,12 @@ WEB_WRITES: dict[str, str] = {
     "login_throttle": "INSERT, UPDATE, DELETE",
     "corrections": "INSERT",
     "audit_log": "INSERT",
+    # Schema v5: regimes, overtime choices and a correction's steps are only added to;
+    # an open-day notice is found, then marked mailed and given its proposed close.
+    "work_regimes": "INSERT",
+    "overtime_choices": "INSERT",
+    "correction_steps": "INSERT",
+    "open_day_notices": "INSERT, UPDATE",
 }
 
 
@@ -154,7 +172,9 @@ async def plan_daemon_grants(db: Database, role: str) -> Plan:
     ]
     if "seals" in tables:
         # The sealer reads every row it seals, and appends seals; it changes nothing.
-        statements.append(f"GRANT SELECT ON clock_events, corrections, audit_log TO {r}")
+        sealed = ["clock_events", "corrections", "audit_log"]
+        sealed += [t for t in SEALED_V5 if t in tables]
+        statements.append(f"GRANT SELECT ON {', '.join(sealed)} TO {r}")
         statements.append(f"GRANT SELECT, INSERT ON seals TO {r}")
     else:
         statements.append(f"GRANT SELECT (event_key) ON clock_events TO {r}")

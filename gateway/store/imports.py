@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select
 
 from gateway.errors import ConflictError, DatabaseUnavailableError, InvalidInputError
 from gateway.store import failures, validate
+from gateway.store.audit import Actor, write_audit
 from gateway.store.database import Database
 from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.models import TimetableEntry
@@ -35,6 +36,16 @@ _CHUNK = 500  # rows per statement, far below both databases' parameter limits
 class Snapshot:
     people: dict[str, str]  # uid -> name
     holders: dict[str, str]  # active card key -> uid
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """The audit row an import writes in its own transaction (a web upload's)."""
+
+    actor: Actor
+    action: str
+    target: str | None
+    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -87,9 +98,10 @@ class ImportStore:
         add_cards: Sequence[tuple[str, str]] = (),
         entries: Sequence[TimetableEntry] = (),
         scope: Collection[str] = (),
+        audit: AuditNote | None = None,
     ) -> Applied:
         """Add people and cards, and make the timetable of the people in `scope` be
-        `entries`, in one transaction (all or nothing)."""
+        `entries`, in one transaction (all or nothing), with `audit`'s row in it."""
         new_people = [(validate.uid(u), validate.name(n)) for u, n in add_people]
         checked = [validate.timetable_entry(e) for e in entries]
         # Read before the write transaction: on SQLite a reader inside the writer's
@@ -131,6 +143,8 @@ class ImportStore:
             ]
             for chunk in _chunks(rows):
                 await conn.execute(insert(timetable), chunk)
+            if audit is not None:
+                await write_audit(conn, audit.actor, audit.action, audit.target, audit.details)
         return Applied(len(new_people), len(keys), len(checked), len(changed), tuple(changed))
 
     async def existing_event_keys(self, keys: Collection[uuid.UUID]) -> set[uuid.UUID]:

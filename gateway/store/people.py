@@ -1,20 +1,27 @@
-"""People and their cards as read (the lists, the enrolment list of unknown cards),
-and the bulk import of people and cards."""
+"""People and their cards as read (the lists, the search of the people page, one
+person's record, the enrolment list of unknown cards), and the bulk import of people
+and cards."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import and_, exists, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import ColumnElement
 
 from gateway.domain import normalise_card_key
-from gateway.errors import ConflictError, GatewayError
+from gateway.errors import ConflictError, GatewayError, InvalidInputError
 from gateway.store import validate
 from gateway.store.database import Database
+from gateway.store.folding import fold, fold_sql, like_pattern, search_words
 from gateway.store.holdings import ACTIVE_CARD
+from gateway.store.lifecycle import ERASED_NAME, ERASED_PREFIX
 from gateway.store.models import ImportResult, PersonImport, PersonRow, UnknownSwipeRow
-from gateway.store.tables import cards, people, unknown_swipes
+from gateway.store.tables import cards, people, timetable, unknown_swipes
 
 # Rows per write transaction of an import, and per IN (...) list when checking it.
 IMPORT_BATCH = 500
@@ -43,8 +50,68 @@ def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+# The states the people list filters by; none given: everyone not erased.
+STATES = ("active", "nocard", "inactive", "erased")
+# At most this many people per page of a search (the web asks for far fewer).
+MAX_PAGE = 500
+# A search term with at least this many hex digits also looks at card keys (fewer
+# would match half the cards: "ca" of "Carmen" is hex too).
+CARD_TERM_DIGITS = 4
+_SEPARATORS = re.compile(r"[\s:.-]")
+_HEX = re.compile(r"[0-9A-F]+")
+_NAME_UID_GAP = "\x1f"  # between name and uid in the folded text a word is looked for in
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of a search: its people (with their active cards) in the list's order,
+    how many match in all, and the key of the last row when another page follows
+    (pass it back as `after`)."""
+
+    rows: list[PersonRow]
+    total: int
+    after: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class CardHolding:
+    card_key: str
+    assigned_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One person as their page shows them: every card they held, the current first."""
+
+    uid: str
+    name: str
+    active: bool
+    erased: bool
+    created_at: datetime
+    cards: list[CardHolding]
+
+    @property
+    def active_cards(self) -> list[str]:
+        return [c.card_key for c in self.cards if c.revoked_at is None]
+
+
+def _erased(table_uid: ColumnElement[str], name: ColumnElement[str]) -> ColumnElement[bool]:
+    """Erased (v3 marks erased_at) or a pseudonym a version-2 erasure left."""
+    return or_(
+        people.c.erased_at.is_not(None),
+        and_(name == ERASED_NAME, table_uid.like(f"{ERASED_PREFIX}%")),
+    )
+
+
+def _card_term(term: str) -> str | None:
+    """The hex digits of a search term that may be (part of) a card key, or None."""
+    digits = _SEPARATORS.sub("", term).upper()
+    return digits if len(digits) >= CARD_TERM_DIGITS and _HEX.fullmatch(digits) else None
+
+
 class PeopleStore:
-    """people, unknown_swipes, check_import, import_people.
+    """people, search, person, names, rooms, unknown_swipes, check_import, import_people.
 
     Reads, and the bulk import; a single person or card changes only through the
     audited LifecycleStore (its audit row in the same transaction)."""
@@ -71,6 +138,140 @@ class PeopleStore:
             if r.card_key is not None:
                 row.cards.append(r.card_key)
         return [p for p in result.values() if not (without_card and p.cards)]
+
+    async def search(
+        self,
+        text: str = "",
+        *,
+        state: str | None = None,
+        room: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> PeoplePage:
+        """People matching every word of `text` (in the name, accents and case ignored,
+        in the uid, or in an active card's key), in one state and with a timetable row
+        in one room, ordered by folded name then uid; the page after the key `after`
+        (keyset paging: a person added meanwhile never shifts a page, nor repeats one).
+        """
+        if state is not None and state not in STATES:
+            raise InvalidInputError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
+        limit = max(1, min(limit, MAX_PAGE))
+        base = select(
+            people.c.uid,
+            people.c.name,
+            people.c.active,
+            _erased(people.c.uid, people.c.name).label("erased"),
+            fold_sql(people.c.name, self._db.dialect).label("sort_name"),
+            # Name and uid folded in one call (the search's cost on SQLite is a call
+            # into Python per row and reference); the separator is a control
+            # character, which search_words drops, so no word spans the two.
+            fold_sql(people.c.name + _NAME_UID_GAP + people.c.uid, self._db.dialect).label(
+                "haystack"
+            ),
+        ).subquery("p")
+        holds = exists().where(cards.c.person_uid == base.c.uid, ACTIVE_CARD)
+        where: list[ColumnElement[bool]] = []
+        if state is None:
+            where.append(~base.c.erased)
+        elif state == "erased":
+            where.append(base.c.erased)
+        elif state == "inactive":
+            where += [~base.c.erased, ~base.c.active]
+        else:
+            where += [~base.c.erased, base.c.active]
+            if state == "nocard":
+                where.append(~holds)
+        if room:
+            where.append(
+                exists().where(timetable.c.person_uid == base.c.uid, timetable.c.room == room)
+            )
+        for term in search_words(text):
+            pattern = like_pattern(fold(term))
+            matches: list[ColumnElement[bool]] = [
+                base.c.haystack.like(pattern, escape="\\"),
+            ]
+            if (digits := _card_term(term)) is not None:
+                matches.append(
+                    exists().where(
+                        cards.c.person_uid == base.c.uid,
+                        ACTIVE_CARD,
+                        cards.c.card_key.like(f"%{digits}%"),
+                    )
+                )
+            where.append(or_(*matches))
+        page = select(base.c.uid, base.c.name, base.c.active, base.c.erased, base.c.sort_name)
+        page = page.where(*where)
+        if after is not None:
+            key, uid = literal(after[0]), literal(after[1])
+            page = page.where(
+                or_(base.c.sort_name > key, and_(base.c.sort_name == key, base.c.uid > uid))
+            )
+        page = page.order_by(base.c.sort_name, base.c.uid).limit(limit + 1)
+        total = select(func.count()).select_from(base).where(*where)
+        async with self._db.tx() as conn:
+            found = (await conn.execute(page)).all()
+            count = int(await conn.scalar(total) or 0)
+            shown = found[:limit]
+            held: dict[str, list[str]] = {r.uid: [] for r in shown}
+            if held:
+                query = (
+                    select(cards.c.person_uid, cards.c.card_key)
+                    .where(cards.c.person_uid.in_(list(held)), ACTIVE_CARD)
+                    .order_by(cards.c.card_key)
+                )
+                for r in await conn.execute(query):
+                    held[r.person_uid].append(r.card_key)
+        rows = [
+            PersonRow(r.uid, r.name, bool(r.active), held[r.uid], bool(r.erased)) for r in shown
+        ]
+        last = shown[-1] if len(found) > limit else None
+        return PeoplePage(rows, count, None if last is None else (last.sort_name, last.uid))
+
+    async def person(self, uid: str) -> PersonRecord | None:
+        """One person and every card they held (current ones first), or None."""
+        query = select(
+            people.c.uid,
+            people.c.name,
+            people.c.active,
+            people.c.created_at,
+            _erased(people.c.uid, people.c.name).label("erased"),
+        ).where(people.c.uid == uid)
+        held = (
+            select(cards.c.card_key, cards.c.assigned_at, cards.c.revoked_at)
+            .where(cards.c.person_uid == uid)
+            .order_by(cards.c.revoked_at.is_not(None), cards.c.assigned_at.desc(), cards.c.id)
+        )
+        async with self._db.tx() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            holdings = [
+                CardHolding(r.card_key, r.assigned_at, r.revoked_at)
+                for r in await conn.execute(held)
+            ]
+        return PersonRecord(
+            row.uid, row.name, bool(row.active), bool(row.erased), row.created_at, holdings
+        )
+
+    async def names(self, uids: Sequence[str]) -> dict[str, str]:
+        """The names of these people (a page's), in one query per IMPORT_BATCH uids."""
+        result: dict[str, str] = {}
+        async with self._db.tx() as conn:
+            for chunk in _chunks(sorted(set(uids)), IMPORT_BATCH):
+                query = select(people.c.uid, people.c.name).where(people.c.uid.in_(chunk))
+                result.update({r.uid: r.name for r in await conn.execute(query)})
+        return result
+
+    async def rooms(self) -> list[str]:
+        """The timetable's rooms, sorted (the people list filters by them)."""
+        query = (
+            select(timetable.c.room)
+            .where(timetable.c.room != "")
+            .distinct()
+            .order_by(timetable.c.room)
+        )
+        async with self._db.tx() as conn:
+            return [str(r) for r in (await conn.scalars(query)).all()]
 
     async def unknown_swipes(self, *, limit: int = 50) -> list[UnknownSwipeRow]:
         """Recent swipes of cards nobody holds, most recent first."""

@@ -7,6 +7,10 @@ changed), the audit rows by at. A void correction still kept holds its event bac
 so everything sealed after that event), and so does a row stored late, such as an
 import of old records: a row goes once everything sealed before it may go too. Rows
 are therefore kept at least the retention period, sometimes longer, never shorter.
+Since schema v5 a correction's steps go with it (a correction whose later steps are
+kept holds back like a voiding one), and a working regime still in force at the
+cut-off is copied forward (a new row, sealed after the checkpoint) before the old
+row goes, so that no person is left without the regime their days are counted by.
 
 One transaction, under the sealer's lock: the rows of the prefix and their seals are
 deleted (the triggers allow deleting rows older than the legal minimum only), an
@@ -38,7 +42,19 @@ from gateway.store.seals import (
     seal_rows,
     sealing_time,
 )
-from gateway.store.tables import audit_log, cards, clock_events, corrections, people, seals
+from gateway.store.tables import (
+    accounts,
+    audit_log,
+    cards,
+    clock_events,
+    correction_steps,
+    corrections,
+    open_day_notices,
+    overtime_choices,
+    people,
+    seals,
+    work_regimes,
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +93,10 @@ class RetentionStore:
             missing = await _missing(conn, end) if end else 0
             counts = (0, 0, 0, 0)
             anchor = None
+            carried: list[int] = []
             if end and tail is not None:
                 anchor = await conn.scalar(select(seals.c.seal).where(seals.c.seq == end))
+                carried = await _carry_regimes(conn, end, before)
                 counts = await _remove(conn, end)
             erased = await _finish_erasures(conn)
             events, corrections_gone, audit_gone, seals_gone = counts
@@ -91,6 +109,7 @@ class RetentionStore:
                 "seals": seals_gone,
                 "missing": missing,
                 "people": erased,
+                "regimes_carried": len(carried),
             }
             audit_id = await _audit(conn, actor, details)
             now = await sealing_time(conn, dialect)
@@ -113,7 +132,9 @@ class RetentionStore:
                 await conn.execute(insert(seals).values(**link_values(link)))
                 tail = link
             # The purge's own audit row is sealed at once, after its checkpoint.
-            await seal_rows(conn, tail, [("audit", audit_id)], now)
+            # The regimes carried forward too, after it (ROW_KINDS order).
+            found = [*(("regime", row_id) for row_id in carried), ("audit", audit_id)]
+            await seal_rows(conn, tail, found, now)
         return PurgeResult(before, end, *counts, missing, erased)
 
 
@@ -127,6 +148,7 @@ async def prefix_end(conn: AsyncConnection, before: datetime) -> int:
     while end >= int(first):
         limits = [await _first_young_row(conn, kind, end, before) for kind in ROW_KINDS]
         limits.append(await _first_event_still_corrected(conn, end))
+        limits.append(await _first_correction_with_later_steps(conn, end))
         new_end = min([end] + [seq - 1 for seq in limits if seq is not None])
         if new_end == end:
             return end
@@ -175,6 +197,72 @@ async def _first_event_still_corrected(conn: AsyncConnection, end: int) -> int |
     return None if found is None else int(found)
 
 
+async def _first_correction_with_later_steps(conn: AsyncConnection, end: int) -> int | None:
+    """The first correction of the prefix that a step outside it names (its trail is
+    kept whole: a step cannot outlive its correction, the foreign key says so)."""
+    correction_seal = seals.alias("correction_seal")
+    step_seal = seals.alias("step_seal")
+    query = (
+        select(func.min(correction_seal.c.seq))
+        .select_from(
+            correction_steps.join(
+                correction_seal,
+                and_(
+                    correction_seal.c.kind == "correction",
+                    correction_seal.c.row_id == correction_steps.c.correction_id,
+                ),
+            ).outerjoin(
+                step_seal,
+                and_(step_seal.c.kind == "step", step_seal.c.row_id == correction_steps.c.id),
+            )
+        )
+        .where(
+            correction_seal.c.seq <= end,
+            or_(step_seal.c.seq.is_(None), step_seal.c.seq > end),
+        )
+    )
+    found = await conn.scalar(query)
+    return None if found is None else int(found)
+
+
+async def _carry_regimes(conn: AsyncConnection, end: int, before: datetime) -> list[int]:
+    """Copy forward each regime of the prefix still in force at the cut-off (the newest
+    one of its person that began by then), so that removing an old row never leaves a
+    person without the regime their later days are counted by; the ids of the copies.
+
+    A regime is a register row like the others, so the copy is a new row (same person,
+    valid_from and terms, created now by 'retention'), sealed after the checkpoint."""
+    newer = work_regimes.alias("newer")
+    superseded = exists().where(
+        newer.c.person_uid == work_regimes.c.person_uid,
+        newer.c.valid_from > work_regimes.c.valid_from,
+        newer.c.valid_from <= before.date(),
+    )
+    prefix = select(seals.c.row_id).where(seals.c.kind == "regime", seals.c.seq <= end)
+    query = select(work_regimes).where(work_regimes.c.id.in_(prefix.scalar_subquery()), ~superseded)
+    copied: list[int] = []
+    for row in (await conn.execute(query.order_by(work_regimes.c.id))).all():
+        values = {
+            c: row._mapping[c]
+            for c in (
+                "person_uid",
+                "valid_from",
+                "kind",
+                "weekly_minutes",
+                "part_time_percent",
+                "place",
+                "overtime_default",
+            )
+        }
+        row_id = await conn.scalar(
+            insert(work_regimes)
+            .values(**values, created_by="retention")
+            .returning(work_regimes.c.id)
+        )
+        copied.append(int(row_id))
+    return copied
+
+
 async def _counts(conn: AsyncConnection, end: int) -> tuple[int, int, int, int]:
     rows = await conn.execute(
         select(seals.c.kind, func.count()).where(seals.c.seq <= end).group_by(seals.c.kind)
@@ -211,7 +299,14 @@ async def _missing(conn: AsyncConnection, end: int) -> int:
 async def _remove(conn: AsyncConnection, end: int) -> tuple[int, int, int, int]:
     """Delete the prefix's rows (corrections before the events they name) and seals."""
     gone: dict[str, int] = {}
-    for kind in ("correction", "event", "audit"):
+    # An open-day notice is operational: it goes with the correction it proposed.
+    proposed = select(seals.c.row_id).where(seals.c.kind == "correction", seals.c.seq <= end)
+    await conn.execute(
+        delete(open_day_notices).where(
+            open_day_notices.c.correction_id.in_(proposed.scalar_subquery())
+        )
+    )
+    for kind in ("step", "correction", "event", "regime", "overtime", "audit"):
         table = KIND_TABLES[kind]
         ids = select(seals.c.row_id).where(seals.c.kind == kind, seals.c.seq <= end)
         result = await conn.execute(delete(table).where(table.c.id.in_(ids.scalar_subquery())))
@@ -225,6 +320,10 @@ async def _finish_erasures(conn: AsyncConnection) -> int:
     referred = or_(
         exists().where(clock_events.c.person_uid == people.c.uid),
         exists().where(corrections.c.person_uid == people.c.uid),
+        exists().where(work_regimes.c.person_uid == people.c.uid),
+        exists().where(overtime_choices.c.person_uid == people.c.uid),
+        exists().where(open_day_notices.c.person_uid == people.c.uid),
+        exists().where(accounts.c.person_uid == people.c.uid),
     )
     uids = list(
         (

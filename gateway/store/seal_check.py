@@ -51,7 +51,14 @@ SEALING_DELAY = timedelta(seconds=60)
 MAX_FINDINGS = 1000
 _STREAM = 2000
 # The column that says when each kind of row was stored (its age without a seal).
-STORED_COLUMN = {"event": "stored_at", "correction": "created_at", "audit": "at"}
+STORED_COLUMN = {
+    "event": "stored_at",
+    "correction": "created_at",
+    "step": "at",
+    "regime": "created_at",
+    "overtime": "created_at",
+    "audit": "at",
+}
 
 
 @dataclass(frozen=True)
@@ -423,6 +430,21 @@ def describe(kind: str, values: dict[str, Any]) -> str:
         )
     if kind == "correction":
         return f"{values.get('kind')} for {values.get('person_uid')} by {values.get('created_by')}"
+    if kind == "step":
+        return (
+            f"{values.get('step')} by {values.get('actor')} ({values.get('side')}) of "
+            f"correction {values.get('correction_id')}"
+        )
+    if kind == "regime":
+        return (
+            f"{values.get('kind')} from {values.get('valid_from')} for "
+            f"{values.get('person_uid')} by {values.get('created_by')}"
+        )
+    if kind == "overtime":
+        return (
+            f"{values.get('choice')} for {values.get('person_uid')} in {values.get('month')} "
+            f"by {values.get('created_by')}"
+        )
     return f"{values.get('action')} by {values.get('actor')} at {values.get('at')}"
 
 

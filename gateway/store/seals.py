@@ -1,4 +1,5 @@
-"""Sealing the register: every clock event, correction and audit row into one chain.
+"""Sealing the register: every clock event, correction, correction step, working regime,
+overtime choice and audit row into one chain.
 
 The swipe path is left exactly as it was (one statement per batch on PostgreSQL):
 rows are sealed afterwards, by `SealStore.seal_pending`, which the daemon calls every
@@ -38,11 +39,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.store import chain
 from gateway.store.chain import ROW_KINDS, Link
 from gateway.store.database import Database
-from gateway.store.tables import audit_log, clock_events, corrections, seals
+from gateway.store.tables import (
+    audit_log,
+    clock_events,
+    correction_steps,
+    corrections,
+    overtime_choices,
+    seals,
+    work_regimes,
+)
 
 KIND_TABLES: dict[str, Table] = {
     "event": clock_events,
     "correction": corrections,
+    "step": correction_steps,
+    "regime": work_regimes,
+    "overtime": overtime_choices,
     "audit": audit_log,
 }
 # One sealer at a time per PostgreSQL database (the retention purge takes it too).

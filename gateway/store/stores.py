@@ -17,6 +17,7 @@ from gateway.store.gateways import GatewayStore
 from gateway.store.imports import ImportStore
 from gateway.store.lifecycle import LifecycleStore
 from gateway.store.people import PeopleStore
+from gateway.store.regimes import RegimeStore
 from gateway.store.retention import RetentionStore
 from gateway.store.seals import SealStore
 from gateway.store.sessions import SessionStore
@@ -45,6 +46,8 @@ class Stores:
         # The web's sign-in state (schema v4).
         self.sessions = SessionStore(db)
         self.throttle = ThrottleStore(db)
+        # Working time (schema v5): regimes and overtime choices.
+        self.regimes = RegimeStore(db)
 
     @classmethod
     def open(

@@ -19,11 +19,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
+from gateway import trace
 from gateway.domain import ClockEvent, Person
 from gateway.errors import DatabaseUnavailableError, InvalidInputError
 from gateway.store import failures
@@ -109,8 +111,12 @@ class PgSwipeWriter:
         cursor: _Cursor | None = None
         try:
             cursor = await self._checkout()
+            if trace.ON:
+                _stamp_all(swipes, "sent")
             await cursor.execute(_RECORD_SWIPES, (batch,), prepare=self._prepare)
             rows = await cursor.fetchall()
+            if trace.ON:
+                _stamp_all(swipes, "committed")
         except (psycopg.IntegrityError, psycopg.DataError) as exc:
             # Refused data: nothing was stored (one statement), the connection is fine.
             self._checkin(cursor)
@@ -167,6 +173,12 @@ class PgSwipeWriter:
         idle, self._idle = self._idle, []
         for one in (cursor, *idle):
             await _close(one)
+
+
+def _stamp_all(swipes: Sequence[ClockEvent], hop: str) -> None:
+    at = time.monotonic_ns()
+    for swipe in swipes:
+        trace.stamp(str(swipe.event_key), hop, at)
 
 
 async def _close(cursor: _Cursor) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     Double,
@@ -43,10 +44,12 @@ from sqlalchemy.sql.expression import ColumnElement
 
 # Bumped with every change to schema.sql; gateway/store/upgrades/ holds one step per
 # version after 1, for each backend.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The card-key format as a PostgreSQL regular expression (see gateway.domain).
 CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
+# A month as overtime_choices keeps it, YYYY-MM (PostgreSQL regular expression).
+MONTH_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -99,6 +102,29 @@ def _card_key_format_pg(element: CardKeyFormat, compiler: SQLCompiler, **kw: Any
 def _card_key_format_sqlite(element: CardKeyFormat, compiler: SQLCompiler, **kw: Any) -> str:
     c = element.column
     return f"length({c}) IN (8, 14, 20) AND {c} NOT GLOB '*[^0-9A-F]*'"
+
+
+class MonthFormat(ColumnElement[bool]):
+    """CHECK expression for a YYYY-MM month, per backend (as CardKeyFormat)."""
+
+    inherit_cache = True
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+
+@compiles(MonthFormat)
+def _month_format_pg(element: MonthFormat, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{element.column} ~ '{MONTH_PATTERN}'"
+
+
+@compiles(MonthFormat, "sqlite")
+def _month_format_sqlite(element: MonthFormat, compiler: SQLCompiler, **kw: Any) -> str:
+    c = element.column
+    return (
+        f"length({c}) = 7 AND {c} GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]' "
+        f"AND substr({c}, 6, 2) BETWEEN '01' AND '12'"
+    )
 
 
 # BIGINT identity on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the
@@ -250,7 +276,7 @@ gateways = Table(
 )
 
 # The roles an account may have; what each may do is gateway/web/roles.py's table.
-ACCOUNT_ROLES = ("admin", "hr", "inspector", "representative")
+ACCOUNT_ROLES = ("admin", "hr", "inspector", "representative", "worker")
 
 accounts = Table(
     "accounts",
@@ -261,11 +287,17 @@ accounts = Table(
     # Version 3 added the columns below (and renamed the table from admins).
     Column("role", Text, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
+    # Version 5 added the columns below: a worker's account is tied to exactly one
+    # person (their own record), and a one-time code from hr must be changed at once.
+    Column("person_uid", Text, nullable=True),
+    Column("must_change_password", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("username", name="accounts_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="accounts_person_uid_fkey"),
     CheckConstraint("username <> ''", name="accounts_username_not_empty"),
     CheckConstraint(
         "role IN (" + ", ".join(f"'{r}'" for r in ACCOUNT_ROLES) + ")", name="accounts_role_valid"
     ),
+    CheckConstraint("(role = 'worker') = (person_uid IS NOT NULL)", name="accounts_worker_person"),
 )
 
 web_sessions = Table(
@@ -369,11 +401,106 @@ seals = Table(
     PrimaryKeyConstraint("seq", name="seals_pkey"),
     UniqueConstraint("kind", "row_id", name="seals_kind_row_id_key"),
     CheckConstraint(
-        "kind IN ('event', 'correction', 'audit', 'checkpoint')", name="seals_kind_valid"
+        "kind IN ('event', 'correction', 'step', 'regime', 'overtime', 'audit', 'checkpoint')",
+        name="seals_kind_valid",
     ),
     CheckConstraint("seq > 0", name="seals_seq_positive"),
 )
 Index("seals_sealed_at", seals.c.sealed_at)
+
+# == Schema v5: working time as the law counts it (issue 22; docs/REGISTER.md) ===========
+# Register rows too (sealed, append-only): a person's working regime from a date (the
+# newest valid_from on or before a day is in force), hr's paid/rest choice for one
+# person's overtime in one month (the newest row wins), and the agreement trail of a
+# correction (no step: a correction made before v5, in force; last step 'proposed':
+# pending; 'accepted': in force; 'rejected' or 'withdrawn': not in force).
+
+work_regimes = Table(
+    "work_regimes",
+    metadata,
+    _id(),
+    Column("person_uid", Text, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("kind", Text, nullable=False),
+    # The contract's week in minutes (full time: the configured full week, 2400 = 40 h).
+    Column("weekly_minutes", Integer, nullable=False),
+    Column("part_time_percent", Integer, nullable=True),
+    Column("place", Text, nullable=False),
+    Column("overtime_default", Text, nullable=False, server_default=text("'paid'")),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id", name="work_regimes_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="work_regimes_person_uid_fkey"),
+    CheckConstraint("kind IN ('full_time', 'part_time')", name="work_regimes_kind_valid"),
+    CheckConstraint("weekly_minutes > 0", name="work_regimes_weekly_minutes_positive"),
+    CheckConstraint(
+        "part_time_percent BETWEEN 1 AND 99", name="work_regimes_part_time_percent_range"
+    ),
+    CheckConstraint(
+        "(kind = 'part_time') = (part_time_percent IS NOT NULL)",
+        name="work_regimes_percent_for_part_time",
+    ),
+    CheckConstraint("place IN ('on_site', 'remote', 'mixed')", name="work_regimes_place_valid"),
+    CheckConstraint(
+        "overtime_default IN ('paid', 'rest')", name="work_regimes_overtime_default_valid"
+    ),
+)
+Index("work_regimes_person_valid_from", work_regimes.c.person_uid, work_regimes.c.valid_from)
+
+overtime_choices = Table(
+    "overtime_choices",
+    metadata,
+    _id(),
+    Column("person_uid", Text, nullable=False),
+    Column("month", Text, nullable=False),
+    Column("choice", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id", name="overtime_choices_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="overtime_choices_person_uid_fkey"),
+    CheckConstraint(MonthFormat("month"), name="overtime_choices_month_format"),
+    CheckConstraint("choice IN ('paid', 'rest')", name="overtime_choices_choice_valid"),
+)
+Index("overtime_choices_person_month", overtime_choices.c.person_uid, overtime_choices.c.month)
+
+correction_steps = Table(
+    "correction_steps",
+    metadata,
+    _id(),
+    Column("correction_id", _BigId, nullable=False),
+    Column("step", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=text("''")),
+    Column("at", UtcDateTime, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id", name="correction_steps_pkey"),
+    ForeignKeyConstraint(
+        ["correction_id"], ["corrections.id"], name="correction_steps_correction_id_fkey"
+    ),
+    CheckConstraint(
+        "step IN ('proposed', 'accepted', 'rejected', 'withdrawn')",
+        name="correction_steps_step_valid",
+    ),
+    CheckConstraint("side IN ('company', 'worker')", name="correction_steps_side_valid"),
+)
+Index("correction_steps_correction_id", correction_steps.c.correction_id)
+
+# Operational, not sealed: one notice per person and day of a forgotten clock-out,
+# when it was found and mailed, and the correction proposed to close it.
+open_day_notices = Table(
+    "open_day_notices",
+    metadata,
+    Column("person_uid", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("flagged_at", UtcDateTime, nullable=False),
+    Column("mailed_at", UtcDateTime, nullable=True),
+    Column("correction_id", _BigId, nullable=True),
+    PrimaryKeyConstraint("person_uid", "day", name="open_day_notices_pkey"),
+    ForeignKeyConstraint(["person_uid"], ["people.uid"], name="open_day_notices_person_uid_fkey"),
+    ForeignKeyConstraint(
+        ["correction_id"], ["corrections.id"], name="open_day_notices_correction_id_fkey"
+    ),
+)
 
 # The register's tables and the column a retention purge goes by. Both backends refuse
 # every UPDATE and every DELETE of a row younger than REGISTER_KEEP_YEARS (PostgreSQL in
@@ -384,6 +511,10 @@ REGISTER_GUARDED = (
     ("corrections", "created_at"),
     ("audit_log", "at"),
     ("seals", "sealed_at"),
+    # Schema v5.
+    ("work_regimes", "created_at"),
+    ("overtime_choices", "created_at"),
+    ("correction_steps", "at"),
 )
 
 
@@ -421,20 +552,25 @@ event.listen(metadata, "after_create", _create_sqlite_guards)
 __all__ = [
     "ACCOUNT_ROLES",
     "CARD_KEY_PATTERN",
+    "MONTH_PATTERN",
     "REGISTER_GUARDED",
     "REGISTER_KEEP_YEARS",
     "SCHEMA_VERSION",
     "CardKeyFormat",
+    "MonthFormat",
     "UtcDateTime",
     "accounts",
     "audit_log",
     "cards",
     "clock_events",
     "clock_steps",
+    "correction_steps",
     "corrections",
     "gateways",
     "login_throttle",
     "metadata",
+    "open_day_notices",
+    "overtime_choices",
     "people",
     "schema_version",
     "seals",
@@ -442,4 +578,5 @@ __all__ = [
     "timetable",
     "unknown_swipes",
     "web_sessions",
+    "work_regimes",
 ]

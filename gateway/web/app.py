@@ -27,8 +27,12 @@ from gateway.web import (
     routes_accounts,
     routes_admin,
     routes_people,
+    routes_person,
     routes_public,
+    routes_regime,
+    routes_register,
     routes_reports,
+    routes_uploads,
     security,
 )
 from gateway.web.board import board_view, unknown_cards
@@ -133,8 +137,11 @@ def create_app(
         ("/people/rename", routes_people.rename_person, ["POST"]),
         ("/people/active", routes_people.set_active, ["POST"]),
         ("/people/erase", routes_people.erase_person, ["POST"]),
+        ("/people/regime", routes_regime.set_regime, ["POST"]),
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
+        # After every /people/... route above: a person's page takes the rest.
+        ("/people/{uid:path}", routes_person.person_page, ["GET"]),
         ("/readers", routes_admin.readers_page, ["GET"]),
         ("/corrections", routes_admin.corrections_page, ["GET"]),
         ("/corrections/add", routes_admin.add_correction, ["POST"]),
@@ -143,10 +150,16 @@ def create_app(
         ("/reports", routes_reports.reports_page, ["GET"]),
         ("/reports/download", routes_reports.reports_download, ["GET"]),
         ("/totals", routes_reports.totals_page, ["GET"]),
+        ("/register", routes_register.register_page, ["GET"]),
+        ("/register/export", routes_register.export_page, ["GET"]),
         ("/accounts", routes_accounts.accounts_page, ["GET"]),
         ("/accounts/add", routes_accounts.add_account, ["POST"]),
         ("/accounts/role", routes_accounts.change_role, ["POST"]),
         ("/accounts/remove", routes_accounts.remove_account, ["POST"]),
+        ("/uploads/people", routes_uploads.people_upload, ["GET", "POST"]),
+        ("/uploads/people/confirm", routes_uploads.people_confirm, ["POST"]),
+        ("/uploads/timetable", routes_uploads.timetable_upload, ["GET", "POST"]),
+        ("/uploads/timetable/confirm", routes_uploads.timetable_confirm, ["POST"]),
     ]
     # Every route behind roles.py's table: who may, CSRF, the database's absence.
     routes: list[Route | Mount] = [
@@ -157,7 +170,12 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(limits.AddressGuard, per_address=config.web.max_connections_per_address),
-        Middleware(limits.BodyLimit, timeout_s=config.web.body_timeout_s),
+        Middleware(
+            limits.BodyLimit,
+            timeout_s=config.web.body_timeout_s,
+            upload_bytes=config.web.uploads.max_bytes,
+            upload_timeout_s=config.web.uploads.timeout_s,
+        ),
         Middleware(
             SessionMiddleware,
             secret_key=key,

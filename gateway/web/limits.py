@@ -14,7 +14,12 @@
   its Content-Length, or as soon as the bytes received pass the limit, and a body
   that does not arrive within body_timeout_s gets 408. The body is read here, at most
   the limit, in memory, so the handlers never see a partial one and nothing reaches a
-  temporary file.
+  temporary file. Upload routes (STREAMED) are the exception: their body, up to
+  [web] upload_max_bytes, is not held here but passed on as it arrives, counted, so
+  the form parser spools the file to the web's temporary folder (1 MB in memory at
+  most); passing the limit or upload_timeout_s raises BodyRefused inside the parser,
+  which the route guard turns into a 413 or 408 page; at most UPLOADS_AT_ONCE are read
+  at once (503 past that), so uploads cannot hold memory or fill the disk.
 - `ResourceLog`: running out of file descriptors (or memory, or buffers) is logged
   once per interval with a count, never once per failed accept or request.
 """
@@ -47,9 +52,17 @@ log = get_logger("web")
 TRUSTED_PROXIES = ("127.0.0.1",)
 
 # Request bodies, in bytes: the sign-in form is a name and a password; the other forms
-# are a few fields. A future upload (a timetable file) gets its own line here.
+# are a few fields. Uploads are STREAMED (below), with [web] upload_max_bytes.
 BODY_LIMITS = {"/login": 8 * 1024, "/logout": 8 * 1024}
 DEFAULT_BODY_LIMIT = 64 * 1024
+# The upload routes: their limit is [web] upload_max_bytes plus this for the form's
+# other fields and the multipart boundaries.
+STREAMED = frozenset({"/uploads/people", "/uploads/timetable"})
+FORM_MARGIN = 16 * 1024
+UPLOADS_AT_ONCE = 4
+# A refused upload is read (and dropped) up to this much, so that its sender sees the
+# 413 page rather than a reset connection; past it the connection is cut.
+DRAIN_MAX = 64 * 2**20
 
 # Connections past max_connections still get uvicorn's polite 503 up to this many
 # more; past that they are closed unanswered. File descriptors kept back for the
@@ -272,16 +285,39 @@ class AddressGuard:
                 del self.busy[address]
 
 
+class BodyRefused(Exception):
+    """A streamed body passed its size or its deadline: raised from `receive`, inside
+    the form parser; the route guard answers with a page (status 413 or 408)."""
+
+    def __init__(self, status: int, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key  # an i18n key
+        self.values = values
+
+
 class BodyLimit:
     """Per-route body size and a deadline for the whole body (module docstring)."""
 
-    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        timeout_s: float,
+        upload_bytes: int = 5 * 2**20,
+        upload_timeout_s: float = 120.0,
+    ) -> None:
         self.app = app
         self.timeout_s = timeout_s
+        self.upload_bytes = upload_bytes
+        self.upload_timeout_s = upload_timeout_s
+        self.uploads = 0  # streamed bodies being read now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in STREAMED and scope.get("method") == "POST":
+            await self._streamed(scope, receive, send)
             return
         limit = BODY_LIMITS.get(scope["path"], DEFAULT_BODY_LIMIT)
         length = dict(scope["headers"]).get(b"content-length")
@@ -313,6 +349,70 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the body on as it arrives, counted and timed (module docstring)."""
+        limit = self.upload_bytes + FORM_MARGIN
+        megabytes = f"{self.upload_bytes / 2**20:.3g}"
+        length = dict(scope["headers"]).get(b"content-length")
+        refused: BodyRefused | None = None
+        declared = 0
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                await _send_plain(send, 400, "bad Content-Length\n")
+                return
+            if declared > limit:  # refused when the guard, past its checks, reads it
+                refused = BodyRefused(413, "upload_too_big", mb=megabytes)
+        if self.uploads >= UPLOADS_AT_ONCE:
+            REFUSED_CONNECTIONS.note(limit="uploads_at_once", uploads=self.uploads)
+            await _send_plain(send, 503, "other uploads in progress: try again\n", retry_after="5")
+            return
+        received = 0
+        deadline = asyncio.get_running_loop().time() + self.upload_timeout_s
+
+        async def counted() -> Message:
+            nonlocal received
+            if refused is not None:
+                if declared <= DRAIN_MAX:
+                    await _drain(receive, deadline)
+                raise refused
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                seconds = f"{self.upload_timeout_s:g}"
+                raise BodyRefused(408, "upload_too_slow", seconds=seconds) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive, deadline, received)
+                    raise BodyRefused(413, "upload_too_big", mb=megabytes)
+            return message
+
+        self.uploads += 1
+        try:
+            await self.app(scope, counted, send)
+        finally:
+            self.uploads -= 1
+
+
+async def _drain(receive: Receive, deadline: float, received: int = 0) -> None:
+    """Read and drop the rest of a refused upload, up to DRAIN_MAX bytes in all and
+    the body's deadline: a browser that is still sending reads no answer (it sees
+    the connection reset), so a file somewhat too big gets its 413 page; a body
+    past DRAIN_MAX is cut off there."""
+    while received <= DRAIN_MAX:
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        received += len(message.get("body", b""))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -4,10 +4,12 @@ every route goes through (app.py wraps each route with `guard`).
 The roles (an account has one):
 - admin: everything, accounts included;
 - hr: people, cards, corrections, reports; not the accounts, not the audit log;
-- inspector: reads every record and the audit log, downloads the reports, changes
-  nothing (and the account has an expiry date, gateway.store.accounts);
+- inspector: reads every record, the audit log and the seals, downloads the reports
+  and the register export, changes nothing (and the account has an expiry date,
+  gateway.store.accounts); it lands on /register;
 - representative: the workers' representatives' page of monthly totals per person,
-  no daily detail.
+  no daily detail;
+- worker (schema v5): a person's own account; for now only the board.
 
 A signed-out browser asking for a page that needs an account goes to the login page;
 a signed-in account whose role may not is refused with 403, and the refusal is
@@ -24,18 +26,22 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import compile_path
 
 from gateway.errors import DatabaseUnavailableError
 from gateway.logs import get_logger
 from gateway.store.audit import Actor
 from gateway.store.tables import ACCOUNT_ROLES
-from gateway.web import auth, security
+from gateway.web import auth, limits, security
 from gateway.web.context import ctx_of, render
 
 log = get_logger("web")
 Handler = Callable[[Request], Awaitable[Response]]
 
 EVERYONE = frozenset(ACCOUNT_ROLES)
+# The company's side: every role but a worker's, who sees only their own record (the
+# worker's pages come with issue 22 item 6; until then a worker opens only the board).
+STAFF = EVERYONE - {"worker"}
 READ = frozenset({"admin", "hr", "inspector"})  # every record, read only
 EDIT = frozenset({"admin", "hr"})  # people, cards, corrections
 AUDIT = frozenset({"admin", "inspector"})
@@ -60,6 +66,8 @@ ACCESS: dict[str, Rule] = {
     "/people/rename": Rule(EDIT),
     "/people/active": Rule(EDIT),
     "/people/erase": Rule(EDIT),
+    "/people/{uid:path}": Rule(READ),  # a person's page (routes_person.py)
+    "/people/regime": Rule(EDIT),
     "/cards/assign": Rule(EDIT),
     "/cards/revoke": Rule(EDIT),
     "/readers": Rule(READ),
@@ -69,11 +77,17 @@ ACCESS: dict[str, Rule] = {
     "/audit": Rule(AUDIT),
     "/reports": Rule(READ),
     "/reports/download": Rule(READ),
-    "/totals": Rule(EVERYONE),
+    "/totals": Rule(STAFF),
+    "/register": Rule(READ),
+    "/register/export": Rule(READ),
     "/accounts": Rule(ADMIN),
     "/accounts/add": Rule(ADMIN),
     "/accounts/role": Rule(ADMIN),
     "/accounts/remove": Rule(ADMIN),
+    "/uploads/people": Rule(EDIT),
+    "/uploads/people/confirm": Rule(EDIT),
+    "/uploads/timetable": Rule(EDIT),
+    "/uploads/timetable/confirm": Rule(EDIT),
 }
 
 # The navigation, in order; each link shows only to the roles its page allows.
@@ -84,18 +98,37 @@ NAV = (
     ("/corrections", "corrections"),
     ("/reports", "reports"),
     ("/totals", "totals"),
+    ("/register", "register"),
     ("/audit", "audit"),
     ("/accounts", "accounts"),
 )
 
 
-def allowed(role: str | None, path: str) -> bool:
+# ACCESS keys are the routes' own paths, parameters included ("/people/{uid:path}"):
+# `guard` is built with that key. A concrete path (a link in a template) finds its
+# rule by the same patterns Starlette matches routes with.
+_PATTERNS = [(compile_path(key)[0], rule) for key, rule in ACCESS.items() if "{" in key]
+
+
+def rule_for(path: str) -> Rule | None:
+    """The rule of a route key or of a concrete path ("/people/ana.garcia")."""
     rule = ACCESS.get(path)
+    if rule is None:
+        rule = next((r for pattern, r in _PATTERNS if pattern.match(path)), None)
+    return rule
+
+
+def allowed(role: str | None, path: str) -> bool:
+    rule = rule_for(path)
     return rule is not None and (rule.public or (role is not None and role in rule.roles))
 
 
 def home(role: str) -> str:
     """Where an account lands after signing in when it asked for nothing it may open."""
+    if role == "worker":
+        return "/"
+    if role == "inspector":
+        return "/register"  # what it may read, the seals' state, the export
     return "/people" if role in READ else "/totals"
 
 
@@ -131,20 +164,25 @@ def guard(path: str, endpoint: Handler) -> Handler:
                 return render(request, "message.html", 403, title="403", text="board_token")
             if not (rule.public or rule.board):
                 if account is None:
-                    target = path if request.method == "GET" else ""
+                    # The page asked for, not the route's pattern (/people/{uid:path}).
+                    target = request.url.path if request.method == "GET" else ""
                     url = f"/login?next={quote(target)}" if target else "/login"
                     return RedirectResponse(url, status_code=303)
                 if account.role not in rule.roles:
                     await ctx_of(request).stores.audit.record(
                         Actor(account.username, _address(request)),
                         "access.refused",
-                        path,
+                        request.url.path,
                         {"role": account.role, "method": request.method},
                     )
                     log.warning("web_access_refused", path=path, role=account.role)
                     return render(request, "message.html", 403, title="403", text="forbidden")
             if request.method == "POST":
-                form = await request.form()
+                try:
+                    form = await request.form()
+                except limits.BodyRefused as refused:  # an upload too big or too slow
+                    log.warning("web_upload_refused", path=path, status=refused.status)
+                    return render(request, "upload_refused.html", refused.status, refused=refused)
                 if not security.csrf_ok(request.session.get("csrf"), form.get("csrf")):
                     log.warning("csrf_refused", path=path)
                     return render(request, "message.html", 403, title="403", text="csrf")

@@ -10,7 +10,9 @@ from starlette.responses import Response
 
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.status import StatusFileError, daemon_state, read_status
+from gateway.store import validate
 from gateway.store.gateways import GatewayRow
+from gateway.web import paging
 from gateway.web.context import actor, admin, ctx_of, form_action, render
 
 RECENT_DAYS = 31
@@ -44,34 +46,57 @@ async def _gateways(request: Request) -> list[GatewayRow]:
         return []
 
 
+CORRECTIONS_PAGE = 100
+CORRECTION_KINDS = ("add", "void")
+
+
 @admin
 async def corrections_page(request: Request) -> Response:
+    """The corrections, newest first, of one person (?uid=) or everyone, of one kind,
+    paged by id (web/paging.py). The person is a uid typed or linked from their page:
+    a list of every person was 2,000 options, twice."""
     ctx = ctx_of(request)
-    uid = request.query_params.get("uid") or None
-    people = [p for p in await ctx.stores.people.people() if p.active or p.uid == uid]
+    uid = request.query_params.get("uid", "").strip() or None
+    try:
+        uid = validate.uid(uid) if uid else None
+        kind = paging.choice(request, "kind", CORRECTION_KINDS)
+        after = paging.decode_cursor(request.query_params.get("after"), (int,))
+    except InvalidInputError as exc:
+        return paging.bad_request(request, exc)
+    person = await ctx.stores.people.person(uid) if uid else None
     events = []
-    if uid:
+    if person is not None:
         now = datetime.now(UTC)
         events = [
             e
             async for e in ctx.stores.events.events_between(
-                now - timedelta(days=RECENT_DAYS), now + timedelta(minutes=1), uid
+                now - timedelta(days=RECENT_DAYS), now + timedelta(minutes=1), person.uid
             )
         ]
         events.reverse()
-    listed = await ctx.stores.corrections.recent(uid=uid, limit=200)
+    listed = await ctx.stores.corrections.recent(
+        uid=uid, kind=kind, limit=CORRECTIONS_PAGE + 1, before_id=after[0] if after else None
+    )
+    more, listed = len(listed) > CORRECTIONS_PAGE, listed[:CORRECTIONS_PAGE]
     voided = {c.event_id for c in listed if c.kind == "void"}
     today = datetime.now(ctx.zone).date()
-    return render(
+    return paging.list_page(
         request,
         "corrections.html",
-        people=people,
-        names={p.uid: p.name for p in people},
+        "corrections_rows.html",
         uid=uid,
+        person=person,
+        kind=kind or "",
+        kinds=CORRECTION_KINDS,
         events=events,
         voided=voided,
         corrections=listed,
+        names=await ctx.stores.people.names([c.person_uid for c in listed]),
         today=today.isoformat(),
+        next_url=paging.url_with(request, after=paging.encode_cursor([listed[-1].id]))
+        if more
+        else None,
+        first_url=paging.url_with(request) if after else None,
     )
 
 
@@ -132,9 +157,48 @@ async def void_event(request: Request) -> Response:
     return await form_action(request, f"/corrections?uid={uid}", act)
 
 
+# The audit log's filter: a family of actions (the part before the dot).
+AUDIT_FAMILIES = (
+    "person.",
+    "card.",
+    "correction.",
+    "account.",
+    "login.",
+    "access.",
+    "register.",
+    "timetable.",
+)
+AUDIT_PAGE = 100
+
+
 @admin
 async def audit_page(request: Request) -> Response:
-    before = request.query_params.get("before")
-    before_id = row_id(before) if before else None  # a bad value is ignored: the first page
-    rows = await ctx_of(request).stores.audit.recent(limit=100, before_id=before_id)
-    return render(request, "audit.html", rows=rows, more=rows[-1].id if len(rows) == 100 else None)
+    """Find, filter, page (web/paging.py): words in actor, action or target, a family
+    of actions, pages by id (?after=<cursor>; the older ?before=<id> links still work,
+    a bad one meaning the first page as before)."""
+    try:
+        text = paging.search_text(request)
+        family = paging.choice(request, "action", AUDIT_FAMILIES)
+        after = paging.decode_cursor(request.query_params.get("after"), (int,))
+    except InvalidInputError as exc:
+        return paging.bad_request(request, exc)
+    before_id = after[0] if after else None
+    if before_id is None and (before := request.query_params.get("before")):
+        before_id = row_id(before)
+    rows = await ctx_of(request).stores.audit.recent(
+        limit=AUDIT_PAGE + 1, before_id=before_id, action=family, text=text
+    )
+    more, rows = len(rows) > AUDIT_PAGE, rows[:AUDIT_PAGE]
+    return paging.list_page(
+        request,
+        "audit.html",
+        "audit_rows.html",
+        rows=rows,
+        q=text,
+        action=family or "",
+        families=AUDIT_FAMILIES,
+        next_url=paging.url_with(request, after=paging.encode_cursor([rows[-1].id]), before=None)
+        if more
+        else None,
+        first_url=paging.url_with(request, before=None) if before_id else None,
+    )

@@ -1,33 +1,67 @@
-"""People and cards: enrolment by tap, add/rename/deactivate/erase, revoke."""
+"""People and cards: the list (find, filter, page), enrolment by tap, and the
+actions (add, rename, deactivate, erase, assign, revoke), which a person's page
+(routes_person.py) posts and which return to the page named by the form's `next`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.store.lifecycle import is_erased
+from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
+from gateway.store.people import STATES
+from gateway.web import paging
 from gateway.web.board import unknown_cards
-from gateway.web.context import actor, admin, ctx_of, form_action, render
+from gateway.web.context import (
+    actor,
+    admin,
+    ctx_of,
+    flash,
+    form_action,
+    redirect,
+    render,
+    safe_next,
+)
+from gateway.web.routes_person import person_url
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+PAGE_SIZE = 50  # people per page: 2,000 people were one 3.16 MB page
 
 
 @admin
 async def people_page(request: Request) -> Response:
     ctx = ctx_of(request)
-    # Erased people stay as pseudonyms for their events; nothing to manage about them.
-    everyone = [p for p in await ctx.stores.people.people() if not is_erased(p)]
+    rooms = await ctx.stores.people.rooms()
+    try:
+        text = paging.search_text(request)
+        state = paging.choice(request, "state", STATES)
+        room = paging.choice(request, "room", rooms)
+        after = paging.decode_cursor(request.query_params.get("after"), (str, str))
+    except InvalidInputError as exc:
+        return paging.bad_request(request, exc)
+    found = await ctx.stores.people.search(
+        text, state=state, room=room, after=after, limit=PAGE_SIZE
+    )
+    values: dict[str, Any] = {
+        "person_url": person_url,
+        "found": found,
+        "q": text,
+        "state": state or "",
+        "room": room or "",
+        "states": STATES,
+        "rooms": rooms,
+        "next_url": paging.url_with(request, after=paging.encode_cursor(found.after))
+        if found.after
+        else None,
+        "first_url": paging.url_with(request) if after else None,
+    }
+    if paging.wants_partial(request):
+        return render(request, "people_rows.html", **values)
     # Read now, not the live topic's last copy: right after an assignment that copy
     # may still list the card just assigned.
     unknown = await unknown_cards(ctx.stores, ctx.zone)
-    return render(
-        request,
-        "people.html",
-        people=everyone,
-        active=[p for p in everyone if p.active],
-        without_card=[p for p in everyone if p.active and not p.cards],
-        unknown=unknown["cards"],
-    )
+    return render(request, "people.html", unknown=unknown["cards"], **values)
 
 
 @admin
@@ -41,15 +75,26 @@ async def _field(request: Request, name: str) -> str:
     return str((await request.form()).get(name, ""))
 
 
+async def _back(request: Request) -> str:
+    """Where the form came from (a person's page or the list): a local path only."""
+    return safe_next((await request.form()).get("next"))
+
+
 @admin
 async def add_person(request: Request) -> Response:
+    """Add a person, then their page (to give them a card); refused: back, with why."""
+    ctx = ctx_of(request)
     uid, name = await _field(request, "uid"), await _field(request, "name")
-
-    async def act() -> str:
-        await ctx_of(request).stores.lifecycle.add_person(uid, name, actor(request))
-        return f"+ {uid.strip()} ({' '.join(name.split())})"
-
-    return await form_action(request, "/people", act)
+    try:
+        person = await ctx.stores.lifecycle.add_person(uid, name, actor(request))
+    except DatabaseUnavailableError:
+        raise
+    except GatewayError as exc:
+        flash(request, str(exc), error=True)
+        return redirect(await _back(request))
+    flash(request, f"+ {person.uid} ({person.name})")
+    ctx.hub.poke()
+    return redirect(person_url(person.uid))
 
 
 @admin
@@ -60,7 +105,7 @@ async def assign_card(request: Request) -> Response:
         await ctx_of(request).stores.lifecycle.assign_card(card, uid, actor(request))
         return f"{card} → {uid}"
 
-    return await form_action(request, "/people", act)
+    return await form_action(request, await _back(request), act)
 
 
 @admin
@@ -71,7 +116,7 @@ async def revoke_card(request: Request) -> Response:
         former = await ctx_of(request).stores.lifecycle.revoke_card(card, actor(request))
         return f"{card} ✕ {former}"
 
-    return await form_action(request, "/people", act)
+    return await form_action(request, await _back(request), act)
 
 
 @admin
@@ -82,7 +127,7 @@ async def rename_person(request: Request) -> Response:
         old = await ctx_of(request).stores.lifecycle.rename(uid, name, actor(request))
         return f"{old} → {' '.join(name.split())}"
 
-    return await form_action(request, "/people", act)
+    return await form_action(request, await _back(request), act)
 
 
 @admin
@@ -93,7 +138,7 @@ async def set_active(request: Request) -> Response:
         await ctx_of(request).stores.lifecycle.set_active(uid, active, actor(request))
         return f"{uid}: {'active' if active else 'inactive'}"
 
-    return await form_action(request, "/people", act)
+    return await form_action(request, await _back(request), act)
 
 
 @admin
@@ -104,4 +149,4 @@ async def erase_person(request: Request) -> Response:
         pseudonym = await ctx_of(request).stores.lifecycle.erase(uid, actor(request))
         return f"{uid} → {pseudonym}"
 
-    return await form_action(request, "/people", act)
+    return await form_action(request, await _back(request), act)

@@ -19,6 +19,9 @@ _SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once
 }
+# A board asked for before the hub's first computation waits for it this long at
+# most, rather than showing an empty page until its stream catches up.
+FIRST_BOARD_WAIT_S = 5.0
 MAX_PASSWORD = 1024  # longer is no password anyone types; argon2 need not hash it
 
 
@@ -26,6 +29,8 @@ async def board(request: Request) -> Response:
     ctx = ctx_of(request)
     lang = request.query_params.get("lang", ctx.locale)
     topic = ctx.hub.topics["board"]
+    if topic.payload is None:  # just started: the first computation is under way
+        await topic.wait(FIRST_BOARD_WAIT_S)
     return render(
         request,
         "board.html",
@@ -42,20 +47,27 @@ async def board_events(request: Request) -> Response:
     )
 
 
+def _next(value: object) -> str:
+    """The page asked for (a path on this site), or "" when none was."""
+    return safe_next(value) if value else ""
+
+
 def _landing(next_url: str, role: str) -> str:
     """The page asked for if the role may open it, else the role's own first page."""
-    return next_url if roles.allowed(role, next_url.split("?", 1)[0]) else roles.home(role)
+    if next_url and roles.allowed(role, next_url.split("?", 1)[0]):
+        return next_url
+    return roles.home(role)
 
 
 async def login(request: Request) -> Response:
     ctx = ctx_of(request)
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = _next(request.query_params.get("next"))
     if request.method == "GET":
         return render(request, "login.html", next=next_url, username="")
     form = await request.form()
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:MAX_PASSWORD]
-    next_url = safe_next(form.get("next"))
+    next_url = _next(form.get("next"))
     address = client_address(request)
     subjects = ctx.throttle.subjects(address, username)
     # Counted before the password is checked: guesses sent all at once are counted

@@ -81,7 +81,8 @@ async def serve_async(
 ) -> None:
     """`serve` inside a running event loop (the demo's)."""
     # Request bodies never exceed a few kilobytes (limits.BODY_LIMITS) and are read
-    # into memory; should a file part ever spill, it goes to the web's own folder.
+    # into memory, except uploads (limits.STREAMED): their file part spills past 1 MB,
+    # and routes_uploads copies it, here, in the web's own folder.
     tempfile.tempdir = str(limits.temp_dir(config))
     budget = limits.connection_budget(config.web, limits.open_files_limit())
     limits.install_loop_handler(asyncio.get_running_loop())

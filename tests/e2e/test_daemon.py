@@ -113,7 +113,7 @@ def test_duplicate_window_keeps_the_tap_but_does_not_count_it(rig: Rig) -> None:
     again = rig.entrance.swipe(CARD["cid"])
     assert (again.status, again.text) == (Status.OK, "Already recorded\nCid")
     # The window is per reader: leaving right away is a real clock-out.
-    assert rig.exit.swipe(CARD["cid"]).text == "Out - Cid"
+    assert rig.exit.swipe(CARD["cid"]).text == "Out - Cid\nToday 0:00"  # the day so far
     got = rig.rows(
         "SELECT direction, outcome FROM clock_events WHERE person_uid = 'cid' ORDER BY id"
     )

@@ -226,3 +226,29 @@ def test_new_is_a_card_nobody_holds_and_bad_lines_say_why() -> None:
     ):
         with pytest.raises(InvalidInputError, match=reason):
             parse_line(line, PEOPLE)
+
+
+def test_a_killed_demo_takes_its_daemon_with_it(demo_web: tuple[Demo, str]) -> None:
+    """SIGKILL leaves the demo no time to stop its daemon: the parent-death signal
+    must, or the orphan goes on reopening its readers' /dev/pts paths, which the
+    kernel hands to the next pseudo-terminals anyone opens."""
+    demo, _ = demo_web
+    demo.wait_line(r"the live board: ", 120)
+    children = Path(f"/proc/{demo.proc.pid}/task/{demo.proc.pid}/children")
+    daemons = [
+        int(p)
+        for p in children.read_text().split()
+        if b"run\0--config" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+    assert len(daemons) == 1, daemons
+    demo.proc.kill()
+    demo.proc.wait(10)
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{daemons[0]}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state == "Z"  # exited; only its reaping is left (to init)
+
+    wait_until(gone, 30, "the daemon to end with the demo")

@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,9 +19,10 @@ from gateway.config import parse_config
 from gateway.daemon.clockwatch import ClockStep, ClockWatch, watch_clock
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.rules import Rules
-from gateway.reports.service import build_report
+from gateway.reports.service import build_report, presence
 from gateway.status import DaemonState, StatusSnapshot, boot_id, daemon_state
 from gateway.store.audit import Actor
+from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -148,3 +150,44 @@ def test_status_liveness_follows_the_monotonic_clock() -> None:
     # A file from another boot (or an older daemon) falls back to the wall clock.
     other_boot = _snapshot(updated_at=now, updated_mono=mono - 30, boot_id="x")
     assert daemon_state(other_boot, now, mono_now=mono) is DaemonState.RUNNING
+
+
+async def test_who_follows_store_order_across_a_step_back(tmp_path: Path) -> None:
+    """In at 10:00; hall-a's clock goes back an hour at 10:10; out at 10:30, stamped
+    09:30. Ordered by stamp the IN is last and Ana shows as in; she tapped out."""
+    stores = Stores.open(f"sqlite:///{tmp_path / 'clock.db'}")
+    try:
+        await stores.db.init_schema()
+        await stores.lifecycle.add_person("ana", "Ana", Actor.cli())
+        day = date(2026, 11, 23)  # a Monday
+        await stores.timetable.replace_timetable(
+            [TimetableEntry("ana", 1, dt_time(8, 0), dt_time(14, 0), "Aula 1")]
+        )
+
+        def local(hh: int, mm: int) -> datetime:
+            return datetime.combine(day, dt_time(hh, mm), MADRID).astimezone(UTC)
+
+        await stores.swipes.record_events([_event(local(10, 0), Direction.IN)])
+        await stores.clock_steps.record("hall-a", local(9, 10), -3600.0)
+        await stores.swipes.record_events([_event(local(9, 30), Direction.OUT)])
+        rules = Rules.from_config(parse_config({"gateway": {"timezone": "Europe/Madrid"}}, "<t>"))
+        report = await presence(stores, rules, local(11, 0))
+        assert [r.uid for r in report.absent] == ["ana"], report
+        # Another gateway's step says nothing of hall-a's order: there, by stamp.
+        await stores.clock_steps.record("hall-b", local(9, 50), 0.0)
+        assert [r.uid for r in (await presence(stores, rules, local(11, 0))).absent] == ["ana"]
+        # Without the step, the stamps are the order: Ana's OUT at 09:30 came first.
+        other = Stores.open(f"sqlite:///{tmp_path / 'plain.db'}")
+        try:
+            await other.db.init_schema()
+            await other.lifecycle.add_person("ana", "Ana", Actor.cli())
+            await other.timetable.replace_timetable(
+                [TimetableEntry("ana", 1, dt_time(8, 0), dt_time(14, 0), "Aula 1")]
+            )
+            await other.swipes.record_events([_event(local(10, 0), Direction.IN)])
+            await other.swipes.record_events([_event(local(9, 30), Direction.OUT)])
+            assert [r.uid for r in (await presence(other, rules, local(11, 0))).present] == ["ana"]
+        finally:
+            await other.close()
+    finally:
+        await stores.close()

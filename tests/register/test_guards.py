@@ -30,6 +30,17 @@ async def test_no_update_and_no_recent_delete_on_either_backend(db_url: str) -> 
     async with open_stores(db_url) as stores:
         await fill(stores)
         await stores.seals.seal_pending()
+    # A row in each of schema v5's register tables too (a guard on an empty table
+    # would refuse nothing and prove nothing).
+    for statement in (
+        "INSERT INTO work_regimes (person_uid, valid_from, kind, weekly_minutes, place, "
+        "created_by) VALUES ('ana', '2026-11-01', 'full_time', 2400, 'on_site', 'admin')",
+        "INSERT INTO overtime_choices (person_uid, month, choice, created_by) "
+        "VALUES ('ana', '2026-11', 'rest', 'admin')",
+        "INSERT INTO correction_steps (correction_id, step, side, actor) "
+        "VALUES (1, 'proposed', 'company', 'admin')",
+    ):
+        sql(db_url, statement)
     for table, column in REGISTER_GUARDED:
         key = "seq" if table == "seals" else "id"
         for statement in (

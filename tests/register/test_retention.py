@@ -74,7 +74,8 @@ async def test_the_purge_removes_the_old_part_and_the_rest_still_verifies(db_url
         assert report.ok, report.findings
         assert report.first_seq == old + 1
         assert report.checkpoint is not None and report.checkpoint.through_seq == old
-        assert report.rows == {"event": 2, "correction": 1, "audit": 2}  # + the purge's own
+        counted = {k: n for k, n in report.rows.items() if n}
+        assert counted == {"event": 2, "correction": 1, "audit": 2}  # + the purge's own
 
         # Audited and sealed: the purge's audit row, sealed after its checkpoint.
         [(details,)] = sql(db_url, "SELECT details FROM audit_log WHERE action = 'events.purge'")

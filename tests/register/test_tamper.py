@@ -26,7 +26,8 @@ async def _sealed(url: str) -> None:
         assert (await stores.seals.seal_pending()).sealed == 4 + 2 + 5
         report = await check(stores)
         assert report.ok, report.findings
-        assert report.rows == {"event": 4, "correction": 2, "audit": 5}
+        counted = {k: n for k, n in report.rows.items() if n}
+        assert counted == {"event": 4, "correction": 2, "audit": 5}
 
 
 async def test_an_altered_row_is_named_with_what_changed(db_url: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from gateway.store.tables import SCHEMA_VERSION
 from gateway.store.upgrade import sqlite_statements, steps
 from tests.store.support import open_stores, sql
 from tests.store.test_upgrade import Cli, _fill_v1, _v1_pg, _v1_sqlite, _version
@@ -39,7 +40,7 @@ async def test_admins_become_admin_accounts(db_url: str, tmp_path: Path) -> None
         "INSERT INTO admins (username, password_hash) VALUES ('secretaria', 'h1'), ('jefa', 'h2')",
     )
     out, _ = Cli(tmp_path, url)("db", "upgrade")
-    assert "0004_web_accounts" in out and _version(url) == 4
+    assert "0004_web_accounts" in out and _version(url) == SCHEMA_VERSION
     assert sql(
         url, "SELECT username, password_hash, role, expires_at FROM accounts ORDER BY 1"
     ) == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,6 +44,43 @@ class Client:
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> Answer:
         data = None if form is None else urllib.parse.urlencode(form).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
+        return self._send(req)
+
+    def get(self, path: str) -> Answer:
+        return self.request("GET", path)
+
+    def post(self, path: str, form: dict[str, str] | None = None) -> Answer:
+        """A form with this session's CSRF token (fetch a page first)."""
+        return self.request("POST", path, {"csrf": self.csrf, **(form or {})})
+
+    def post_file(
+        self,
+        path: str,
+        filename: str,
+        content: bytes,
+        fields: dict[str, str] | None = None,
+        *,
+        csrf: bool = True,
+    ) -> Answer:
+        """A multipart form with one file (`file`), as a browser uploads it."""
+        boundary = f"----clock-gateway-test-{secrets.token_hex(8)}"
+        values = {**({"csrf": self.csrf} if csrf else {}), **(fields or {})}
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in values.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + content
+            + b"\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n".encode())
+        req = urllib.request.Request(self.base + path, data=b"".join(parts), method="POST")
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        return self._send(req)
+
+    def _send(self, req: urllib.request.Request) -> Answer:
         try:
             with self._opener.open(req, timeout=self.timeout) as response:
                 answer = Answer(response.status, dict(response.headers), response.read().decode())
@@ -51,13 +89,6 @@ class Client:
         if found := _CSRF.search(answer.body):
             self.csrf = found.group(1)
         return answer
-
-    def get(self, path: str) -> Answer:
-        return self.request("GET", path)
-
-    def post(self, path: str, form: dict[str, str] | None = None) -> Answer:
-        """A form with this session's CSRF token (fetch a page first)."""
-        return self.request("POST", path, {"csrf": self.csrf, **(form or {})})
 
     def login(self, username: str, password: str, next_path: str = "/people") -> Answer:
         self.get("/login")

@@ -3,6 +3,7 @@ SQLite), and headless Chromium driven by Selenium."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from bench.kit.pgcluster import PgCluster
 from tests.web.stack import Stack, chromium_paths, new_browser, start_stack
 
 SHOTS_ENV = "CLOCK_GATEWAY_SCREENSHOTS"
+_DATABASES = itertools.count()
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
@@ -28,7 +30,9 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def pg_stack(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    url = pg_cluster.create_database(f"web_{os.getpid()}_{id(tmp_path_factory)}")
+    # One database per module using the fixture (tmp_path_factory is the session's:
+    # its id alone gave two modules the same name).
+    url = pg_cluster.create_database(f"web_{os.getpid()}_{next(_DATABASES)}")
     stack = start_stack(url, tmp_path_factory.mktemp("web"))
     try:
         yield stack

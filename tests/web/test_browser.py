@@ -28,7 +28,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.web]
 
 CARD = {uid: card for uid, _name, card, _room in PEOPLE}
 NAME = {uid: name for uid, name, _card, _room in PEOPLE}
-ADMIN_PAGES = ("/people", "/readers", "/corrections", "/reports", "/audit", "/reports/download")
+ADMIN_PAGES = (
+    "/people",
+    "/people/ana.garcia",
+    "/readers",
+    "/corrections",
+    "/reports",
+    "/audit",
+    "/reports/download",
+)
 
 
 def wait_for(driver: Any, condition: Any, timeout: float, what: str) -> Any:
@@ -89,7 +97,7 @@ def test_an_unknown_card_is_assigned_on_the_people_page(pg_stack: Stack, browser
     )
     # Looked up afresh for each step: a live update may rebuild the list in between
     # (the row being used is kept, but not one merely found).
-    Select(browser.find_element(By.CSS_SELECTOR, f"{row_css} select")).select_by_value("marta.ruiz")
+    browser.find_element(By.CSS_SELECTOR, f"{row_css} input[name=uid]").send_keys("marta.ruiz")
     browser.find_element(By.CSS_SELECTOR, f"{row_css} button").click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 10, "a message")
     assert "error" not in browser.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
@@ -153,7 +161,15 @@ def test_every_admin_page_sends_a_logged_out_browser_to_the_login_page(
 
 def test_every_admin_page_renders_for_an_admin(pg_stack: Stack, browser: Any) -> None:
     log_in(browser, pg_stack, "/people")
-    for path in ("/people", "/readers", "/corrections?uid=ana.garcia", "/reports", "/audit"):
+    for path in (
+        "/people",
+        "/people?q=garcia&state=active",
+        "/people/ana.garcia",
+        "/readers",
+        "/corrections?uid=ana.garcia",
+        "/reports",
+        "/audit?q=person",
+    ):
         browser.get(pg_stack.web.url + path)
         assert browser.find_elements(By.CSS_SELECTOR, "nav"), path
         assert not browser.find_elements(By.CSS_SELECTOR, ".flash.error"), path
