@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
@@ -45,10 +46,12 @@ def free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, settings: Mapping[str, str] | None = None) -> None:
         # durable=False turns fsync off: fine for functional tests, whose data is
         # thrown away; benchmarks use durable=True to measure real commits.
+        # `settings`: server settings (-c) over ours, e.g. synchronous_commit=on.
         self.durable = durable
+        self.settings = dict(settings or {})
         self.as_root = os.geteuid() == 0
         self.base = Path(tempfile.mkdtemp(prefix="clock-gateway-pg-"))
         self.data = self.base / "data"
@@ -93,8 +96,11 @@ class PgCluster:
             f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
             "-c max_connections=300 -c shared_buffers=64MB"
         )
+        settings: dict[str, str] = {}
         if not self.durable:
-            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            settings = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        for key, value in (settings | self.settings).items():
+            opts += f" -c {key}={value}"
         result = self._run(
             find_pg_bin("pg_ctl"),
             "start",
@@ -120,6 +126,21 @@ class PgCluster:
                 find_pg_bin("pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data), check=False
             )
             self.running = False
+
+    def promote(self, timeout: float = 60.0) -> None:
+        """A standby becomes a primary (`pg_ctl promote`, waiting until it is one)."""
+        result = self._run(
+            find_pg_bin("pg_ctl"),
+            "promote",
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "-D",
+            str(self.data),
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl promote failed: {result.stderr.strip()}")
 
     def destroy(self) -> None:
         self.stop("immediate")
@@ -148,8 +169,40 @@ class PgCluster:
                 time.sleep(0.1)
 
 
-def start_cluster(*, durable: bool = False) -> PgCluster:
-    cluster = PgCluster(durable=durable)
+def standby_of(primary: PgCluster, *, settings: Mapping[str, str] | None = None) -> PgCluster:
+    """A streaming standby of a running `primary`, started: `pg_basebackup -R` over
+    the primary's socket (local connections are trusted), so the standby streams
+    from it as the superuser. Its own port and directory; `promote()` makes it a
+    primary. The primary's settings given on its command line are not copied."""
+    standby = PgCluster(durable=primary.durable, settings=settings)
+    try:
+        standby._run(
+            find_pg_bin("pg_basebackup"),
+            "-D",
+            str(standby.data),
+            "-h",
+            str(primary.base),
+            "-p",
+            str(primary.port),
+            "-U",
+            SUPERUSER,
+            "-R",  # standby.signal and primary_conninfo
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+        )
+        standby.start()
+        standby.wait_ready()
+    except BaseException:
+        standby.destroy()
+        raise
+    return standby
+
+
+def start_cluster(*, durable: bool = False, settings: Mapping[str, str] | None = None) -> PgCluster:
+    cluster = PgCluster(durable=durable, settings=settings)
     try:
         cluster.init()
         cluster.start()

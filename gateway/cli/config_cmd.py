@@ -32,6 +32,8 @@ def summary(config: Config) -> dict[str, Any]:
     data = asdict(config)
     data["state_dir"] = str(config.state_dir)
     data["database"]["url"] = redact_url(config.database.url)
+    if config.database.listen_url:
+        data["database"]["listen_url"] = redact_url(config.database.listen_url)
     if config.fleet.notify_url:
         data["fleet"]["notify_url"] = redact_url(config.fleet.notify_url)
     data["templates"] = dict(config.templates)

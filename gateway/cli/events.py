@@ -132,7 +132,7 @@ async def _write(
     gateway: str | None = None,
 ) -> tuple[int, int]:
     zone = config.zone
-    stores = await Stores.open_checked(config.database.url)  # checks the schema is there
+    stores = await Stores.open_checked(config.database)  # checks the schema is there
     last, count = since, 0
     buffer = io.StringIO()
     writer = csv_writer(buffer)

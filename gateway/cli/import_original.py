@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _import(config: Config, source: str, dry_run: bool, batch: int) -> OriginalImport:
-    stores = await Stores.open_checked(config.database.url)
+    stores = await Stores.open_checked(config.database)
     try:
         return await import_original(
             stores,

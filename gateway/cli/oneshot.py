@@ -27,7 +27,7 @@ def with_stores(
     from gateway.store.stores import Stores
 
     async def main() -> T:
-        stores = Stores.open(config.database.url, connect_timeout=connect_timeout, pool_size=2)
+        stores = Stores.open(config.database, connect_timeout=connect_timeout, pool_size=2)
         try:
             return await work(stores)
         finally:

@@ -92,7 +92,7 @@ def _report(args: argparse.Namespace) -> int:
 async def _build(
     config: Config, rules: Rules, first: date, last: date, uid: str | None, gateway: str | None
 ) -> Report:
-    stores = await Stores.open_checked(config.database.url)
+    stores = await Stores.open_checked(config.database)
     try:
         return await build_report(stores, rules, first, last, uid=uid, gateway=gateway)
     finally:
@@ -103,7 +103,7 @@ def _worktime(
     config: Config, rules: Rules, first: date, last: date, args: argparse.Namespace
 ) -> int:
     async def build() -> WorkTimeReport:
-        stores = await Stores.open_checked(config.database.url)
+        stores = await Stores.open_checked(config.database)
         try:
             return await build_worktime(
                 stores,

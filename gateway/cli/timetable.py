@@ -111,7 +111,7 @@ def _summary(path: Path, outcome: ImportOutcome, dry_run: bool) -> dict[str, Any
 async def _do_import(
     config: Config, path: Path, dry_run: bool, create_people: bool
 ) -> ImportOutcome:
-    stores = await Stores.open_checked(config.database.url)
+    stores = await Stores.open_checked(config.database)
     try:
         outcome = await import_timetable(stores, path, dry_run=dry_run, create_people=create_people)
         if not dry_run and not outcome.problems:
@@ -154,7 +154,7 @@ def _list(args: argparse.Namespace) -> int:
 async def _fetch(
     config: Config, uid: str | None, weekday: int | None
 ) -> tuple[list[TimetableEntry], dict[str, str]]:
-    stores = await Stores.open_checked(config.database.url)
+    stores = await Stores.open_checked(config.database)
     try:
         names = {p.uid: p.name for p in await stores.people.people()}
         return await stores.timetable.timetable(uid=uid, weekday=weekday), names

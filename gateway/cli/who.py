@@ -95,7 +95,7 @@ def _last(r: Any, rules: Rules) -> str:
 async def _ask(
     config: Config, rules: Rules, at: datetime, now: datetime, gateway: str | None = None
 ) -> WhoReport:
-    stores = await Stores.open_checked(config.database.url)
+    stores = await Stores.open_checked(config.database)
     try:
         return await presence(stores, rules, at, now=now, gateway=gateway)
     finally:

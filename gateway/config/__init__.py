@@ -12,12 +12,33 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from gateway.config.database import (
+    ENV_DATABASE_URL as ENV_DATABASE_URL,
+)
+from gateway.config.database import (
+    MAX_DIRECTORY_REFRESH_S as MAX_DIRECTORY_REFRESH_S,
+)
+from gateway.config.database import (
+    MIN_DIRECTORY_REFRESH_S as MIN_DIRECTORY_REFRESH_S,
+)
+from gateway.config.database import (
+    POOLERS as POOLERS,
+)
+from gateway.config.database import (
+    DatabaseConfig as DatabaseConfig,
+)
+from gateway.config.database import (
+    Pooler as Pooler,
+)
+from gateway.config.database import (
+    parse_database,
+)
 from gateway.config.fields import (
     GATEWAY_ID as GATEWAY_ID,
 )
@@ -26,7 +47,6 @@ from gateway.config.fields import (
 )
 from gateway.config.fields import (
     Section,
-    check_database_url,
     check_gateway_id,
     check_listen,
     check_non_negative,
@@ -35,7 +55,6 @@ from gateway.config.fields import (
     check_seconds,
     check_state_dir,
     check_timezone,
-    check_wait_s,
     clock_spans,
     one_of,
 )
@@ -65,7 +84,6 @@ Role = Literal["in", "out"]
 RoleMismatch = Literal["trust-config", "refuse"]
 
 ENV_CONFIG = "CLOCK_GATEWAY_CONFIG"
-ENV_DATABASE_URL = "CLOCK_GATEWAY_DATABASE_URL"
 ENV_STATE_DIR = "CLOCK_GATEWAY_STATE_DIR"
 ENV_NOTIFY_URL = "CLOCK_GATEWAY_NOTIFY_URL"
 SERVICE_CONFIG = Path("/etc/clock-gateway/config.toml")
@@ -97,8 +115,6 @@ SUPPORTED_BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 250000, 500000, 10
 # promises a RESULT within 3 s: the database wait plus a spool append must fit.
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config is a few KiB; /dev/zero is endless
 MAX_DUPLICATE_WINDOW_S = 3600.0  # a longer window would swallow real punches
-MIN_DIRECTORY_REFRESH_S = 1.0  # faster is a query loop against the database
-MAX_DIRECTORY_REFRESH_S = 86400.0
 _READER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -111,15 +127,6 @@ class ReaderConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", Direction(self.role))
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    url: str
-    # Bounded wait for the database on the swipe path; beyond it the swipe is spooled.
-    wait_s: float = 1.0
-    # How often the last-known card directory is refreshed from the database.
-    directory_refresh_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -383,28 +390,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     gateway_id = gw.get("id", str, check=check_gateway_id) or default_gateway_id()
     gw.finish()
 
-    db = root.table("database")
-    env_url = os.environ.get(ENV_DATABASE_URL)
-    url = db.get("url", str, check=check_database_url)
-    if env_url:
-        if problem := check_database_url(env_url):
-            problems.append(ConfigError(f"${ENV_DATABASE_URL}", None, problem))
-        url = env_url
-    if not url:
-        url = f"sqlite:///{state_dir / 'clock-gateway.db'}"
-    database = DatabaseConfig(
-        url=url,
-        wait_s=float(db.get("wait_s", (int, float), 1.0, check=check_wait_s)),
-        directory_refresh_s=float(
-            db.get(
-                "directory_refresh_s",
-                (int, float),
-                60.0,
-                check=check_seconds(MIN_DIRECTORY_REFRESH_S, MAX_DIRECTORY_REFRESH_S),
-            )
-        ),
-    )
-    db.finish()
+    database = parse_database(root, state_dir)
 
     msgs = root.table("messages")
     locale = msgs.get("locale", str, "en", check=one_of(LOCALES))
@@ -464,6 +450,9 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         ),
         notify_url=notify_url or None,
     )
+    if fleet.notify_url and not database.listen_url:
+        # [fleet] notify_url, the older spelling: the web's LISTEN follows it too.
+        database = replace(database, listen_url=fleet.notify_url)
     if fleet.silent_after_s <= fleet.heartbeat_s:
         fl.fail("silent_after_s", "must be longer than fleet.heartbeat_s")
     fl.finish()

@@ -88,7 +88,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
         log.info("daemon_starting", **config_summary(config), fd_limit=_raise_fd_limit())
-        self.stores = Stores.open(config.database.url)
+        self.stores = Stores.open(config.database)
         try:
             offline = await self._check_database(self.stores.db)
         except SchemaMismatchError:
@@ -133,7 +133,11 @@ class Daemon:
         self.supervisor.keep("clock", lambda: watch_clock(self._record_clock_step), critical=False)
         if config.register.seal:
             self.sealer = Sealer(
-                self.stores.seals, config.state_dir, config.gateway_id, url=config.database.url
+                self.stores.seals,
+                config.state_dir,
+                config.gateway_id,
+                url=config.database.url,
+                pooler=config.database.pooler,
             )
             self.supervisor.keep("sealer", self.sealer.run, critical=False)
         watchdog_s = self.notifier.watchdog_s
@@ -280,6 +284,12 @@ class Daemon:
             return
         for what, before, after in (
             ("database.url", redact_url(old.database.url), redact_url(new.database.url)),
+            ("database.pooler", old.database.pooler, new.database.pooler),
+            (
+                "database.listen_url",
+                redact_url(str(old.database.listen_url)),
+                redact_url(str(new.database.listen_url)),
+            ),
             ("gateway.state_dir", str(old.state_dir), str(new.state_dir)),
             ("gateway.heartbeat_ms", str(old.heartbeat_ms), str(new.heartbeat_ms)),
             ("gateway.id", old.gateway_id, new.gateway_id),

@@ -55,10 +55,11 @@ class SealThread:
     """A thread with its own event loop and its own database engine (one connection):
     the sealer's database work and hashing run there, off the swipes' loop."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pooler: str = "none") -> None:
         self._loop = asyncio.new_event_loop()
         self._db: Database | None = None
         self._url = url
+        self._pooler = pooler  # behind a transaction-mode pooler: no server-side prepares
         self._thread = threading.Thread(target=self._loop.run_forever, name="sealer", daemon=True)
         self._thread.start()
         self.seals: SealStore = self.run_sync(self._open)
@@ -66,7 +67,12 @@ class SealThread:
     async def _open(self) -> SealStore:
         # Built on the thread's loop: an async engine belongs to the loop it runs on.
         # Its own name in pg_stat_activity and the server's log, apart from the swipe path's.
-        self._db = Database(self._url, pool_size=1, application_name="clock-gateway-sealer")
+        self._db = Database(
+            self._url,
+            pool_size=1,
+            application_name="clock-gateway-sealer",
+            pooler=self._pooler,
+        )
         return SealStore(self._db)
 
     def run_sync(self, make: Callable[[], Awaitable[T]]) -> T:
@@ -99,9 +105,10 @@ class Sealer:
         *,
         every_s: float = SEAL_EVERY_S,
         url: str | None = None,
+        pooler: str = "none",
     ) -> None:
         # With a URL: the rounds run on a SealThread with its own connection.
-        self._thread = SealThread(url) if url is not None else None
+        self._thread = SealThread(url, pooler) if url is not None else None
         self._seals = self._thread.seals if self._thread is not None else seals
         self._state_dir = state_dir
         self._gateway_id = gateway_id

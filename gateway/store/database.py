@@ -28,6 +28,7 @@ from gateway.redact import redact_url, remember_secret
 from gateway.store import failures, upgrade
 from gateway.store.engine import (
     SQLITE_WRITE,
+    HostOrder,
     create_engine,
     libpq_conninfo,
     normalise_url,
@@ -49,8 +50,15 @@ class Database:
         connect_timeout: float = 5.0,
         pool_size: int = 5,
         application_name: str = "clock-gateway",
+        pooler: str = "none",
+        listen_url: str | None = None,
     ) -> None:
+        """`pooler` and `listen_url`: as in [database] (gateway.config.DatabaseConfig):
+        behind a transaction-mode pooler nothing is prepared on the server, and LISTEN
+        goes to `listen_url` (a direct session) or, without one, is not attempted."""
         self.sa_url: URL = normalise_url(url)
+        self.pooler = pooler
+        self._listen_url = listen_url
         if self.sa_url.password:
             remember_secret(str(self.sa_url.password))
         self.connect_timeout = connect_timeout
@@ -59,17 +67,31 @@ class Database:
         self._dialect = self.sa_url.get_backend_name()
         path = sqlite_path(self.sa_url)
         self._sqlite_file = path
+        # Several hosts (failover): the one that last gave a session first, for every
+        # connection path of this database (engine.HostOrder).
+        self.hosts: HostOrder | None = (
+            HostOrder.of_conninfo(libpq_conninfo(self.sa_url))
+            if self._dialect == "postgresql"
+            else None
+        )
         self._engine = create_engine(
             self.sa_url,
             connect_timeout=connect_timeout,
             pool_size=pool_size,
             application_name=application_name,
+            server_prepares=self.server_prepares,
+            hosts=self.hosts,
         )
 
     @property
     def url(self) -> str:
         """The database URL with the password hidden: safe to print and log."""
         return self._where
+
+    @property
+    def server_prepares(self) -> bool:
+        """False behind a transaction-mode pooler that cannot carry prepared statements."""
+        return self.pooler == "none"
 
     @property
     def libpq(self) -> str:
@@ -89,6 +111,16 @@ class Database:
         database; None on SQLite, which has no notifications."""
         if self._dialect != "postgresql":
             return None
+        url = url or self._listen_url
+        if url is None and not self.server_prepares:
+            # Through a transaction-mode pooler a LISTEN would succeed and then hear
+            # nothing (its server connection goes back to the pool): poll instead.
+            log.warning(
+                f"{name}_listen_off",
+                reason="database.pooler is set and database.listen_url is not",
+                hint="set database.listen_url to a direct (session) URL",
+            )
+            return None
         target = self.sa_url if url is None else normalise_url(url)
         if target.password:
             remember_secret(str(target.password))
@@ -99,6 +131,7 @@ class Database:
             connect_timeout=self.connect_timeout,
             where=self._where if url is None else redact_url(url),
             name=name,
+            hosts=self.hosts if target is self.sa_url else None,
         )
 
     @property

@@ -27,15 +27,20 @@ import psycopg
 
 from gateway.logs import get_logger
 from gateway.redact import redact_text
+from gateway.store.engine import HostOrder
 
 CARDS_CHANNEL = "clock_gateway_cards"
 EVENTS_CHANNEL = "clock_gateway_events"
 PING_EVERY_S = 30.0
-# Short: after a database restart or a failover the LISTEN is back within about
-# RETRY_MAX_S of the server accepting connections (it was 16 s at a 30 s cap). The
-# jitter spreads a fleet's reconnections, so 1,000 gateways do not arrive at once.
+# Short: after a database restart or a failover the LISTEN is back within RETRY_MAX_S
+# (plus one connection) of a primary accepting connections: it was 16 s at a 30 s cap,
+# up to 3.2 s at 4 s (tests/reliability/test_failover.py). Each try is one connection
+# attempt (refused at once by a stopped server; a standby is turned away by
+# target_session_attrs=read-write after its handshake), so a fleet of 1,000 waiting
+# gateways makes 500-1,000 attempts a second, fewer than their drainers' probes. The
+# jitter (x 0.5-1) spreads their reconnections, so they do not arrive at once.
 RETRY_MIN_S = 0.5
-RETRY_MAX_S = 4.0
+RETRY_MAX_S = 2.0
 
 log = get_logger("listen")
 
@@ -53,11 +58,14 @@ class Listener:
         where: str,
         name: str,
         ping_every_s: float = PING_EVERY_S,
+        hosts: HostOrder | None = None,
     ) -> None:
         """on_change(reason): reason is 'listening' (after each (re)connect) or 'notify'.
         `conninfo` is a libpq string or URL (it may hold the password: never logged);
         `where` is the database as it may be logged."""
         self._conninfo = conninfo
+        # Several hosts: the one that last gave a session first (shared when given).
+        self._hosts = hosts or HostOrder.of_conninfo(conninfo)
         self._channels = tuple(channels)
         self._on_change = on_change
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
@@ -105,7 +113,9 @@ class Listener:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
+            **self._hosts.params(),
         )
+        self._hosts.answered_by(conn)
         async with conn:
             for channel in self._channels:
                 await conn.execute(f"LISTEN {channel}")

@@ -6,6 +6,7 @@ closes them all. Nothing connects until the first query.
 
 from __future__ import annotations
 
+from gateway.config import DatabaseConfig
 from gateway.store.accounts import AccountStore
 from gateway.store.audit import AuditStore
 from gateway.store.clock_steps import ClockStepStore
@@ -52,12 +53,25 @@ class Stores:
         self.regimes = RegimeStore(db)
 
     @classmethod
-    def open(cls, url: str, *, connect_timeout: float = 5.0, pool_size: int = 5) -> Stores:
-        """The stores of a postgresql:// or sqlite:/// URL; connects lazily."""
+    def open(
+        cls, url: str | DatabaseConfig, *, connect_timeout: float = 5.0, pool_size: int = 5
+    ) -> Stores:
+        """The stores of a postgresql:// or sqlite:/// URL, or of a [database] section
+        (its pooler and listen_url too); connects lazily."""
+        if isinstance(url, DatabaseConfig):
+            return cls(
+                Database(
+                    url.url,
+                    connect_timeout=connect_timeout,
+                    pool_size=pool_size,
+                    pooler=url.pooler,
+                    listen_url=url.listen_url,
+                )
+            )
         return cls(Database(url, connect_timeout=connect_timeout, pool_size=pool_size))
 
     @classmethod
-    async def open_checked(cls, url: str) -> Stores:
+    async def open_checked(cls, url: str | DatabaseConfig) -> Stores:
         """The stores of a database whose schema is known to be there (else the
         one-line DatabaseUnavailableError of Database.check)."""
         stores = cls.open(url)

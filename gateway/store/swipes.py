@@ -60,6 +60,8 @@ class SwipeStore:
                 db.libpq,
                 connect_timeout=db.connect_timeout,
                 where=db.url,
+                prepare=db.server_prepares,
+                hosts=db.hosts,
             )
             if db.dialect == "postgresql"
             else None

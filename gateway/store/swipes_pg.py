@@ -6,7 +6,8 @@ INSERT and COMMIT, four round trips and much Python per batch. Here one statemen
 in autocommit mode does the lookup and the insert (a data-modifying CTE), so it is
 its own transaction: atomic, and durable when it returns (synchronous_commit is the
 server's). The batch travels as one JSON array of rows, so the statement's text is
-the same for every batch size and psycopg prepares it once. The connection is our
+the same for every batch size and psycopg prepares it once (not behind a
+transaction-mode pooler: `database.pooler`, docs/DATABASE.md). The connection is our
 own, outside SQLAlchemy's pool, one per statement in flight (the group-commit writer
 runs at most a few at once); any failure other than refused data closes it and the
 idle ones (the next batch connects afresh, which is also how a PostgreSQL restart is
@@ -28,6 +29,7 @@ from gateway import trace
 from gateway.domain import ClockEvent, Person
 from gateway.errors import DatabaseUnavailableError, InvalidInputError
 from gateway.store import failures
+from gateway.store.engine import HostOrder
 
 # The holders of the batch's cards (active card of an active person), and the events
 # of those swipes inserted in batch order (id is the export cursor), idempotent on
@@ -62,8 +64,21 @@ _Cursor = psycopg.AsyncCursor[tuple[Any, ...]]
 class PgSwipeWriter:
     """Runs _RECORD_SWIPES on connections of its own: one per statement in flight."""
 
-    def __init__(self, conninfo: str, *, connect_timeout: float, where: str) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        connect_timeout: float,
+        where: str,
+        prepare: bool = True,
+        hosts: HostOrder | None = None,
+    ) -> None:
+        """prepare=False behind a transaction-mode pooler (database.pooler): the next
+        statement may run on a server connection that never saw the preparation."""
         self._conninfo = conninfo
+        # Several hosts: the one that last gave a session first (shared with the pool).
+        self._hosts = hosts or HostOrder.of_conninfo(conninfo)
+        self._prepare = prepare
         self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq: whole seconds
         self._where = where  # the URL without its password, for messages
         # A cursor per connection, kept: a new one per statement costs measurably more
@@ -98,7 +113,7 @@ class PgSwipeWriter:
             cursor = await self._checkout()
             if trace.ON:
                 _stamp_all(swipes, "sent")
-            await cursor.execute(_RECORD_SWIPES, (batch,), prepare=True)
+            await cursor.execute(_RECORD_SWIPES, (batch,), prepare=self._prepare)
             rows = await cursor.fetchall()
             if trace.ON:
                 _stamp_all(swipes, "committed")
@@ -136,7 +151,10 @@ class PgSwipeWriter:
             autocommit=True,
             connect_timeout=self._connect_timeout,
             application_name="clock-gateway",
+            prepare_threshold=None if not self._prepare else 5,  # psycopg's default: 5
+            **self._hosts.params(),
         )
+        self._hosts.answered_by(conn)
         cursor = conn.cursor()
         self._busy.add(cursor)
         return cursor

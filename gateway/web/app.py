@@ -95,7 +95,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = stores is None
-        db_stores = stores or await Stores.open_checked(config.database.url)
+        db_stores = stores or await Stores.open_checked(config.database)
         hub = Hub()
         rules = Rules.from_config(config)
         ctx = WebContext(

@@ -87,7 +87,7 @@ async def serve_async(
     budget = limits.connection_budget(config.web, limits.open_files_limit())
     limits.install_loop_handler(asyncio.get_running_loop())
     limits.quiet_uvicorn()
-    stores = await Stores.open_checked(config.database.url)  # checks the schema version
+    stores = await Stores.open_checked(config.database)  # checks the schema version
     try:
         server = uvicorn.Server(
             uvicorn_config(config, stores, host=host, port=port, max_connections=budget)

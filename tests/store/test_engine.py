@@ -49,3 +49,21 @@ def test_reasons_are_one_line_and_hide_passwords() -> None:
     assert "\n" not in text and "hunter2" not in text
     assert "password=***" in text and "clock:***@db" in text
     assert len(reason(RuntimeError("x" * 1000))) <= 240
+
+
+def test_libpq_multi_host_urls_become_lists_of_hosts_and_ports() -> None:
+    """`h1:p1,h2:p2` (libpq's form, for failover) is read as two hosts, password intact."""
+    from gateway.store.engine import libpq_conninfo
+
+    url = normalise_url(
+        "postgresql://clock:p%40ss,w@10.0.0.1:5432,10.0.0.2:5433/clock"
+        "?target_session_attrs=read-write"
+    )
+    assert url.query["host"] == ("10.0.0.1:5432", "10.0.0.2:5433")
+    assert (url.database, url.password) == ("clock", "p@ss,w")
+    info = dict(part.split("=", 1) for part in libpq_conninfo(url).split())
+    assert info["host"] == "10.0.0.1,10.0.0.2" and info["port"] == "5432,5433"
+    assert info["target_session_attrs"] == "read-write" and info["password"] == "p@ss,w"
+    # Without ports, and one host only: as before.
+    assert normalise_url("postgresql://u@a,b/db").query["host"] == ("a", "b")
+    assert normalise_url("postgresql://u@a:5/db").port == 5
