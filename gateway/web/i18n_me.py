@@ -29,6 +29,7 @@ MORE: dict[str, dict[str, str]] = {
         "to": "To",
         "download_days": "Days (CSV)",
         "download_corrections": "Corrections and their trail (CSV)",
+        "download_summary": "Monthly summary (PDF)",
         "new_password": "Choose your password",
         "new_password_note": "You signed in with a one-time code: choose a password of "
         "your own (at least {n} characters). The code no longer works after this.",
@@ -94,6 +95,7 @@ MORE: dict[str, dict[str, str]] = {
         "to": "Hasta",
         "download_days": "Días (CSV)",
         "download_corrections": "Correcciones y su historial (CSV)",
+        "download_summary": "Resumen mensual (PDF)",
         "new_password": "Elige tu contraseña",
         "new_password_note": "Has entrado con un código de un solo uso: elige una "
         "contraseña propia (al menos {n} caracteres). Después el código ya no sirve.",

@@ -37,6 +37,8 @@ from gateway.reports.export import (
     pauses,
     step_rows,
 )
+from gateway.reports.monthly import month_range, monthly_summaries
+from gateway.reports.monthly_files import pdf_bytes
 from gateway.reports.render import hhmm
 from gateway.reports.service import build_report, local_midnight
 from gateway.reports.worktime_service import build_worktime
@@ -284,11 +286,13 @@ async def download(request: Request, uid: str) -> Response:
     """The worker's own register over any period: the days, or the corrections with
     their whole trail (the export's own columns, gateway/reports/export.py)."""
     ctx = ctx_of(request)
+    what = request.query_params.get("what", "days")
+    if what == "summary":
+        return await _summary(request, uid)
     try:
         first, last = _range(request)
     except InvalidInputError as exc:
         return render(request, "message.html", 400, title="400", text=str(exc))
-    what = request.query_params.get("what", "days")
     if what == "corrections":
         start = local_midnight(first, ctx.rules)
         end = local_midnight(last + timedelta(days=1), ctx.rules)
@@ -307,6 +311,26 @@ async def download(request: Request, uid: str) -> Response:
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def _summary(request: Request, uid: str) -> Response:
+    """The worker's own monthly summary as the PDF hr hands out with the payslip
+    (gateway/reports/monthly_files.py, the writer `register monthly` uses)."""
+    ctx = ctx_of(request)
+    month = (request.query_params.get("month") or "").strip()
+    try:
+        month_range(month)
+        summaries = await monthly_summaries(
+            ctx.stores, ctx.rules, ctx.config.register.worktime, month, [uid]
+        )
+    except (InvalidInputError, NotFoundError) as exc:
+        return render(request, "message.html", 400, title="400", text=str(exc))
+    body = await asyncio.to_thread(pdf_bytes, summaries[0])
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{summaries[0].file_stem}.pdf"'},
     )
 
 

@@ -49,6 +49,15 @@ class Client:
     def get(self, path: str) -> Answer:
         return self.request("GET", path)
 
+    def get_bytes(self, path: str) -> tuple[int, str, bytes]:
+        """A download as it came: (status, content type, body)."""
+        req = urllib.request.Request(self.base + path, method="GET")
+        try:
+            with self._opener.open(req, timeout=self.timeout) as response:
+                return response.status, response.headers.get("content-type", ""), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("content-type", ""), exc.read()
+
     def post(self, path: str, form: dict[str, str] | None = None) -> Answer:
         """A form with this session's CSRF token (fetch a page first)."""
         return self.request("POST", path, {"csrf": self.csrf, **(form or {})})

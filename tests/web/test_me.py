@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -244,3 +245,20 @@ def test_hr_sees_open_days_with_the_proposed_close(stack: Stack) -> None:
     assert row, page.body
     assert "todavía no" in row.group(0) and "pendiente" in row.group(0)
     assert sql(stack.url, "SELECT count(*) FROM open_day_notices") == [(1,)]
+
+
+def test_the_worker_downloads_their_monthly_summary(stack: Stack, ana: Client) -> None:
+    """The PDF hr hands out with the payslip, for the worker's own month: their name,
+    and each day the stack stored; another person's, or a bad month, refused."""
+    month = f"{datetime.now(ZONE).date():%Y-%m}"
+    status, kind, body = ana.get_bytes(f"/me/download?what=summary&month={month}")
+    assert status == 200 and kind == "application/pdf" and body.startswith(b"%PDF")
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=body, capture_output=True, timeout=60, check=True
+    ).stdout.decode()
+    assert "Ana García" in text and month in text, text[:400]
+    assert OTHER not in text
+    before = _refusals(stack)
+    other = ana.get_bytes(f"/me/download?what=summary&month={month}&uid={OTHER}")
+    assert other[0] == 403 and _refusals(stack) == before + 1
+    assert ana.get_bytes("/me/download?what=summary&month=2026-13")[0] == 400
