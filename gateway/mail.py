@@ -40,6 +40,8 @@ class Letter:
     to: str
     subject: str
     body: str
+    # (file name, PDF bytes): a worker's monthly summary goes with its letter.
+    attachments: tuple[tuple[str, bytes], ...] = ()
 
 
 def password(config: MailConfig) -> str | None:
@@ -74,6 +76,8 @@ def message(config: MailConfig, letter: Letter) -> EmailMessage:
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2].strip("> ") or None)
     msg.set_content(letter.body)
+    for name, data in letter.attachments:
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return msg
 
 
