@@ -58,6 +58,7 @@ NOT_PAGES = {
     "/events": "the board's event stream",
     "/people/live": "the unknown cards' event stream",
     "/reports/download": "a file download (CSV, PDF)",
+    "/me/download": "the worker's own register or summary, a file download (CSV, PDF)",
 }
 # A value for each route with a path parameter: a new one fails the walk until added.
 SAMPLES = {

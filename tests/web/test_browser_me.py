@@ -111,6 +111,19 @@ def test_a_worker_on_a_phone_accepts_what_hr_filed(
     assert "error" not in phone.find_element(By.CSS_SELECTOR, ".flash").get_attribute("class")
     assert not phone.find_elements(By.CSS_SELECTOR, f"#for-me article[data-id='{correction_id}']")
 
+    # His monthly summary, as the page's form asks for it: the PDF of his month.
+    got = phone.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const form = document.getElementById('summary');"
+        "const url = form.action + '?' + new URLSearchParams(new FormData(form));"
+        "fetch(url, {credentials: 'same-origin'}).then(async r => {"
+        "  const bytes = new Uint8Array(await r.arrayBuffer());"
+        "  done([r.status, r.headers.get('content-type'),"
+        "        String.fromCharCode(...bytes.slice(0, 5)), bytes.length]);"
+        "}).catch(e => done(['failed', String(e), '', 0]));"
+    )
+    assert got[:3] == [200, "application/pdf", "%PDF-"] and got[3] > 1000, got
+
     # hr sees it accepted.
     browser.get(f"{pg_stack.web.url}/corrections?uid={WORKER}")
     done = browser.find_element(By.CSS_SELECTOR, f"#corrections tr[data-id='{correction_id}']")
