@@ -23,6 +23,9 @@ FAKES = {
     "exit ${FAKE_APT_RC:-0}\n",
     "sudo": 'echo "sudo" >>"$FAKE_LOG"\nexec "$@"\n',
     "id": 'if [ "$1" = -u ]; then echo "$FAKE_UID"; else exec /usr/bin/id "$@"; fi\n',
+    # npm is found by its command (a Node.js from elsewhere brings its own); axe-core is
+    # already in tests/web/node_modules where `make test` ran before, so it is not called.
+    "npm": 'echo "npm $*" >>"$FAKE_LOG"\n',
 }
 
 
@@ -39,7 +42,7 @@ def run(
     # Only what the script needs from the system, so that a real sudo stays out.
     tools = tmp_path / "tools"
     tools.mkdir(exist_ok=True)
-    for name in ("grep", "env", "bash"):
+    for name in ("grep", "env", "bash", "sed", "dirname"):
         real = shutil.which(name)
         assert real, name
         if not (tools / name).exists():
