@@ -180,7 +180,11 @@ class LivePresence:
         # current shift may start after midnight, and between shifts midnight counts.
         self._since = min(lookback_start(moment, rules, self._timetable), midnight)
         self._day = day
-        self._fixes = await stores.corrections.affecting(self._since, _FAR)
+        # Only corrections in force (made before agreements existed, or agreed to): a
+        # proposal waiting for the other side changes nothing yet (corrections.apply).
+        self._fixes = [
+            c for c in await stores.corrections.affecting(self._since, _FAR) if c.in_force
+        ]
         self._stepped_back = await stores.clock_steps.stepped_back(self._since, _FAR)
         self._voided = {c.event_id for c in self._fixes if c.kind == "void" and c.event_id}
         self._keys, self._punches = {}, {}
