@@ -25,7 +25,10 @@ async def test_state_dir_deleted_with_postgres_down_is_ko(
     await rig.seed()
     await rig.start_readers()
     try:
-        await rig.start_daemon()
+        daemon = await rig.start_daemon()
+        # The card directory must be loaded before the database goes: a daemon that
+        # never saw it answers "Unknown card", rightly, and this test is not about that.
+        await asyncio.to_thread(daemon.wait_event, "directory_refreshed", 60)
         await asyncio.to_thread(own_cluster.stop)
         before = [await rig.tap("entrance") for _ in range(3)]
         assert all(t.status is Status.OK for t in before)  # spooled: "Saved offline"
