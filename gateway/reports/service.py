@@ -93,7 +93,8 @@ async def build_report(
         # lean stream serves the (usual) ranges without corrections.
         events = stores.events.events_between(start, end, uid, gateway=gateway)
     else:
-        events = stores.events.swipes_between(start, end, uid, gateway=gateway)
+        span = (min(wanted), max(wanted)) if wanted else None
+        events = stores.events.swipes_between(start, end, uid, gateway=gateway, uid_range=span)
     if wanted is not None:
         events = _only(events, wanted)
     async for event in corrections.apply_async(events, fixes):
