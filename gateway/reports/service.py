@@ -71,7 +71,8 @@ async def build_report(
     names = await _names(stores, uid) if wanted is None else await stores.people.names(list(wanted))
     if uid is not None and uid not in names:
         raise NotFoundError(f"no person with uid {uid!r}")
-    entries = await stores.timetable.timetable(uid=uid)
+    span = (min(wanted), max(wanted)) if wanted else None
+    entries = await stores.timetable.timetable(uid=uid, uid_range=span)
     if wanted is not None:
         entries = [e for e in entries if e.person_uid in wanted]
     timetable: dict[str, list[TimetableEntry]] = {}
@@ -93,7 +94,6 @@ async def build_report(
         # lean stream serves the (usual) ranges without corrections.
         events = stores.events.events_between(start, end, uid, gateway=gateway)
     else:
-        span = (min(wanted), max(wanted)) if wanted else None
         events = stores.events.swipes_between(start, end, uid, gateway=gateway, uid_range=span)
     if wanted is not None:
         events = _only(events, wanted)
