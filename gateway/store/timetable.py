@@ -63,13 +63,20 @@ class TimetableStore:
         return len(checked)
 
     async def timetable(
-        self, *, uid: str | None = None, weekday: int | None = None
+        self,
+        *,
+        uid: str | None = None,
+        weekday: int | None = None,
+        uid_range: tuple[str, str] | None = None,
     ) -> list[TimetableEntry]:
+        """`uid_range` (first, last, both included): a page of a list's people."""
         query = select(timetable).order_by(
             timetable.c.weekday, timetable.c.start_time, timetable.c.person_uid, timetable.c.id
         )
         if uid is not None:
             query = query.where(timetable.c.person_uid == uid)
+        if uid_range is not None:
+            query = query.where(timetable.c.person_uid.between(*uid_range))
         if weekday is not None:
             query = query.where(timetable.c.weekday == validate.weekday(weekday))
         async with self._db.tx() as conn:

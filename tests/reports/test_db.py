@@ -90,6 +90,19 @@ def test_report_rules_and_edge_cases(db_url: str, source: str) -> None:
             stores, RULES, date(2026, 10, 24), date(2026, 11, 1), uid="luis", now=now, source=read
         )
         assert [(d.person_uid, d.worked) for d in only.days] == [("luis", 9 * H)]
+        # A page of a list (web /reports): only those people's days, as in the whole.
+        pair = ("ana", "eva")
+        some = await build_report(
+            stores, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now, source=read, uids=pair
+        )
+        assert some.days == [d for d in report.days if d.person_uid in pair]
+        assert some.months == [m for m in report.months if m.person_uid in pair]
+        assert some.days and set(some.names) == set(pair)
+        stored = await build_report(  # from the store: the uid range in its query
+            stores, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now, uids=pair
+        )
+        whole = await build_report(stores, RULES, date(2026, 10, 24), date(2026, 11, 1), now=now)
+        assert stored.days == [d for d in whole.days if d.person_uid in pair] and stored.days
         with pytest.raises(NotFoundError):
             await build_report(stores, RULES, date(2026, 10, 1), date(2026, 10, 2), uid="nobody")
 
