@@ -99,8 +99,12 @@ async def _more_states(url: str) -> None:
         for card in (UNKNOWN_CARD, SECOND_UNKNOWN):
             await stores.swipes.record_unknown(UnknownSwipe(card, "entrance", None, now))
         await stores.swipes.record_events([_event("raul.ortiz", "04C4D4E4", "in", now)])
-        await stores.corrections.add_missing(
+        fix = await stores.corrections.add_missing(
             "ana.garcia", "in", now - timedelta(minutes=30), "Olvidó fichar", Actor("cli:test")
+        )
+        # In force only once Ana agrees (issue 22): the board marks only such a day.
+        await stores.corrections.decide(
+            fix, "accepted", Actor("cli:test"), side="worker", person_uid="ana.garcia"
         )
     finally:
         await stores.close()

@@ -273,7 +273,15 @@ def test_screenshots(pg_stack: Stack, shots: Path) -> None:
             for page, path in pages.items():
                 driver.get(pg_stack.web.url + path)
                 if page == "board":
-                    wait_for(driver, lambda d: names_in(d, "present"), 10, "board data")
+                    # Rendered (its data's version), whoever the earlier tests left in.
+                    wait_for(
+                        driver,
+                        lambda d: d.execute_script(
+                            "return Number(document.body.dataset.version) > 0;"
+                        ),
+                        30,
+                        "board data",
+                    )
                 _shoot(driver, shots / f"{page}-{label}.png")
         finally:
             driver.quit()
