@@ -64,7 +64,6 @@ BENCHMARKS = (
         "offline", "swipe latency with PostgreSQL stopped", _gateway("bench.latency", "run_offline")
     ),
     Benchmark("reports", "report queries (bench.reports)", module="bench.reports"),
-    Benchmark("monthly", "200 workers' monthly summaries (bench.monthly)", module="bench.monthly"),
     Benchmark(
         "monthly",
         "register monthly: 200 workers' PDF and xlsx for a month (bench.monthly)",
