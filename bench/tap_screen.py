@@ -8,11 +8,12 @@ to the simulated HD44780, and the simulator stamps the last cell that changed
 (`LCD <ms>`). Both stamps are simulated time, from the AVR's cycle count.
 
 How simulated time relates to the daemon's wall time: clock_sim runs the AVR at
-real time (1 ms slices, paced against CLOCK_MONOTONIC, never ahead of it), so
+real time (250 us slices, paced against CLOCK_MONOTONIC, at most a slice ahead), so
 while the firmware waits for the RESULT its clock advances as the wall clock does,
 and the daemon's reply latency (its wall time from the SWIPE's last byte on the
 PTY to the RESULT's first byte on it) enters the simulated figure 1:1, plus up to
-a slice (1 ms) each way for the simulator's PTY pump. Only when the host cannot
+a slice (0.25 ms) for the AVR's bytes to reach the PTY (host bytes go into the
+UART as soon as they wake the simulator). Only when the host cannot
 keep up does simulated time run slower than the wall (it skips, never squeezes).
 
 The floor is what no firmware can beat on this hardware: the card read at the
