@@ -8,11 +8,12 @@ to the simulated HD44780, and the simulator stamps the last cell that changed
 (`LCD <ms>`). Both stamps are simulated time, from the AVR's cycle count.
 
 How simulated time relates to the daemon's wall time: clock_sim runs the AVR at
-real time (1 ms slices, paced against CLOCK_MONOTONIC, never ahead of it), so
+real time (250 us slices, paced against CLOCK_MONOTONIC, at most a slice ahead), so
 while the firmware waits for the RESULT its clock advances as the wall clock does,
 and the daemon's reply latency (its wall time from the SWIPE's last byte on the
 PTY to the RESULT's first byte on it) enters the simulated figure 1:1, plus up to
-a slice (1 ms) each way for the simulator's PTY pump. Only when the host cannot
+a slice (0.25 ms) for the AVR's bytes to reach the PTY (host bytes go into the
+UART as soon as they wake the simulator). Only when the host cannot
 keep up does simulated time run slower than the wall (it skips, never squeezes).
 
 The floor is what no firmware can beat on this hardware: the card read at the
@@ -27,21 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.kit.harness import DaemonProcess, seed, write_config
+from bench.kit.simavr import Event, Sim, build
 from bench.rows import Row, percentile, row
 from gateway.protocol import Result, Status, Swipe, encode
-
-ROOT = Path(__file__).resolve().parents[1]
-FIRMWARE = ROOT / "firmware"
-ELF = FIRMWARE / "build" / "uno" / "clock_reader.ino.elf"
-SIM = FIRMWARE / "build" / "sim" / "clock_sim"
 
 UID_BYTES = 4
 BAUD = 115200
@@ -99,62 +94,6 @@ class Tap:
     to_lcd_ms: float  # -> the reply's last LCD write (RESULT on the wire, LCD)
 
 
-class _Board:
-    """clock_sim on the firmware ELF: commands in, CARD/LCD events out."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.proc = subprocess.Popen(
-            [str(SIM), "--trace", "--role", "in", "--eeprom", str(tmp / "eeprom.bin"), str(ELF)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.pty = self.wait(lambda ln: ln.startswith("PTY "), 0, 10).split()[1]
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.lines)
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
-    def wait(self, pred: object, since: int, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines[since:]:
-                    if callable(pred) and pred(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    tail = "\n".join(self.lines[-10:])
-                    raise RuntimeError(f"simulator: no expected event in {timeout} s:\n{tail}")
-                self._cond.wait(min(left, 0.2))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.send("quit")
-                self.proc.wait(timeout=5)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-
-
 def _t(line: str) -> float:
     return float(line.split()[1])
 
@@ -164,22 +103,19 @@ def _screen(line: str) -> tuple[float, tuple[str, str]] | None:
     return (float(m.group(1)), (m.group(2), m.group(3))) if m else None
 
 
-def build() -> None:
-    r = subprocess.run(
-        ["make", "-C", str(FIRMWARE), "hex", "sim"], capture_output=True, text=True, timeout=600
-    )
-    if r.returncode != 0:
-        raise RuntimeError(f"firmware build failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-
-
 def measure(tmp: Path, taps: int) -> list[Tap]:
     """`taps` taps by as many people on one simulated entrance reader."""
     build()
     people = [(f"p{i:03d}", f"P{i:03d}", f"04{i:06X}") for i in range(1, taps + 1)]
     url = f"sqlite:///{tmp / 'clock.db'}"
     seed(url, people)
-    board = _Board(tmp)
+    board = Sim(tmp, trace=True)
     daemon: DaemonProcess | None = None
+
+    def lines(since: int) -> list[str]:
+        with board._cond:
+            return [e.line for e in board.events[since:]]
+
     try:
         config = write_config(
             tmp / "config.toml",
@@ -189,25 +125,25 @@ def measure(tmp: Path, taps: int) -> list[Tap]:
         )
         daemon = DaemonProcess(config).start()
         daemon.wait_ready()
-        idle = board.wait(lambda ln: ln.startswith("LCD ") and "Tap your card" in ln, 0, 20)
-        shown = _screen(idle)
+        idle = board.wait(lambda e: e.kind == "LCD" and "Tap your card" in e.line, 20)
+        shown = _screen(idle.line)
         assert shown is not None
         before = shown[1]
         out: list[Tap] = []
         for seq, (_, name, card) in enumerate(people, start=1):
             m = board.mark()
-            board.send(f"card {card}")
-            placed = float(board.wait(lambda ln: ln.startswith("CARD "), m, 10).split()[1])
-            line = board.wait(
-                lambda ln, n=name: ln.startswith("LCD ") and n in ln and PLEASE_WAIT not in ln,
-                m,
-                10,
-            )
-            got = _screen(line)
+            board.command(f"card {card}")
+            placed = board.wait(lambda e: e.kind == "CARD", 10, m).t
+
+            def reply(e: Event, n: str = name) -> bool:
+                return e.kind == "LCD" and n in e.line and PLEASE_WAIT not in e.line
+
+            got = _screen(board.wait(reply, 10, m).line)
             assert got is not None
             at, screen = got
+            hops = lines(m)
             # The driver draws "Please wait..." first; the reply's writes are from it.
-            waiting = [s for ln in board.lines[m:] if (s := _screen(ln)) and PLEASE_WAIT in ln]
+            waiting = [s for ln in hops if (s := _screen(ln)) and PLEASE_WAIT in ln]
             base = waiting[-1][1] if waiting else before
             text = screen[0].rstrip() + ("\n" + screen[1].rstrip() if screen[1].strip() else "")
             swipe = encode(Swipe(seq, bytes.fromhex(card)))
@@ -218,13 +154,12 @@ def measure(tmp: Path, taps: int) -> list[Tap]:
                 + wire_ms(result)
                 + lcd_writes(base, screen) * LCD_WRITE_US / 1000
             )
-            hops = board.lines[m:]
             tx = next(_t(ln) for ln in hops if ln.startswith("TX ") and _t(ln) >= placed)
             rx = next(_t(ln) for ln in hops if ln.startswith("RX ") and _t(ln) >= tx)
             out.append(Tap(at - placed, floor, screen, tx - placed, rx - tx, at - rx))
             m = board.mark()
-            board.send("nocard")
-            board.wait(lambda ln: ln.startswith("CARD "), m, 10)
+            board.command("nocard")
+            board.wait(lambda e: e.kind == "CARD", 10, m)
             time.sleep(0.02)  # the next card is another person: no absence wait needed
             before = screen
         return out

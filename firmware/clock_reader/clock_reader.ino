@@ -42,8 +42,17 @@ void setup() {
 
 void loop() {
     uint32_t now = millis();
+    bool was_pending = rd.pending();
     while (Serial.available() > 0) rd.on_byte((uint8_t)Serial.read(), now);
-    if (rd.pending()) {
+    if (was_pending && !rd.pending()) {
+        // The RESULT has just settled the tap: show it now. Polling first
+        // would put a whole card read and HLTA (about 4 ms: the card is
+        // usually still in the field) between the RESULT's last byte and
+        // the screen. The card counts as still there; the next poll is
+        // at most a loop later.
+        taps.hold(now);
+        rd.tick(now);
+    } else if (rd.pending()) {
         // A SWIPE is waiting for its RESULT: the reader ignores taps now,
         // so do not poll (a read would delay the RESULT's screen by a card
         // read). The card counts as still there meanwhile, so one held

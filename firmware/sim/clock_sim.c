@@ -21,6 +21,8 @@
  *   TX <ms> <ms last> <n>       a burst of n bytes from the AVR's UART (first
  *                               and last byte), as it goes to the PTY
  *   RX <ms> <n>                 n bytes from the host handed to the UART
+ *   RXB <ms> <hex>              (CLOCK_SIM_RXB=1 too) the firmware read a
+ *                               byte from UDR0: the receive side's timing
  *   SPI <ms> bytes <n> retimed <n>   at exit: SPI bytes, and how many were
  *                               moved to the board's SPI clock (all, normally)
  * stdin commands, one per line:
@@ -173,8 +175,11 @@ static void open_pty(void)
 	fcntl(pty_master, F_SETFL, fcntl(pty_master, F_GETFL) | O_NONBLOCK);
 }
 
+static void uart_word_fix(void);
+
 static void pump_uart(void)
 {
+	uart_word_fix();
 	/* AVR -> host */
 	if (trace && out_len) {
 		fprintf(ev, "TX %.3f %.3f %zu\n", (double)tx_first * 1000.0 / FREQ,
@@ -208,6 +213,55 @@ static void pump_uart(void)
 	}
 	while (uart_xon && in_pos < in_len)
 		avr_raise_irq(uart_in, in_buf[in_pos++]);
+}
+
+/* simavr 1.6 counts a parity bit in every UART word whether parity is on
+ * or not (1 + 8 + 1 + 1 = 11 bits at 8N1), so each byte takes 94 us at
+ * 115200 instead of the wire's 87 us, both ways. Each slice we set the
+ * byte time from the registers (UBRR0, U2X0, UCSZ0, UPM0, USBS0). */
+#define UCSR0A_ADDR 0xC0
+#define UCSR0C_ADDR 0xC2
+#define UBRR0L_ADDR 0xC4
+#define UBRR0H_ADDR 0xC5
+static avr_uart_t *uart0;
+
+static void uart_word_fix(void)
+{
+	if (!uart0)
+		return;
+	uint8_t a = avr->data[UCSR0A_ADDR], c = avr->data[UCSR0C_ADDR];
+	uint32_t ubrr = avr->data[UBRR0L_ADDR] | ((avr->data[UBRR0H_ADDR] & 0x0F) << 8);
+	uint32_t bit = (ubrr + 1) * ((a & 0x02) ? 8 : 16);
+	uint32_t data = 5 + ((c >> 1) & 3), parity = ((c >> 4) & 3) ? 1 : 0;
+	uint32_t stop = (c & 0x08) ? 2 : 1;
+	uart0->cycles_per_byte = bit * (1 + data + parity + stop);
+}
+
+/* With --trace: the cycle at which the firmware reads each received byte
+ * out of UDR0 (simavr's own read hook, wrapped), so the receive side's
+ * timing can be compared with the wire's. */
+#define UDR0_ADDR 0xC6
+static avr_io_read_t udr_read_orig;
+static void *udr_read_param;
+static int rxb_log; /* CLOCK_SIM_RXB=1 with --trace: one RXB line per byte read */
+
+static uint8_t udr_read_stamp(struct avr_t *a, avr_io_addr_t addr, void *param)
+{
+	(void)param;
+	uint8_t v = udr_read_orig(a, addr, udr_read_param);
+	if (rxb_log)
+		fprintf(ev, "RXB %.3f %02x\n", (double)a->cycle * 1000.0 / FREQ, v);
+	return v;
+}
+
+static void udr_stamp_init(void)
+{
+	rxb_log = getenv("CLOCK_SIM_RXB") != NULL;
+	udr_read_orig = avr->io[AVR_DATA_TO_IO(UDR0_ADDR)].r.c;
+	udr_read_param = avr->io[AVR_DATA_TO_IO(UDR0_ADDR)].r.param;
+	/* avr_register_io_read refuses a second reader: swap the slot. */
+	if (udr_read_orig)
+		avr->io[AVR_DATA_TO_IO(UDR0_ADDR)].r.c = udr_read_stamp;
 }
 
 /* ---- SPI at the board's clock ------------------------------------------- */
@@ -595,6 +649,9 @@ int main(int argc, char **argv)
 	avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
 	flags &= ~(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
 	avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+	for (avr_io_t *io = avr->io_port; io; io = io->next)
+		if (io->kind && !strcmp(io->kind, "uart") && !uart0)
+			uart0 = (avr_uart_t *)io; /* io is its first member */
 	uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
 	                        uart_out_hook, NULL);
@@ -602,6 +659,9 @@ int main(int argc, char **argv)
 	                        xon_hook, NULL);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
 	                        xoff_hook, NULL);
+
+	if (trace)
+		udr_stamp_init();
 
 	/* LCD: D4..D7 on PD4..PD7, RS on PB0, E on PB1, R/W on GND. */
 	hd44780_init(avr, &lcd, 16, 2);
@@ -639,10 +699,12 @@ int main(int argc, char **argv)
 	fprintf(ev, "PTY %s\n", ttyname(pty_slave));
 	fflush(ev);
 
-	/* Run in slices of 1 ms of simulated time; between slices move serial
+	/* Run in slices of 250 us of simulated time; between slices move serial
 	 * bytes, read commands, look at the LCD, and sleep (in poll(), so input
 	 * wakes us at once) while simulated time is ahead of wall time. */
-	const uint64_t slice = FREQ / 1000;
+	/* 250 us slices: the PTY pump's granularity (bytes cross between
+	 * slices), a quarter of a frame's wire time; ~4000 wake-ups a second. */
+	const uint64_t slice = FREQ / 4000;
 	uint64_t next = avr->cycle + slice;
 	uint64_t t0 = wall_ns();
 	int state = cpu_Running;
@@ -680,6 +742,11 @@ int main(int argc, char **argv)
 		int n = poll(p, (in_pos < in_len || !uart_xon) ? 1 : 2, wait_ms);
 		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
 			read_commands();
+		/* Host bytes that woke us go into the UART now, at this cycle, not
+		 * after the next slice: otherwise each RESULT waited up to a slice
+		 * more in simulated time than on the wall. */
+		if (n > 0 && (p[1].revents & POLLIN))
+			pump_uart();
 		if (sim_ns > wall && wait_ms == 0) {
 			/* less than 1 ms ahead: a short nap keeps us near real time */
 			struct timespec ts = {0, (long)(sim_ns - wall)};
