@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from datetime import time as wall_time
 from pathlib import Path
 from typing import Any
 
+from bench import profile
 from bench.env import BenchEnv, card_uid
 from bench.machine import REPO
 from bench.rows import Row, ms, percentile, row
@@ -42,6 +44,7 @@ from bench.session import running_gateway
 from gateway.domain import ClockEvent, Direction
 from gateway.store.models import PersonImport, TimetableEntry
 from gateway.store.stores import Stores
+from gateway.web import delta
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_MS = 1000.0
@@ -51,10 +54,10 @@ LOAD_RATE = 20.0  # taps a second, both readers together
 LOAD_S = 10.0
 DAY_TARGET_MS = 150.0  # p99, issue 23
 IDLE_TARGET_PCT = 1.0  # web CPU with 100 idle boards, issue 23
-# Parsed once per version: 100 boards receive the same 140 KB document, and parsing
-# (or even hashing) it 100 times made this process, not the web, the bottleneck.
+# Parsed once per version: 100 boards receive the same document (140 KB when whole),
+# and parsing (or even hashing) it 100 times made this process the bottleneck.
 _PARSED: dict[bytes, tuple[dict[str, Any], frozenset[str]]] = {}
-_BOARD_HEAD = b"event: board\ndata: "
+_BOARD_HEAD = b"event: board"  # the whole document, or "board-delta"
 
 
 class Board:
@@ -98,11 +101,10 @@ class Board:
                 del text[: end + 2]
 
     def _event(self, block: memoryview) -> None:
-        head = bytes(block[: len(_BOARD_HEAD) + 40])
-        if not head.startswith(_BOARD_HEAD):
+        if bytes(block[: len(_BOARD_HEAD)]) != _BOARD_HEAD:
             return  # retry:, tick, stale, fresh
         at = time.monotonic()
-        data, names = _parse(head, block[len(_BOARD_HEAD) :])
+        data, names = _parse(block)
         self.events.append((at, data))
         if self._on_board is not None:
             self._on_board(at, names)
@@ -135,15 +137,20 @@ class Board:
             self._writer.close()
 
 
-def _parse(head: bytes, raw: memoryview) -> tuple[dict[str, Any], frozenset[str]]:
-    """The document of a board event, parsed by the first board to receive it. A
-    version is known by its leading server_ms (the web sends a new version only when
-    it differs, and two are never computed in the same millisecond), so the 99 other
-    boards neither parse nor hash 100 KB."""
-    key = head[len(_BOARD_HEAD) :].split(b",", 1)[0]
+def _parse(block: memoryview) -> tuple[dict[str, Any], frozenset[str]]:
+    """The document of a board event (whole, or a delta from the version before),
+    made by the first board to receive it: a version is known by its SSE id, so the 99
+    other boards neither parse nor apply anything."""
+    cut = bytes(block[-24:]).rfind(b"\nid: ")
+    if cut < 0:
+        raise RuntimeError(f"a board event without its version: {bytes(block[:80])!r}")
+    key = bytes(block[-24:][cut + 5 :])
     found = _PARSED.get(key)
     if found is None:
-        data = json.loads(bytes(raw))
+        head, _, raw = bytes(block[: len(block) - 24 + cut]).partition(b"\ndata: ")
+        data = json.loads(raw)
+        if head.endswith(b"-delta"):  # what changed since the version it names
+            data = delta.apply(_PARSED[str(data["base"]).encode()][0], data)
         names = frozenset(r["name"] for r in data["present"] + data["unscheduled"])
         found = _PARSED[key] = (data, names)
     return found
@@ -254,8 +261,10 @@ async def run_board(env: BenchEnv, quick: bool) -> list[Row]:
 
 
 async def run_small_day(env: BenchEnv, quick: bool) -> list[Row]:
-    taps = 6 if quick else 40
-    idle_s = 3.0 if quick else 20.0
+    _PARSED.clear()  # versions start again with each web process
+    # --quick is the test suite's smoke run: the rows must exist, not mean much.
+    taps = 2 if quick else 40
+    idle_s = 0.5 if quick else 20.0
     rows: list[Row] = []
     async with running_gateway(env, "board", 2) as gw:
         web = WebServer(env.new_workdir("web"), env.url)
@@ -435,11 +444,11 @@ async def _tap_load(gw: Any, env: BenchEnv, tracker: Tracker, people: int, load_
 
 
 async def _busy_day(env: BenchEnv, backend: str, url: str, quick: bool) -> list[Row]:
-    people = 200 if quick else DAY_PEOPLE
-    events = 2000 if quick else DAY_EVENTS
-    load_s = 3.0 if quick else LOAD_S
-    idle_s = 3.0 if quick else 20.0
-    board_count = 100
+    people = 100 if quick else DAY_PEOPLE
+    events = 400 if quick else DAY_EVENTS
+    load_s = 0.5 if quick else LOAD_S
+    idle_s = 0.5 if quick else 20.0
+    board_count = 10 if quick else 100
     started = time.monotonic()
     await seed_day(url, people, events)
     seeded_s = time.monotonic() - started
@@ -493,9 +502,9 @@ async def _busy_day(env: BenchEnv, backend: str, url: str, quick: bool) -> list[
                     f"{board_count} boards",
                 )
             )
-            await asyncio.sleep(1.0)  # the last recomputations settle
+            await asyncio.sleep(0.1 if quick else 1.0)  # the last recomputations settle
             before = _cpu_seconds(web.proc.pid)
-            await asyncio.sleep(idle_s)
+            await _idle(env, web.proc.pid, idle_s, f"web-idle-{backend}")
             cpu = _cpu_seconds(web.proc.pid) - before
             rows.append(
                 row(
@@ -513,6 +522,22 @@ async def _busy_day(env: BenchEnv, backend: str, url: str, quick: bool) -> list[
             await asyncio.to_thread(web.stop)
     _PARSED.clear()
     return rows
+
+
+async def _idle(env: BenchEnv, pid: int, seconds: float, name: str) -> None:
+    """Wait `seconds`; with --profile, py-spy records the web meanwhile (what an idle
+    board costs), into the profile directory as NAME.txt and NAME.summary.txt."""
+    recorder = None
+    if env.profile_dir is not None:
+        recorder = profile.start(pid, env.profile_dir / f"{name}.txt")
+    await asyncio.sleep(seconds)
+    if recorder is None or env.profile_dir is None:
+        return
+    recorder.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
+    await asyncio.to_thread(recorder.wait, 60)
+    raw = env.profile_dir / f"{name}.txt"
+    if raw.exists():
+        (env.profile_dir / f"{name}.summary.txt").write_text(profile.summarize(raw))
 
 
 async def run_busy_day(env: BenchEnv, quick: bool) -> list[Row]:

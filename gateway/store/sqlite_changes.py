@@ -34,6 +34,7 @@ import os
 import sqlite3
 import struct
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.logs import get_logger
@@ -48,6 +49,33 @@ _IN_CREATE = 0x00000100
 _IN_Q_OVERFLOW = 0x00004000
 _IN_ONLYDIR = 0x01000000
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of name
+
+
+# What the board and the unknown-card list are computed from, read after data_version
+# moved, so that a commit of something else (the register's sealer every few seconds,
+# a gateway's heartbeat or status) wakes nobody. First the taps: the highest clock
+# event id (rows commit in id order on SQLite, so any new event raises it) and the
+# unknown cards (an upsert per card that adds one to its count: their number and the
+# sum of their counts). Then the same counts and highest ids as gateway/store/live_feed.py's
+# signature (people, timetable, corrections, clock steps, the audit log): a change
+# there needs the day read again. Each part costs an index end or a small table.
+_INPUTS = (
+    "SELECT (SELECT max(id) FROM clock_events),"
+    " (SELECT count(*) FROM unknown_swipes), (SELECT sum(count) FROM unknown_swipes),"
+    " (SELECT count(*) FROM people),"
+    " (SELECT count(*) FROM timetable), (SELECT max(id) FROM timetable),"
+    " (SELECT count(*) FROM corrections), (SELECT max(id) FROM corrections),"
+    " (SELECT count(*) FROM clock_steps), (SELECT max(id) FROM clock_steps),"
+    " (SELECT max(id) FROM audit_log)"
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """`taps`: the events and unknown cards; `others`: what makes the day read again."""
+
+    taps: tuple[int, ...]
+    others: tuple[int, ...]
 
 
 class DataVersion:
@@ -67,6 +95,21 @@ class DataVersion:
             log.debug("sqlite_watch_failed", error=str(exc))
             self.close()
             return None
+
+    def inputs(self) -> Inputs | None:
+        """What the live pages read, in one cheap statement on the same connection;
+        None when the file cannot be read now."""
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=0.1)
+            # fetchall: the statement is finished, no read snapshot stays open.
+            row = self._conn.execute(_INPUTS).fetchall()[0]
+        except sqlite3.Error as exc:
+            log.debug("sqlite_inputs_failed", error=str(exc))
+            self.close()
+            return None
+        values = tuple(int(v or 0) for v in row)
+        return Inputs(values[:3], values[3:])
 
     def close(self) -> None:
         if self._conn is not None:

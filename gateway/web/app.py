@@ -103,7 +103,7 @@ def create_app(
         )
         mode = config.web.board
         board = LiveBoard(db_stores, rules, mode)
-        hub.topic("board", board, board.invalidate)
+        hub.topic("board", board, board.invalidate, deltas=True)
         hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
         hub.start(_watcher(db_stores, hub))
         ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)

@@ -2,7 +2,8 @@
 
 One `Hub` per process. Each `Topic` (the board; the unknown-card list) is computed
 once per change, however many browsers watch it, and its latest JSON is pushed to
-every subscriber as a server-sent event, encoded once for all of them. A new
+every subscriber as a server-sent event, encoded once for all of them (the board's:
+to a page one version behind, only what changed, gateway/web/delta.py). A new
 computation that differs from the last only in its `server_ms` is not sent again:
 the heartbeat's tick carries the server's time. What counts as a change:
 
@@ -13,7 +14,10 @@ the heartbeat's tick carries the server's time. What counts as a change:
 - SQLite: a write to the file heard through inotify, confirmed by `PRAGMA
   data_version` (gateway/store/sqlite_changes.py says why this and not a message
   from the daemon); a slow safety poll of data_version; a poll every POLL_S only
-  where inotify cannot be had.
+  where inotify cannot be had. A commit counts only if it moved what the pages read
+  (`DataVersion.inputs`: the highest event id, the unknown cards, the signature of
+  people, timetable, corrections...): the register's sealer and the gateways'
+  heartbeats commit every few seconds, and each of those woke the 100 boards' topics.
 - Our own writes (an assignment, a correction) poke the hub directly, with
   `full=True`: the board's live presence then reads the day again, as it does after
   a NOTIFY on the cards channel (people or cards changed).
@@ -37,6 +41,7 @@ from typing import Any
 from gateway.logs import get_logger
 from gateway.store.listen import CARDS_CHANNEL, EVENTS_CHANNEL, Listener
 from gateway.store.sqlite_changes import RECHECK_S, DataVersion, WriteWatch
+from gateway.web.delta import MAX_SHARE, delta
 
 log = get_logger("web")
 
@@ -60,12 +65,19 @@ class Topic:
         name: str,
         compute: Callable[[], Awaitable[Any]],
         invalidate: Callable[[], None] | None = None,
+        *,
+        deltas: bool = False,
     ) -> None:
         self.name = name
         self._compute = compute
         self.invalidate = invalidate  # called on a full poke: drop what compute keeps
         self.payload: str | None = None
         self.event: bytes = b""  # the payload as one server-sent event, for everyone
+        # With `deltas`: what changed from the previous version, as one event for the
+        # subscribers that have that version (gateway/web/delta.py); None: send whole.
+        self.deltas = deltas
+        self.delta_event: bytes | None = None
+        self._document: Any = None
         self._body: Any = None  # the last document without its VOLATILE key
         self.version = 0
         self.ok = True  # False while computing fails or hangs (the database is down)
@@ -97,12 +109,27 @@ class Topic:
         changed = new or not self.ok
         self.ok = True
         if new:
-            self._body = body
+            previous = self._document
+            self._body, self._document = body, document
             self.payload = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-            self.event = f"event: {self.name}\ndata: {self.payload}\n\n".encode()
             self.version += 1
+            # The version after the data (a page's first event must start with it):
+            # the page's EventSource keeps it as lastEventId, and a delta names it.
+            self.event = (
+                f"event: {self.name}\ndata: {self.payload}\nid: {self.version}\n\n".encode()
+            )
+            self.delta_event = self._delta(previous, document)
         if changed:
             self._wake()
+
+    def _delta(self, previous: Any, document: Any) -> bytes | None:
+        if not (self.deltas and isinstance(previous, dict) and isinstance(document, dict)):
+            return None
+        change = {"base": self.version - 1, **delta(previous, document)}
+        text = json.dumps(change, ensure_ascii=False, separators=(",", ":"))
+        if self.payload is None or len(text) > MAX_SHARE * len(self.payload):
+            return None
+        return f"event: {self.name}-delta\ndata: {text}\nid: {self.version}\n\n".encode()
 
     def _stale(self, event: str, error: str) -> None:
         if self.ok:
@@ -127,14 +154,17 @@ class Hub:
         self._poked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.changes = 0  # database changes noticed: for tests and the bench
+        self.skipped = 0  # SQLite commits that changed nothing the pages read: for tests
 
     def topic(
         self,
         name: str,
         compute: Callable[[], Awaitable[Any]],
         invalidate: Callable[[], None] | None = None,
+        *,
+        deltas: bool = False,
     ) -> Topic:
-        self.topics[name] = topic = Topic(name, compute, invalidate)
+        self.topics[name] = topic = Topic(name, compute, invalidate, deltas=deltas)
         return topic
 
     def poke(self, *, full: bool = False) -> None:
@@ -183,8 +213,11 @@ class Hub:
             was_ok = True
             while True:
                 if topic.payload is not None and topic.version != sent:
+                    # One version behind: what changed; further (or just connected):
+                    # the whole document.
+                    change = topic.delta_event if sent == topic.version - 1 else None
                     sent = topic.version
-                    yield topic.event
+                    yield change or topic.event
                 if topic.ok != was_ok:
                     was_ok = topic.ok
                     yield f"event: {'fresh' if topic.ok else 'stale'}\ndata: {{}}\n\n"
@@ -208,6 +241,7 @@ def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
         writes = WriteWatch(path)
         watching = writes.start()
         last = version.read()
+        inputs = version.inputs()
         try:
             while True:
                 if watching:
@@ -224,7 +258,17 @@ def sqlite_watcher(path: Path, hub: Hub) -> Watcher:
                     await asyncio.sleep(delay)
                     now = version.read()
                 if last is not None and now is not None and now != last:
-                    hub.poke()
+                    # Something was committed; but most commits while idle are not
+                    # the board's (the sealer, heartbeats): a look at what the pages
+                    # read decides, before any recomputation.
+                    seen = version.inputs()
+                    if seen is None or inputs is None or seen.others != inputs.others:
+                        hub.poke(full=seen is not None and inputs is not None)
+                    elif seen.taps != inputs.taps:
+                        hub.poke()
+                    else:
+                        hub.skipped += 1
+                    inputs = seen
                 if now is not None:
                     last = now
         finally:

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from gateway.store.stores import Stores
 from gateway.web import live
@@ -40,4 +41,30 @@ async def test_a_commit_by_another_connection_pokes_the_hub_at_once(
     finally:
         await hub.stop()
         await writer.close()
+        await stores.close()
+
+
+async def test_a_commit_the_board_does_not_read_wakes_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The register's sealer and the gateways' heartbeats commit every few seconds: a
+    # commit that moves no event, unknown card or signature must not recompute.
+    monkeypatch.setattr(live, "SAFETY_POLL_S", 0.05)
+    path = tmp_path / "gateway.db"
+    stores = await seeded(f"sqlite:///{path}")
+    hub = live.Hub()
+    hub.start(live.sqlite_watcher(path, hub))
+    try:
+        await asyncio.sleep(0.3)  # the watcher's first look
+        before = hub.changes
+        deadline = Deadline(10, "a skipped commit")
+        while hub.skipped == 0:
+            async with stores.db.tx() as conn:  # a table neither page reads
+                await conn.execute(text("CREATE TABLE IF NOT EXISTS scratch (x INTEGER)"))
+                await conn.execute(text("INSERT INTO scratch VALUES (1)"))
+            await asyncio.sleep(0.1)
+            deadline.check()
+        assert hub.changes == before
+    finally:
+        await hub.stop()
         await stores.close()

@@ -9,6 +9,7 @@
   let lastHeard = Date.now();
   let lastFresh = Date.now(); // when the data shown was last known to be current
   let lastData = null;
+  let version = null; // the server's version of lastData (the events' id)
   let source = null;
   // Two reasons to say the board is old: the connection is lost (the page knows), or
   // the server has had no fresh data from the database for a while (it says so).
@@ -60,6 +61,18 @@
     document.getElementById(id + "-count").textContent = String(count);
   }
 
+  function applyDelta(data, change) {
+    const next = Object.assign({}, data);
+    for (const key of change.drop) delete next[key];
+    Object.assign(next, change.set);
+    for (const key of Object.keys(change.splice)) {
+      const rows = next[key].slice();
+      for (const op of change.splice[key]) rows.splice.apply(rows, [op[0], op[1]].concat(op[2]));
+      next[key] = rows;
+    }
+    return next;
+  }
+
   function render(data) {
     lastData = data;
     offsetMs = data.server_ms - Date.now();
@@ -107,7 +120,22 @@
     source = new EventSource(url);
     source.addEventListener("board", function (e) {
       heard();
+      version = e.lastEventId;
       render(JSON.parse(e.data));
+      if (!dataStale) lastFresh = Date.now();
+    });
+    // What changed since the version shown (gateway/web/delta.py); any other base
+    // means one was missed: start again, the new stream begins with the whole board.
+    source.addEventListener("board-delta", function (e) {
+      heard();
+      const change = JSON.parse(e.data);
+      if (!lastData || String(change.base) !== version) {
+        version = null;
+        connect();
+        return;
+      }
+      version = e.lastEventId;
+      render(applyDelta(lastData, change));
       if (!dataStale) lastFresh = Date.now();
     });
     source.addEventListener("tick", function (e) {
