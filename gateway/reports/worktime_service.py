@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 from gateway.config.worktime import WorkTimeRules
 from gateway.errors import InvalidInputError
 from gateway.reports.rules import Rules
-from gateway.reports.service import build_report
-from gateway.reports.sessions import DayReport
+from gateway.reports.service import EventSource, build_report
+from gateway.reports.sessions import DayReport, Report
 from gateway.reports.worktime import PersonWorkTime, history_start, person_worktime
 from gateway.store.regimes import Regime
 from gateway.store.stores import Stores
@@ -42,13 +42,24 @@ async def build_worktime(
     uid: str | None = None,
     now: datetime | None = None,
     gateway: str | None = None,
+    source: EventSource | None = None,
+    history: Report | None = None,
 ) -> WorkTimeReport:
-    """Per person: working days, weeks and months over [first_day, last_day]."""
+    """Per person: working days, weeks and months over [first_day, last_day].
+
+    `history`: the day report from history_start(first_day) to last_day, when the
+    caller has built it already (the export needs it for its own day table too: one
+    read of a year instead of two)."""
     if last_day < first_day:
         raise InvalidInputError(f"--to {last_day} is before --from {first_day}")
     now = now or datetime.now(UTC)
     since = history_start(first_day, worktime)
-    report = await build_report(stores, rules, since, last_day, uid=uid, now=now, gateway=gateway)
+    if history is not None and (history.first_day, history.last_day) == (since, last_day):
+        report = history
+    else:
+        report = await build_report(
+            stores, rules, since, last_day, uid=uid, now=now, gateway=gateway, source=source
+        )
     wanted = None if uid is None else [uid]
     regimes = await stores.regimes.for_people(wanted)
     choices = await stores.regimes.choices(wanted)
