@@ -27,13 +27,12 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bench.kit.year_taps import ZONE, store_events, tap, wall
 from gateway.documents.export_files import write_documents
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.export import export_and_record
@@ -42,20 +41,13 @@ from gateway.reports.service import local_midnight
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 
-ZONE = ZoneInfo("Europe/Madrid")
 PEOPLE = 200
 YEAR = 2025
-BATCH = 5000
 TARGET_S = 30.0
 CORRECTED = 0.01  # of worker-days
 # The day's four sessions (local start, minutes long): 8 taps, three pauses.
 SESSIONS = ((clock_time(8, 0), 120), (clock_time(10, 30), 90), (clock_time(14, 0), 120),
             (clock_time(16, 30), 90))  # fmt: skip
-
-
-def _wall(day: date, at: clock_time, minutes: float) -> datetime:
-    local = datetime.combine(day, at, tzinfo=ZONE) + timedelta(minutes=minutes)
-    return local.astimezone(UTC)
 
 
 def generate(
@@ -73,25 +65,14 @@ def generate(
         while day <= last:
             if day.isoweekday() <= 5:
                 for n, (start, length) in enumerate(SESSIONS):
-                    t_in = _wall(day, start, rng.gauss(0, 4))
+                    t_in = wall(day, start, rng.gauss(0, 4))
                     t_out = t_in + timedelta(minutes=length + rng.gauss(0, 4))
                     forgot = n == 3 and rng.random() < CORRECTED
                     for direction, moment in ((Direction.IN, t_in), (Direction.OUT, t_out)):
                         if direction == Direction.OUT and forgot:
                             missed.append((uid, moment))  # added back by a correction
                             continue
-                        events.append(
-                            ClockEvent(
-                                event_key=uuid.UUID(int=rng.getrandbits(128)),
-                                person_uid=uid,
-                                card_key=card,
-                                direction=direction,
-                                reader="entrada" if direction == Direction.IN else "salida",
-                                reader_hw_id=None,
-                                received_at=moment,
-                                outcome=Outcome.RECORDED,
-                            )
-                        )
+                        events.append(tap(rng, uid, card, direction, moment, Outcome.RECORDED))
                 if rng.random() < CORRECTED / 2:
                     voids += 1
             day += timedelta(days=1)
@@ -106,8 +87,7 @@ async def _seed(stores: Stores, people: int, first: date, last: date) -> tuple[i
         await stores.lifecycle.add_person(f"w{p:04d}", f"Trabajadora {p} Núñez", actor)
     events, missed, voids = generate(people, first, last)
     started = time.perf_counter()
-    for i in range(0, len(events), BATCH):
-        await stores.swipes.record_events(events[i : i + BATCH])
+    await store_events(stores, events)
     for uid, at in missed:
         await stores.corrections.add_missing(uid, "out", at, "forgot to clock out", actor)
     rng = random.Random(5)

@@ -80,6 +80,11 @@ BENCHMARKS = (
         module="bench.export",
     ),
     Benchmark(
+        "import_original",
+        "import-original of 1 M taps vs a bare COPY (bench.import_original)",
+        module="bench.import_original",
+    ),
+    Benchmark(
         "tap_screen",
         "tap to screen: firmware in simavr + real daemon (bench.tap_screen)",
         module="bench.tap_screen",

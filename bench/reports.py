@@ -21,14 +21,13 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bench.kit.year_taps import BATCH, ZONE, store_events, tap, wall
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.reports.presence import lookback_start
 from gateway.reports.rules import Rules
@@ -37,16 +36,9 @@ from gateway.store.audit import Actor
 from gateway.store.models import TimetableEntry
 from gateway.store.stores import Stores
 
-ZONE = ZoneInfo("Europe/Madrid")
 PEOPLE = 200
 YEAR = 2025  # a whole year, both DST changes inside
-BATCH = 5000
 REPEATS = 3  # best of: the machine is shared
-
-
-def _wall(day: date, hhmm: clock_time, minutes: float) -> datetime:
-    local = datetime.combine(day, hhmm, tzinfo=ZONE) + timedelta(minutes=minutes)
-    return local.astimezone(UTC)
 
 
 def generate(
@@ -71,9 +63,9 @@ def generate(
         day = first
         while day <= last:
             if day.isoweekday() <= 5 and rng.random() < 0.95:
-                t_in = _wall(day, start, rng.gauss(-5, 8))
+                t_in = wall(day, start, rng.gauss(-5, 8))
                 end_day = day + timedelta(days=1) if end < start else day
-                t_out = _wall(end_day, end, rng.gauss(5, 10))
+                t_out = wall(end_day, end, rng.gauss(5, 10))
                 taps: list[tuple[Direction, datetime, Outcome]] = [
                     (Direction.IN, t_in, Outcome.RECORDED)
                 ]
@@ -86,18 +78,7 @@ def generate(
                 if rng.random() > 0.02:  # 2% forget to clock out
                     taps.append((Direction.OUT, t_out, Outcome.RECORDED))
                 for direction, moment, outcome in sorted(taps, key=lambda t: t[1]):
-                    events.append(
-                        ClockEvent(
-                            event_key=uuid.UUID(int=rng.getrandbits(128)),
-                            person_uid=uid,
-                            card_key=card,
-                            direction=direction,
-                            reader="entrada" if direction == Direction.IN else "salida",
-                            reader_hw_id=None,
-                            received_at=moment,
-                            outcome=outcome,
-                        )
-                    )
+                    events.append(tap(rng, uid, card, direction, moment, outcome))
             day += timedelta(days=1)
     events.sort(key=lambda e: e.received_at)
     return entries, events
@@ -120,8 +101,7 @@ async def _seed(
         await stores.lifecycle.add_person(f"p{p:04d}", f"Person {p}", Actor.cli())
     await stores.timetable.replace_timetable(entries)
     started = time.perf_counter()
-    for i in range(0, len(events), BATCH):
-        await stores.swipes.record_events(events[i : i + BATCH])
+    await store_events(stores, events)
     return time.perf_counter() - started
 
 
