@@ -1,5 +1,6 @@
-"""Headless Chromium through Selenium, for benchmarks that time pages as a browser
-loads them (the Debian chromium and chromium-driver packages)."""
+"""Headless Chromium through Selenium (the Debian chromium and chromium-driver
+packages): the one browser the page benchmarks and the browser tests both drive, so
+a test and a benchmark see the same viewport."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def chromium_paths() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def headless_chromium(width: int = 1920, height: int = 1080) -> Any:
+def new_browser(
+    width: int = 1920, height: int = 1080, scale: float = 1.0, page_load_timeout: float = 60
+) -> Any:
+    """A headless Chromium whose page viewport is exactly width x height CSS pixels."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -29,9 +33,20 @@ def headless_chromium(width: int = 1920, height: int = 1080) -> Any:
         "--disable-dev-shm-usage",
         "--disable-gpu",
         f"--window-size={width},{height}",
+        "--hide-scrollbars",
         "--lang=es-ES",
+        f"--force-device-scale-factor={scale}",
     ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(paths[1]), options=options)
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(page_load_timeout)
+    # The window size includes the browser's own frame: fix the page's viewport itself.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": width < 800},
+    )
     return driver
+
+
+# The name bench/pages.py imports.
+headless_chromium = new_browser

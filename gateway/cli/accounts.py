@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -200,33 +201,38 @@ def _passwd(args: argparse.Namespace) -> int:
 
 
 def _add_worker(args: argparse.Namespace) -> int:
-    from gateway.web.security import hash_password
-
-    config = config_from_args(args)
     name = (args.username or args.person).strip()
-    code = one_time_code()
-    hashed = hash_password(code)
 
-    async def work(stores: Stores) -> None:
+    async def store(stores: Stores, hashed: str) -> None:
         await stores.accounts.add_worker(name, args.person, hashed, Actor.cli())
 
-    with_stores(config, work)
-    _show_code(args, name, code)
-    return 0
+    return _with_new_code(args, name, store)
 
 
 def _new_code(args: argparse.Namespace) -> int:
+    async def store(stores: Stores, hashed: str) -> object:
+        return await stores.accounts.new_code(args.username, hashed, Actor.cli())
+
+    return _with_new_code(args, args.username.strip(), store)
+
+
+def _with_new_code(
+    args: argparse.Namespace,
+    name: str,
+    store: Callable[[Stores, str], Awaitable[object]],
+) -> int:
+    """A fresh one-time code, stored hashed by `store`, then shown (add-worker, new-code)."""
     from gateway.web.security import hash_password
 
     config = config_from_args(args)
     code = one_time_code()
     hashed = hash_password(code)
 
-    async def work(stores: Stores) -> int:
-        return await stores.accounts.new_code(args.username, hashed, Actor.cli())
+    async def work(stores: Stores) -> object:
+        return await store(stores, hashed)
 
     with_stores(config, work)
-    _show_code(args, args.username.strip(), code)
+    _show_code(args, name, code)
     return 0
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from datetime import date
+
+from gateway.errors import UsageError
+from gateway.reports.timeparse import parse_date
 
 # The largest id a bigint (PostgreSQL) or INTEGER (SQLite) column holds.
 MAX_ID = 2**63 - 1
@@ -54,3 +58,32 @@ def seconds(highest: float) -> Callable[[str], float]:
 
 event_id = int_range(0, MAX_ID)
 count = int_range(1, MAX_ID)
+
+
+def add_date_range(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool,
+    to_required: bool | None = None,
+    from_help: str = "the first day (YYYY-MM-DD)",
+    to_help: str = "the last day, inclusive (YYYY-MM-DD)",
+) -> None:
+    """--from/--to as `first`/`last`, the range every dated command takes; read it back
+    with `date_range` (parsed, and refused when --to is before --from)."""
+    parser.add_argument("--from", dest="first", required=required, metavar="DATE", help=from_help)
+    parser.add_argument(
+        "--to",
+        dest="last",
+        required=required if to_required is None else to_required,
+        metavar="DATE",
+        help=to_help,
+    )
+
+
+def date_range(args: argparse.Namespace) -> tuple[date | None, date | None]:
+    """The days given by `add_date_range`'s options, None where an option was left out."""
+    first = parse_date(args.first) if args.first else None
+    last = parse_date(args.last) if args.last else None
+    if first and last and last < first:
+        raise UsageError("--to is before --from")
+    return first, last

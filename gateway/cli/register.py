@@ -13,11 +13,11 @@ import argparse
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from gateway.cli.argtypes import add_date_range, date_range
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 from gateway.config import Config
-from gateway.errors import ExitCode, UsageError
-from gateway.reports.timeparse import parse_date
+from gateway.errors import ExitCode
 from gateway.store.chain import Head, Link
 from gateway.store.heads import HEADS_FILE, append_head, heads_from_argument, heads_path
 from gateway.store.seal_check import SEALING_DELAY, Report, verify
@@ -43,10 +43,12 @@ def register(subparsers: Any) -> None:
         "what was sealed. Exit status: 0 all hold; 5 something does not (each finding names "
         "the row and what differs); 4 no such heads file; 6 database unavailable.",
     )
-    check.add_argument(
-        "--from", dest="first", metavar="DATE", help="only rows dated from this day (YYYY-MM-DD)"
+    add_date_range(
+        check,
+        required=False,
+        from_help="only rows dated from this day (YYYY-MM-DD)",
+        to_help="... to this day, inclusive",
     )
-    check.add_argument("--to", dest="last", metavar="DATE", help="... to this day, inclusive")
     check.add_argument(
         "--head",
         action="append",
@@ -96,10 +98,7 @@ def register(subparsers: Any) -> None:
 
 
 def _range(config: Config, args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
-    first = parse_date(args.first) if args.first else None
-    last = parse_date(args.last) if args.last else None
-    if first and last and last < first:
-        raise UsageError("--to is before --from")
+    first, last = date_range(args)
     zone = config.zone
     start = None if first is None else datetime.combine(first, time(0), zone)
     end = None if last is None else datetime.combine(last + timedelta(days=1), time(0), zone)

@@ -6,14 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.argtypes import add_date_range, date_range
 from gateway.cli.common import add_config_option, add_json_option, config_from_args, print_json
 from gateway.cli.oneshot import with_stores
 from gateway.cli.report import rules_from_args
 from gateway.documents.export_files import write_documents
-from gateway.errors import UsageError
 from gateway.reports.export import ExportResult, export_and_record, head_text
 from gateway.reports.rules import DEFAULT_MAX_SESSION
-from gateway.reports.timeparse import parse_date
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 
@@ -26,8 +25,7 @@ def add_export(sub: Any) -> None:
         "the start, end and pauses, the corrections with their trail, daily and monthly "
         "totals, as CSV, xlsx and PDF, with MANIFEST.sha256 (sha256sum -c) and the head.",
     )
-    export.add_argument("--from", dest="first", required=True, metavar="DATE")
-    export.add_argument("--to", dest="last", required=True, metavar="DATE")
+    add_date_range(export, required=True)
     export.add_argument("--person", action="append", default=[], metavar="UID")
     export.add_argument("--out", required=True, metavar="DIR")
     add_config_option(export)
@@ -38,10 +36,8 @@ def add_export(sub: Any) -> None:
 def _export(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     rules = rules_from_args(config, DEFAULT_MAX_SESSION.total_seconds() / 3600)
-    first = parse_date(args.first)
-    last = parse_date(args.last)
-    if last < first:
-        raise UsageError("--to is before --from")
+    first, last = date_range(args)
+    assert first is not None and last is not None  # both required by argparse
     out = Path(args.out).absolute()
 
     async def work(stores: Stores) -> ExportResult:

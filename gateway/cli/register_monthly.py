@@ -28,6 +28,7 @@ from gateway.reports.export import check_target
 from gateway.reports.monthly import Summary, month_range, monthly_summaries
 from gateway.reports.monthly_files import write_summaries
 from gateway.reports.rules import DEFAULT_MAX_SESSION
+from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 
 
@@ -79,7 +80,10 @@ def _monthly(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     files = sorted(p.name for p in out.iterdir())
-    sent = _mail(config, out, summaries, workers) if args.mail else None
+    sent = None
+    if args.mail:
+        sent, trail = _mail(config, out, summaries, workers)
+        _audit_mails(config, args.month.strip(), trail)
     if args.json:
         print_json(
             {"out": str(out), "files": files, "workers": len(summaries)}
@@ -109,15 +113,42 @@ class Mailed:
     error: str | None = None
 
 
-def _mail(config: Config, out: Path, summaries: list[Summary], workers: dict[str, str]) -> Mailed:
+# (uid, address, "sent" | "refused" | "failed", why): one audit row per mail tried.
+MailTrail = list[tuple[str, str, str, str | None]]
+
+
+def _audit_mails(config: Config, month: str, trail: MailTrail) -> None:
+    """Each mail sent or failed leaves an audit row, as the open-day notices and the
+    web's exports do: who was sent which month, and what the server said."""
+    if not trail:
+        return
+
+    async def work(stores: Stores) -> None:
+        for uid, address, outcome, why in trail:
+            await stores.audit.record(
+                Actor.cli(),
+                "register.monthly.mail",
+                uid,
+                {"month": month, "to": address, "outcome": outcome, "error": why},
+            )
+
+    with_stores(config, work)
+
+
+def _mail(
+    config: Config, out: Path, summaries: list[Summary], workers: dict[str, str]
+) -> tuple[Mailed, MailTrail]:
     sent = Mailed()
+    trail: MailTrail = []
     letters = []
+    uids = []
     for s in summaries:
         address = workers.get(s.uid, "")
         if "@" not in address or check_address(address) is not None:
             sent.no_address.append(s.uid)
             continue
         pdf = (out / f"{s.file_stem}.pdf").read_bytes()
+        uids.append(s.uid)
         letters.append(
             Letter(
                 address,
@@ -128,15 +159,18 @@ def _mail(config: Config, out: Path, summaries: list[Summary], workers: dict[str
             )
         )
     if not letters:
-        return sent
+        return sent, trail
     try:
         results = send_blocking(config.mail, letters)
     except MailError as exc:
         sent.error = str(exc)
-        return sent
-    for letter, refused in zip(letters, results, strict=True):
+        failed = zip(uids, letters, strict=True)
+        return sent, [(uid, letter.to, "failed", sent.error) for uid, letter in failed]
+    for uid, letter, refused in zip(uids, letters, results, strict=True):
         if refused is None:
             sent.mailed.append(letter.to)
+            trail.append((uid, letter.to, "sent", None))
         else:
             sent.refused.append(refused)
-    return sent
+            trail.append((uid, letter.to, "refused", refused))
+    return sent, trail

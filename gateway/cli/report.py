@@ -8,6 +8,7 @@ import sys
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from gateway.cli.argtypes import add_date_range, date_range
 from gateway.cli.common import (
     add_config_option,
     add_gateway_option,
@@ -22,7 +23,6 @@ from gateway.reports import render, worktime_render
 from gateway.reports.rules import DEFAULT_MAX_SESSION, Rules
 from gateway.reports.service import build_report
 from gateway.reports.sessions import Report
-from gateway.reports.timeparse import parse_date
 from gateway.reports.worktime_service import WorkTimeReport, build_worktime
 from gateway.store.stores import Stores
 
@@ -39,9 +39,12 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_config_option(parser)
-    parser.add_argument("--from", dest="first", required=True, metavar="DATE", help="YYYY-MM-DD")
-    parser.add_argument(
-        "--to", dest="last", metavar="DATE", help="YYYY-MM-DD, inclusive (default: --from)"
+    add_date_range(
+        parser,
+        required=True,
+        to_required=False,
+        from_help="YYYY-MM-DD",
+        to_help="YYYY-MM-DD, inclusive (default: --from)",
     )
     parser.add_argument("--user", metavar="UID", help="only this person")
     add_gateway_option(parser)
@@ -73,8 +76,9 @@ def rules_from_args(config: Config, hours: float) -> Rules:
 def _report(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     rules = rules_from_args(config, args.max_session_hours)
-    first = parse_date(args.first)
-    last = parse_date(args.last) if args.last else first
+    given, until = date_range(args)
+    assert given is not None  # required by argparse
+    first, last = given, until or given
     if args.worktime:
         return _worktime(config, rules, first, last, args)
     report = asyncio.run(_build(config, rules, first, last, args.user, args.gateway))

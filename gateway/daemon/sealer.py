@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.errors import GatewayError
 from gateway.logs import get_logger
@@ -75,12 +75,14 @@ class SealThread:
         )
         return SealStore(self._db)
 
-    def run_sync(self, make: Callable[[], Awaitable[T]]) -> T:
-        return asyncio.run_coroutine_threadsafe(_await(make), self._loop).result()
+    # `make` is a coroutine function: calling it here only builds the coroutine; its
+    # body, and whatever it opens, runs on the sealer's loop.
+    def run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(make(), self._loop).result()
 
-    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """`make()` awaited on the sealer's thread; cancelling this cancels it there."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_await(make), self._loop))
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(make(), self._loop))
 
     async def close(self) -> None:
         if self._db is not None:
@@ -89,11 +91,6 @@ class SealThread:
         await asyncio.to_thread(self._thread.join, 5.0)
         if not self._thread.is_alive():
             self._loop.close()
-
-
-async def _await(make: Callable[[], Awaitable[T]]) -> T:
-    # make() is called here, on the sealer's loop: what it builds belongs to that loop.
-    return await make()
 
 
 class Sealer:
@@ -191,7 +188,7 @@ class Sealer:
         if self._thread is not None:
             await self._thread.close()
 
-    async def _off_loop(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def _off_loop(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """`make()` on the sealer's thread when it has one, else here."""
         if self._thread is None:
             return await make()

@@ -103,6 +103,58 @@ def test_each_worker_gets_their_own_pdf(tmp_path: Path, server: SmtpServer) -> N
         ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, timeout=60, check=True
     ).stdout.decode()
     assert "Ana García" in text and "Bob Ruiz" not in text
+    # The mail sent left its audit row: whom, which month, what came of it.
+    assert asyncio.run(_mail_audit(url)) == [
+        ("ana", {"month": MONTH, "to": "ana@example.org", "outcome": "sent", "error": None})
+    ]
+
+
+async def _mail_audit(url: str) -> list[tuple[str | None, dict[str, object]]]:
+    stores = Stores.open(url)
+    try:
+        rows = await stores.audit.recent(action="register.monthly.mail")
+        return [(r.target, r.details) for r in rows]
+    finally:
+        await stores.close()
+
+
+def test_a_mail_that_fails_is_audited_too(tmp_path: Path, server: SmtpServer) -> None:
+    """The server refuses the login (a wrong password): nothing mailed, exit 1, and the
+    audit names the worker whose mail failed and why."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    asyncio.run(_seed(url))
+    mail = (
+        f'\n[mail]\nhost = "{server.host}"\nport = {server.port}\nstarttls = true\n'
+        f'username = "{USER}"\nfrom = "Registro <{USER}>"\nca_file = "{server.cert}"\n'
+        "timeout_s = 20\n"
+    )
+    config = _config(tmp_path, url, mail)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "register",
+            "monthly",
+            "--month",
+            MONTH,
+            "--out",
+            str(tmp_path / "out"),
+            "--mail",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), ENV_MAIL_PASSWORD: "not the password"},
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    [(target, details)] = asyncio.run(_mail_audit(url))
+    assert target == "ana" and details["outcome"] == "failed" and details["error"]
+    assert details["to"] == "ana@example.org" and details["month"] == MONTH
 
 
 def test_mail_without_a_mail_section_is_one_line(tmp_path: Path) -> None:

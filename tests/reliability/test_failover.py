@@ -19,7 +19,7 @@ spooled, the time to the first direct write and to each LISTEN after the promoti
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -35,8 +35,8 @@ from bench.kit.pgcluster import PASSWORD, SUPERUSER, PgCluster, standby_of, star
 from bench.kit.rig import Rig, Tap, report
 from gateway.protocol import Status
 from gateway.store.listen import RETRY_MAX_S
+from tests.reliability.live_stack import daemon_and_web, web_events
 from tests.support.wait import Deadline, wait_until
-from tests.web.stack import WebProcess, free_port
 
 pytestmark = [pytest.mark.fault, pytest.mark.e2e, pytest.mark.postgres]
 
@@ -82,18 +82,6 @@ def _sync_replication(primary: PgCluster, standby: PgCluster) -> None:
     wait_until(synchronous, 30, "the standby to be a synchronous one")
 
 
-def _web_events(web: WebProcess, event: str) -> list[dict[str, Any]]:
-    found = []
-    for line in list(web.log):
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == event:
-            found.append(doc)
-    return found
-
-
 def _at(event: dict[str, Any]) -> float:
     """The wall-clock time of a log event (structlog's ISO timestamp, UTC)."""
     return datetime.fromisoformat(event["timestamp"]).timestamp()
@@ -126,24 +114,15 @@ async def test_primary_killed_and_standby_promoted_mid_burst(
     primary, standby = pair
     hung: HungHost | None = None
     listen_back_s = LISTEN_BACK_S + (CONNECT_TIMEOUT_S if old_primary == "hangs" else 0)
-    rig: Rig | None = None
-    web: WebProcess | None = None
-    try:
-        url = (
-            f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{primary.port},"
-            f"127.0.0.1:{standby.port}/failover?target_session_attrs=read-write"
-        )
-        rig = Rig(tmp_path, url, wait_s=WAIT_S)
-        rig.config.write_text(rig.config.read_text() + '\n[web]\nboard = "names"\n')
-        await rig.seed()  # through the multi-host URL: it lands on the primary
-        await rig.start_readers()
-        web = WebProcess(rig.config, free_port())
-        await asyncio.to_thread(web.start)
-        daemon = await rig.start_daemon()
-        await asyncio.to_thread(daemon.wait_event, "card_listen_started", 30)
-        await asyncio.to_thread(
-            wait_until, lambda: _web_events(web, "live_listen_started"), 30, "the web's LISTEN"
-        )
+    url = (
+        f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{primary.port},"
+        f"127.0.0.1:{standby.port}/failover?target_session_attrs=read-write"
+    )
+    rig = Rig(tmp_path, url, wait_s=WAIT_S)
+    await rig.seed()  # through the multi-host URL: it lands on the primary
+    # On the way out the hung host's socket closes first, then the web and the rig.
+    async with contextlib.AsyncExitStack() as closing:
+        daemon, web = await closing.enter_async_context(daemon_and_web(rig))
 
         stop = asyncio.Event()
         crash = asyncio.Event()
@@ -174,12 +153,12 @@ async def test_primary_killed_and_standby_promoted_mid_burst(
             # Every LISTEN started after this is on the promoted standby: the old
             # primary is gone and a standby refuses read-write sessions.
             mark = daemon.mark()
-            web_mark = len(_web_events(web, "live_listen_started"))
+            web_mark = len(web_events(web, "live_listen_started"))
             t["crash"] = time.time()
             await asyncio.to_thread(primary.stop, "immediate")
             if old_primary == "hangs":
                 nonlocal hung
-                hung = HungHost(primary.port)
+                hung = closing.enter_context(contextlib.closing(HungHost(primary.port)))
             deadline = Deadline(30, f"{SPOOLED_BEFORE_PROMOTION} taps in the spool")
             while (
                 spooled_since(mark) < SPOOLED_BEFORE_PROMOTION or time.time() - t["crash"] < GAP_S
@@ -197,7 +176,7 @@ async def test_primary_killed_and_standby_promoted_mid_burst(
             t["database_back"] = _at(back)  # the drainer's first commit on the new primary
 
             def live_back() -> list[dict[str, Any]]:
-                return _web_events(web, "live_listen_started")[web_mark:]
+                return web_events(web, "live_listen_started")[web_mark:]
 
             await asyncio.to_thread(wait_until, live_back, 30, "the web's LISTEN, promoted")
             t["live_listen"] = _at(live_back()[0])
@@ -258,10 +237,3 @@ async def test_primary_killed_and_standby_promoted_mid_burst(
             "max_latency_ms": round(max(tap.latency_s for _, tap in taps_at) * 1e3),
         }
         report(f"failover_old_primary_{old_primary}", figures)
-    finally:
-        if hung is not None:
-            hung.close()
-        if web is not None:
-            await asyncio.to_thread(web.stop)
-        if rig is not None:
-            await rig.close()

@@ -12,11 +12,11 @@ restarted, an export and `register verify`, all through the pooler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -29,8 +29,8 @@ from gateway.config import DatabaseConfig
 from gateway.protocol import Status
 from gateway.store.audit import Actor
 from gateway.store.stores import Stores
-from tests.support.wait import Deadline, wait_until
-from tests.web.stack import WebProcess, free_port
+from tests.reliability.live_stack import daemon_and_web, web_events
+from tests.support.wait import Deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -68,18 +68,6 @@ def test_server_side_prepares_break_through_transaction_pooling(pg_cluster: PgCl
         bouncer.stop()
 
 
-def _web_events(web: WebProcess, event: str) -> list[dict[str, Any]]:
-    found = []
-    for line in list(web.log):
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == event:
-            found.append(doc)
-    return found
-
-
 def _listen_sessions(direct: str) -> tuple[int, int]:
     """(LISTEN sessions from TCP clients, i.e. direct; LISTEN sessions from PgBouncer,
     which reaches the server over its Unix socket)."""
@@ -101,10 +89,10 @@ async def test_daemon_and_web_through_pgbouncer_in_transaction_mode(
     direct = pg_cluster.url(dbname)
     # Three server connections for the daemon's swipe lanes, its pool, its sealer and
     # the web: clients take turns on them, as hundreds of gateways would.
-    bouncer = PgBouncer(pg_cluster, pool_size=3).start()
-    rig: Rig | None = None
-    web: WebProcess | None = None
-    try:
+    # On the way out: the web, the rig, then the pooler.
+    async with contextlib.AsyncExitStack() as closing:
+        bouncer = PgBouncer(pg_cluster, pool_size=3).start()
+        closing.callback(bouncer.stop)
         url = bouncer.url(dbname)
         await asyncio.to_thread(seed, direct, PEOPLE)
         rig = Rig(tmp_path, url, wait_s=WAIT_S)
@@ -112,16 +100,9 @@ async def test_daemon_and_web_through_pgbouncer_in_transaction_mode(
             f"wait_s = {WAIT_S}\n",
             f'wait_s = {WAIT_S}\npooler = "pgbouncer"\nlisten_url = {json.dumps(direct)}\n',
         )
-        rig.config.write_text(text + '\n[web]\nboard = "names"\n')
-        await rig.start_readers()
-        web = WebProcess(rig.config, free_port())
-        await asyncio.to_thread(web.start)
-        daemon = await rig.start_daemon()
-        await asyncio.to_thread(daemon.wait_event, "card_listen_started", 30)
+        rig.config.write_text(text)
+        daemon, web = await closing.enter_async_context(daemon_and_web(rig))
         await asyncio.to_thread(daemon.wait_event, "directory_refreshed", 30)
-        await asyncio.to_thread(
-            wait_until, lambda: _web_events(web, "live_listen_started"), 30, "the web's LISTEN"
-        )
         # Both LISTENs on direct sessions, none through the pooler.
         direct_listens, pooled_listens = await asyncio.to_thread(_listen_sessions, direct)
         assert (direct_listens, pooled_listens) == (2, 0)
@@ -136,7 +117,7 @@ async def test_daemon_and_web_through_pgbouncer_in_transaction_mode(
         offline = [t for t in taps if "offline" in t.text.lower()]
         assert not offline, f"{len(offline)} taps went to the spool: {offline[:2]}"
         assert not daemon.find("database_unavailable"), daemon.find("database_unavailable")[:2]
-        assert not _web_events(web, "live_refresh_failed")
+        assert not web_events(web, "live_refresh_failed")
 
         # A card change made through the pooler reaches the daemon by NOTIFY (a
         # refresh long before the periodic one, 60 s away).
@@ -220,9 +201,3 @@ async def test_daemon_and_web_through_pgbouncer_in_transaction_mode(
             "exported": len(export.stdout.splitlines()),
         }
         report("pgbouncer_transaction_mode", figures)
-    finally:
-        if web is not None:
-            await asyncio.to_thread(web.stop)
-        if rig is not None:
-            await rig.close()
-        bouncer.stop()

@@ -159,7 +159,18 @@ def test_timetable_who_report_and_export(tmp_path: Path) -> None:
     ]
     text = cli(tmp_path, db_url, "report", "--from", "2026-11-23").stdout
     assert "06:00+1" in text and "late=16min" in text and "Month totals" in text
-    cli(tmp_path, db_url, "report", "--from", "2026-11-30", "--to", "2026-11-01", code=7)
+    # Refused at the command line, as register export and verify do (argtypes.date_range).
+    backwards = cli(
+        tmp_path,
+        db_url,
+        "report",
+        "--from",
+        "2026-11-30",
+        "--to",
+        "2026-11-01",
+        code=ExitCode.USAGE,
+    )
+    assert backwards.stderr.strip().endswith("--to is before --from")
     cli(tmp_path, db_url, "report", "--from", "yesterday", code=7)
 
     cursor = tmp_path / "cursor"

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# Re-exported: the browser tests take the one browser from here.
+from bench.kit.browser import chromium_paths as chromium_paths
+from bench.kit.browser import new_browser as new_browser
 from bench.kit.harness import REPO_ROOT, DaemonProcess, PtyReader, write_config
 from gateway.domain import ClockEvent, Direction, Outcome
 from gateway.protocol import Role
@@ -282,41 +284,6 @@ def start_stack(
         exit_.unplug()
         raise
     return Stack(url, tmp, daemon, web, entrance, exit_)
-
-
-def chromium_paths() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
-def new_browser(width: int = 1920, height: int = 1080, scale: float = 1.0) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    paths = chromium_paths()
-    assert paths is not None
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        f"--window-size={width},{height}",
-        "--hide-scrollbars",
-        "--lang=es-ES",
-        f"--force-device-scale-factor={scale}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
-    driver.set_page_load_timeout(30)
-    # The window size includes the browser's own frame: fix the page's viewport itself.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": width < 800},
-    )
-    return driver
 
 
 def json_of(text: str) -> Any:

@@ -9,7 +9,7 @@ import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +17,16 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.web.stack import ZONE, Stack, new_browser, start_stack
+from tests.web.register_stack import INSPECTOR, PW, register_stack
+from tests.web.stack import ZONE, Stack, new_browser
 from tests.web.test_browser import wait_for
-from tests.web.test_register_pages import INSPECTOR, PW, _seal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.web]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    import asyncio
-
-    tmp = tmp_path_factory.mktemp("web-register-browser")
-    stack = start_stack(
-        f"sqlite:///{tmp / 'gateway.db'}",
-        tmp,
-        history_days=20,
-        web_only=True,
-        accounts=[(INSPECTOR, PW, "inspector", datetime.now(UTC) + timedelta(days=30))],
-    )
-    try:
-        asyncio.run(_seal(stack.url))
-        yield stack
-    finally:
-        stack.close()
+    yield from register_stack(tmp_path_factory, "web-register-browser")
 
 
 def _sign_in(driver: Any, stack: Stack) -> None:

@@ -6,7 +6,6 @@ of one line and leave nothing behind; the inspector changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -14,47 +13,25 @@ import subprocess
 import urllib.request
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from gateway.store.stores import Stores
 from tests.store.support import sql
 from tests.web.client import Client
-from tests.web.stack import ZONE, Stack, start_stack
+from tests.web.register_stack import INSPECTOR, PW, register_stack
+from tests.web.stack import ZONE, Stack
 from tests.web.test_http import _cli
 
 pytestmark = pytest.mark.e2e
 
-INSPECTOR, PW = "itss", "a good long password"
 TABLES = ("people", "cards", "clock_events", "corrections", "seals", "accounts", "timetable")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("web-register")
-    stack = start_stack(
-        f"sqlite:///{tmp / 'gateway.db'}",
-        tmp,
-        history_days=20,
-        web_only=True,
-        accounts=[(INSPECTOR, PW, "inspector", datetime.now(UTC) + timedelta(days=30))],
-    )
-    try:
-        asyncio.run(_seal(stack.url))
-        yield stack
-    finally:
-        stack.close()
-
-
-async def _seal(url: str) -> None:
-    stores = Stores.open(url)
-    try:
-        while (await stores.seals.seal_pending()).sealed:
-            pass  # rounds until nothing is left: each round seals a batch
-    finally:
-        await stores.close()
+    yield from register_stack(tmp_path_factory, "web-register")
 
 
 def _inspector(stack: Stack) -> Client:
