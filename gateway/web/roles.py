@@ -74,6 +74,7 @@ ACCESS: dict[str, Rule] = {
     "/people/regime": Rule(EDIT),
     "/cards/assign": Rule(EDIT),
     "/cards/revoke": Rule(EDIT),
+    "/cards/unknown": Rule(READ),
     "/readers": Rule(READ),
     "/corrections": Rule(READ),
     "/corrections/add": Rule(EDIT),

@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {  # None: open to anyone
     ("/people/regime", "POST"): {ADM, HR},
     ("/cards/assign", "POST"): {ADM, HR},
     ("/cards/revoke", "POST"): {ADM, HR},
+    ("/cards/unknown", "GET"): {ADM, HR, INS},
     ("/readers", "GET"): {ADM, HR, INS},
     ("/corrections", "GET"): {ADM, HR, INS},
     ("/corrections/add", "POST"): {ADM, HR},
