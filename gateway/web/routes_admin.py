@@ -11,39 +11,65 @@ from starlette.responses import Response
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.status import StatusFileError, daemon_state, read_status
 from gateway.store import validate
-from gateway.store.gateways import GatewayRow
+from gateway.store.folding import fold, search_words
+from gateway.store.gateways import FleetPage
 from gateway.web import paging
-from gateway.web.context import actor, admin, ctx_of, form_action, render
+from gateway.web.context import actor, admin, ctx_of, form_action
 
 RECENT_DAYS = 31
 
 
+FLEET_PAGE = 50  # gateways per page of the fleet table
+
+
 @admin
 async def readers_page(request: Request) -> Response:
+    """This gateway's readers (from the daemon's status file) and the fleet table, both
+    narrowed by ?q= (a reader's name or port, a gateway's id or host name); the fleet
+    pages by gateway id (web/paging.py), this gateway's few readers need no pages."""
     ctx = ctx_of(request)
+    try:
+        text = paging.search_text(request)
+        after = paging.decode_cursor(request.query_params.get("after"), (str,))
+    except InvalidInputError as exc:
+        return paging.bad_request(request, exc)
     try:
         snapshot = await asyncio.to_thread(read_status, ctx.config.state_dir)
         problem = None
     except StatusFileError as exc:
         snapshot, problem = None, str(exc)
     state = daemon_state(snapshot) if snapshot is not None else None
-    return render(
+    words = [fold(w) for w in search_words(text)]
+    readers = [
+        r
+        for r in (snapshot.readers if snapshot is not None else ())
+        if all(w in fold(f"{r.name} {r.port}") for w in words)
+    ]
+    fleet = await _gateways(request, text, after[0] if after else None)
+    return paging.list_page(
         request,
         "readers.html",
+        "readers_rows.html",
+        q=text,
         snapshot=snapshot,
+        readers=readers,
         state=None if state is None else str(state),
         problem=problem,
-        gateways=await _gateways(request),
+        gateways=fleet.rows,
+        next_url=paging.url_with(request, after=paging.encode_cursor([fleet.after]))
+        if fleet.after
+        else None,
+        first_url=paging.url_with(request) if after else None,
     )
 
 
-async def _gateways(request: Request) -> list[GatewayRow]:
-    """The fleet table, one row per gateway by id; [] when it cannot be read (the page
-    still shows this gateway's own readers)."""
+async def _gateways(request: Request, text: str, after: str | None) -> FleetPage:
+    """A page of the fleet table, by id; empty when it cannot be read (the page still
+    shows this gateway's own readers)."""
     try:
-        return await ctx_of(request).stores.gateways.all()
+        return await ctx_of(request).stores.gateways.page(text, after=after, limit=FLEET_PAGE)
     except GatewayError:
-        return []
+        return FleetPage([], None)
 
 
 CORRECTIONS_PAGE = 100
