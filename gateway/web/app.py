@@ -145,7 +145,6 @@ def create_app(
         ("/login", routes_public.login, ["GET", "POST"]),
         ("/logout", routes_public.logout, ["POST"]),
         ("/people", routes_people.people_page, ["GET"]),
-        ("/people/live", routes_people.unknown_events, ["GET"]),
         ("/people/add", routes_people.add_person, ["POST"]),
         ("/people/rename", routes_people.rename_person, ["POST"]),
         ("/people/active", routes_people.set_active, ["POST"]),
@@ -154,7 +153,11 @@ def create_app(
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
         ("/cards/unknown", routes_unknown.unknown_page, ["GET"]),
-        # After every /people/... route above: a person's page takes the rest.
+        # Not under /people/: every path there is a person's page (a uid may be "live").
+        ("/cards/unknown/events", routes_unknown.unknown_events, ["GET"]),
+        # After every /people/... route above, all of them POST only (so a GET of
+        # /people/add is the page of a person whose uid is "add"): a person's page
+        # takes every GET under /people/.
         ("/people/{uid:path}", routes_person.person_page, ["GET"]),
         ("/readers", routes_admin.readers_page, ["GET"]),
         ("/corrections", routes_admin.corrections_page, ["GET"]),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.store.people import STATES
@@ -25,7 +25,6 @@ from gateway.web.context import (
 from gateway.web.routes_person import person_url
 from gateway.web.routes_unknown import unknown_values
 
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 PAGE_SIZE = 50  # people per page: 2,000 people were one 3.16 MB page
 
 
@@ -64,13 +63,6 @@ async def people_page(request: Request) -> Response:
     # topic may not have moved yet).
     unknown = await unknown_values(request, searched=False)
     return render(request, "people.html", **unknown, **values)
-
-
-@admin
-async def unknown_events(request: Request) -> Response:
-    return StreamingResponse(
-        ctx_of(request).hub.stream("unknown"), media_type="text/event-stream", headers=_SSE_HEADERS
-    )
 
 
 async def _field(request: Request, name: str) -> str:

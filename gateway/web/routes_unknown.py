@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from gateway.errors import InvalidInputError
 from gateway.store.models import UnknownSwipeRow
@@ -25,6 +25,7 @@ from gateway.web.context import admin, ctx_of
 
 PAGE_SIZE = 25  # cards per page, each row with its assign form
 PAGE = "/cards/unknown"
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -84,3 +85,12 @@ async def unknown_page(request: Request) -> Response:
     except InvalidInputError as exc:
         return paging.bad_request(request, exc)
     return paging.list_page(request, "unknown.html", "unknown_rows.html", **values)
+
+
+@admin
+async def unknown_events(request: Request) -> Response:
+    """The "unknown" topic's stream (the list's fingerprint), at a path no uid can take:
+    under /people/ it shadowed the page of a person whose uid is "live"."""
+    return StreamingResponse(
+        ctx_of(request).hub.stream("unknown"), media_type="text/event-stream", headers=_SSE_HEADERS
+    )

@@ -56,7 +56,7 @@ ACCOUNTS: dict[str | None, tuple[str, str] | None] = {
 # GET routes that are no page: the walk leaves them out, saying why.
 NOT_PAGES = {
     "/events": "the board's event stream",
-    "/people/live": "the unknown cards' event stream",
+    "/cards/unknown/events": "the unknown cards' event stream",
     "/reports/download": "a file download (CSV, PDF)",
     "/me/download": "the worker's own register or summary, a file download (CSV, PDF)",
 }

@@ -338,3 +338,24 @@ def test_an_erased_persons_page_stays_and_offers_nothing(stack: Stack) -> None:
     assert 'method="post"' not in page.body.split("</header>", 1)[1]  # no action left
     assert "raul.ortiz" not in _uids(client.get("/people").body)
     assert _uids(client.get("/people?state=erased").body) == ["raul.ortiz"]
+
+
+SHADOWED = ("live", "add", "rename", "active", "erase", "regime")  # /people/<these> routes
+
+
+def test_a_person_whose_uid_names_a_route_opens_their_page(stack: Stack) -> None:
+    """Every GET under /people/ is a person's page: the unknown cards' stream moved to
+    /cards/unknown/events, and the other /people/... routes are POST only."""
+    client = _client(stack)
+    client.get("/people")
+    for uid in SHADOWED:
+        added = client.post("/people/add", {"uid": uid, "name": f"Persona {uid.title()}"})
+        assert added.status == 303 and added.location == f"/people/{uid}", uid
+    for who in ((ADMIN, PASSWORD), INSPECTOR):
+        reader = _client(stack, who)
+        for uid in SHADOWED:
+            page = reader.get(f"/people/{uid}")
+            assert page.status == 200, (who[0], uid)
+            assert page.headers.get("content-type", "").startswith("text/html"), uid
+            assert f"<h1>Persona {uid.title()}</h1>" in page.body, uid
+    assert _uids(client.get("/people?q=persona+live").body) == ["live"]

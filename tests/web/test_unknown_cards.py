@@ -128,7 +128,7 @@ def test_the_fragment_is_the_results_alone(stack: Stack) -> None:
     assert part.status == 200 and "<html" not in part.body and 'role="search"' not in part.body
     assert _ROW.findall(part.body) == ["0A00002A"] and 'id="unknown-count"' in part.body
     assert 'data-live-search="unknown-results"' in full.body
-    assert 'data-live-list="/people/live"' in full.body and 'data-partial="1"' in full.body
+    assert 'data-live-list="/cards/unknown/events"' in full.body and 'data-partial="1"' in full.body
 
 
 def test_a_bad_cursor_is_a_400_page_of_one_line(stack: Stack) -> None:
@@ -187,7 +187,7 @@ def _first_unknown_event(stack: Stack, client: Client, timeout: float = 10.0) ->
     cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies())
     deadline = time.monotonic() + timeout  # each line's wait is the socket's timeout
     try:
-        conn.request("GET", "/people/live", headers={"Cookie": cookie})
+        conn.request("GET", "/cards/unknown/events", headers={"Cookie": cookie})
         response = conn.getresponse()
         assert response.status == 200
         event = None
