@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 
 from starlette.requests import Request
@@ -79,12 +80,14 @@ CORRECTION_KINDS = ("add", "void")
 @admin
 async def corrections_page(request: Request) -> Response:
     """The corrections, newest first, of one person (?uid=) or everyone, of one kind,
-    paged by id (web/paging.py). The person is a uid typed or linked from their page:
-    a list of every person was 2,000 options, twice."""
+    with words (?q=) in the name, uid or reason, paged by id (web/paging.py). The
+    person is a uid typed or linked from their page: a list of every person was 2,000
+    options, twice."""
     ctx = ctx_of(request)
     uid = request.query_params.get("uid", "").strip() or None
     try:
         uid = validate.uid(uid) if uid else None
+        text = paging.search_text(request)
         kind = paging.choice(request, "kind", CORRECTION_KINDS)
         after = paging.decode_cursor(request.query_params.get("after"), (int,))
     except InvalidInputError as exc:
@@ -101,7 +104,11 @@ async def corrections_page(request: Request) -> Response:
         ]
         events.reverse()
     listed = await ctx.stores.corrections.recent(
-        uid=uid, kind=kind, limit=CORRECTIONS_PAGE + 1, before_id=after[0] if after else None
+        uid=uid,
+        kind=kind,
+        text=text,
+        limit=CORRECTIONS_PAGE + 1,
+        before_id=after[0] if after else None,
     )
     more, listed = len(listed) > CORRECTIONS_PAGE, listed[:CORRECTIONS_PAGE]
     # Voided, or a void waiting for agreement: not offered again (a rejected one is).
@@ -117,6 +124,7 @@ async def corrections_page(request: Request) -> Response:
         "corrections_rows.html",
         uid=uid,
         person=person,
+        q=text,
         kind=kind or "",
         kinds=CORRECTION_KINDS,
         events=events,
@@ -202,13 +210,23 @@ AUDIT_FAMILIES = (
 AUDIT_PAGE = 100
 
 
+def _target(request: Request) -> str | None:
+    """?target=: the rows about exactly this (a uid, a card, a path), or None."""
+    target = request.query_params.get("target", "").strip()
+    if len(target) > paging.MAX_QUERY or any(unicodedata.category(c)[0] == "C" for c in target):
+        raise InvalidInputError("bad target: a uid, a card or a path")
+    return target or None
+
+
 @admin
 async def audit_page(request: Request) -> Response:
     """Find, filter, page (web/paging.py): words in actor, action or target, a family
-    of actions, pages by id (?after=<cursor>; the older ?before=<id> links still work,
+    of actions, one target exactly (?target=, a person's page links here; an index of
+    schema v6 serves it), pages by id (?after=<cursor>; the older ?before=<id> links still work,
     a bad one meaning the first page as before)."""
     try:
         text = paging.search_text(request)
+        target = _target(request)
         family = paging.choice(request, "action", AUDIT_FAMILIES)
         after = paging.decode_cursor(request.query_params.get("after"), (int,))
     except InvalidInputError as exc:
@@ -217,7 +235,7 @@ async def audit_page(request: Request) -> Response:
     if before_id is None and (before := request.query_params.get("before")):
         before_id = row_id(before)
     rows = await ctx_of(request).stores.audit.recent(
-        limit=AUDIT_PAGE + 1, before_id=before_id, action=family, text=text
+        limit=AUDIT_PAGE + 1, before_id=before_id, action=family, text=text, target=target
     )
     more, rows = len(rows) > AUDIT_PAGE, rows[:AUDIT_PAGE]
     return paging.list_page(
@@ -226,6 +244,7 @@ async def audit_page(request: Request) -> Response:
         "audit_rows.html",
         rows=rows,
         q=text,
+        target=target or "",
         action=family or "",
         families=AUDIT_FAMILIES,
         next_url=paging.url_with(request, after=paging.encode_cursor([rows[-1].id]), before=None)
