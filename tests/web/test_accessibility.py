@@ -69,7 +69,10 @@ SAMPLES = {
 STATES = {
     "/people": ("/people?q=ruiz&state=active",),
     "/people/{uid:path}": ("/people/marta.ruiz",),
-    "/corrections": ("/corrections?uid=luis.nunez",),
+    "/cards/unknown": ("/cards/unknown?q=04c0ff", "/cards/unknown?q=nothing-at-all"),
+    "/readers": ("/readers?q=entrance",),
+    "/corrections": ("/corrections?uid=luis.nunez", "/corrections?uid=ana.garcia&q=olvid"),
+    "/audit": ("/audit?target=ana.garcia",),
     "/reports": ("/reports?uid=luis.nunez",),
 }
 UNKNOWN_CARD = "04C0FFEE"
