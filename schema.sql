@@ -1,4 +1,4 @@
--- clock-gateway database schema, version 5, for PostgreSQL 13 and newer.
+-- clock-gateway database schema, version 6, for PostgreSQL 13 and newer.
 --
 -- This file makes a fresh database, and is safe to apply any number of times
 -- (`clock-gateway db init` does exactly that): every object is created only if it is
@@ -19,8 +19,8 @@
 DO $$
 BEGIN
     IF to_regclass('schema_version') IS NOT NULL THEN
-        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 5) THEN
-            RAISE EXCEPTION 'schema version is not 5: see clock-gateway db check / db upgrade';
+        IF EXISTS (SELECT 1 FROM schema_version WHERE version <> 6) THEN
+            RAISE EXCEPTION 'schema version is not 6: see clock-gateway db check / db upgrade';
         END IF;
     END IF;
 END
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     CONSTRAINT schema_version_single_row CHECK (id = 1)
 );
 
-INSERT INTO schema_version (id, version) VALUES (1, 5) ON CONFLICT (id) DO NOTHING;
+INSERT INTO schema_version (id, version) VALUES (1, 6) ON CONFLICT (id) DO NOTHING;
 
 -- People who may clock in; uid is the stable identifier admins type (e.g. 'ana.garcia').
 CREATE TABLE IF NOT EXISTS people (
@@ -226,6 +226,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+-- A person's audit trail (their page): the rows about one target, newest first (v6).
+CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log (target, id);
 
 -- Corrections leave the raw events alone: 'add' supplies a missed punch (direction and
 -- when), 'void' sets a mistaken event aside; reports apply them on top of the events.

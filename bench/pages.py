@@ -9,7 +9,8 @@ same process renders from a template without reading the database, so the ratio 
 what the page's queries and rows cost on top of the web stack itself. The pages: the
 people list's first page, a search as the box sends it (?partial=1), a page deep in
 the list (its cursor from following the pager), a person's page (their month, their
-cards, their audit trail), the audit log, the corrections list, the reports page
+cards, their audit trail), the unknown cards (400: their page, a search), the
+readers page, the audit log (and one target's rows), the corrections list, the reports page
 (everyone's month totals, a page of them; one person's month).
 
 Then each page as people get it: loaded in headless Chromium (Selenium), signed in
@@ -29,7 +30,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,14 @@ from typing import Any
 from bench.board import WebServer
 from bench.reports import BATCH, generate
 from bench.rows import Row, percentile, row
+from gateway.domain import UnknownSwipe
 from gateway.store.audit import Actor
 from gateway.store.models import PersonImport
 from gateway.store.stores import Stores
 from gateway.web.security import hash_password
 
 PEOPLE = 2000
+UNKNOWN = 400  # cards nobody holds
 USER, PASSWORD = "bench", "a long bench password"
 WEIGHT_TARGET = 200_000  # bytes
 P95_TARGET_MS = 150.0
@@ -95,6 +98,12 @@ async def _seed(url: str, copies: int) -> int:
             stored = int((await conn.exec_driver_sql("SELECT count(*) FROM clock_events")).scalar())
         for n in range(30):  # a person's audit trail longer than a page
             await stores.lifecycle.rename("p0001", f"{_name(1)} ({n})", cli)
+        # A term's new pupils' cards tapped before anyone enrolled them: the unknown
+        # cards' list, far longer than its page of 25.
+        seen = datetime.now(UTC) - timedelta(days=20)
+        for n in range(UNKNOWN):
+            at = seen + timedelta(minutes=7 * n)
+            await stores.swipes.record_unknown(UnknownSwipe(f"0B{n:06X}", "entrance", None, at))
     finally:
         await stores.close()
     return stored
@@ -154,7 +163,11 @@ def _measure(base: str, repeats: int) -> tuple[list[Row], dict[str, str]]:
         "/people search": "/people?q=garcia+nunez&partial=1",
         "/people page 20": _deep_page(client, 20),
         "a person's page": "/people/p0001",
+        "/cards/unknown": "/cards/unknown",
+        "/cards/unknown search": "/cards/unknown?q=0b0001&partial=1",
+        "/readers": "/readers",
         "/audit": "/audit",
+        "/audit one target": "/audit?target=p0001",
         "/corrections": "/corrections",
         "/reports": "/reports",
         "/reports one person": "/reports?uid=p0001",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select
+from sqlalchemy import Select, and_, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain import Direction
@@ -31,6 +31,7 @@ from gateway.store.correction_steps import (
     steps_of,
 )
 from gateway.store.database import Database
+from gateway.store.folding import fold, fold_sql, like_pattern, search_words
 from gateway.store.tables import clock_events, correction_steps, corrections, people
 
 MAX_REASON = 500
@@ -196,9 +197,26 @@ class CorrectionStore:
         limit: int = 200,
         before_id: int | None = None,
         kind: str | None = None,
+        text: str = "",
     ) -> list[CorrectionRow]:
-        """Newest first; `before_id` pages back (keyset, by id); `kind`: 'add' or 'void'."""
+        """Newest first; `before_id` pages back (keyset, by id); `kind`: 'add' or 'void';
+        `text`: every word in the person's name or uid or in the reason, case and
+        accents ignored."""
         query = _select().order_by(corrections.c.id.desc()).limit(max(0, limit))
+        dialect = self._db.dialect
+        for word in search_words(text):
+            pattern = like_pattern(fold(word))
+            named = exists().where(
+                people.c.uid == corrections.c.person_uid,
+                fold_sql(people.c.name, dialect).like(pattern, escape="\\"),
+            )
+            query = query.where(
+                or_(
+                    named,
+                    fold_sql(corrections.c.person_uid, dialect).like(pattern, escape="\\"),
+                    fold_sql(corrections.c.reason, dialect).like(pattern, escape="\\"),
+                )
+            )
         if uid is not None:
             query = query.where(corrections.c.person_uid == uid)
         if before_id is not None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import Select, func, select, type_coerce
 
 from gateway.errors import DatabaseUnavailableError
 from gateway.store import validate
 from gateway.store.database import Database
+from gateway.store.folding import fold, search_words
 from gateway.store.tables import UtcDateTime, gateways
 
 
@@ -57,6 +58,22 @@ class GatewayRow:
     heartbeat: GatewayHeartbeat
     heartbeat_at: datetime
     silent_s: float
+
+
+@dataclass(frozen=True)
+class FleetPage:
+    """One page of the fleet table, and the id of its last row when another follows."""
+
+    rows: list[GatewayRow]
+    after: str | None
+
+
+FLEET_BATCH = 200  # rows read per look while filtering a page
+
+
+def _haystack(row: GatewayRow) -> str:
+    beat = row.heartbeat
+    return fold(" ".join([beat.id, beat.hostname, *(r.name for r in beat.readers)]))
 
 
 _UPDATED = (
@@ -102,9 +119,35 @@ class GatewayStore:
 
     async def all(self) -> list[GatewayRow]:
         """Every gateway, by id, with how long each has been silent."""
+        return await self._read(select(gateways).order_by(gateways.c.id))
+
+    async def page(self, text: str = "", *, after: str | None = None, limit: int = 50) -> FleetPage:
+        """The gateways after the id `after`, by id (keyset), whose id, host name or a
+        reader's name holds every word of `text` (case and accents ignored).
+
+        Filtered here, FLEET_BATCH rows at a time, not in SQL: the readers are JSON in
+        one text column, which the two backends read differently (and a malformed one
+        must not fail the page, as `all` tolerates it)."""
+        words = [fold(w) for w in search_words(text)]
+        limit = max(1, limit)
+        found: list[GatewayRow] = []
+        cursor = after
+        while len(found) <= limit:
+            query = select(gateways).order_by(gateways.c.id).limit(FLEET_BATCH)
+            if cursor is not None:
+                query = query.where(gateways.c.id > cursor)
+            batch = await self._read(query)
+            found += [row for row in batch if all(w in _haystack(row) for w in words)]
+            if len(batch) < FLEET_BATCH:
+                break
+            cursor = batch[-1].heartbeat.id
+        shown = found[:limit]
+        return FleetPage(shown, shown[-1].heartbeat.id if len(found) > limit else None)
+
+    async def _read(self, query: Select[Any]) -> list[GatewayRow]:
         async with self._db.tx() as conn:
             now = await conn.scalar(select(type_coerce(func.now(), UtcDateTime)))
-            rows = (await conn.execute(select(gateways).order_by(gateways.c.id))).all()
+            rows = (await conn.execute(query)).all()
         if not isinstance(now, datetime):
             raise DatabaseUnavailableError(f"database {self._db.url} gave no current time")
         if self._db.dialect != "postgresql":

@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select
+from sqlalchemy import Row, and_, exists, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -74,6 +75,16 @@ class PeoplePage:
 
 
 @dataclass(frozen=True)
+class UnknownPage:
+    """One page of the unknown cards: its rows (most recently seen first), how many
+    match in all, and the key of the last row when another page follows."""
+
+    rows: list[UnknownSwipeRow]
+    total: int
+    after: tuple[datetime, str] | None
+
+
+@dataclass(frozen=True)
 class CardHolding:
     card_key: str
     assigned_at: datetime
@@ -104,6 +115,17 @@ def _erased(table_uid: ColumnElement[str], name: ColumnElement[str]) -> ColumnEl
     )
 
 
+def _unknown_row(r: Row[Any]) -> UnknownSwipeRow:
+    return UnknownSwipeRow(
+        card_key=r.card_key,
+        first_seen=r.first_seen,
+        last_seen=r.last_seen,
+        count=r._mapping["count"],
+        last_reader=r.last_reader,
+        last_reader_hw_id=r.last_reader_hw_id,
+    )
+
+
 def _card_term(term: str) -> str | None:
     """The hex digits of a search term that may be (part of) a card key, or None."""
     digits = _SEPARATORS.sub("", term).upper()
@@ -111,7 +133,8 @@ def _card_term(term: str) -> str | None:
 
 
 class PeopleStore:
-    """people, search, person, names, rooms, unknown_swipes, check_import, import_people.
+    """people, search, person, names, rooms, unknown_swipes, unknown_page, unknown_state,
+    check_import, import_people.
 
     Reads, and the bulk import; a single person or card changes only through the
     audited LifecycleStore (its audit row in the same transaction)."""
@@ -284,17 +307,60 @@ class PeopleStore:
         )
         async with self._db.tx() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            UnknownSwipeRow(
-                card_key=r.card_key,
-                first_seen=r.first_seen,
-                last_seen=r.last_seen,
-                count=r._mapping["count"],
-                last_reader=r.last_reader,
-                last_reader_hw_id=r.last_reader_hw_id,
-            )
-            for r in rows
+        return [_unknown_row(r) for r in rows]
+
+    async def unknown_page(
+        self,
+        text: str = "",
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> UnknownPage:
+        """Cards nobody holds, most recently seen first (then by key), matching every
+        word of `text`: in the card's key (hex digits, separators ignored: "04:a1" finds
+        04A1...) or in the last reader's name; the page after the key `after` (keyset:
+        a card seen meanwhile goes to the top, never shifting a later page)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        u = unknown_swipes.c
+        where: list[ColumnElement[bool]] = [
+            ~exists().where(cards.c.card_key == u.card_key, ACTIVE_CARD)
         ]
+        for term in search_words(text):
+            matches: list[ColumnElement[bool]] = [
+                fold_sql(u.last_reader, self._db.dialect).like(
+                    like_pattern(fold(term)), escape="\\"
+                )
+            ]
+            digits = _SEPARATORS.sub("", term).upper()
+            if digits and _HEX.fullmatch(digits):
+                matches.append(u.card_key.like(f"%{digits}%"))
+            where.append(or_(*matches))
+        page = select(unknown_swipes).where(*where)
+        if after is not None:
+            seen, key = after
+            page = page.where(
+                or_(u.last_seen < seen, and_(u.last_seen == seen, u.card_key > literal(key)))
+            )
+        page = page.order_by(u.last_seen.desc(), u.card_key).limit(limit + 1)
+        total = select(func.count()).select_from(unknown_swipes).where(*where)
+        async with self._db.tx() as conn:
+            found = (await conn.execute(page)).all()
+            count = int(await conn.scalar(total) or 0)
+        rows = [_unknown_row(r) for r in found[:limit]]
+        last = rows[-1] if len(found) > limit else None
+        return UnknownPage(rows, count, None if last is None else (last.last_seen, last.card_key))
+
+    async def unknown_state(self) -> str:
+        """A fingerprint of the whole unknown-card list (how many, how many swipes, the
+        latest): it changes whenever any page of the list would, so the live topic
+        sends it and each open page fetches its own page again."""
+        u = unknown_swipes.c
+        query = select(
+            func.count(), func.coalesce(func.sum(u.count), 0), func.max(u.last_seen)
+        ).where(~exists().where(cards.c.card_key == u.card_key, ACTIVE_CARD))
+        async with self._db.tx() as conn:
+            n, swipes, latest = (await conn.execute(query)).one()
+        return f"{n}:{swipes}:{latest}"
 
     async def check_import(
         self, rows: Sequence[PersonImport]

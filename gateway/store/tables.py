@@ -44,7 +44,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 # Bumped with every change to schema.sql; gateway/store/upgrades/ holds one step per
 # version after 1, for each backend.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # The card-key format as a PostgreSQL regular expression (see gateway.domain).
 CARD_KEY_PATTERN = "^([0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$"
@@ -344,6 +344,8 @@ audit_log = Table(
     PrimaryKeyConstraint("id", name="audit_log_pkey"),
 )
 Index("audit_log_at", audit_log.c.at)
+# A person's audit trail: target = uid, newest first by id (schema v6).
+Index("audit_log_target", audit_log.c.target, audit_log.c.id)
 
 corrections = Table(
     "corrections",

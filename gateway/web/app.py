@@ -36,11 +36,12 @@ from gateway.web import (
     routes_regime,
     routes_register,
     routes_reports,
+    routes_unknown,
     routes_uploads,
     routes_workers,
     security,
 )
-from gateway.web.board import LiveBoard, unknown_cards
+from gateway.web.board import LiveBoard
 from gateway.web.context import HERE, WebContext, log, render
 from gateway.web.live import PG_CHANNELS, Hub, listening_watcher, sqlite_watcher
 
@@ -85,6 +86,10 @@ def _watcher(stores: Stores, hub: Hub) -> Any:
     )
 
 
+async def _unknown_state(stores: Stores) -> dict[str, str]:
+    return {"state": await stores.people.unknown_state()}
+
+
 def create_app(
     config: Config, *, stores: Stores | None = None, secret: str | None = None
 ) -> Starlette:
@@ -104,7 +109,9 @@ def create_app(
         mode = config.web.board
         board = LiveBoard(db_stores, rules, mode)
         hub.topic("board", board, board.invalidate, deltas=True)
-        hub.topic("unknown", lambda: unknown_cards(db_stores, rules.zone))
+        # A fingerprint of the unknown cards: each page fetches its own page of them
+        # when it moves (routes_unknown.py).
+        hub.topic("unknown", lambda: _unknown_state(db_stores))
         hub.start(_watcher(db_stores, hub))
         ctx.env.globals.update(nav=roles.NAV, allowed=roles.allowed)
         app.state.ctx = ctx
@@ -138,7 +145,6 @@ def create_app(
         ("/login", routes_public.login, ["GET", "POST"]),
         ("/logout", routes_public.logout, ["POST"]),
         ("/people", routes_people.people_page, ["GET"]),
-        ("/people/live", routes_people.unknown_events, ["GET"]),
         ("/people/add", routes_people.add_person, ["POST"]),
         ("/people/rename", routes_people.rename_person, ["POST"]),
         ("/people/active", routes_people.set_active, ["POST"]),
@@ -146,7 +152,12 @@ def create_app(
         ("/people/regime", routes_regime.set_regime, ["POST"]),
         ("/cards/assign", routes_people.assign_card, ["POST"]),
         ("/cards/revoke", routes_people.revoke_card, ["POST"]),
-        # After every /people/... route above: a person's page takes the rest.
+        ("/cards/unknown", routes_unknown.unknown_page, ["GET"]),
+        # Not under /people/: every path there is a person's page (a uid may be "live").
+        ("/cards/unknown/events", routes_unknown.unknown_events, ["GET"]),
+        # After every /people/... route above, all of them POST only (so a GET of
+        # /people/add is the page of a person whose uid is "add"): a person's page
+        # takes every GET under /people/.
         ("/people/{uid:path}", routes_person.person_page, ["GET"]),
         ("/readers", routes_admin.readers_page, ["GET"]),
         ("/corrections", routes_admin.corrections_page, ["GET"]),

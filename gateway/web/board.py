@@ -121,24 +121,3 @@ class LiveBoard:
         document = _as_mode(_document(report, render), self._mode)
         self._last = (self.presence.version, document)
         return document
-
-
-async def unknown_cards(stores: Stores, zone: tzinfo, *, limit: int = 30) -> dict[str, Any]:
-    rows = await stores.people.unknown_swipes(limit=limit)
-    today = datetime.now(zone).date()
-
-    def seen(moment: datetime) -> str:
-        local = moment.astimezone(zone)
-        return local.strftime("%H:%M:%S" if local.date() == today else "%d/%m/%Y %H:%M")
-
-    return {
-        "cards": [
-            {
-                "card": r.card_key,
-                "reader": r.last_reader,
-                "last_seen": seen(r.last_seen),
-                "count": r.count,
-            }
-            for r in rows
-        ]
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 
 from starlette.requests import Request
@@ -11,39 +12,65 @@ from starlette.responses import Response
 from gateway.errors import GatewayError, InvalidInputError
 from gateway.status import StatusFileError, daemon_state, read_status
 from gateway.store import validate
-from gateway.store.gateways import GatewayRow
+from gateway.store.folding import fold, search_words
+from gateway.store.gateways import FleetPage
 from gateway.web import paging
-from gateway.web.context import actor, admin, ctx_of, form_action, render
+from gateway.web.context import actor, admin, ctx_of, form_action
 
 RECENT_DAYS = 31
 
 
+FLEET_PAGE = 50  # gateways per page of the fleet table
+
+
 @admin
 async def readers_page(request: Request) -> Response:
+    """This gateway's readers (from the daemon's status file) and the fleet table, both
+    narrowed by ?q= (a reader's name or port, a gateway's id or host name); the fleet
+    pages by gateway id (web/paging.py), this gateway's few readers need no pages."""
     ctx = ctx_of(request)
+    try:
+        text = paging.search_text(request)
+        after = paging.decode_cursor(request.query_params.get("after"), (str,))
+    except InvalidInputError as exc:
+        return paging.bad_request(request, exc)
     try:
         snapshot = await asyncio.to_thread(read_status, ctx.config.state_dir)
         problem = None
     except StatusFileError as exc:
         snapshot, problem = None, str(exc)
     state = daemon_state(snapshot) if snapshot is not None else None
-    return render(
+    words = [fold(w) for w in search_words(text)]
+    readers = [
+        r
+        for r in (snapshot.readers if snapshot is not None else ())
+        if all(w in fold(f"{r.name} {r.port}") for w in words)
+    ]
+    fleet = await _gateways(request, text, after[0] if after else None)
+    return paging.list_page(
         request,
         "readers.html",
+        "readers_rows.html",
+        q=text,
         snapshot=snapshot,
+        readers=readers,
         state=None if state is None else str(state),
         problem=problem,
-        gateways=await _gateways(request),
+        gateways=fleet.rows,
+        next_url=paging.url_with(request, after=paging.encode_cursor([fleet.after]))
+        if fleet.after
+        else None,
+        first_url=paging.url_with(request) if after else None,
     )
 
 
-async def _gateways(request: Request) -> list[GatewayRow]:
-    """The fleet table, one row per gateway by id; [] when it cannot be read (the page
-    still shows this gateway's own readers)."""
+async def _gateways(request: Request, text: str, after: str | None) -> FleetPage:
+    """A page of the fleet table, by id; empty when it cannot be read (the page still
+    shows this gateway's own readers)."""
     try:
-        return await ctx_of(request).stores.gateways.all()
+        return await ctx_of(request).stores.gateways.page(text, after=after, limit=FLEET_PAGE)
     except GatewayError:
-        return []
+        return FleetPage([], None)
 
 
 CORRECTIONS_PAGE = 100
@@ -53,12 +80,14 @@ CORRECTION_KINDS = ("add", "void")
 @admin
 async def corrections_page(request: Request) -> Response:
     """The corrections, newest first, of one person (?uid=) or everyone, of one kind,
-    paged by id (web/paging.py). The person is a uid typed or linked from their page:
-    a list of every person was 2,000 options, twice."""
+    with words (?q=) in the name, uid or reason, paged by id (web/paging.py). The
+    person is a uid typed or linked from their page: a list of every person was 2,000
+    options, twice."""
     ctx = ctx_of(request)
     uid = request.query_params.get("uid", "").strip() or None
     try:
         uid = validate.uid(uid) if uid else None
+        text = paging.search_text(request)
         kind = paging.choice(request, "kind", CORRECTION_KINDS)
         after = paging.decode_cursor(request.query_params.get("after"), (int,))
     except InvalidInputError as exc:
@@ -75,7 +104,11 @@ async def corrections_page(request: Request) -> Response:
         ]
         events.reverse()
     listed = await ctx.stores.corrections.recent(
-        uid=uid, kind=kind, limit=CORRECTIONS_PAGE + 1, before_id=after[0] if after else None
+        uid=uid,
+        kind=kind,
+        text=text,
+        limit=CORRECTIONS_PAGE + 1,
+        before_id=after[0] if after else None,
     )
     more, listed = len(listed) > CORRECTIONS_PAGE, listed[:CORRECTIONS_PAGE]
     # Voided, or a void waiting for agreement: not offered again (a rejected one is).
@@ -91,6 +124,7 @@ async def corrections_page(request: Request) -> Response:
         "corrections_rows.html",
         uid=uid,
         person=person,
+        q=text,
         kind=kind or "",
         kinds=CORRECTION_KINDS,
         events=events,
@@ -176,13 +210,23 @@ AUDIT_FAMILIES = (
 AUDIT_PAGE = 100
 
 
+def _target(request: Request) -> str | None:
+    """?target=: the rows about exactly this (a uid, a card, a path), or None."""
+    target = request.query_params.get("target", "").strip()
+    if len(target) > paging.MAX_QUERY or any(unicodedata.category(c)[0] == "C" for c in target):
+        raise InvalidInputError("bad target: a uid, a card or a path")
+    return target or None
+
+
 @admin
 async def audit_page(request: Request) -> Response:
     """Find, filter, page (web/paging.py): words in actor, action or target, a family
-    of actions, pages by id (?after=<cursor>; the older ?before=<id> links still work,
+    of actions, one target exactly (?target=, a person's page links here; an index of
+    schema v6 serves it), pages by id (?after=<cursor>; the older ?before=<id> links still work,
     a bad one meaning the first page as before)."""
     try:
         text = paging.search_text(request)
+        target = _target(request)
         family = paging.choice(request, "action", AUDIT_FAMILIES)
         after = paging.decode_cursor(request.query_params.get("after"), (int,))
     except InvalidInputError as exc:
@@ -191,7 +235,7 @@ async def audit_page(request: Request) -> Response:
     if before_id is None and (before := request.query_params.get("before")):
         before_id = row_id(before)
     rows = await ctx_of(request).stores.audit.recent(
-        limit=AUDIT_PAGE + 1, before_id=before_id, action=family, text=text
+        limit=AUDIT_PAGE + 1, before_id=before_id, action=family, text=text, target=target
     )
     more, rows = len(rows) > AUDIT_PAGE, rows[:AUDIT_PAGE]
     return paging.list_page(
@@ -200,6 +244,7 @@ async def audit_page(request: Request) -> Response:
         "audit_rows.html",
         rows=rows,
         q=text,
+        target=target or "",
         action=family or "",
         families=AUDIT_FAMILIES,
         next_url=paging.url_with(request, after=paging.encode_cursor([rows[-1].id]), before=None)

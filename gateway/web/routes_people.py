@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from gateway.errors import DatabaseUnavailableError, GatewayError, InvalidInputError
 from gateway.store.people import STATES
 from gateway.web import paging
-from gateway.web.board import unknown_cards
 from gateway.web.context import (
     actor,
     admin,
@@ -24,14 +23,16 @@ from gateway.web.context import (
     safe_next,
 )
 from gateway.web.routes_person import person_url
+from gateway.web.routes_unknown import unknown_values
 
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 PAGE_SIZE = 50  # people per page: 2,000 people were one 3.16 MB page
 
 
 @admin
 async def people_page(request: Request) -> Response:
     ctx = ctx_of(request)
+    if request.query_params.get("partial") == "unknown":  # the live section's own refresh
+        return render(request, "unknown_rows.html", **await unknown_values(request, searched=False))
     rooms = await ctx.stores.people.rooms()
     try:
         text = paging.search_text(request)
@@ -58,17 +59,10 @@ async def people_page(request: Request) -> Response:
     }
     if paging.wants_partial(request):
         return render(request, "people_rows.html", **values)
-    # Read now, not the live topic's last copy: right after an assignment that copy
-    # may still list the card just assigned.
-    unknown = await unknown_cards(ctx.stores, ctx.zone)
-    return render(request, "people.html", unknown=unknown["cards"], **values)
-
-
-@admin
-async def unknown_events(request: Request) -> Response:
-    return StreamingResponse(
-        ctx_of(request).hub.stream("unknown"), media_type="text/event-stream", headers=_SSE_HEADERS
-    )
+    # The unknown cards' first page, read now (right after an assignment the live
+    # topic may not have moved yet).
+    unknown = await unknown_values(request, searched=False)
+    return render(request, "people.html", **unknown, **values)
 
 
 async def _field(request: Request, name: str) -> str:

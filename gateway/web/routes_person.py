@@ -5,8 +5,9 @@ that may read the audit log) their audit trail, paged. The changes are forms pos
 to routes_people.py's actions, which come back here.
 
 A uid the people list links to is quoted whole (`person_url`), so a uid with a slash
-or a percent sign reaches its own page; only the uid "live" is shadowed, by the
-unknown cards' event stream at /people/live, which is matched first.
+or a percent sign reaches its own page; and every GET under /people/ is a person's
+page (the other /people/... routes are POST only; the unknown cards' event stream is
+at /cards/unknown/events), so no uid is shadowed, "live" or "add" included.
 """
 
 from __future__ import annotations

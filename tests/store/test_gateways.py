@@ -49,3 +49,42 @@ async def test_heartbeats_upsert_and_list(db_url: str) -> None:
             await stores.gateways.publish(GatewayHeartbeat("no spaces", "1", "h", started))
     finally:
         await stores.close()
+
+
+async def test_a_page_of_the_fleet_searched_and_by_id(db_url: str) -> None:
+    """More gateways than one batch of the filter (FLEET_BATCH), a search matching a
+    few far apart: every page after the last id, each match once, in id order."""
+    from gateway.store.gateways import FLEET_BATCH
+
+    stores = Stores.open(db_url)
+    try:
+        await stores.db.init_schema()
+        started = datetime.now(UTC)
+        count = FLEET_BATCH + 30
+        for i in range(count):
+            reader = "Biblioteca" if i % 50 == 7 else "puerta"
+            await stores.gateways.publish(
+                GatewayHeartbeat(
+                    f"g{i:04d}",
+                    "1",
+                    f"host-{i}",
+                    started,
+                    readers=(GatewayReader(reader, "in", "ready"),),
+                )
+            )
+        wanted = [f"g{i:04d}" for i in range(count) if i % 50 == 7]
+        seen: list[str] = []
+        after = None
+        for _ in range(count):  # bounded: a page is never empty but the last
+            page = await stores.gateways.page("biblioteca", after=after, limit=2)
+            seen += [r.heartbeat.id for r in page.rows]
+            if page.after is None:
+                break
+            after = page.after
+        assert seen == wanted
+        assert [r.heartbeat.id for r in (await stores.gateways.page("HOST-42")).rows] == ["g0042"]
+        assert (await stores.gateways.page("nowhere")).rows == []
+        whole = await stores.gateways.page(limit=count)
+        assert len(whole.rows) == count and whole.after is None
+    finally:
+        await stores.close()

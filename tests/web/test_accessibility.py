@@ -56,7 +56,7 @@ ACCOUNTS: dict[str | None, tuple[str, str] | None] = {
 # GET routes that are no page: the walk leaves them out, saying why.
 NOT_PAGES = {
     "/events": "the board's event stream",
-    "/people/live": "the unknown cards' event stream",
+    "/cards/unknown/events": "the unknown cards' event stream",
     "/reports/download": "a file download (CSV, PDF)",
     "/me/download": "the worker's own register or summary, a file download (CSV, PDF)",
 }
@@ -69,7 +69,10 @@ SAMPLES = {
 STATES = {
     "/people": ("/people?q=ruiz&state=active",),
     "/people/{uid:path}": ("/people/marta.ruiz",),
-    "/corrections": ("/corrections?uid=luis.nunez",),
+    "/cards/unknown": ("/cards/unknown?q=04c0ff", "/cards/unknown?q=nothing-at-all"),
+    "/readers": ("/readers?q=entrance",),
+    "/corrections": ("/corrections?uid=luis.nunez", "/corrections?uid=ana.garcia&q=olvid"),
+    "/audit": ("/audit?target=ana.garcia",),
     "/reports": ("/reports?uid=luis.nunez",),
 }
 UNKNOWN_CARD = "04C0FFEE"
@@ -676,3 +679,48 @@ def test_the_axe_check_finds_what_it_should(stack: Stack, driver: Any, axe_sourc
     assert {"label", "color-contrast"} <= set(bad), json.dumps(bad, indent=1)
     assert any("#planted" in n["target"] for n in bad["label"]["nodes"])
     assert any("#faint" in n["target"] for n in bad["color-contrast"]["nodes"])
+
+
+def test_the_unknown_cards_page_searches_as_you_type_and_stays_live(
+    stack: Stack, driver: Any
+) -> None:
+    """/cards/unknown: typing part of a key narrows the list without a reload; a card
+    tapped meanwhile that matches the search shows up in it, one that does not stays
+    out (each page fetches its own page of the list when the stream says it moved)."""
+    sign_in(driver, stack, "admin")
+    open_page(driver, stack, "/cards/unknown")
+    driver.execute_script("window.notReloaded = true;")
+    tab_to(driver, "//form[@role='search']//input[@name='q']")
+    press(driver, "04:c0:ff")
+
+    def listed(d: Any) -> list[str]:
+        return [
+            str(r.get_attribute("data-card"))
+            for r in d.find_elements(By.CSS_SELECTOR, "#unknown-rows tr")
+        ]
+
+    wait_for(
+        driver,
+        lambda d: d.execute_script(
+            "const r = document.getElementById('unknown-results');"
+            " return r.dataset.query === 'q=04%3Ac0%3Aff' && !r.hasAttribute('aria-busy');"
+        ),
+        10,
+        "the search's results",
+    )
+    assert listed(driver) and all(c.startswith("04C0FF") for c in listed(driver))
+    assert urlsplit(driver.current_url).query == "q=04%3Ac0%3Aff"
+
+    async def two_cards() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            now = datetime.now(UTC)
+            await stores.swipes.record_unknown(UnknownSwipe("0B0B0B0B", "exit", None, now))
+            await stores.swipes.record_unknown(UnknownSwipe("04C0FFAA", "exit", None, now))
+        finally:
+            await stores.close()
+
+    asyncio.run(two_cards())
+    wait_for(driver, lambda d: "04C0FFAA" in listed(d), 10, "the new matching card listed live")
+    assert listed(driver)[0] == "04C0FFAA" and "0B0B0B0B" not in listed(driver)
+    assert driver.execute_script("return window.notReloaded === true;")

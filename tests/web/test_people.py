@@ -19,7 +19,7 @@ from gateway.store.audit import Actor
 from gateway.store.stores import Stores
 from tests.store.support import sql
 from tests.web.client import Client
-from tests.web.stack import ADMIN, PASSWORD, Stack, start_stack
+from tests.web.stack import ADMIN, PASSWORD, ZONE, Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -215,9 +215,8 @@ def test_the_list_is_light(stack: Stack) -> None:
     """The rows are links: no form per row, at most a page of them."""
     body = _client(stack).get("/people").body
     assert len(_uids(body)) == 50
-    # Sign-out, search, add a person, the live list's assign template (no unknown card
-    # tapped in this stack): none of a row.
-    assert body.count("<form") == 4
+    # Sign-out, search, add a person (no unknown card tapped in this stack): none of a row.
+    assert body.count("<form") == 3
     assert 'action="/people/rename"' not in body and 'action="/cards/revoke"' not in body
 
 
@@ -246,7 +245,8 @@ def test_the_corrections_list_filters_and_pages(stack: Stack) -> None:
     page = client.get("/corrections?uid=eva.martin")
     assert page.status == 200 and 'value="eva.martin"' in page.body
     assert '<option value="ana.garcia"' not in page.body  # no list of everyone
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    # Yesterday: a missed punch may not be in the future (09:00 today was, before 9).
+    day = (datetime.now(ZONE) - timedelta(days=1)).strftime("%Y-%m-%d")
     for reason in ("olvido 1", "olvido 2"):
         made = client.post(
             "/corrections/add",
@@ -339,3 +339,94 @@ def test_an_erased_persons_page_stays_and_offers_nothing(stack: Stack) -> None:
     assert 'method="post"' not in page.body.split("</header>", 1)[1]  # no action left
     assert "raul.ortiz" not in _uids(client.get("/people").body)
     assert _uids(client.get("/people?state=erased").body) == ["raul.ortiz"]
+
+
+SHADOWED = ("live", "add", "rename", "active", "erase", "regime")  # /people/<these> routes
+
+
+def test_a_person_whose_uid_names_a_route_opens_their_page(stack: Stack) -> None:
+    """Every GET under /people/ is a person's page: the unknown cards' stream moved to
+    /cards/unknown/events, and the other /people/... routes are POST only."""
+    client = _client(stack)
+    client.get("/people")
+    for uid in SHADOWED:
+        added = client.post("/people/add", {"uid": uid, "name": f"Persona {uid.title()}"})
+        assert added.status == 303 and added.location == f"/people/{uid}", uid
+    for who in ((ADMIN, PASSWORD), INSPECTOR):
+        reader = _client(stack, who)
+        for uid in SHADOWED:
+            page = reader.get(f"/people/{uid}")
+            assert page.status == 200, (who[0], uid)
+            assert page.headers.get("content-type", "").startswith("text/html"), uid
+            assert f"<h1>Persona {uid.title()}</h1>" in page.body, uid
+    assert _uids(client.get("/people?q=persona+live").body) == ["live"]
+
+
+def test_the_corrections_list_searches_and_its_cursor_pages(stack: Stack) -> None:
+    """?q= finds by the person's name (accents ignored), uid or the reason, keeping the
+    uid and kind; past 100 the cursor gives the next, older rows."""
+    from gateway.web.routes_admin import CORRECTIONS_PAGE
+
+    async def many() -> None:
+        stores = Stores.open(stack.url)
+        try:
+            at = datetime.now(UTC) - timedelta(days=2)
+            for n in range(CORRECTIONS_PAGE + 5):
+                await stores.corrections.add_missing(
+                    "irene.ruiz", "in", at - timedelta(minutes=n), f"lote {n:03d}", Actor("t")
+                )
+            await stores.corrections.add_missing(
+                "lucia.ferrer", "out", at, "tarjeta olvidada en casa", Actor("t")
+            )
+        finally:
+            await stores.close()
+
+    asyncio.run(many())
+    client = _client(stack)
+    ids = re.compile(r'<tr data-id="(\d+)"')
+    for text in ("lucia", "LUCÍA FERRER", "lucia.ferrer", "olvidada casa"):
+        found = client.get(f"/corrections?q={quote_plus(text)}&partial=1")
+        assert found.status == 200 and "tarjeta olvidada en casa" in found.body, text
+        assert "lote" not in found.body, text
+    assert "tarjeta olvidada" not in client.get("/corrections?q=lucia&kind=void").body
+    with_uid = client.get("/corrections?uid=irene.ruiz&q=lote+004").body
+    listed = client.get("/corrections?uid=irene.ruiz&q=lote+004&partial=1").body
+    assert listed.count("lote 004") == 1 and "lote 005" not in listed
+    assert "tarjeta olvidada" not in with_uid
+    assert 'data-live-search="corrections-results"' in with_uid
+    assert '<input type="hidden" name="uid" value="irene.ruiz">' in with_uid
+
+    first = client.get("/corrections?q=lote")
+    shown = [int(i) for i in ids.findall(first.body)]
+    assert len(shown) == CORRECTIONS_PAGE and shown == sorted(shown, reverse=True)
+    nxt = _NEXT.search(first.body)
+    assert nxt is not None and "q=lote&amp;after=" in nxt.group(1)
+    rest = [int(i) for i in ids.findall(client.get(unescape(nxt.group(1))).body)]
+    assert len(rest) == 5 and max(rest) < min(shown)  # the next rows, older, none again
+    bad = client.get("/corrections?q=lote&after=zzz")
+    assert bad.status == 400 and "bad page cursor" in bad.body and "Traceback" not in bad.body
+
+
+def test_the_audit_log_filters_by_target_and_its_cursor_pages(stack: Stack) -> None:
+    client = _client(stack)
+    client.get("/people/jorge.pena")
+    for n in range(3):
+        client.post("/people/rename", {"uid": "jorge.pena", "name": f"Jorge Peña {n}"})
+    page = client.get("/people/jorge.pena").body
+    assert 'href="/audit?target=jorge.pena"' in page
+    about = client.get("/audit?target=jorge.pena")
+    assert about.status == 200 and about.body.count("person.rename") == 3
+    assert '<input type="hidden" name="target" value="jorge.pena">' in about.body
+    assert "person.rename" not in client.get("/audit?target=jorge.pen").body  # exactly
+    part = client.get("/audit?target=jorge.pena&q=rename&partial=1")
+    assert "<html" not in part.body and part.body.count("person.rename") == 3
+    assert client.get("/audit?target=%00").status == 400
+    # The cursor: the next page's rows are the next older ones.
+    ids = re.compile(r'<tr data-id="(\d+)"')
+    first = client.get("/audit")
+    nxt = _NEXT.search(first.body)
+    assert nxt is not None
+    older = client.get(unescape(nxt.group(1)))
+    assert older.status == 200
+    a, b = [int(i) for i in ids.findall(first.body)], [int(i) for i in ids.findall(older.body)]
+    assert len(a) == 100 and b and max(b) == min(a) - 1

@@ -1,5 +1,5 @@
 // Admin pages: confirmation for destructive forms, search as you type on the lists,
-// and the unknown-card list kept live.
+// and the unknown cards' list kept live.
 "use strict";
 (function () {
   document.addEventListener("submit", function (e) {
@@ -76,55 +76,74 @@
     });
   });
 
-  const rows = document.getElementById("unknown-rows");
-  if (!rows) return;
-  const template = document.getElementById("assign-template");
+  // The unknown cards' list (routes_unknown.py): the stream says when the whole list
+  // changed (its fingerprint); then this page's own fragment, as the server renders it
+  // for this page's search and cursor, replaces the rows.
+  const live = document.querySelector("[data-live-list]");
+  if (!live) return;
   const dot = document.getElementById("unknown-live");
+  let pending = null;
 
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.textContent = String(text);
-    if (cls) td.className = cls;
-    return td;
+  function topLevel(root, node) {
+    while (node.parentNode !== root) node = node.parentNode;
+    return node;
   }
 
-  function render(data) {
+  function merge(html) {
+    const fresh = document.createElement("template");
+    fresh.innerHTML = html;
+    const rows = document.getElementById("unknown-rows");
+    const active = document.activeElement;
     // Keep a row whose field someone is using: rebuilding it would lose what they typed.
-    const busy = document.activeElement && rows.contains(document.activeElement)
-      ? document.activeElement.closest("tr") : null;
-    const items = data.cards.map(function (u) {
-      if (busy && busy.dataset.card === u.card) return busy;
-      const tr = document.createElement("tr");
-      tr.dataset.card = u.card;
-      tr.appendChild(cell(u.card, "mono"));
-      tr.appendChild(cell(u.reader));
-      tr.appendChild(cell(u.last_seen));
-      tr.appendChild(cell(u.count));
-      const td = document.createElement("td");
-      if (template.content.firstElementChild) {  // none for a role that may not assign
-        const form = template.content.firstElementChild.cloneNode(true);
-        form.querySelector("input[name=card]").value = u.card;
-        td.appendChild(form);
-      }
-      tr.appendChild(td);
-      return tr;
-    });
-    if (busy && items.indexOf(busy) >= 0) {
-      // The rows around it change, the busy row stays put: taken out and put back, it
-      // would lose the keyboard's focus (and a screen reader's place).
-      Array.from(rows.children).forEach(function (tr) { if (tr !== busy) tr.remove(); });
-      const at = items.indexOf(busy);
-      items.slice(0, at).forEach(function (tr) { rows.insertBefore(tr, busy); });
-      items.slice(at + 1).forEach(function (tr) { rows.appendChild(tr); });
-    } else {
-      rows.replaceChildren.apply(rows, items);
+    const busy = rows && active && rows.contains(active) ? active.closest("tr") : null;
+    const freshRows = fresh.content.getElementById("unknown-rows");
+    const twin = busy && freshRows
+      ? Array.from(freshRows.children).find(function (tr) { return tr.dataset.card === busy.dataset.card; })
+      : null;
+    if (!twin) {
+      live.replaceChildren(fresh.content);
+      return;
     }
-    document.getElementById("unknown-table").hidden = items.length === 0;
-    document.getElementById("unknown-empty").hidden = items.length !== 0;
+    // The rows around it change, the busy row stays put: taken out and put back, it
+    // would lose the keyboard's focus (and a screen reader's place). So does its table;
+    // the fragment's other parts (the count, the pager) replace theirs around it.
+    const items = Array.from(freshRows.children);
+    const at = items.indexOf(twin);
+    Array.from(rows.children).forEach(function (tr) { if (tr !== busy) tr.remove(); });
+    items.slice(0, at).forEach(function (tr) { rows.insertBefore(tr, busy); });
+    items.slice(at + 1).forEach(function (tr) { rows.appendChild(tr); });
+    const kept = topLevel(live, rows);
+    const replaced = topLevel(fresh.content, freshRows);
+    Array.from(live.childNodes).forEach(function (n) { if (n !== kept) n.remove(); });
+    let before = true;
+    Array.from(fresh.content.childNodes).forEach(function (n) {
+      if (n === replaced) { before = false; return; }
+      if (before) live.insertBefore(n, kept); else live.appendChild(n);
+    });
   }
 
-  const source = new EventSource("/people/live");
-  source.addEventListener("unknown", function (e) { render(JSON.parse(e.data)); });
+  function refresh() {
+    const params = new URLSearchParams(window.location.search);
+    params.set("partial", live.dataset.partial);
+    const query = live.dataset.query;
+    if (pending) pending.abort();
+    pending = new AbortController();
+    fetch(window.location.pathname + "?" + params.toString(), {
+      signal: pending.signal, credentials: "same-origin",
+    }).then(function (response) {
+      return response.ok && !response.redirected ? response.text() : null;
+    }).then(function (html) {
+      // A search answered meanwhile (or is running): its results are as new.
+      if (html === null || live.dataset.query !== query || live.hasAttribute("aria-busy")) return;
+      merge(html);
+    }).catch(function () { /* aborted by a newer change, or offline: the next one */ });
+  }
+
+  const source = new EventSource(live.dataset.liveList);
+  source.addEventListener("unknown", function (e) {
+    const shown = live.querySelector("[data-state]");
+    if (!shown || shown.dataset.state !== JSON.parse(e.data).state) refresh();
+  });
   source.onopen = function () { dot.classList.add("on"); };
   source.onerror = function () { dot.classList.remove("on"); };
 })();
