@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (
     outcome text NOT NULL
 )
 """
-_INSERT = (
+INSERT = (
     f"INSERT INTO {FLOOR_TABLE} (event_key, person_uid, card_key, direction, reader,"
     " reader_hw_id, received_at, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
@@ -164,7 +164,7 @@ def commit_samples(url: str, count: int, *, warmup: int = 20) -> list[float]:
         for i in range(warmup + count):
             params = _event_params(i)
             started = time.perf_counter()
-            conn.execute(_INSERT, params)
+            conn.execute(INSERT, params)
             elapsed = time.perf_counter() - started
             if i >= warmup:
                 samples.append(elapsed)
@@ -176,12 +176,12 @@ def commit_loop_rate(url: str, seconds: float) -> float:
     prepare_floor_table(url)
     with _connect(url) as conn:
         for i in range(20):  # warm the connection and the prepared statement
-            conn.execute(_INSERT, _event_params(i))
+            conn.execute(INSERT, _event_params(i))
         done = 0
         started = time.perf_counter()
         deadline = started + seconds
         while time.perf_counter() < deadline:
-            conn.execute(_INSERT, _event_params(done))
+            conn.execute(INSERT, _event_params(done))
             done += 1
         return done / (time.perf_counter() - started)
 

@@ -41,6 +41,11 @@ BENCHMARKS = (
     Benchmark("decoder", "protocol decoder MB/s (bench.decoder)", module="bench.decoder"),
     Benchmark("latency", "swipe latency, 2 readers", _gateway("bench.latency", "run_latency")),
     Benchmark(
+        "swipe_statement",
+        "the swipe's SQL statement against variants and the bare INSERT (bench.swipe_statement)",
+        module="bench.swipe_statement",
+    ),
+    Benchmark(
         "throughput",
         "64 readers as fast as possible",
         _gateway("bench.throughput", "run_throughput"),

@@ -81,11 +81,19 @@ def _redacted(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_CONTAINERS = (list, tuple, dict)
+
+
 def _redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
+    # Numbers, booleans and None carry no secret: only strings and containers are
+    # looked at (the swipe line, one per swipe, is mostly numbers and short words).
     for key, value in event_dict.items():
-        event_dict[key] = _redacted(value)
+        if isinstance(value, str):
+            event_dict[key] = redact_text(value)
+        elif isinstance(value, _CONTAINERS):
+            event_dict[key] = _redacted(value)
     return event_dict
 
 

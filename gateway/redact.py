@@ -70,6 +70,10 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Free text (an error message, a log value) with every URL and libpq secret masked."""
+    if len(text) < _SECRET_MIN_LEN:
+        # Too short to hold a remembered secret, "pass" or a URL ("a://" at least):
+        # most values of the swipe line ("in", "OK"), one line per swipe.
+        return text
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, MASK)
