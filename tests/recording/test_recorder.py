@@ -223,9 +223,11 @@ async def test_a_refused_swipe_is_kept_and_dead_lettered(tmp_path: Path) -> None
             # The count, the spool's depth and the log line change one after the other:
             # wait for all three (reading the depth right after the count raced).
             await wait_for(
-                lambda: recorder.stats().dead_letters == 1
-                and recorder.stats().spool_depth == 0
-                and any(e["event"] == "spool_dead_letter" for e in logs)
+                lambda: (
+                    recorder.stats().dead_letters == 1
+                    and recorder.stats().spool_depth == 0
+                    and any(e["event"] == "spool_dead_letter" for e in logs)
+                )
             )
         assert any(e["event"] == "event_refused" and e["log_level"] == "error" for e in logs)
         # A card key nobody could hold is an error for the caller (a KO with its text).
