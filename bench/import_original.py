@@ -28,7 +28,7 @@ from bench.kit.pgcluster import PgCluster, start_cluster
 from gateway.config import ORIGINAL_SLOTS
 from gateway.importing.original import import_original
 from gateway.importing.plan import EventMapper
-from gateway.store.imports import EVENT_COLUMNS, copy_text
+from gateway.store.imported_events import EVENT_COLUMNS, copy_text
 from gateway.store.stores import Stores
 
 PEOPLE = 500
