@@ -8,6 +8,7 @@ same run just before and after each import: the same taps, mapped as the import
 maps them and rendered as COPY text beforehand, through one bare COPY into a plain
 table (the same columns, no index, no constraint) and its commit: what the database
 takes at best. The ratio (import / floor, both in rows per second) is the figure.
+`python -m bench.import_floors` breaks clock_events' own cost down, part by part.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench.kit.pgcluster import PgCluster, start_cluster
 from gateway.config import ORIGINAL_SLOTS
 from gateway.importing.original import import_original
 from gateway.importing.plan import EventMapper
-from gateway.store.imports import EVENT_COLUMNS, copy_text
+from gateway.store.imported_events import EVENT_COLUMNS, copy_text
 from gateway.store.stores import Stores
 
 PEOPLE = 500

@@ -4,7 +4,7 @@ Order and transactions: people, cards and the timetable are small and go in ONE
 transaction; then the taps stream in batches (BATCH rows, one transaction each), so
 an import of millions of rows holds no huge transaction and, interrupted, resumes by
 running it again: every tap's event key comes from its id_key, and rows already
-there are skipped (ON CONFLICT DO NOTHING). Running it again changes nothing.
+there are skipped (the same event key or source id). Running it again changes nothing.
 `dry_run` reads and checks everything and counts what would change, writing nothing.
 """
 
@@ -26,11 +26,13 @@ from gateway.importing.plan import (
 )
 from gateway.importing.source import OriginalDatabase
 from gateway.logs import get_logger
+from gateway.store.imported_events import EVENT_COLUMNS
 from gateway.store.stores import Stores
 
 log = get_logger("import")
 
 BATCH = 10_000
+_OUTCOME = EVENT_COLUMNS.index("outcome")
 
 
 @dataclass
@@ -114,10 +116,9 @@ async def import_original(
         try:
             async for rows in original.entries(batch):
                 mapped = mapper.map(rows)
-                result.duplicates += sum(1 for r in mapped if r["outcome"] == "duplicate")
+                result.duplicates += sum(1 for r in mapped if r[_OUTCOME] == "duplicate")
                 if dry_run:
-                    keys = [r["event_key"] for r in mapped]
-                    there = await stores.imports.existing_event_keys(keys)
+                    there = await stores.imports.existing_imported(mapped)
                     counted(len(mapped), len(mapped) - len(there))
                     continue
                 if writing is not None:
