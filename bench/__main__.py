@@ -115,7 +115,7 @@ async def _run_one(
     trace_dir: Path | None,
 ) -> list[Row]:
     if bench.module is not None:
-        return await run_module(bench.module, quick)
+        return await run_module(bench.module, quick, trace_dir)
     assert bench.gateway is not None
     if "env" not in env_holder:
         from bench.env import create_env

@@ -6,6 +6,8 @@
   same database and cluster (same fsync and synchronous_commit) as the daemon's.
 - Fsync'd append: one event-sized record appended and fsync'd in the spool's directory.
 - Commit loop: a bare psycopg loop of single-row INSERT+COMMIT, in rows per second.
+- SQLite commit: one INSERT of a swipe's row, autocommitted through sqlite3 with the
+  daemon's pragmas (WAL, synchronous=FULL), into a copy of clock_events in the file.
 
 The synchronous ones are run in a worker thread by the callers that have emulated
 readers alive, so that their heartbeats keep flowing.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -207,3 +210,75 @@ def fsync_append_samples(directory: Path, count: int, *, warmup: int = 10) -> li
         os.close(fd)
         path.unlink(missing_ok=True)
     return samples
+
+
+# -- SQLite commits -------------------------------------------------------------------
+
+SQLITE_FLOOR_TABLE = "bench_floor_events"
+
+
+def _sqlite_floor_ddl(conn: sqlite3.Connection) -> list[str]:
+    """clock_events' own CREATE TABLE and CREATE INDEX statements, renamed: the floor
+    row pays for the same columns, checks, foreign key and indexes as a swipe's (its
+    triggers refuse only UPDATE and DELETE: an INSERT does not run them)."""
+    found = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'clock_events' AND sql IS NOT NULL"
+        " AND type IN ('table', 'index') ORDER BY type = 'index'"  # the table first
+    ).fetchall()
+    return [str(sql).replace("clock_events", SQLITE_FLOOR_TABLE) for (sql,) in found]
+
+
+def _sqlite_connect(path: Path) -> sqlite3.Connection:
+    # The daemon's pragmas (gateway/store/engine.py): WAL, synchronous=FULL. Autocommit:
+    # the INSERT is its own transaction, the least an INSERT+COMMIT can cost.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def sqlite_commit_samples(
+    path: Path, person_uid: str, count: int, *, warmup: int = 20
+) -> list[float]:
+    """Seconds for one INSERT of a swipe's row and its COMMIT in the SQLite file at
+    `path` (a copy of clock_events beside it; `person_uid` must exist), `count` times."""
+    conn = _sqlite_connect(path)
+    samples: list[float] = []
+    try:
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (SQLITE_FLOOR_TABLE,)
+        ).fetchone():
+            for ddl in _sqlite_floor_ddl(conn):
+                conn.execute(ddl)
+        insert = (
+            f"INSERT INTO {SQLITE_FLOOR_TABLE} (event_key, person_uid, card_key, direction,"
+            " reader, reader_hw_id, received_at, gateway_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        for i in range(warmup + count):
+            params = (
+                uuid.uuid4().hex,
+                person_uid,
+                f"04{i % 0xFFFFFF:06X}",
+                "in" if i % 2 else "out",
+                "entrance",
+                "0102030405060708",
+                datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "default",
+            )
+            started = time.perf_counter()
+            conn.execute(insert, params)
+            elapsed = time.perf_counter() - started
+            if i >= warmup:
+                samples.append(elapsed)
+    finally:
+        conn.close()
+    return samples
+
+
+def sqlite_drop_floor_table(path: Path) -> None:
+    conn = _sqlite_connect(path)
+    try:
+        conn.execute(f"DROP TABLE IF EXISTS {SQLITE_FLOOR_TABLE}")
+    finally:
+        conn.close()

@@ -11,6 +11,7 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.env import BenchEnv
@@ -44,6 +45,11 @@ BENCHMARKS = (
         "swipe_statement",
         "the swipe's SQL statement against variants and the bare INSERT (bench.swipe_statement)",
         module="bench.swipe_statement",
+    ),
+    Benchmark(
+        "latency_sqlite",
+        "swipe latency, 2 readers, the daemon on SQLite (bench.latency_sqlite)",
+        module="bench.latency_sqlite",
     ),
     Benchmark(
         "throughput",
@@ -102,13 +108,17 @@ def module_present(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-async def run_module(name: str, quick: bool) -> list[Row]:
-    """Call `name.run()`, passing quick= if it takes it, awaiting it if it is async."""
+async def run_module(name: str, quick: bool, trace_dir: Path | None = None) -> list[Row]:
+    """Call `name.run()`, passing quick= (and trace_dir=, with --trace) if it takes
+    them, awaiting it if it is async."""
     module = importlib.import_module(name)
     run = module.run
     kwargs: dict[str, Any] = {}
-    if "quick" in inspect.signature(run).parameters:
+    parameters = inspect.signature(run).parameters
+    if "quick" in parameters:
         kwargs["quick"] = quick
+    if trace_dir is not None and "trace_dir" in parameters:
+        kwargs["trace_dir"] = trace_dir
     result = run(**kwargs)
     if inspect.isawaitable(result):
         result = await result

@@ -12,10 +12,11 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from bench import profile
 from bench.daemon import Daemon, ReaderSpec
-from bench.env import BenchEnv
 from gateway.emulator import TapResult, VirtualReader
 
 ROLES = ("in", "out")
@@ -67,6 +68,19 @@ async def tap_until(
         i += 1
 
 
+class GatewayHost(Protocol):
+    """What a gateway under test needs of its benchmark's environment: bench.env's
+    BenchEnv (PostgreSQL), or bench.latency_sqlite's SQLite file."""
+
+    profile_dir: Path | None
+    trace_dir: Path | None
+
+    @property
+    def url(self) -> str: ...
+
+    def new_workdir(self, name: str) -> Path: ...
+
+
 @dataclass
 class Gateway:
     readers: list[VirtualReader]
@@ -75,7 +89,7 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(
-    env: BenchEnv,
+    env: GatewayHost,
     name: str,
     count: int,
     *,

@@ -31,7 +31,7 @@ from gateway.errors import (
     GatewayError,
     SchemaMismatchError,
 )
-from gateway.link import Answer, Link, LinkState, PathWatcher
+from gateway.link import Answer, Link, LinkState, PathWatcher, Ticker
 from gateway.logs import get_logger
 from gateway.recording.recorder import Recorder
 from gateway.status import (
@@ -73,7 +73,10 @@ class Daemon:
         self.supervisor = Supervisor()
         # One inotify watch for all links: a replugged reader is back at once.
         self.watcher = PathWatcher()
+        # One heartbeat timer for all links (gateway/link/ticker.py), made on the loop.
+        self.ticker: Ticker | None = None
         self._state_since: dict[str, tuple[str, datetime]] = {}
+        self._reader_cache: dict[str, tuple[tuple[Any, ...], ReaderStatus]] = {}
         self._last_outcome: dict[str, str] = {}
         self._last_status_line = ""
         self._status_error: str | None = None
@@ -228,6 +231,8 @@ class Daemon:
     def _start_link(self, reader: ReaderConfig) -> None:
         messages = self.service.messages if self.service else _messages(self.config)
         idle_text, refuse_text = _link_texts(messages, reader)
+        if self.ticker is None:
+            self.ticker = Ticker(asyncio.get_running_loop())
         link = Link(
             reader,
             self._handle,
@@ -236,6 +241,7 @@ class Daemon:
             refuse_text=refuse_text,
             refuse_mismatch=self.config.on_role_mismatch == "refuse",
             watcher=self.watcher,
+            ticker=self.ticker,
         )
         self.links[reader.name] = link
         link.start()
@@ -341,27 +347,44 @@ class Daemon:
     def _reader_status(self) -> tuple[ReaderStatus, ...]:
         now = datetime.now(UTC)
         out = []
+        cache = self._reader_cache
         for name, link in self.links.items():
             state = link.state.value
             prev = self._state_since.get(name)
             if prev is None or prev[0] != state:
                 self._state_since[name] = (state, now)
             machine = link.machine
-            out.append(
-                ReaderStatus(
-                    name=name,
-                    port=link.config.port,
-                    role=link.config.role,
-                    link_state=state,
-                    since=self._state_since[name][1],
-                    hardware_id=hardware_id_text(machine.hardware_id)
-                    if machine.hardware_id
-                    else None,
-                    firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
-                    last_swipe_at=link.last_swipe_at,
-                    last_swipe=self._last_outcome.get(name),
-                )
+            # Read every second for the status file, and 256 readers' entries barely
+            # change: an unchanged reader keeps its ReaderStatus (built once, and then
+            # compared by identity when the snapshot is checked for changes).
+            key = (
+                link,
+                state,
+                machine.hardware_id,
+                machine.fw_version,
+                link.last_swipe_at,
+                self._last_outcome.get(name),
             )
+            cached = cache.get(name)
+            if cached is not None and cached[0] == key:
+                out.append(cached[1])
+                continue
+            status = ReaderStatus(
+                name=name,
+                port=link.config.port,
+                role=link.config.role,
+                link_state=state,
+                since=self._state_since[name][1],
+                hardware_id=hardware_id_text(machine.hardware_id) if machine.hardware_id else None,
+                firmware=".".join(map(str, machine.fw_version)) if machine.fw_version else None,
+                last_swipe_at=link.last_swipe_at,
+                last_swipe=self._last_outcome.get(name),
+            )
+            cache[name] = (key, status)
+            out.append(status)
+        if len(cache) > len(self.links):  # readers removed by a reload
+            for gone in set(cache) - set(self.links):
+                del cache[gone]
         return tuple(out)
 
     def _snapshot(self, *, stopped: bool = False) -> Any:
@@ -371,8 +394,12 @@ class Daemon:
             self.started_at, self._reader_status(), stats, stopped=stopped, register=register
         )
 
-    def _status_line(self) -> str:
-        parts = [f"{name} {link.state.value}" for name, link in self.links.items()]
+    def _status_line(self, readers: tuple[ReaderStatus, ...] | None = None) -> str:
+        """systemd's STATUS; from `readers` when the caller has just read them."""
+        if readers is None:
+            parts = [f"{name} {link.state.value}" for name, link in self.links.items()]
+        else:
+            parts = [f"{r.name} {r.link_state}" for r in readers]
         if not self.supervisor.healthy:
             parts.insert(0, f"UNHEALTHY ({self.supervisor.given_up} keeps failing)")
         if self.recorder is not None:
@@ -405,7 +432,7 @@ class Daemon:
                 if self._status_error is not None:
                     self._status_error = None
                     log.info("status_write_ok")
-            line = self._status_line()
+            line = self._status_line(snapshot.readers)
             if line != self._last_status_line:
                 self._last_status_line = line
                 self.notifier.send(STATUS=line)

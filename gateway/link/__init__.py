@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.link.link import Answer, Link, SwipeHandler
 from gateway.link.machine import GatewayMachine, LinkState
+from gateway.link.ticker import Ticker
 from gateway.link.watch import PathWatcher
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "LinkState",
     "PathWatcher",
     "SwipeHandler",
+    "Ticker",
 ]

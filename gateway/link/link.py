@@ -24,6 +24,7 @@ from gateway.config import ReaderConfig
 from gateway.domain import IncomingSwipe, event_key_for
 from gateway.link.machine import Action, GatewayMachine, LinkState, Note, Process, Send
 from gateway.link.serial_port import PortError, SerialPort
+from gateway.link.ticker import Tick, Ticker
 from gateway.link.watch import PathWatcher, PortWatch
 from gateway.logs import get_logger
 from gateway.protocol import Status
@@ -63,6 +64,7 @@ class Link:
         refuse_text: str = "",
         refuse_mismatch: bool = False,
         watcher: PathWatcher | None = None,
+        ticker: Ticker | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -79,6 +81,8 @@ class Link:
         self.log = get_logger("link", reader=config.name, port=config.port)
         # Wakes the backoff when the port's path appears; None: the backoff alone.
         self._watcher = watcher
+        # The heartbeat timer shared with the other links (ticker.py); None: its own.
+        self._ticker = ticker
         self._port: SerialPort | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -191,20 +195,23 @@ class Link:
 
     async def _serve(self, port: SerialPort) -> str | None:
         """Heartbeats and liveness until the port is lost; returns why it was lost."""
-        # A plain timer per deadline: asyncio.wait() on the port's future every interval
-        # cost a waiter future, callbacks and a timeout per reader per heartbeat. The
-        # loop's clock is time.monotonic(), the machine's.
-        loop = asyncio.get_running_loop()
-        timer: asyncio.TimerHandle | None = None
+        # A plain callback per deadline: asyncio.wait() on the port's future every
+        # interval cost a waiter future, callbacks and a timeout per reader per
+        # heartbeat. The loop's clock is time.monotonic(), the machine's.
+        if self._ticker is None:
+            self._ticker = Ticker(asyncio.get_running_loop())
+        ticker = self._ticker
+        timer: Tick | None = None
 
         # Deadlines are rounded up to a grid shared by all links, so the heartbeats of
-        # hundreds of idle readers go out in a few wake-ups a second, not one each.
+        # hundreds of idle readers go out in a few wake-ups a second, not one each,
+        # and the ticker runs those due at one instant from one loop timer.
         grid = self.machine.interval / TICK_GRID_PER_INTERVAL
 
-        def schedule() -> asyncio.TimerHandle:
+        def schedule() -> Tick:
             now = time.monotonic()
             due = max(self.machine.next_deadline(now), now + 0.01)
-            return loop.call_at(math.ceil(due / grid) * grid, tick)
+            return ticker.call_at(math.ceil(due / grid) * grid, tick)
 
         def tick() -> None:
             nonlocal timer

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -170,6 +171,16 @@ class Database:
                 ) from None
             log.debug("database_error", url=self._where, error=failures.reason(exc))
             raise self._unavailable(exc) from None
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """SQLite: the database file; None for PostgreSQL and in-memory databases."""
+        return self._sqlite_file
+
+    def unavailable(self, exc: BaseException) -> DatabaseUnavailableError:
+        """The one-line error for a driver failure that makes the database unusable
+        (for the swipe paths that bypass tx())."""
+        return self._unavailable(exc)
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailableError:
         folder = None if self._sqlite_file is None else self._sqlite_file.parent

@@ -2,7 +2,8 @@
 
 This is all the daemon's recorder needs from the database (its `SwipeStorage`
 protocol). On PostgreSQL a batch of swipes is one statement (swipes_pg.py); on
-SQLite it is one transaction of a few statements.
+SQLite it is one transaction of a few statements, in one call to a thread that keeps
+its connection (swipes_sqlite.py; an in-memory database goes through the engine).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.store.database import Database
 from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.listen import CARDS_CHANNEL, Listener
 from gateway.store.swipes_pg import PgSwipeWriter
+from gateway.store.swipes_sqlite import SqliteSwipeWriter
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
 
 log = get_logger("store")
@@ -66,6 +68,20 @@ class SwipeStore:
             if db.dialect == "postgresql"
             else None
         )
+        # SQLite on a file: the swipe's whole transaction on one thread (swipes_sqlite.py).
+        self._sqlite = (
+            SqliteSwipeWriter(
+                db.sqlite_file,
+                timeout=db.connect_timeout,
+                event_insert=db.insert(clock_events).on_conflict_do_nothing(
+                    index_elements=["event_key"]
+                ),
+                unknown_upsert=self._unknown_upsert,
+                unavailable=db.unavailable,
+            )
+            if db.dialect == "sqlite" and db.sqlite_file is not None
+            else None
+        )
 
     @property
     def swipe_lanes(self) -> int:
@@ -87,9 +103,11 @@ class SwipeStore:
         return self._db.listener([CARDS_CHANNEL], on_change, name="card", url=url)
 
     async def close(self) -> None:
-        """Close the PostgreSQL fast path's own connections (the Database is the caller's)."""
+        """Close the fast paths' own connections (the Database is the caller's)."""
         if self._pg is not None:
             await self._pg.close()
+        if self._sqlite is not None:
+            await self._sqlite.close()
 
     async def check(self) -> int:
         """The schema version (Database.check): the recorder's "is it back?" probe."""
@@ -159,11 +177,14 @@ class SwipeStore:
         revoked card is refused as soon as the revocation is committed. All or nothing
         for the events: on an error none is stored. Unknown cards go on the enrolment
         list (best effort: a failure there is logged and fails nothing). PostgreSQL:
-        one statement (swipes_pg.py); SQLite: SELECT, INSERT, upserts, COMMIT.
+        one statement (swipes_pg.py); SQLite: SELECT, INSERT, upserts, COMMIT
+        (swipes_sqlite.py on a file).
         """
         if not swipes:
             return []
         checked = [validate.clock_event(s, with_person=False) for s in swipes]
+        if self._sqlite is not None:
+            return await self._sqlite.record(checked, _unknown_of)
         if self._pg is None:
             return await self._record_swipes_core(checked)
         holders = await self._pg.record(checked)
@@ -222,6 +243,10 @@ def _event_values(event: ClockEvent) -> dict[str, Any]:
         "outcome": event.outcome.value,
         "gateway_id": event.gateway_id,
     }
+
+
+def _unknown_of(swipe: ClockEvent) -> UnknownSwipe | None:
+    return _checked_unknown(swipe.unknown())
 
 
 def _checked_unknown(swipe: UnknownSwipe) -> UnknownSwipe | None:

@@ -95,3 +95,25 @@ def test_many_frames_in_one_chunk() -> None:
 def test_bytearray_input() -> None:
     d = Decoder()
     assert d.feed(bytearray(FRAME)) == [SWIPE]
+
+
+def test_a_lone_heartbeat_frame_decodes_as_the_general_path_does() -> None:
+    """The idle reader's frame has a short cut (Decoder.feed): same output and counts,
+    and it is taken only on a frame boundary."""
+    beat = encode(Heartbeat())
+    fast, slow = Decoder(), Decoder()
+    assert fast.feed(beat) == [Heartbeat()]
+    assert slow.feed(beat[:3]) + slow.feed(beat[3:]) == [Heartbeat()]
+    assert (fast.frames_ok, fast.frames_bad, fast.bytes_dropped) == (1, 0, 0)
+    assert (slow.frames_ok, slow.frames_bad, slow.bytes_dropped) == (1, 0, 0)
+    # Mid-frame, the same bytes end the partial frame: one bad frame, then the beat
+    # bytes' own remainder is the start of the next one, as without the short cut.
+    mid = Decoder()
+    out = mid.feed(FRAME[:4]) + mid.feed(beat)
+    assert len(out) == 1 and isinstance(out[0], DecodeError)
+    assert mid.frames_ok == 0 and mid.pending == 0
+    # While an over-long frame is being skipped, the beat's delimiter ends the skip.
+    skipping = Decoder()
+    skipping.feed(b"\x55" * (MAX_ENCODED + 1))
+    assert skipping.feed(beat) == []
+    assert skipping.feed(beat) == [Heartbeat()]
