@@ -363,6 +363,7 @@ class ReportBuilder:
         days, corrected, grace = tracker.days, self.corrected, self.rules.late_grace
         no_blocks: tuple[list[Block], timedelta] = ([], _NONE)
         new_day = object.__new__
+        any_fixed = bool(corrected)
         # The day before, this day and the next, rolled forward one day at a time.
         day = self.first_day
         weekday = day.isoweekday()
@@ -372,8 +373,11 @@ class ReportBuilder:
             after = day + _ONE_DAY
             following = days.get(after)
             todays = by_weekday.get(weekday)
-            blocks, scheduled = self._blocks(todays[0], todays[1], day) if todays else no_blocks
-            fixed = bool(corrected) and (uid, day) in corrected
+            if todays is None:
+                blocks, scheduled = no_blocks
+            else:
+                blocks, scheduled = todays[1].get(day) or self._blocks(*todays, day)
+            fixed = any_fixed and (uid, day) in corrected
             if state is not None or blocks or fixed:
                 current = state or empty
                 if blocks:
