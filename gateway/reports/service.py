@@ -17,6 +17,7 @@ from gateway.reports import corrections
 from gateway.reports.presence import WhoReport, lookback_start, who
 from gateway.reports.rules import Rules
 from gateway.reports.sessions import Report, ReportBuilder, month_totals
+from gateway.store.events import SWIPE_COLUMNS, SwipeRow
 from gateway.store.models import StoredEvent, SwipeFacts, TimetableEntry
 from gateway.store.stores import Stores
 
@@ -86,7 +87,6 @@ async def build_report(
     builder = ReportBuilder(
         rules, first_day, last_day, timetable, corrections.corrected_days(fixes, rules.zone)
     )
-    count = 0
     if source is not None:
         events = source(start, end, uid)
     elif fixes:
@@ -95,15 +95,10 @@ async def build_report(
         events = stores.events.events_between(start, end, uid, gateway=gateway)
     else:
         events = stores.events.swipes_between(start, end, uid, gateway=gateway, uid_range=span)
-    if wanted is not None:
-        events = _only(events, wanted)
     # With no corrections apply_async passes every event through unchanged: skip its
     # generator layer, one async hop per event of a year's report.
     stream = corrections.apply_async(events, fixes) if fixes else events
-    add = builder.add
-    async for event in stream:
-        add(event)
-        count += 1
+    count = await _feed(builder, stream, wanted)
     days = list(builder.days(now, [uid] if uid is not None else wanted))
     stepped = await _stepped_days(stores, rules, start, end, gateway)
     if stepped:
@@ -114,12 +109,34 @@ async def build_report(
     return Report(first_day, last_day, rules, now, names, days, month_totals(days))
 
 
-async def _only(
-    events: AsyncIterator[SwipeFacts], wanted: frozenset[str]
-) -> AsyncIterator[SwipeFacts]:
+async def _feed(
+    builder: ReportBuilder, events: AsyncIterator[SwipeFacts], wanted: frozenset[str] | None
+) -> int:
+    """Every event into the builder (only `wanted` people's, when given); how many.
+
+    The lean stream's rows (EventStore.swipes_between) are unpacked by position: a
+    Row answers an attribute through a Python-level __getattr__, five per event, most
+    of what the builder cost per event. Other events (StoredEvent, a correction's
+    punch) go through `add` by name. The columns are checked once per result.
+    """
+    add, add_swipe = builder.add, builder.add_swipe
+    lean: object = None  # the metadata of a result known to have SWIPE_COLUMNS
+    count = 0
     async for event in events:
-        if event.person_uid in wanted:
-            yield event
+        if type(event) is SwipeRow:
+            parent = event._parent
+            if parent is not lean and event._fields == SWIPE_COLUMNS:
+                lean = parent
+            if parent is lean:
+                _id, uid, direction, moment, outcome, origin = event
+                if wanted is None or uid in wanted:
+                    add_swipe(uid, direction, outcome, moment, origin == "import")
+                    count += 1
+                continue
+        if wanted is None or event.person_uid in wanted:
+            add(event)
+            count += 1
+    return count
 
 
 async def _stepped_days(

@@ -21,6 +21,10 @@ from gateway.store.tables import UtcDateTime, clock_events
 
 # Rows per round trip when streaming events for reports.
 _STREAM_CHUNK = 1000
+# The type and columns of swipes_between's rows, in order: build_report unpacks them
+# by position (an attribute of a Row costs a Python-level lookup).
+SwipeRow = Row
+SWIPE_COLUMNS = ("id", "person_uid", "direction", "received_at", "outcome", "source")
 # Rows per batch of the single streamed SELECT behind swipes_between.
 _REPORT_BATCH = 5000
 

@@ -61,10 +61,11 @@ async def reports_page(request: Request) -> Response:
         page: list[str] | None = None
         more = False
         if uid is None:
-            everyone = sorted(p.uid for p in await ctx.stores.people.people())
-            if after is not None:
-                everyone = [u for u in everyone if u > after[0]]
-            more, page = len(everyone) > REPORT_PEOPLE, everyone[:REPORT_PEOPLE]
+            # One more than a page: whether there is a next one.
+            ahead = await ctx.stores.people.uids(
+                after=None if after is None else after[0], limit=REPORT_PEOPLE + 1
+            )
+            more, page = len(ahead) > REPORT_PEOPLE, ahead[:REPORT_PEOPLE]
         report, first, uid = await _report(request, page)
     except InvalidInputError as exc:  # also a uid nobody has
         return paging.bad_request(request, exc)
