@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy.engine import Row
 
 from gateway.domain import Direction, Outcome
@@ -127,7 +127,13 @@ class EventStore:
         if uid is not None:
             query = query.where(ev.person_uid == uid)
         if uid_range is not None:
-            query = query.where(ev.person_uid.between(*uid_range))
+            # The range's ends are Python's min and max (code point order): compare in
+            # that order, not PostgreSQL's default collation, or a page's uid between
+            # them ('a.b' against 'ab') could be left out. A filter, not an index key.
+            person: ColumnElement[Any] = ev.person_uid
+            if self._db.dialect == "postgresql":
+                person = ev.person_uid.collate("C")
+            query = query.where(person >= uid_range[0], person <= uid_range[1])
         if gateway is not None:
             query = query.where(ev.gateway_id == gateway)
         async with self._db.tx() as conn:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from typing import TypeVar
 
+import psycopg
 import pytest
 
+from bench.kit.pgcluster import PgCluster
 from gateway.errors import NotFoundError
 from gateway.reports.rules import Rules
 from gateway.reports.service import EventSource, build_report, export_events, presence
+from gateway.store.audit import Actor
 from gateway.store.models import StoredEvent
 from gateway.store.stores import Stores
 from tests.register.support import attack
@@ -21,6 +25,7 @@ from tests.store.support import sql
 RULES = Rules(zone=MADRID, excluded_rooms=frozenset({"Guardia"}))
 H = timedelta(hours=1)
 T = TypeVar("T")
+_icu_counter = itertools.count()
 
 
 def run(url: str, body: Callable[[Stores], Awaitable[T]]) -> T:
@@ -213,3 +218,44 @@ def test_export_stops_before_events_too_recent_to_be_settled(db_url: str) -> Non
         assert [e.id async for e in export_events(stores, 0, settle=timedelta(0))] == ids
 
     run(db_url, body)
+
+
+@pytest.mark.postgres
+def test_a_page_of_uids_on_a_database_that_sorts_otherwise(pg_cluster: PgCluster) -> None:
+    # A page's uids come in code point order ("B" < "a" < "c"), and the store narrows
+    # the read to their range; a database whose collation puts "a" before "B" (ICU,
+    # as a server initialised with a real locale does) must not leave "a" out.
+    name = f"icu_{next(_icu_counter)}"
+    with psycopg.connect(pg_cluster.url(), autocommit=True) as conn:
+        conn.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+            "ICU_LOCALE 'en-US' LOCALE 'C.utf8'"
+        )
+        with psycopg.connect(pg_cluster.url(name), autocommit=True) as db:
+            premise = db.execute("SELECT 'a' BETWEEN 'B' AND 'c'").fetchone()
+            assert premise is not None and premise[0] is False  # the premise: ICU's order
+
+    async def body(stores: Stores) -> None:
+        for i, uid in enumerate(("B", "a", "c")):
+            await stores.lifecycle.add_person(uid, f"Person {uid}", Actor.cli())
+            await stores.lifecycle.assign_card(f"04C1B2{i:02X}", uid, Actor.cli())
+        await stores.swipes.record_events(
+            [
+                e
+                for uid in ("B", "a", "c")
+                for e in (
+                    clock(uid, "in", local("2026-10-26", "08:00")),
+                    clock(uid, "out", local("2026-10-26", "12:00")),
+                )
+            ]
+        )
+        await stores.timetable.replace_timetable([row("a", 1, "08:00", "12:00", "Lab 1")])
+        now = local("2026-12-01", "12:00")
+        page = ("B", "a", "c")  # in code point order, as the page's cursor has them
+        report = await build_report(
+            stores, RULES, date(2026, 10, 26), date(2026, 10, 26), now=now, uids=page
+        )
+        assert sorted(d.person_uid for d in report.days) == ["B", "a", "c"]
+        assert [d.scheduled for d in report.days if d.person_uid == "a"] != [timedelta()]
+
+    run(pg_cluster.url(name), body)
