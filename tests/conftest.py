@@ -65,7 +65,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    asyncio.run(_within(pyfuncitem.obj(**kwargs), ASYNC_TEST_LIMIT_S))
+    # A test that restarts things many times says so: @pytest.mark.time_limit(seconds).
+    marker = pyfuncitem.get_closest_marker("time_limit")
+    limit_s = float(marker.args[0]) if marker is not None else ASYNC_TEST_LIMIT_S
+    asyncio.run(_within(pyfuncitem.obj(**kwargs), limit_s))
     return True
 
 
