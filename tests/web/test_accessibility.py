@@ -694,10 +694,13 @@ def test_the_unknown_cards_page_searches_as_you_type_and_stays_live(
     press(driver, "04:c0:ff")
 
     def listed(d: Any) -> list[str]:
-        return [
-            str(r.get_attribute("data-card"))
-            for r in d.find_elements(By.CSS_SELECTOR, "#unknown-rows tr")
-        ]
+        # In one script: the live list replaces its rows at any moment, so rows found
+        # first and read one by one afterwards can be gone (a stale element).
+        cards = d.execute_script(
+            "return [...document.querySelectorAll('#unknown-rows tr')]"
+            ".map(r => r.dataset.card || '');"
+        )
+        return [str(c) for c in cards]
 
     wait_for(
         driver,
