@@ -22,7 +22,7 @@ from gateway.store.database import Database
 from gateway.store.holdings import ACTIVE_CARD
 from gateway.store.listen import CARDS_CHANNEL, Listener
 from gateway.store.swipes_pg import PgSwipeWriter
-from gateway.store.swipes_sqlite import SqliteSwipeWriter
+from gateway.store.swipes_sqlite import SqliteSwipeWriter, event_values, unknown_values
 from gateway.store.tables import cards, clock_events, people, unknown_swipes
 
 log = get_logger("store")
@@ -152,7 +152,7 @@ class SwipeStore:
                     chunk = checked[start : start + INSERT_CHUNK]
                     # The prebuilt statement with a list of rows: compiled once, not
                     # once per batch as a statement with the rows inlined would be.
-                    rows = [_event_values(e) for e in chunk]
+                    rows = [event_values(e) for e in chunk]
                     stored.update((await conn.execute(self._event_insert, rows)).scalars())
         except InvalidInputError:
             missing = await self._db.missing_uids({e.person_uid for e in checked if e.person_uid})
@@ -207,13 +207,13 @@ class SwipeStore:
             for swipe in checked:
                 person = holders.get(swipe.card_key)
                 if person is not None:
-                    events.append(_event_values(swipe.with_person(person.uid)))
+                    events.append(event_values(swipe.with_person(person.uid)))
                 elif (ok := _checked_unknown(swipe.unknown())) is not None:
                     unknown.append(ok)
             if events:
                 await conn.execute(self._event_insert, events)
             for one in unknown:
-                await conn.execute(self._unknown_upsert, _unknown_values(one))
+                await conn.execute(self._unknown_upsert, unknown_values(one))
         return [holders.get(key) for key in keys]
 
     async def _record_unknowns(self, swipes: Sequence[UnknownSwipe]) -> None:
@@ -222,27 +222,13 @@ class SwipeStore:
             return
         async with self._db.tx(write=True) as conn:
             for one in checked:
-                await conn.execute(self._unknown_upsert, _unknown_values(one))
+                await conn.execute(self._unknown_upsert, unknown_values(one))
 
     async def record_unknown(self, swipe: UnknownSwipe) -> None:
         """Add or refresh a card on the enrolment list."""
         s = validate.unknown_swipe(swipe)
         async with self._db.tx(write=True) as conn:
-            await conn.execute(self._unknown_upsert, _unknown_values(s))
-
-
-def _event_values(event: ClockEvent) -> dict[str, Any]:
-    return {
-        "event_key": event.event_key,
-        "person_uid": event.person_uid,
-        "card_key": event.card_key,
-        "direction": event.direction.value,
-        "reader": event.reader,
-        "reader_hw_id": event.reader_hw_id,
-        "received_at": event.received_at,
-        "outcome": event.outcome.value,
-        "gateway_id": event.gateway_id,
-    }
+            await conn.execute(self._unknown_upsert, unknown_values(s))
 
 
 def _unknown_of(swipe: ClockEvent) -> UnknownSwipe | None:
@@ -256,18 +242,6 @@ def _checked_unknown(swipe: UnknownSwipe) -> UnknownSwipe | None:
     except InvalidInputError as exc:
         log.warning("unknown_swipe_refused", card=swipe.card_key, error=str(exc))
         return None
-
-
-def _unknown_values(s: UnknownSwipe) -> dict[str, Any]:
-    return {
-        "card_key": s.card_key,
-        "first_seen": s.seen_at,
-        "last_seen": s.seen_at,
-        "count": 1,
-        "last_reader": s.reader,
-        "last_reader_hw_id": s.reader_hw_id,
-        "last_gateway_id": s.gateway_id,
-    }
 
 
 def _unknown_upsert(db: Database) -> Any:
